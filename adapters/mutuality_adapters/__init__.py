@@ -1,0 +1,1 @@
+"""First-party adapters, each registered in the ``mutuality.adapters`` entry-point group."""

@@ -1,0 +1,1 @@
+"""The ``mutuality`` command line."""

@@ -1,0 +1,213 @@
+"""The domain model: what a relationship's history and its score are made of.
+
+Every value here is a frozen attrs class so that histories can be shared between
+threads, cached, compared and hashed without defensive copies. CRM payloads never
+reach this module: adapters map them with explicit functions (see the adapters'
+``mapping`` modules), so the model does not change when a CRM's API does.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+import attrs
+
+__all__ = [
+    "Activity",
+    "Band",
+    "Channel",
+    "Component",
+    "Contact",
+    "Direction",
+    "MutualityScore",
+    "Outcome",
+]
+
+
+class _StrEnum(str, enum.Enum):
+    """A str-valued enum that accepts its value in any case and explains bad input."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def _missing_(cls, value: object) -> _StrEnum | None:
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            for member in cls:
+                if member.value == lowered:
+                    return member
+        return None
+
+    @classmethod
+    def parse(cls, value: object, *, field: str | None = None) -> _StrEnum:
+        """Like ``cls(value)`` but with an error that lists the allowed values."""
+        try:
+            return cls(value)
+        except ValueError:
+            allowed = ", ".join(m.value for m in cls)
+            name = field or cls.__name__.lower()
+            raise ValueError(f"{name} must be one of {allowed}; got {value!r}") from None
+
+
+class Channel(_StrEnum):
+    """How the two people interacted."""
+
+    EMAIL = "email"
+    CALL = "call"
+    MEETING = "meeting"
+    MESSAGE = "message"
+    NOTE = "note"
+    TASK = "task"
+    OTHER = "other"
+
+
+class Direction(_StrEnum):
+    """Who reached out, seen from the CRM user ("you")."""
+
+    OUTBOUND = "outbound"  # you to them
+    INBOUND = "inbound"  # them to you
+    MUTUAL = "mutual"  # both took part, e.g. a meeting that was held
+    UNKNOWN = "unknown"
+
+
+class Outcome(_StrEnum):
+    """What became of the activity. Only some outcomes are evidence of effort."""
+
+    COMPLETED = "completed"
+    SCHEDULED = "scheduled"
+    NO_SHOW = "no_show"
+    CANCELED = "canceled"
+    DECLINED = "declined"
+    BOUNCED = "bounced"
+    NO_ANSWER = "no_answer"
+    UNKNOWN = "unknown"
+
+
+class Band(_StrEnum):
+    """The one-word verdict written to the CRM, for lists, views and workflows."""
+
+    MUTUAL = "mutual"
+    YOU_INVEST_MORE = "you_invest_more"
+    THEY_INVEST_MORE = "they_invest_more"
+    DORMANT = "dormant"
+    INSUFFICIENT_DATA = "insufficient_data"
+
+
+def _aware(instance: object, attribute: attrs.Attribute[datetime], value: datetime) -> None:
+    if not isinstance(value, datetime):
+        raise TypeError(f"{attribute.name} must be a datetime; got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(
+            f"{attribute.name} must be timezone-aware (got naive {value.isoformat()}); "
+            "add an offset such as +00:00 or use datetime.now(timezone.utc)"
+        )
+
+
+def _optional_aware(
+    instance: object, attribute: attrs.Attribute[datetime | None], value: datetime | None
+) -> None:
+    if value is not None:
+        _aware(instance, attribute, value)  # type: ignore[arg-type]
+
+
+def _to_tags(value: Iterable[str] | str | None) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        value = value.split(";")
+    return frozenset(t.strip().lower() for t in value if t and t.strip())
+
+
+def _non_empty_str(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{attribute.name} must be a non-empty string; got {value!r}")
+
+
+@attrs.frozen(slots=True)
+class Activity:
+    """One interaction between you and one contact.
+
+    An activity that involves several contacts (a group meeting, an email with
+    several recipients) is represented once per contact, with the same ``id``.
+    """
+
+    id: str = attrs.field(validator=_non_empty_str)
+    contact_id: str = attrs.field(validator=_non_empty_str)
+    occurred_at: datetime = attrs.field(validator=_aware)
+    channel: Channel = attrs.field(converter=lambda v: Channel.parse(v, field="channel"))
+    direction: Direction = attrs.field(converter=lambda v: Direction.parse(v, field="direction"))
+    outcome: Outcome = attrs.field(
+        default=Outcome.COMPLETED, converter=lambda v: Outcome.parse(v, field="outcome")
+    )
+    thread_id: str | None = attrs.field(default=None)
+    duration_seconds: float | None = attrs.field(default=None)
+    automated: bool = attrs.field(default=False)
+    tags: frozenset[str] = attrs.field(default=frozenset(), converter=_to_tags)
+
+    @duration_seconds.validator
+    def _check_duration(self, attribute: attrs.Attribute[float | None], value: float | None) -> None:
+        if value is not None and value < 0:
+            raise ValueError(f"duration_seconds must be >= 0 or None; got {value!r}")
+
+
+@attrs.frozen(slots=True)
+class Contact:
+    """A person in the CRM whose relationship with you is scored.
+
+    ``modified_at`` is the CRM's own last-modified stamp, used by adapters for
+    incremental reads. ``extra`` carries columns the source had that the model does
+    not know (they pass through to file outputs).
+    """
+
+    id: str = attrs.field(validator=_non_empty_str)
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    modified_at: datetime | None = attrs.field(default=None, validator=_optional_aware)
+    extra: Mapping[str, str] = attrs.field(factory=dict, eq=False, hash=False)
+
+
+@attrs.frozen(slots=True)
+class Component:
+    """One signal's part in a score: its value, how much it counts, and how much evidence it had.
+
+    ``value`` is in [0, 1] where 1 means fully mutual for that signal, or ``None``
+    when the history holds no evidence for it (then it does not count).
+    ``lean`` is the signal's own direction in [-1, 1] (-1: only you invest).
+    """
+
+    name: str
+    value: float | None
+    weight: float
+    evidence: int
+    lean: float = 0.0
+    detail: str = ""
+
+
+@attrs.frozen(slots=True)
+class MutualityScore:
+    """The result for one contact. Every number is deterministic given the history and ``as_of``."""
+
+    contact_id: str
+    score: float  # 0-100: how mutual
+    lean: float  # -1..+1: -1 = only you invest, +1 = only they invest
+    strength: float  # 0-100: how active or strong, kept apart from balance
+    band: Band = attrs.field(converter=lambda v: Band.parse(v, field="band"))
+    confidence: float  # 0-1
+    reasons: tuple[str, ...]
+    components: tuple[Component, ...]
+    algorithm: str
+    as_of: datetime = attrs.field(validator=_aware)
+    activity_count: int = 0
+    last_activity_at: datetime | None = None
+
+    @property
+    def reasons_text(self) -> str:
+        """The reasons joined for a CRM text field (at most 255 characters)."""
+        from mutuality_core.explain import join_reasons
+
+        return join_reasons(self.reasons)

@@ -1,0 +1,205 @@
+"""The ports: what the sync use-case needs from the outside world, as Protocols.
+
+An adapter (ours or a third party's) implements :class:`Source` and
+:class:`ScoreWriter` for one CRM and is found through the ``mutuality.adapters``
+entry-point group as an :class:`AdapterPlugin`. The state store (cursors, the
+activity cache, last written values, run history, the lock) is a port too, so a
+team can keep state in Postgres instead of the embedded SQLite file.
+
+Nothing here does I/O; this module only says what the shapes are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from mutuality_core.model import Activity, Contact, MutualityScore
+
+__all__ = [
+    "AdapterPlugin",
+    "Connection",
+    "Cursor",
+    "Page",
+    "ProgressCallback",
+    "ScoreUpdate",
+    "ScoreWriter",
+    "Source",
+    "StateStore",
+    "WriteResult",
+    "WrittenScore",
+]
+
+#: An adapter's own bookmark, opaque to the engine (adapters usually encode JSON).
+Cursor = str
+
+
+@attrs.frozen(slots=True)
+class Page:
+    """One unit of reading that can be checkpointed.
+
+    After the engine has stored a page it persists ``cursor``; a run that stops
+    later resumes reading from there. ``cursor=None`` means "nothing to resume from
+    yet" (the engine keeps the previous cursor). A source that reads everything in
+    one go may yield a single page.
+    """
+
+    contacts: Sequence[Contact] = ()
+    activities: Sequence[Activity] = ()
+    deleted_activity_ids: Sequence[str] = ()
+    deleted_contact_ids: Sequence[str] = ()
+    cursor: Cursor | None = None
+
+
+@runtime_checkable
+class Source(Protocol):
+    """Where contacts and their activities come from.
+
+    ``complete_history`` tells the engine how to read the source:
+
+    * ``True``: every ``read(None)`` returns every contact with its complete
+      history (files, a database view). The engine scores straight from the
+      pages and caches nothing.
+    * ``False``: ``read(cursor)`` returns what changed since ``cursor`` (CRMs).
+      The engine keeps a local activity cache in the state store, so scores can
+      be recomputed as time passes without reading the whole CRM again.
+
+    ``read(None)`` is always a full read. Pages must be yielded lazily.
+    """
+
+    complete_history: bool
+
+    def read(self, cursor: Cursor | None) -> Iterator[Page]: ...
+
+
+@attrs.frozen(slots=True)
+class ScoreUpdate:
+    """A score to write onto one contact."""
+
+    contact: Contact
+    score: MutualityScore
+    scored_at: datetime
+
+
+@attrs.frozen(slots=True)
+class WriteResult:
+    """What became of one contact's update. ``retryable`` failures are retried on a later run."""
+
+    contact_id: str
+    ok: bool
+    error: str | None = None
+    retryable: bool = False
+
+
+@runtime_checkable
+class ScoreWriter(Protocol):
+    """Writes scores back onto contacts. Never creates contacts.
+
+    ``write`` returns one result per update, in any order; a batch-level failure
+    that leaves records' fate unknown raises instead (the engine then does not
+    record the batch as written, and the next run writes it again, which is safe
+    because writing a score is idempotent). ``batch_size`` is the most updates
+    one ``write`` call accepts.
+    """
+
+    batch_size: int
+
+    def write(self, updates: Sequence[ScoreUpdate]) -> Sequence[WriteResult]: ...
+
+    def close(self) -> None: ...
+
+
+@attrs.frozen(slots=True)
+class WrittenScore:
+    """The values last written to one contact: what the next run diffs against."""
+
+    contact_id: str
+    score: float
+    band: str
+    lean: float
+    strength: float
+    confidence: float
+    reasons: str
+    scored_at: datetime
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Everything a run must remember, keyed by ``target`` (one CRM account or folder).
+
+    Every mutating method commits atomically before it returns.
+    """
+
+    def lock(self, target: str, *, owner: str) -> AbstractContextManager[None]:
+        """Hold the run lock for ``target``; raise LockHeldError when another run has it."""
+        ...
+
+    def get_cursor(self, target: str) -> Cursor | None: ...
+
+    def begin_full_read(self, target: str) -> None:
+        """Forget the cursor before a full read (the cache is replaced as pages arrive)."""
+        ...
+
+    def apply_page(self, target: str, page: Page) -> None:
+        """Cache the page's contacts and activities and advance the cursor, atomically."""
+        ...
+
+    def finish_full_read(self, target: str, seen_contact_ids: Iterable[str]) -> None:
+        """After a complete full read: drop cached contacts the source no longer has."""
+        ...
+
+    def iter_histories(self, target: str) -> Iterator[tuple[Contact, list[Activity]]]: ...
+
+    def written(self, target: str) -> Mapping[str, WrittenScore]: ...
+
+    def record_written(self, target: str, written: Sequence[WrittenScore]) -> None: ...
+
+    def start_run(self, target: str, *, started_at: datetime, options: Mapping[str, Any]) -> int: ...
+
+    def finish_run(self, run_id: int, *, finished_at: datetime, report: Mapping[str, Any]) -> None: ...
+
+    def runs(self, target: str | None = None, *, limit: int = 20) -> list[Mapping[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+#: ``progress(stage, done, total)``; ``total`` is None when unknown. Stages: "read", "score", "write".
+ProgressCallback = Callable[[str, int, "int | None"], None]
+
+
+@attrs.frozen
+class Connection:
+    """An opened adapter: its source, its writer, and the key its state is stored under.
+
+    ``target`` must be stable across runs and distinct per CRM account, e.g.
+    ``"hubspot:portal-123"`` or ``"files:/abs/path/to/folder"``.
+    """
+
+    target: str
+    source: Source
+    writer: ScoreWriter
+    close: Callable[[], None] = lambda: None
+
+
+@runtime_checkable
+class AdapterPlugin(Protocol):
+    """What the ``mutuality.adapters`` entry point of an adapter must load to.
+
+    ``settings`` come from, in this order of precedence, CLI flags, ``MUTUALITY_*``
+    environment variables and the ``[adapters.NAME]`` table of ``mutuality.toml``.
+    ``environ`` is passed in (not read from ``os.environ``) so the adapter can look up
+    its own secrets (e.g. ``HUBSPOT_ACCESS_TOKEN``) and stay testable.
+
+    An adapter may also offer ``commands() -> Mapping[str, click.Command]`` with
+    keys ``"setup"`` and/or ``"fake"``; the CLI mounts them as
+    ``mutuality setup NAME`` and ``mutuality fake NAME``.
+    """
+
+    name: str
+    summary: str
+
+    def connect(self, settings: Mapping[str, Any], *, environ: Mapping[str, str]) -> Connection: ...

@@ -1,0 +1,1 @@
+"""A reusable pytest suite that proves an adapter honours mutuality's ports."""
