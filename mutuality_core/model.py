@@ -9,8 +9,9 @@ reach this module: adapters map them with explicit functions (see the adapters'
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from typing import TypeVar
 
 import attrs
 
@@ -42,7 +43,7 @@ class _StrEnum(str, enum.Enum):
         return None
 
     @classmethod
-    def parse(cls, value: object, *, field: str | None = None) -> _StrEnum:
+    def parse(cls: type[_E], value: object, *, field: str | None = None) -> _E:
         """Like ``cls(value)`` but with an error that lists the allowed values."""
         try:
             return cls(value)
@@ -50,6 +51,9 @@ class _StrEnum(str, enum.Enum):
             allowed = ", ".join(m.value for m in cls)
             name = field or cls.__name__.lower()
             raise ValueError(f"{name} must be one of {allowed}; got {value!r}") from None
+
+
+_E = TypeVar("_E", bound=_StrEnum)
 
 
 class Channel(_StrEnum):
@@ -96,6 +100,22 @@ class Band(_StrEnum):
     INSUFFICIENT_DATA = "insufficient_data"
 
 
+def _enum_converter(enum_cls: type[_E], field: str) -> Callable[[object], _E]:
+    """A fast converter: a dict hit for members and exact values, ``parse`` otherwise.
+
+    Adapters build millions of activities; ``Enum.__call__`` is slow on that path.
+    """
+    table: dict[object, _E] = {m.value: m for m in enum_cls}
+
+    def convert(value: object) -> _E:
+        try:
+            return table[value]
+        except (KeyError, TypeError):
+            return enum_cls.parse(value, field=field)
+
+    return convert
+
+
 def _aware(instance: object, attribute: attrs.Attribute[datetime], value: datetime) -> None:
     if not isinstance(value, datetime):
         raise TypeError(f"{attribute.name} must be a datetime; got {type(value).__name__}")
@@ -137,10 +157,10 @@ class Activity:
     id: str = attrs.field(validator=_non_empty_str)
     contact_id: str = attrs.field(validator=_non_empty_str)
     occurred_at: datetime = attrs.field(validator=_aware)
-    channel: Channel = attrs.field(converter=lambda v: Channel.parse(v, field="channel"))
-    direction: Direction = attrs.field(converter=lambda v: Direction.parse(v, field="direction"))
+    channel: Channel = attrs.field(converter=_enum_converter(Channel, "channel"))
+    direction: Direction = attrs.field(converter=_enum_converter(Direction, "direction"))
     outcome: Outcome = attrs.field(
-        default=Outcome.COMPLETED, converter=lambda v: Outcome.parse(v, field="outcome")
+        default=Outcome.COMPLETED, converter=_enum_converter(Outcome, "outcome")
     )
     thread_id: str | None = attrs.field(default=None)
     duration_seconds: float | None = attrs.field(default=None)
@@ -148,7 +168,9 @@ class Activity:
     tags: frozenset[str] = attrs.field(default=frozenset(), converter=_to_tags)
 
     @duration_seconds.validator
-    def _check_duration(self, attribute: attrs.Attribute[float | None], value: float | None) -> None:
+    def _check_duration(
+        self, attribute: attrs.Attribute[float | None], value: float | None
+    ) -> None:
         if value is not None and value < 0:
             raise ValueError(f"duration_seconds must be >= 0 or None; got {value!r}")
 
@@ -196,7 +218,7 @@ class MutualityScore:
     score: float  # 0-100: how mutual
     lean: float  # -1..+1: -1 = only you invest, +1 = only they invest
     strength: float  # 0-100: how active or strong, kept apart from balance
-    band: Band = attrs.field(converter=lambda v: Band.parse(v, field="band"))
+    band: Band = attrs.field(converter=_enum_converter(Band, "band"))
     confidence: float  # 0-1
     reasons: tuple[str, ...]
     components: tuple[Component, ...]

@@ -158,16 +158,21 @@ class StateStore(Protocol):
 
     def record_written(self, target: str, written: Sequence[WrittenScore]) -> None: ...
 
-    def start_run(self, target: str, *, started_at: datetime, options: Mapping[str, Any]) -> int: ...
+    def start_run(
+        self, target: str, *, started_at: datetime, options: Mapping[str, Any]
+    ) -> int: ...
 
-    def finish_run(self, run_id: int, *, finished_at: datetime, report: Mapping[str, Any]) -> None: ...
+    def finish_run(
+        self, run_id: int, *, finished_at: datetime, report: Mapping[str, Any]
+    ) -> None: ...
 
     def runs(self, target: str | None = None, *, limit: int = 20) -> list[Mapping[str, Any]]: ...
 
     def close(self) -> None: ...
 
 
-#: ``progress(stage, done, total)``; ``total`` is None when unknown. Stages: "read", "score", "write".
+#: ``progress(stage, done, total)``; ``total`` is None when unknown.
+#: Stages: "read", "score", "write".
 ProgressCallback = Callable[[str, int, "int | None"], None]
 
 
