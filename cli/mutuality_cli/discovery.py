@@ -1,0 +1,139 @@
+"""Finding adapters: entry points in the ``mutuality.adapters`` group, loaded lazily.
+
+Finding (reading metadata) and loading (importing) are separate steps so that a
+broken or half-installed adapter never breaks the whole CLI: ``mutuality adapters``
+shows it as failed with the reason, and only selecting it is an error.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol, cast
+
+import attrs
+
+from mutuality_cli.exit_codes import one_line
+from mutuality_core.errors import ConfigError, MissingDependencyError
+from mutuality_core.ports import AdapterPlugin
+
+GROUP = "mutuality.adapters"
+
+
+class EntryPointLike(Protocol):
+    """The part of ``importlib.metadata.EntryPoint`` discovery needs (tests pass fakes)."""
+
+    name: str
+    value: str
+
+    def load(self) -> Any: ...
+
+
+@attrs.frozen
+class AdapterInfo:
+    """One installed adapter and whether it loads."""
+
+    name: str
+    target: str  # "module:attribute" the entry point names
+    distribution: str | None
+    version: str | None
+    plugin: AdapterPlugin | None = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def summary(self) -> str:
+        return str(getattr(self.plugin, "summary", "") or "")
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.error is None else f"failed: {one_line(self.error)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "entry_point": self.target,
+            "summary": self.summary,
+            "status": "ok" if self.ok else "failed",
+            "error": None if self.error is None else one_line(self.error),
+            "commands": sorted(plugin_commands(self.plugin)) if self.plugin else [],
+        }
+
+
+def entry_points() -> list[EntryPointLike]:
+    """The group's entry points, one per name, sorted for determinism (no imports)."""
+    seen: dict[str, EntryPointLike] = {}
+    for ep in importlib.metadata.entry_points(group=GROUP):
+        seen.setdefault(ep.name, ep)
+    return [seen[name] for name in sorted(seen)]
+
+
+def _distribution(ep: EntryPointLike) -> tuple[str | None, str | None]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return None, None
+    return dist.metadata["Name"] or dist.name, dist.version
+
+
+def _load(ep: EntryPointLike) -> AdapterInfo:
+    dist_name, version = _distribution(ep)
+    try:
+        plugin = ep.load()
+    except Exception as error:  # any import-time failure: show it, do not crash
+        return AdapterInfo(ep.name, ep.value, dist_name, version, error=error)
+    missing = [a for a in ("name", "summary", "connect") if not hasattr(plugin, a)]
+    if missing:
+        error = TypeError(
+            f"{ep.value} is not a mutuality adapter plugin (missing {', '.join(missing)})"
+        )
+        return AdapterInfo(ep.name, ep.value, dist_name, version, error=error)
+    return AdapterInfo(ep.name, ep.value, dist_name, version, plugin=cast(AdapterPlugin, plugin))
+
+
+def discover_adapters() -> list[AdapterInfo]:
+    """Every installed adapter, each loaded once, failures included."""
+    return [_load(ep) for ep in entry_points()]
+
+
+def adapter_names() -> list[str]:
+    return [ep.name for ep in entry_points()]
+
+
+def load_adapter(name: str) -> AdapterPlugin:
+    """The plugin registered as ``name``; a one-line error that says what to do otherwise."""
+    for ep in entry_points():
+        if ep.name == name:
+            info = _load(ep)
+            if info.plugin is not None:
+                return info.plugin
+            error = info.error
+            if isinstance(error, MissingDependencyError):
+                raise error
+            why = one_line(error) if error else "unknown error"
+            raise ConfigError(
+                f"adapter {name!r} failed to load: {why}; "
+                "run `mutuality adapters` to see what is installed"
+            ) from error
+    available = ", ".join(adapter_names()) or "none"
+    raise ConfigError(
+        f"no adapter named {name!r}; installed adapters: {available} "
+        "(install a plugin package or fix --adapter)"
+    )
+
+
+def plugin_commands(plugin: object) -> Mapping[str, Any]:
+    """The extra Click commands an adapter offers (``setup``/``fake``), or nothing."""
+    commands = getattr(plugin, "commands", None)
+    if not callable(commands):
+        return {}
+    offered = commands()
+    return dict(offered) if isinstance(offered, Mapping) else {}
+
+
+def names_offering(kind: str, infos: Iterable[AdapterInfo]) -> list[str]:
+    return [i.name for i in infos if i.plugin is not None and kind in plugin_commands(i.plugin)]

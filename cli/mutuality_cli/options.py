@@ -1,0 +1,145 @@
+"""Options shared by several commands, defined once (as sqlite-utils does)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import click
+
+from mutuality_cli.output import FORMATS
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def parse_as_of(text: str) -> datetime:
+    """ISO 8601 with an offset or ``Z``; naive times are refused rather than guessed."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 date-time; use e.g. 2026-06-30T00:00:00Z"
+        ) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError(
+            f"{text!r} has no time zone; add Z or an offset, e.g. {text.strip()}Z or "
+            f"{text.strip()}+02:00"
+        )
+    return parsed
+
+
+class AwareDateTime(click.ParamType):
+    name = "DATETIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_as_of(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+def now_utc() -> datetime:
+    """The CLI may read the clock; the core never does."""
+    return datetime.now(timezone.utc)
+
+
+def _apply(function: F, decorators: list[Callable[[F], F]]) -> F:
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def common_options(function: F) -> F:
+    """``--config`` and ``-v``: every command that reads configuration takes them."""
+    return _apply(
+        function,
+        [
+            click.option(
+                "--config",
+                "config_path",
+                type=click.Path(dir_okay=False),
+                help="mutuality.toml to read (default: $MUTUALITY_CONFIG, else ./mutuality.toml "
+                "if present).",
+            ),
+            click.option(
+                "-v",
+                "--verbose",
+                count=True,
+                help="Log to stderr: -v for info, -vv for debug.",
+            ),
+        ],
+    )
+
+
+def adapter_options(function: F) -> F:
+    """Which adapter to use and its settings, plus the state file."""
+    return _apply(
+        function,
+        [
+            click.option(
+                "--adapter",
+                help="Adapter to use (default: files). See `mutuality adapters`. "
+                "[env MUTUALITY_ADAPTER]",
+            ),
+            click.option(
+                "--path",
+                help="files adapter: folder holding contacts.csv and activities.csv. "
+                "[env MUTUALITY_PATH]",
+            ),
+            click.option(
+                "--output",
+                help="files adapter: where scored contacts are written. [env MUTUALITY_OUTPUT]",
+            ),
+            click.option(
+                "--skip-invalid/--no-skip-invalid",
+                default=None,
+                help="files adapter: skip bad rows (to the rejects file) instead of stopping.",
+            ),
+            click.option("--rejects", help="files adapter: where skipped rows are written."),
+            click.option(
+                "--max-requests",
+                type=click.IntRange(min=1),
+                help="CRM adapters: stop cleanly after this many API requests (exit 1, "
+                "state saved).",
+            ),
+            click.option(
+                "-o",
+                "--option",
+                "adapter_option",
+                multiple=True,
+                metavar="KEY=VALUE",
+                help="Any other adapter setting (repeatable). Secrets are refused here: "
+                "use the environment or the config file.",
+            ),
+            click.option(
+                "--state",
+                help="State file (default: .mutuality/state.sqlite in the current directory). "
+                "[env MUTUALITY_STATE]",
+            ),
+        ],
+    )
+
+
+def as_of_option(function: F) -> F:
+    return click.option(
+        "--as-of",
+        type=AwareDateTime(),
+        help="Score as of this moment, ISO 8601 with Z or an offset (default: now, UTC).",
+    )(function)
+
+
+def format_option(function: F) -> F:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="jsonl",
+        show_default=True,
+        help="Output format on stdout.",
+    )(function)
