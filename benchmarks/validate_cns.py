@@ -1,0 +1,1019 @@
+"""Validate the mutuality score against friendship in the Copenhagen Networks Study.
+
+The score claims to tell two-way relationships from one-sided ones. Friendship is
+the closest public ground truth we have for "this tie is real and runs both
+ways", so this script runs the *real* pipeline (files adapter -> sync engine ->
+scores.csv) on the study's calls and text messages and measures how well the
+product's outputs separate friends from non-friends, next to naive baselines.
+
+Usage::
+
+    python benchmarks/validate_cns.py --data ../shared/data/copenhagen-networks-study
+    python benchmarks/validate_cns.py --data DIR --check-docs   # confirm docs/ reproduce
+
+Data: Sapiezynski, Stopczynski, Lassen, Lehmann, "Interaction data from the
+Copenhagen Networks Study", Scientific Data 6, 315 (2019),
+doi:10.1038/s41597-019-0325-x; figshare doi:10.6084/m9.figshare.7267433 (MIT).
+The data is read from ``--data`` and never copied into the repository.
+
+Everything is deterministic: fixed calendar, sorted iteration, seeded bootstrap.
+Rerunning rewrites docs/validation_results.json byte for byte.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import math
+import random
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from mutuality_core.model import Activity, Band, Channel, Contact, Direction, Outcome
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_JSON = REPO_ROOT / "docs" / "validation_results.json"
+DEFAULT_DOC = REPO_ROOT / "docs" / "validation.md"
+DEFAULT_IMG_DIR = REPO_ROOT / "docs" / "img"
+
+#: The study's clock counts seconds from its start; we pin that start to a fixed
+#: Monday so that every run sees the same calendar (the real dates are not published).
+STUDY_START = datetime(2026, 1, 5, tzinfo=timezone.utc)
+STUDY_DAYS = 28
+#: Score one day after the last possible record, as a nightly job would.
+AS_OF = STUDY_START + timedelta(days=STUDY_DAYS + 1)
+
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 20191220
+CONFIDENCE = 0.95
+Z_95 = 1.959963984540054
+
+#: Checksums of the figshare release (from the data README): a different file
+#: would give different numbers than the docs, so we say so up front.
+EXPECTED_MD5 = {
+    "calls.csv": "50a7c5be85d7e3eaf5fabd267a87008d",
+    "sms.csv": "3d24cef3717881b3d9086584332dd740",
+    "fb_friends.csv": "b1f96bae3e79949ed4278e90d0753843",
+}
+#: Pair counts stated in the data README; checked so a silent conversion bug shows.
+EXPECTED_COUNTS = {"pairs": 880, "labelled_pairs": 808, "friends": 714}
+
+ONE_SIDED_BANDS = (Band.YOU_INVEST_MORE.value, Band.THEY_INVEST_MORE.value)
+BAND_ORDER = tuple(b.value for b in Band)
+MIRRORED_BAND = {
+    Band.YOU_INVEST_MORE.value: Band.THEY_INVEST_MORE.value,
+    Band.THEY_INVEST_MORE.value: Band.YOU_INVEST_MORE.value,
+}
+
+
+class ValidationError(Exception):
+    """The input folder or a pipeline result is not what the validation needs."""
+
+
+# --------------------------------------------------------------------------- data
+
+
+@attrs.frozen
+class Interaction:
+    """One row of calls.csv or sms.csv: who reached whom, when.
+
+    ``duration`` is the call length in seconds, -1 for a missed call, None for SMS.
+    ``row`` (1-based data row in its file) keeps duplicate rows distinct.
+    """
+
+    kind: str  # "call" or "sms"
+    row: int
+    at_seconds: int
+    sender: int
+    receiver: int
+    duration: int | None = None
+
+    @property
+    def pair(self) -> tuple[int, int]:
+        return pair_of(self.sender, self.receiver)
+
+
+@attrs.frozen
+class Friendships:
+    """The Facebook layer: who took part in it, and which pairs were friends."""
+
+    users: frozenset[int]
+    pairs: frozenset[tuple[int, int]]
+
+    def label(self, pair: tuple[int, int]) -> bool | None:
+        """True/False for a pair whose both members are in the layer, else None (unknown)."""
+        a, b = pair
+        if a not in self.users or b not in self.users:
+            return None
+        return pair in self.pairs
+
+
+def pair_of(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a < b else (b, a)
+
+
+def contact_id_of(pair: tuple[int, int]) -> str:
+    return f"{pair[0]}-{pair[1]}"
+
+
+def _read_rows(path: Path, columns: Sequence[str]) -> Iterable[tuple[int, list[int]]]:
+    if not path.is_file():
+        raise ValidationError(
+            f"{path} not found; --data must point at the copenhagen-networks-study folder "
+            "(calls.csv, sms.csv, fb_friends.csv from doi:10.6084/m9.figshare.7267433)"
+        )
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = [h.strip().lstrip("#").strip() for h in next(reader, [])]
+        if header != list(columns):
+            raise ValidationError(f"{path}: expected columns {list(columns)}, got {header}")
+        for row_number, row in enumerate(reader, start=1):
+            try:
+                yield row_number, [int(value) for value in row]
+            except ValueError:
+                raise ValidationError(
+                    f"{path}, data row {row_number}: not integers: {row}"
+                ) from None
+
+
+def load_interactions(data_dir: Path) -> list[Interaction]:
+    """Calls and SMS in time order (ties broken by file and row, so order is stable)."""
+    interactions = [
+        Interaction("call", row, ts, caller, callee, duration)
+        for row, (ts, caller, callee, duration) in _read_rows(
+            data_dir / "calls.csv", ("timestamp", "caller", "callee", "duration")
+        )
+    ]
+    interactions += [
+        Interaction("sms", row, ts, sender, recipient)
+        for row, (ts, sender, recipient) in _read_rows(
+            data_dir / "sms.csv", ("timestamp", "sender", "recipient")
+        )
+    ]
+    interactions = [i for i in interactions if i.sender != i.receiver]
+    interactions.sort(key=lambda i: (i.at_seconds, i.kind, i.row))
+    return interactions
+
+
+def load_friendships(data_dir: Path) -> Friendships:
+    users: set[int] = set()
+    pairs: set[tuple[int, int]] = set()
+    for _, (a, b) in _read_rows(data_dir / "fb_friends.csv", ("user_a", "user_b")):
+        users.update((a, b))
+        pairs.add(pair_of(a, b))
+    return Friendships(frozenset(users), frozenset(pairs))
+
+
+def checksum_mismatches(data_dir: Path) -> list[str]:
+    """Names of files that differ from the published release (empty when all match)."""
+    mismatched = []
+    for name, expected in sorted(EXPECTED_MD5.items()):
+        path = data_dir / name
+        if path.is_file() and hashlib.md5(path.read_bytes()).hexdigest() != expected:
+            mismatched.append(name)
+    return mismatched
+
+
+# --------------------------------------------------------------------- conversion
+
+
+def to_activity(interaction: Interaction, *, you: int) -> Activity:
+    """One study record as an activity of the pair's contact, seen from ``you``.
+
+    A call with duration -1 rang but was not answered: an attempt, not an exchange.
+    """
+    if you not in interaction.pair:
+        raise ValueError(f"person {you} is not in pair {interaction.pair}")
+    direction = Direction.OUTBOUND if interaction.sender == you else Direction.INBOUND
+    occurred_at = STUDY_START + timedelta(seconds=interaction.at_seconds)
+    activity_id = f"{interaction.kind}-{interaction.row}"
+    contact_id = contact_id_of(interaction.pair)
+    if interaction.kind == "sms":
+        return Activity(activity_id, contact_id, occurred_at, Channel.MESSAGE, direction)
+    if interaction.duration is not None and interaction.duration < 0:
+        return Activity(
+            activity_id, contact_id, occurred_at, Channel.CALL, direction, Outcome.NO_ANSWER
+        )
+    return Activity(
+        activity_id,
+        contact_id,
+        occurred_at,
+        Channel.CALL,
+        direction,
+        Outcome.COMPLETED,
+        duration_seconds=float(interaction.duration or 0),
+    )
+
+
+def convert(
+    interactions: Sequence[Interaction], *, mirror: bool = False
+) -> tuple[list[Contact], list[Activity]]:
+    """One contact per communicating pair ``a-b`` (a < b), seen from a (or b when ``mirror``)."""
+    activities = []
+    pairs: set[tuple[int, int]] = set()
+    for interaction in interactions:
+        pair = interaction.pair
+        pairs.add(pair)
+        activities.append(to_activity(interaction, you=pair[1] if mirror else pair[0]))
+    contacts = [
+        Contact(contact_id_of(p), first_name=str(p[1] if not mirror else p[0]))
+        for p in sorted(pairs)
+    ]
+    return contacts, activities
+
+
+FILES_CONTACT_COLUMNS = ("id", "email", "first_name", "last_name", "company")
+FILES_ACTIVITY_COLUMNS = (
+    "id",
+    "contact_id",
+    "occurred_at",
+    "channel",
+    "direction",
+    "outcome",
+    "thread_id",
+    "duration_seconds",
+    "automated",
+    "tags",
+)
+
+
+def write_files_folder(
+    folder: Path, contacts: Sequence[Contact], activities: Sequence[Activity]
+) -> None:
+    """Write contacts.csv and activities.csv in the files adapter's input format."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "contacts.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(FILES_CONTACT_COLUMNS)
+        for c in contacts:
+            writer.writerow([c.id, c.email or "", c.first_name or "", c.last_name or "", ""])
+    with (folder / "activities.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(FILES_ACTIVITY_COLUMNS)
+        for a in activities:
+            writer.writerow(
+                [
+                    a.id,
+                    a.contact_id,
+                    a.occurred_at.isoformat().replace("+00:00", "Z"),
+                    a.channel.value,
+                    a.direction.value,
+                    a.outcome.value,
+                    a.thread_id or "",
+                    "" if a.duration_seconds is None else f"{a.duration_seconds:g}",
+                    "false",
+                    ";".join(sorted(a.tags)),
+                ]
+            )
+
+
+# ---------------------------------------------------------------------- baselines
+
+
+@attrs.frozen
+class Traffic:
+    """Raw counts for one pair, seen from the pair's first member: the baselines' input."""
+
+    outbound: int
+    inbound: int
+    last_at: datetime
+
+    @property
+    def total(self) -> int:
+        return self.outbound + self.inbound
+
+
+def traffic_by_contact(activities: Iterable[Activity]) -> dict[str, Traffic]:
+    """Counts every attempt (missed calls included), as the data README's pair facts do."""
+    out: dict[str, int] = {}
+    inc: dict[str, int] = {}
+    last: dict[str, datetime] = {}
+    for a in activities:
+        bucket = out if a.direction is Direction.OUTBOUND else inc
+        bucket[a.contact_id] = bucket.get(a.contact_id, 0) + 1
+        if a.contact_id not in last or a.occurred_at > last[a.contact_id]:
+            last[a.contact_id] = a.occurred_at
+    return {cid: Traffic(out.get(cid, 0), inc.get(cid, 0), last[cid]) for cid in sorted(last)}
+
+
+# ----------------------------------------------------------------------- pipeline
+
+
+@attrs.frozen
+class ScoreRow:
+    """The product's output for one contact, as written to scores.csv."""
+
+    score: float
+    lean: float
+    strength: float
+    band: str
+    confidence: float
+
+
+def run_pipeline(folder: Path, *, as_of: datetime) -> dict[str, ScoreRow]:
+    """Score ``folder`` the way a user would: files plugin -> sync engine -> scores.csv."""
+    raise NotImplementedError("wired up once the files adapter and sync engine land")
+
+
+# ------------------------------------------------------------------------ metrics
+
+
+def auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
+    """ROC AUC as the Mann-Whitney probability P(pos > neg) + 0.5 P(pos == neg)."""
+    values = [*positives, *negatives]
+    labels = [True] * len(positives) + [False] * len(negatives)
+    return _weighted_auc(sorted_groups(values, labels), [1] * len(values))
+
+
+def sorted_groups(
+    values: Sequence[float], is_positive: Sequence[bool]
+) -> list[tuple[list[int], list[int]]]:
+    """Indices grouped by equal value, ascending: (positive indices, negative indices) per value."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    groups: list[tuple[list[int], list[int]]] = []
+    previous: float | None = None
+    for i in order:
+        if previous is None or values[i] != previous:
+            groups.append(([], []))
+            previous = values[i]
+        groups[-1][0 if is_positive[i] else 1].append(i)
+    return groups
+
+
+def _weighted_auc(groups: Sequence[tuple[list[int], list[int]]], weights: Sequence[int]) -> float:
+    """AUC when item i appears ``weights[i]`` times (a bootstrap resample), in one pass."""
+    below = 0.0
+    numerator = 0.0
+    total_pos = 0.0
+    for pos, neg in groups:
+        pos_w = sum(weights[i] for i in pos)
+        neg_w = sum(weights[i] for i in neg)
+        numerator += pos_w * (below + 0.5 * neg_w)
+        below += neg_w
+        total_pos += pos_w
+    if total_pos == 0 or below == 0:
+        raise ValueError("AUC needs at least one positive and one negative")
+    return numerator / (total_pos * below)
+
+
+def stratified_resamples(
+    is_positive: Sequence[bool], *, n: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
+) -> list[list[int]]:
+    """Multiplicity vectors of ``n`` bootstrap resamples that keep the class sizes fixed.
+
+    Resampling friends and non-friends separately keeps every resample's AUC
+    defined and its class balance equal to the data's, which matters with ~94
+    non-friends. All signals are evaluated on the same resamples (paired).
+    """
+    rng = random.Random(seed)
+    pos = [i for i, p in enumerate(is_positive) if p]
+    neg = [i for i, p in enumerate(is_positive) if not p]
+    resamples = []
+    for _ in range(n):
+        counts = [0] * len(is_positive)
+        for stratum in (pos, neg):
+            size = len(stratum)
+            for _ in range(size):
+                counts[stratum[rng.randrange(size)]] += 1
+        resamples.append(counts)
+    return resamples
+
+
+def quantile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear-interpolation quantile (numpy's default), on already sorted values."""
+    if not sorted_values:
+        raise ValueError("quantile of nothing")
+    position = (len(sorted_values) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    fraction = position - low
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * fraction
+
+
+def percentile_interval(samples: Iterable[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    alpha = (1 - CONFIDENCE) / 2
+    return quantile(ordered, alpha), quantile(ordered, 1 - alpha)
+
+
+@attrs.frozen
+class AucResult:
+    auc: float
+    low: float
+    high: float
+
+
+def bootstrap_aucs(
+    signals: Mapping[str, Sequence[float]],
+    is_positive: Sequence[bool],
+    resamples: Sequence[Sequence[int]],
+) -> tuple[dict[str, AucResult], dict[str, list[float]]]:
+    """Point AUC and percentile 95 % interval per signal, plus the replicate AUCs (paired)."""
+    results: dict[str, AucResult] = {}
+    replicates: dict[str, list[float]] = {}
+    ones = [1] * len(is_positive)
+    for name, values in signals.items():
+        groups = sorted_groups(values, is_positive)
+        point = _weighted_auc(groups, ones)
+        reps = [_weighted_auc(groups, weights) for weights in resamples]
+        low, high = percentile_interval(reps)
+        results[name] = AucResult(point, low, high)
+        replicates[name] = reps
+    return results, replicates
+
+
+def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
+    """Wilson score 95 % interval for a proportion: sane at 0 %, 100 % and small n."""
+    if trials == 0:
+        return (0.0, 1.0)
+    p = successes / trials
+    z2 = Z_95 * Z_95
+    centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
+    half = Z_95 * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / (1 + z2 / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@attrs.frozen
+class BandRate:
+    pairs: int
+    friends: int
+    low: float
+    high: float
+
+    @property
+    def rate(self) -> float | None:
+        return self.friends / self.pairs if self.pairs else None
+
+
+def friend_rate_by_band(bands: Sequence[str], is_friend: Sequence[bool]) -> dict[str, BandRate]:
+    rates = {}
+    for band in BAND_ORDER:
+        members = [f for b, f in zip(bands, is_friend, strict=True) if b == band]
+        low, high = wilson_interval(sum(members), len(members))
+        rates[band] = BandRate(len(members), sum(members), low, high)
+    return rates
+
+
+def roc_points(positives: Sequence[float], negatives: Sequence[float]) -> list[tuple[float, float]]:
+    """(false positive rate, true positive rate) at every threshold, from (0,0) to (1,1)."""
+    groups = sorted_groups(
+        list(positives) + list(negatives), [True] * len(positives) + [False] * len(negatives)
+    )
+    points = [(0.0, 0.0)]
+    tp = fp = 0
+    for pos, neg in reversed(groups):
+        tp += len(pos)
+        fp += len(neg)
+        points.append((fp / len(negatives), tp / len(positives)))
+    return points
+
+
+# --------------------------------------------------------------------- evaluation
+
+
+@attrs.frozen
+class PairRow:
+    """Everything the evaluation knows about one labelled pair."""
+
+    contact_id: str
+    friend: bool
+    traffic: Traffic
+    product: ScoreRow
+
+
+def baseline_signals(as_of: datetime) -> dict[str, Callable[[PairRow], float]]:
+    """Naive rankings a user could build without the product (higher = more likely friends)."""
+    return {
+        "volume (all records)": lambda r: float(r.traffic.total),
+        "min(outbound, inbound)": lambda r: float(min(r.traffic.outbound, r.traffic.inbound)),
+        "both sides communicated": lambda r: float(
+            r.traffic.outbound > 0 and r.traffic.inbound > 0
+        ),
+        "recency of last record": lambda r: -(as_of - r.traffic.last_at).total_seconds() / 86400,
+    }
+
+
+def product_signals() -> dict[str, Callable[[PairRow], float]]:
+    """The product's own outputs, untouched (nothing here is tuned on this data)."""
+    return {
+        "score": lambda r: r.product.score,
+        "strength": lambda r: r.product.strength,
+    }
+
+
+def is_tuning_half(contact_id: str) -> bool:
+    """The tuning half: pairs whose SHA-256 of the contact id starts with an even byte.
+
+    A hash splits pairs independently of the ids' own structure; every tuned
+    choice is made on this half and reported on the other one.
+    """
+    return hashlib.sha256(contact_id.encode("utf-8")).digest()[0] % 2 == 0
+
+
+def auc_table(
+    rows: Sequence[PairRow], signals: Mapping[str, Callable[[PairRow], float]], *, seed: int
+) -> tuple[dict[str, AucResult], dict[str, list[float]]]:
+    is_friend = [r.friend for r in rows]
+    resamples = stratified_resamples(is_friend, seed=seed)
+    values = {name: [fn(r) for r in rows] for name, fn in signals.items()}
+    return bootstrap_aucs(values, is_friend, resamples)
+
+
+def difference_interval(first: Sequence[float], second: Sequence[float]) -> tuple[float, float]:
+    """95 % interval of a paired AUC difference (both computed on the same resamples)."""
+    return percentile_interval(a - b for a, b in zip(first, second, strict=True))
+
+
+@attrs.frozen
+class MirrorCheck:
+    """The same pairs scored from the other member: scores must match, bands swap."""
+
+    pairs: int
+    missing: int
+    score_mismatches: int
+    strength_mismatches: int
+    lean_mismatches: int
+    band_mismatches: int
+    examples: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.missing
+            or self.score_mismatches
+            or self.strength_mismatches
+            or self.lean_mismatches
+            or self.band_mismatches
+        )
+
+
+def mirror_check(
+    first: Mapping[str, ScoreRow], second: Mapping[str, ScoreRow], *, tolerance: float = 1e-6
+) -> MirrorCheck:
+    counts = {"score": 0, "strength": 0, "lean": 0, "band": 0}
+    examples: list[str] = []
+    missing = 0
+    for cid in sorted(set(first) | set(second)):
+        a, b = first.get(cid), second.get(cid)
+        if a is None or b is None:
+            missing += 1
+            continue
+        wrong = []
+        if abs(a.score - b.score) > tolerance:
+            wrong.append("score")
+        if abs(a.strength - b.strength) > tolerance:
+            wrong.append("strength")
+        if abs(a.lean + b.lean) > tolerance:
+            wrong.append("lean")
+        if MIRRORED_BAND.get(a.band, a.band) != b.band:
+            wrong.append("band")
+        for name in wrong:
+            counts[name] += 1
+        if wrong and len(examples) < 5:
+            examples.append(f"{cid}: {a} vs mirror {b}")
+    return MirrorCheck(
+        pairs=len(set(first) | set(second)),
+        missing=missing,
+        score_mismatches=counts["score"],
+        strength_mismatches=counts["strength"],
+        lean_mismatches=counts["lean"],
+        band_mismatches=counts["band"],
+        examples=tuple(examples),
+    )
+
+
+# ------------------------------------------------------------------------ results
+
+
+def _r(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def auc_json(results: Mapping[str, AucResult]) -> dict[str, Any]:
+    return {n: {"auc": _r(a.auc), "ci95": [_r(a.low), _r(a.high)]} for n, a in results.items()}
+
+
+def bands_json(rates: Mapping[str, BandRate]) -> dict[str, Any]:
+    return {
+        band: {
+            "pairs": r.pairs,
+            "friends": r.friends,
+            "friend_rate": _r(r.rate),
+            "ci95": [_r(r.low), _r(r.high)],
+        }
+        for band, r in rates.items()
+    }
+
+
+def render_auc_table(aucs: Mapping[str, Mapping[str, Any]], kinds: Mapping[str, str]) -> str:
+    lines = ["| signal | kind | ROC AUC | 95 % CI |", "| --- | --- | --- | --- |"]
+    for name, entry in aucs.items():
+        low, high = entry["ci95"]
+        lines.append(f"| {name} | {kinds[name]} | {entry['auc']:.3f} | {low:.3f} – {high:.3f} |")
+    return "\n".join(lines)
+
+
+def render_band_table(bands: Mapping[str, Mapping[str, Any]]) -> str:
+    lines = [
+        "| band | pairs | friends | friend rate | 95 % CI |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for band, entry in bands.items():
+        if not entry["pairs"]:
+            lines.append(f"| {band} | 0 | 0 | – | – |")
+            continue
+        low, high = entry["ci95"]
+        lines.append(
+            f"| {band} | {entry['pairs']} | {entry['friends']} | "
+            f"{100 * entry['friend_rate']:.1f} % | {100 * low:.1f} – {100 * high:.1f} % |"
+        )
+    return "\n".join(lines)
+
+
+def intervals_overlap(first: Sequence[float], second: Sequence[float]) -> bool:
+    return not (first[1] < second[0] or second[1] < first[0])
+
+
+# ------------------------------------------------------------------ combined rank
+
+
+#: Candidate combined rankings built from product outputs. Which one is used is
+#: chosen on the tuning half only (``choose_combined``) and reported on the other.
+COMBINED_EXPONENTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def combined_candidates() -> dict[str, Callable[[PairRow], float]]:
+    """strength x (score/100)^w: w = 0 is strength alone, larger w leans on balance."""
+
+    def make(w: float) -> Callable[[PairRow], float]:
+        return lambda r: r.product.strength * (r.product.score / 100.0) ** w
+
+    return {f"strength x (score/100)^{w:g}": make(w) for w in COMBINED_EXPONENTS}
+
+
+def choose_combined(tuning_rows: Sequence[PairRow]) -> tuple[str, dict[str, float]]:
+    """The candidate with the highest AUC on the tuning half (first one wins ties)."""
+    is_friend = [r.friend for r in tuning_rows]
+    scores = {}
+    for name, fn in combined_candidates().items():
+        values = [fn(r) for r in tuning_rows]
+        scores[name] = auc(
+            [v for v, f in zip(values, is_friend, strict=True) if f],
+            [v for v, f in zip(values, is_friend, strict=True) if not f],
+        )
+    best = max(scores, key=lambda n: (scores[n], -list(scores).index(n)))
+    return best, scores
+
+
+# ---------------------------------------------------------------------- orchestration
+
+
+Scorer = Callable[[Path], Mapping[str, ScoreRow]]
+
+
+def score_view(
+    interactions: Sequence[Interaction], *, mirror: bool, workdir: Path, scorer: Scorer
+) -> tuple[dict[str, ScoreRow], list[Activity]]:
+    """Convert one view of the pairs to a files-adapter folder and score it."""
+    contacts, activities = convert(interactions, mirror=mirror)
+    folder = workdir / ("second_member_view" if mirror else "first_member_view")
+    write_files_folder(folder, contacts, activities)
+    return dict(scorer(folder)), activities
+
+
+def evaluate(
+    rows: Sequence[PairRow], *, as_of: datetime, seed: int = BOOTSTRAP_SEED
+) -> dict[str, Any]:
+    """All reported measurements for the labelled pairs (JSON-ready)."""
+    rows = sorted(rows, key=lambda r: r.contact_id)
+    baselines = baseline_signals(as_of)
+    product = product_signals()
+    tuning = [r for r in rows if is_tuning_half(r.contact_id)]
+    held_out = [r for r in rows if not is_tuning_half(r.contact_id)]
+
+    all_aucs, all_reps = auc_table(rows, {**product, **baselines}, seed=seed)
+    chosen, tuning_aucs = choose_combined(tuning)
+    held_signals = {**product, "combined: " + chosen: combined_candidates()[chosen], **baselines}
+    held_aucs, held_reps = auc_table(held_out, held_signals, seed=seed)
+
+    def goal(aucs: Mapping[str, AucResult], reps: Mapping[str, list[float]]) -> dict[str, Any]:
+        best_product = max((n for n in aucs if n not in baselines), key=lambda n: aucs[n].auc)
+        best_baseline = max(baselines, key=lambda n: aucs[n].auc)
+        low, high = difference_interval(reps[best_product], reps[best_baseline])
+        return {
+            "best_product_signal": best_product,
+            "best_baseline": best_baseline,
+            "auc_difference": _r(aucs[best_product].auc - aucs[best_baseline].auc),
+            "difference_ci95": [_r(low), _r(high)],
+            "product_at_least_baseline": aucs[best_product].auc >= aucs[best_baseline].auc,
+        }
+
+    all_bands = friend_rate_by_band([r.product.band for r in rows], [r.friend for r in rows])
+    mutual = all_bands[Band.MUTUAL.value]
+    separated = {
+        band: (all_bands[band].pairs > 0 and mutual.pairs > 0 and mutual.low > all_bands[band].high)
+        for band in ONE_SIDED_BANDS
+    }
+    kinds = {n: "product" for n in product} | {n: "baseline" for n in baselines}
+    return {
+        "all_labelled_pairs": {
+            "pairs": len(rows),
+            "friends": sum(r.friend for r in rows),
+            "auc": auc_json(all_aucs),
+            "kinds": kinds,
+            "bands": bands_json(all_bands),
+            "goal": goal(all_aucs, all_reps),
+            "mutual_above_one_sided_non_overlapping": separated,
+        },
+        "tuning_half": {
+            "rule": "sha256(contact id)[0] is even",
+            "pairs": len(tuning),
+            "friends": sum(r.friend for r in tuning),
+            "combined_candidates_auc": {n: _r(v) for n, v in tuning_aucs.items()},
+            "chosen": chosen,
+        },
+        "held_out_half": {
+            "rule": "sha256(contact id)[0] is odd",
+            "pairs": len(held_out),
+            "friends": sum(r.friend for r in held_out),
+            "auc": auc_json(held_aucs),
+            "kinds": kinds | {"combined: " + chosen: "product (tuned on the other half)"},
+            "bands": bands_json(
+                friend_rate_by_band(
+                    [r.product.band for r in held_out], [r.friend for r in held_out]
+                )
+            ),
+            "goal": goal(held_aucs, held_reps),
+        },
+    }
+
+
+def validate(
+    data_dir: Path, *, scorer: Scorer, seed: int = BOOTSTRAP_SEED
+) -> tuple[dict[str, Any], list[PairRow]]:
+    """Load, convert both views, score them with ``scorer``, join labels, measure.
+
+    Returns the JSON-ready results and the labelled pairs they were measured on.
+    """
+    interactions = load_interactions(data_dir)
+    friendships = load_friendships(data_dir)
+    with tempfile.TemporaryDirectory(prefix="mutuality-cns-") as tmp:
+        workdir = Path(tmp)
+        first, activities = score_view(interactions, mirror=False, workdir=workdir, scorer=scorer)
+        second, _ = score_view(interactions, mirror=True, workdir=workdir, scorer=scorer)
+    traffic = traffic_by_contact(activities)
+    missing = sorted(set(traffic) - set(first))
+    if missing:
+        raise ValidationError(
+            f"the pipeline returned no score for {len(missing)} pairs: {missing[:5]}"
+        )
+    rows = []
+    for cid in sorted(traffic):
+        a, b = (int(x) for x in cid.split("-"))
+        label = friendships.label((a, b))
+        if label is not None:
+            rows.append(PairRow(cid, label, traffic[cid], first[cid]))
+    mirror = mirror_check(first, second)
+    calls = [i for i in interactions if i.kind == "call"]
+    counts = {
+        "pairs": len(traffic),
+        "labelled_pairs": len(rows),
+        "friends": sum(r.friend for r in rows),
+    }
+    results = {
+        "data": {
+            "source": "Copenhagen Networks Study, doi:10.1038/s41597-019-0325-x, "
+            "figshare doi:10.6084/m9.figshare.7267433 (MIT)",
+            "calls": len(calls),
+            "missed_calls": sum(1 for i in calls if (i.duration or 0) < 0),
+            "sms": len(interactions) - len(calls),
+            **counts,
+            "non_friends": counts["labelled_pairs"] - counts["friends"],
+            "counts_match_data_readme": counts == EXPECTED_COUNTS,
+        },
+        "settings": {
+            "study_start": STUDY_START.isoformat(),
+            "as_of": AS_OF.isoformat(),
+            "bootstrap": "stratified percentile",
+            "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
+            "seed": seed,
+            "band_interval": "Wilson score 95 %",
+        },
+        **evaluate(rows, as_of=AS_OF, seed=seed),
+        "mirror": attrs.asdict(mirror) | {"ok": mirror.ok},
+    }
+    return results, rows
+
+
+# ------------------------------------------------------------------------ output
+
+
+def render_report(results: Mapping[str, Any]) -> str:
+    """The compact plain-text report (markdown tables, pasteable into the docs)."""
+    data = results["data"]
+    full = results["all_labelled_pairs"]
+    held = results["held_out_half"]
+    tuning = results["tuning_half"]
+    mirror = results["mirror"]
+    lines = [
+        f"Copenhagen Networks Study: {data['calls']} calls ({data['missed_calls']} missed), "
+        f"{data['sms']} SMS",
+        f"pairs {data['pairs']}, labelled {data['labelled_pairs']}, friends {data['friends']}, "
+        f"non-friends {data['non_friends']} (data README: "
+        f"{'match' if data['counts_match_data_readme'] else 'MISMATCH'})",
+        f"as_of {results['settings']['as_of']}; {results['settings']['bootstrap_resamples']} "
+        f"stratified bootstrap resamples, seed {results['settings']['seed']}",
+        "",
+        f"## All labelled pairs ({full['pairs']}; friends {full['friends']})",
+        "",
+        render_auc_table(full["auc"], full["kinds"]),
+        "",
+        render_band_table(full["bands"]),
+        "",
+        _goal_line(full["goal"]),
+        "mutual band above one-sided bands, non-overlapping 95 % CIs: "
+        + ", ".join(
+            f"{b}: {'yes' if ok else 'no'}"
+            for b, ok in full["mutual_above_one_sided_non_overlapping"].items()
+        ),
+        "",
+        f"## Held-out half ({held['pairs']}; friends {held['friends']}; "
+        f"combined ranking chosen on the tuning half: {tuning['chosen']})",
+        "",
+        render_auc_table(held["auc"], held["kinds"]),
+        "",
+        _goal_line(held["goal"]),
+        "",
+        f"Mirror check on {mirror['pairs']} pairs: missing {mirror['missing']}, score "
+        f"{mirror['score_mismatches']}, strength {mirror['strength_mismatches']}, lean "
+        f"{mirror['lean_mismatches']}, band {mirror['band_mismatches']} mismatches"
+        f" -> {'OK' if mirror['ok'] else 'FAILED'}",
+    ]
+    return "\n".join(lines)
+
+
+def _goal_line(goal: Mapping[str, Any]) -> str:
+    low, high = goal["difference_ci95"]
+    return (
+        f"best product signal '{goal['best_product_signal']}' minus best baseline "
+        f"'{goal['best_baseline']}': AUC {goal['auc_difference']:+.3f} "
+        f"(95 % CI {low:+.3f} to {high:+.3f})"
+    )
+
+
+def doc_tables(results: Mapping[str, Any]) -> list[str]:
+    """The tables docs/validation.md must quote verbatim (checked by --check-docs)."""
+    full = results["all_labelled_pairs"]
+    held = results["held_out_half"]
+    return [
+        render_auc_table(full["auc"], full["kinds"]),
+        render_band_table(full["bands"]),
+        render_auc_table(held["auc"], held["kinds"]),
+    ]
+
+
+def results_text(results: Mapping[str, Any]) -> str:
+    return json.dumps(results, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def plot_figures(
+    results: Mapping[str, Any], roc_curves: Mapping[str, list[tuple[float, float]]], img_dir: Path
+) -> list[Path]:
+    """Friend rate by band and ROC curves, as PNGs. Needs the optional matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(
+            "matplotlib is not installed: skipping the figures "
+            "(pip install 'mutuality[validation]' to draw them)",
+            file=sys.stderr,
+        )
+        return []
+    img_dir.mkdir(parents=True, exist_ok=True)
+    metadata = {"Software": None}
+    written = []
+
+    bands = results["all_labelled_pairs"]["bands"]
+    shown = [b for b in BAND_ORDER if bands[b]["pairs"]]
+    rates = [100 * bands[b]["friend_rate"] for b in shown]
+    lows = [r - 100 * bands[b]["ci95"][0] for r, b in zip(rates, shown, strict=True)]
+    highs = [100 * bands[b]["ci95"][1] - r for r, b in zip(rates, shown, strict=True)]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.bar(range(len(shown)), rates, color="#4c72b0")
+    ax.errorbar(range(len(shown)), rates, yerr=[lows, highs], fmt="none", ecolor="black", capsize=4)
+    ax.set_xticks(range(len(shown)), [f"{b}\n(n={bands[b]['pairs']})" for b in shown], fontsize=8)
+    overall = results["all_labelled_pairs"]
+    base = 100 * overall["friends"] / overall["pairs"]
+    ax.axhline(base, color="grey", linestyle="--", linewidth=1, label=f"all pairs ({base:.0f} %)")
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("friends (%)")
+    ax.set_title("Friend rate by mutuality band, with 95 % Wilson intervals")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path = img_dir / "validation_friend_rate_by_band.png"
+    fig.savefig(path, dpi=120, metadata=metadata)
+    plt.close(fig)
+    written.append(path)
+
+    aucs = results["all_labelled_pairs"]["auc"]
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    for name, points in roc_curves.items():
+        xs, ys = zip(*points, strict=True)
+        style = "-" if results["all_labelled_pairs"]["kinds"][name] == "product" else ":"
+        ax.plot(xs, ys, style, label=f"{name} (AUC {aucs[name]['auc']:.3f})", drawstyle="default")
+    ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
+    ax.set_xlabel("false positive rate (non-friends ranked high)")
+    ax.set_ylabel("true positive rate (friends ranked high)")
+    ax.set_title("ROC for friendship, all labelled pairs")
+    ax.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    path = img_dir / "validation_roc.png"
+    fig.savefig(path, dpi=120, metadata=metadata)
+    plt.close(fig)
+    written.append(path)
+    return written
+
+
+def roc_curves(rows: Sequence[PairRow], as_of: datetime) -> dict[str, list[tuple[float, float]]]:
+    signals = {**product_signals(), **baseline_signals(as_of)}
+    curves = {}
+    for name, fn in signals.items():
+        values = [(fn(r), r.friend) for r in rows]
+        curves[name] = roc_points([v for v, f in values if f], [v for v, f in values if not f])
+    return curves
+
+
+def check_docs(results: Mapping[str, Any], json_path: Path, doc_path: Path) -> list[str]:
+    """Why the committed docs do not match this run (empty list: they reproduce)."""
+    problems = []
+    if not json_path.is_file() or json_path.read_text(encoding="utf-8") != results_text(results):
+        problems.append(f"{json_path} differs from this run's results")
+    doc = doc_path.read_text(encoding="utf-8") if doc_path.is_file() else ""
+    for table in doc_tables(results):
+        if table not in doc:
+            problems.append(f"{doc_path} does not quote this table verbatim:\n{table}")
+    return problems
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Validate the mutuality score against friendship labels "
+        "(Copenhagen Networks Study)."
+    )
+    parser.add_argument(
+        "--data", type=Path, required=True, help="folder with calls.csv, sms.csv, fb_friends.csv"
+    )
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="results JSON to write")
+    parser.add_argument("--img-dir", type=Path, default=DEFAULT_IMG_DIR, help="where figures go")
+    parser.add_argument("--no-plots", action="store_true", help="do not draw the figures")
+    parser.add_argument(
+        "--check-docs",
+        action="store_true",
+        help="write nothing; exit 1 unless the results JSON and docs/validation.md match this run",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        changed = checksum_mismatches(args.data)
+        if changed:
+            print(
+                f"warning: {', '.join(changed)} differ from the figshare release; "
+                "numbers will not match the docs",
+                file=sys.stderr,
+            )
+        results, rows = validate(args.data, scorer=lambda folder: run_pipeline(folder, as_of=AS_OF))
+    except ValidationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(render_report(results))
+    if args.check_docs:
+        problems = check_docs(results, args.json, DEFAULT_DOC)
+        for problem in problems:
+            print(f"check-docs: {problem}", file=sys.stderr)
+        print("check-docs: " + ("FAILED" if problems else "docs reproduce this run exactly"))
+        return 1 if problems else 0
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(results_text(results), encoding="utf-8")
+    print(f"\nresults written to {args.json}")
+    if not args.no_plots:
+        for path in plot_figures(results, roc_curves(rows, AS_OF), args.img_dir):
+            print(f"figure written to {path}")
+    return 0 if results["mirror"]["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

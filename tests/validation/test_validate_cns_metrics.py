@@ -1,0 +1,164 @@
+"""The validation's statistics: AUC, bootstrap, intervals, ROC and the mirror check."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from types import ModuleType
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+def test_auc_perfect_reversed_and_tied(cns: ModuleType) -> None:
+    assert cns.auc([5, 6, 7], [1, 2]) == 1.0
+    assert cns.auc([1, 2], [5, 6, 7]) == 0.0
+    assert cns.auc([3, 3], [3, 3, 3]) == 0.5
+
+
+def test_auc_hand_computed_case_with_a_tie(cns: ModuleType) -> None:
+    # 0.8 beats all three negatives (3); 0.4 ties 0.4 (0.5) and beats 0.1 (1) -> 4.5 / 6
+    assert cns.auc([0.8, 0.4], [0.5, 0.4, 0.1]) == pytest.approx(0.75)
+
+
+def test_auc_needs_both_classes(cns: ModuleType) -> None:
+    with pytest.raises(ValueError, match="positive and one negative"):
+        cns.auc([1.0], [])
+
+
+def _pairwise_auc(pos: list[float], neg: list[float]) -> float:
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pos=st.lists(st.integers(0, 6), min_size=1, max_size=12),
+    neg=st.lists(st.integers(0, 6), min_size=1, max_size=12),
+    weights_seed=st.integers(0, 10_000),
+)
+def test_weighted_auc_equals_pairwise_count_on_the_expanded_sample(
+    cns: ModuleType, pos: list[int], neg: list[int], weights_seed: int
+) -> None:
+    values = [float(v) for v in pos + neg]
+    labels = [True] * len(pos) + [False] * len(neg)
+    rng = random.Random(weights_seed)
+    weights = [rng.randint(1, 3) for _ in values]
+    expanded_pos = [
+        v for v, lab, w in zip(values, labels, weights, strict=True) if lab for _ in range(w)
+    ]
+    expanded_neg = [
+        v for v, lab, w in zip(values, labels, weights, strict=True) if not lab for _ in range(w)
+    ]
+    got = cns._weighted_auc(cns.sorted_groups(values, labels), weights)
+    assert got == pytest.approx(_pairwise_auc(expanded_pos, expanded_neg))
+    assert cns.auc(pos, neg) == pytest.approx(_pairwise_auc(pos, neg))
+
+
+def test_stratified_resamples_are_seeded_and_keep_class_sizes(cns: ModuleType) -> None:
+    labels = [True] * 7 + [False] * 3
+    first = cns.stratified_resamples(labels, n=50, seed=1)
+    again = cns.stratified_resamples(labels, n=50, seed=1)
+    other = cns.stratified_resamples(labels, n=50, seed=2)
+    assert first == again
+    assert first != other
+    for counts in first:
+        assert sum(counts[:7]) == 7
+        assert sum(counts[7:]) == 3
+
+
+def test_bootstrap_interval_brackets_the_point_estimate_and_is_reproducible(
+    cns: ModuleType,
+) -> None:
+    rng = random.Random(0)
+    labels = [True] * 40 + [False] * 15
+    signal = [rng.gauss(1.0 if lab else 0.0, 1.0) for lab in labels]
+    resamples = cns.stratified_resamples(labels, n=300, seed=7)
+    results, reps = cns.bootstrap_aucs({"s": signal}, labels, resamples)
+    again, _ = cns.bootstrap_aucs(
+        {"s": signal}, labels, cns.stratified_resamples(labels, n=300, seed=7)
+    )
+    result = results["s"]
+    assert result == again["s"]
+    assert result.low < result.auc < result.high
+    assert len(reps["s"]) == 300
+    pos = [v for v, lab in zip(signal, labels, strict=True) if lab]
+    neg = [v for v, lab in zip(signal, labels, strict=True) if not lab]
+    assert result.auc == pytest.approx(cns.auc(pos, neg))
+
+
+def test_quantile_interpolates_linearly(cns: ModuleType) -> None:
+    assert cns.quantile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
+    assert cns.quantile([1.0, 2.0, 3.0, 4.0], 0.0) == 1.0
+    assert cns.quantile([1.0, 2.0, 3.0, 4.0], 1.0) == 4.0
+    assert cns.quantile([0.0, 10.0], 0.025) == pytest.approx(0.25)
+
+
+def test_wilson_interval_textbook_values(cns: ModuleType) -> None:
+    low, high = cns.wilson_interval(8, 10)
+    assert low == pytest.approx(0.4902, abs=1e-4)
+    assert high == pytest.approx(0.9433, abs=1e-4)
+    assert cns.wilson_interval(0, 5)[0] == 0.0
+    assert cns.wilson_interval(5, 5)[1] == pytest.approx(1.0)
+    assert cns.wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_friend_rate_by_band_counts_every_band(cns: ModuleType) -> None:
+    bands = ["mutual", "mutual", "mutual", "you_invest_more", "dormant"]
+    friends = [True, True, False, False, True]
+    rates = cns.friend_rate_by_band(bands, friends)
+    assert list(rates) == list(cns.BAND_ORDER)
+    assert (rates["mutual"].pairs, rates["mutual"].friends) == (3, 2)
+    assert rates["mutual"].rate == pytest.approx(2 / 3)
+    assert rates["you_invest_more"].rate == 0.0
+    assert rates["they_invest_more"].pairs == 0
+    assert rates["they_invest_more"].rate is None
+
+
+def test_roc_curve_runs_corner_to_corner_and_its_area_is_the_auc(cns: ModuleType) -> None:
+    pos = [0.9, 0.7, 0.7, 0.3]
+    neg = [0.7, 0.2, 0.1]
+    points = cns.roc_points(pos, neg)
+    assert points[0] == (0.0, 0.0)
+    assert points[-1] == (1.0, 1.0)
+    assert all(b[0] >= a[0] and b[1] >= a[1] for a, b in itertools.pairwise(points))
+    area = sum((b[0] - a[0]) * (a[1] + b[1]) / 2 for a, b in itertools.pairwise(points))
+    assert area == pytest.approx(cns.auc(pos, neg))
+
+
+def _row(cns: ModuleType, score: float, lean: float, band: str) -> object:
+    return cns.ScoreRow(score=score, lean=lean, strength=40.0, band=band, confidence=0.5)
+
+
+def test_mirror_check_accepts_swapped_bands_and_negated_lean(cns: ModuleType) -> None:
+    first = {"1-2": _row(cns, 30, -0.6, "you_invest_more"), "1-3": _row(cns, 90, 0.0, "mutual")}
+    second = {"1-2": _row(cns, 30, 0.6, "they_invest_more"), "1-3": _row(cns, 90, 0.0, "mutual")}
+    check = cns.mirror_check(first, second)
+    assert check.ok
+    assert check.pairs == 2
+
+
+def test_mirror_check_counts_each_kind_of_mismatch(cns: ModuleType) -> None:
+    first = {
+        "1-2": _row(cns, 30, -0.6, "you_invest_more"),
+        "1-3": _row(cns, 90, 0.1, "mutual"),
+        "1-4": _row(cns, 50, 0.0, "mutual"),
+    }
+    second = {
+        "1-2": _row(cns, 30, -0.6, "you_invest_more"),  # lean not negated, band not swapped
+        "1-3": _row(cns, 91, -0.1, "mutual"),  # score differs
+    }
+    check = cns.mirror_check(first, second)
+    assert not check.ok
+    assert (check.missing, check.score_mismatches) == (1, 1)
+    assert (check.lean_mismatches, check.band_mismatches) == (1, 1)
+    assert check.strength_mismatches == 0
+    assert len(check.examples) == 2
+
+
+def test_tuning_split_depends_only_on_the_contact_id(cns: ModuleType) -> None:
+    ids = [f"{a}-{b}" for a in range(40) for b in range(a + 1, 40)]
+    halves = [cns.is_tuning_half(i) for i in ids]
+    assert halves == [cns.is_tuning_half(i) for i in ids]
+    assert 0.4 < sum(halves) / len(halves) < 0.6
