@@ -537,6 +537,111 @@ def _run_row(run: Mapping[str, Any]) -> dict[str, str]:
     return {k: "" if merged.get(k) is None else str(merged.get(k)) for k in RUN_FIELDS}
 
 
+# --------------------------------------------------------------------------- state
+
+
+@cli.group(cls=MutualityGroup)
+def state() -> None:
+    """Inspect or repair the state file (cursors, cache, written scores, locks)."""
+
+
+def _store_for(state_path: str | None, config_path: str | None) -> tuple[StateStore, Path]:
+    config = load_config(config_path, state=state_path)
+    return open_state(config.state, create=False), config.state
+
+
+def _require(store: object, method: str) -> Any:
+    function = getattr(store, method, None)
+    if function is None:
+        raise ConfigError(f"this state store does not support `{method}`")
+    return function
+
+
+@state.command("show")
+@click.option("--state", "state_path", help="State file. [env MUTUALITY_STATE]")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@common_options
+def state_show(
+    state_path: str | None, as_json: bool, config_path: str | None, verbose: int
+) -> None:
+    """List the targets in the state file with cached counts and any lock holder."""
+    configure_logging(verbose)
+    store, path = _store_for(state_path, config_path)
+    try:
+        targets = []
+        for target in _require(store, "targets")():
+            counts = getattr(store, "cached_counts", lambda t: {})(target)
+            holder = getattr(store, "lock_holder", lambda t: None)(target)
+            targets.append(
+                {
+                    "target": target,
+                    **{k: v for k, v in dict(counts).items()},
+                    "written": len(store.written(target)),
+                    "locked_by": dict(holder) if holder else None,
+                }
+            )
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"state": str(path), "targets": targets}, indent=2, default=str))
+        return
+    click.echo(f"State file {path}")
+    if not targets:
+        click.echo("No targets yet.")
+    for entry in targets:
+        holder = entry.pop("locked_by")
+        details = ", ".join(f"{k} {v}" for k, v in entry.items() if k != "target")
+        click.echo(f"  {entry['target']}: {details}")
+        if holder:
+            click.echo(
+                f"    locked by {holder.get('owner')} (pid {holder.get('pid')} on "
+                f"{holder.get('host')}, since {holder.get('started_at')})"
+            )
+
+
+@state.command("unlock")
+@click.argument("target")
+@click.option("--state", "state_path", help="State file. [env MUTUALITY_STATE]")
+@common_options
+def state_unlock(
+    target: str, state_path: str | None, config_path: str | None, verbose: int
+) -> None:
+    """Remove the run lock on TARGET left by a run that no longer exists.
+
+    Only do this once you know that run is gone: two runs at once may write twice.
+    """
+    configure_logging(verbose)
+    store, _ = _store_for(state_path, config_path)
+    try:
+        removed = _require(store, "break_lock")(target)
+    finally:
+        store.close()
+    click.echo(f"Removed the lock on {target}." if removed else f"No lock on {target}.")
+
+
+@state.command("reset")
+@click.argument("target")
+@click.option("--state", "state_path", help="State file. [env MUTUALITY_STATE]")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@common_options
+def state_reset(
+    target: str, state_path: str | None, yes: bool, config_path: str | None, verbose: int
+) -> None:
+    """Forget TARGET's cursor, cache and written values; the next sync reads everything.
+
+    Run history is kept. Every score is written once more on the next sync.
+    """
+    configure_logging(verbose)
+    if not yes:
+        click.confirm(f"Forget all state for {target}?", abort=True, err=True)
+    store, _ = _store_for(state_path, config_path)
+    try:
+        _require(store, "reset")(target)
+    finally:
+        store.close()
+    click.echo(f"Reset {target}; the next sync reads everything.")
+
+
 # --------------------------------------------------------------------------- config
 
 
