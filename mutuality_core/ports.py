@@ -26,6 +26,7 @@ __all__ = [
     "Cursor",
     "Page",
     "ProgressCallback",
+    "Rejection",
     "ScoreUpdate",
     "ScoreWriter",
     "Source",
@@ -39,6 +40,17 @@ Cursor = str
 
 
 @attrs.frozen(slots=True)
+class Rejection:
+    """A source record that could not be used and was skipped (never silently).
+
+    ``where`` locates it for a human (``activities.csv:17``, ``hubspot engagement 123``).
+    """
+
+    where: str
+    error: str
+
+
+@attrs.frozen(slots=True)
 class Page:
     """One unit of reading that can be checkpointed.
 
@@ -46,6 +58,10 @@ class Page:
     later resumes reading from there. ``cursor=None`` means "nothing to resume from
     yet" (the engine keeps the previous cursor). A source that reads everything in
     one go may yield a single page.
+
+    ``rejected`` lists records the source skipped because they were invalid (only
+    when the user asked to skip invalid records); the engine counts and reports them.
+    Within a page, deletions apply after the page's contacts and activities.
     """
 
     contacts: Sequence[Contact] = ()
@@ -53,6 +69,7 @@ class Page:
     deleted_activity_ids: Sequence[str] = ()
     deleted_contact_ids: Sequence[str] = ()
     cursor: Cursor | None = None
+    rejected: Sequence[Rejection] = ()
 
 
 @runtime_checkable
@@ -150,6 +167,14 @@ class StateStore(Protocol):
 
     def finish_full_read(self, target: str, seen_contact_ids: Iterable[str]) -> None:
         """After a complete full read: drop cached contacts the source no longer has."""
+        ...
+
+    def full_read_pending(self, target: str) -> bool:
+        """True between ``begin_full_read`` and ``finish_full_read``, even across runs.
+
+        A full read that was interrupted resumes from its last page cursor; the
+        engine then still calls ``finish_full_read`` when it completes.
+        """
         ...
 
     def iter_histories(self, target: str) -> Iterator[tuple[Contact, list[Activity]]]: ...

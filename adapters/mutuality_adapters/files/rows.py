@@ -1,0 +1,270 @@
+"""Turning file rows into contacts and activities, rejecting bad rows with a reason.
+
+The activity loop is the hot path (a million rows per sync), so it works on
+plain lists with precomputed column indexes and lets the model's converters do
+the enum checks with their dict lookups.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from mutuality_core.errors import InvalidInputError
+from mutuality_core.model import Activity, Contact
+from mutuality_core.ports import Rejection
+
+from .records import RecordFile, check_columns
+
+__all__ = [
+    "ACTIVITY_COLUMNS",
+    "CONTACT_COLUMNS",
+    "RejectLog",
+    "parse_activities",
+    "parse_contacts",
+    "parse_timestamp",
+]
+
+CONTACT_COLUMNS = ("id", "email", "first_name", "last_name", "company")
+ACTIVITY_REQUIRED = ("id", "contact_id", "occurred_at", "channel", "direction")
+ACTIVITY_OPTIONAL = ("outcome", "thread_id", "duration_seconds", "automated", "tags")
+ACTIVITY_COLUMNS = ACTIVITY_REQUIRED + ACTIVITY_OPTIONAL
+
+_BOOLEANS = {
+    "": False,
+    "true": True,
+    "false": False,
+    "1": True,
+    "0": False,
+    "yes": True,
+    "no": False,
+    "t": True,
+    "f": False,
+    "y": True,
+    "n": False,
+}
+
+
+class RowError(ValueError):
+    """What is wrong with one row (the caller adds ``file:line``)."""
+
+
+@attrs.define
+class RejectLog:
+    """Collects rows that were skipped, or raises on the first one when not skipping.
+
+    ``records`` keeps each rejected row as text in its file's own format, so the
+    rejects file lets the user fix and re-import exactly what was skipped.
+    """
+
+    skip_invalid: bool
+    rejections: list[Rejection] = attrs.field(factory=list)
+    records: list[tuple[str, int, str, str]] = attrs.field(factory=list)
+
+    def reject(self, records: RecordFile, line: int, error: str, row: list[str], obj: Any) -> None:
+        if not self.skip_invalid:
+            raise InvalidInputError(
+                f"{records.path}:{line}: {error} (use --skip-invalid to skip bad rows and "
+                "write them to a rejects file)"
+            )
+        if obj is not None:
+            raw = json.dumps(obj, ensure_ascii=False)
+        else:
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="").writerow(row)
+            raw = buffer.getvalue()
+        self.rejections.append(Rejection(f"{records.path.name}:{line}", error))
+        self.records.append((records.path.name, line, error, raw))
+
+
+def parse_timestamp(text: str, field: str) -> datetime:
+    """An aware datetime from ISO 8601 text with an offset or ``Z``."""
+    if not text:
+        raise RowError(f"{field} is empty")
+    value = text.strip()
+    if value[-1:] in ("Z", "z"):
+        value = value[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise RowError(
+            f"{field} {text!r} is not an ISO 8601 timestamp (expected e.g. 2026-03-01T14:30:00Z)"
+        ) from None
+    if parsed.tzinfo is None:
+        raise RowError(
+            f"{field} {text!r} has no time zone; add Z for UTC or an offset such as +01:00"
+        )
+    return parsed
+
+
+def parse_contacts(
+    records: RecordFile, log: RejectLog
+) -> tuple[dict[str, Contact], dict[str, int]]:
+    """Every valid contact by id, and the line of each id whose row was rejected."""
+    columns = check_columns(records, ("id",))
+    known = set(CONTACT_COLUMNS)
+    i_id = columns["id"]
+    i_email, i_first, i_last, i_company = (
+        columns.get(c) for c in ("email", "first_name", "last_name", "company")
+    )
+    extra_columns = [(name, i) for name, i in columns.items() if name not in known]
+    width = len(records.header)
+    contacts: dict[str, Contact] = {}
+    lines: dict[str, int] = {}
+    rejected: dict[str, int] = {}
+    for line, row, obj in records.rows:
+        contact_id = row[i_id].strip() if len(row) > i_id else ""
+        try:
+            if obj is None and len(row) != width:
+                raise RowError(f"expected {width} fields like the header, found {len(row)}")
+            if not contact_id:
+                raise RowError("id is empty")
+            if contact_id in contacts:
+                raise RowError(
+                    f"duplicate contact id {contact_id!r} (first on line {lines[contact_id]})"
+                )
+            if obj is None:
+                extra = {name: row[i] for name, i in extra_columns if row[i]}
+            else:
+                extra = {
+                    k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                    for k, v in obj.items()
+                    if k not in known and v not in (None, "")
+                }
+            contacts[contact_id] = Contact(
+                contact_id,
+                _optional(row, i_email),
+                _optional(row, i_first),
+                _optional(row, i_last),
+                _optional(row, i_company),
+                None,
+                extra,
+            )
+            lines[contact_id] = line
+        except ValueError as exc:
+            if contact_id and contact_id not in contacts:
+                rejected.setdefault(contact_id, line)
+            log.reject(records, line, str(exc), row, obj)
+    if not contacts and not rejected:
+        raise InvalidInputError(f"{records.path}: no contacts (the file has only a header)")
+    return contacts, rejected
+
+
+def _optional(row: list[str], index: int | None) -> str | None:
+    if index is None:
+        return None
+    value = row[index].strip()
+    return value or None
+
+
+def parse_activities(
+    records: RecordFile,
+    contacts: Mapping[str, Contact],
+    rejected_contacts: Mapping[str, int],
+    contacts_name: str,
+    log: RejectLog,
+    *,
+    chunk_size: int = 50_000,
+) -> Iterator[list[Activity]]:
+    """Valid activities in chunks. Each (contact_id, id) pair may appear once."""
+    columns = check_columns(records, ACTIVITY_REQUIRED)
+    i_id, i_contact, i_time, i_channel, i_direction = (columns[c] for c in ACTIVITY_REQUIRED)
+    i_outcome, i_thread, i_duration, i_automated, i_tags = (
+        columns.get(c) for c in ACTIVITY_OPTIONAL
+    )
+    width = len(records.header)
+    # Canonical contact id strings: activities share them instead of holding copies.
+    canonical = {cid: c.id for cid, c in contacts.items()}
+    first_line: dict[tuple[str, str], int] = {}
+    booleans = _BOOLEANS
+    fromisoformat = datetime.fromisoformat
+    chunk: list[Activity] = []
+    append = chunk.append
+    for line, row, obj in records.rows:
+        try:
+            if obj is None and len(row) != width:
+                raise RowError(f"expected {width} fields like the header, found {len(row)}")
+            activity_id = row[i_id].strip()
+            if not activity_id:
+                raise RowError("id is empty")
+            raw_contact = row[i_contact].strip()
+            contact_id = canonical.get(raw_contact)
+            if contact_id is None:
+                raise RowError(_unknown_contact(raw_contact, rejected_contacts, contacts_name))
+            text = row[i_time]
+            try:
+                occurred_at = fromisoformat(text)
+                if occurred_at.tzinfo is None:
+                    raise ValueError
+            except ValueError:
+                occurred_at = parse_timestamp(text, "occurred_at")
+            outcome = row[i_outcome] if i_outcome is not None else ""
+            thread_id = row[i_thread] if i_thread is not None else ""
+            duration_text = row[i_duration] if i_duration is not None else ""
+            duration = _duration(duration_text) if duration_text else None
+            automated_text = row[i_automated] if i_automated is not None else ""
+            automated = booleans.get(automated_text)
+            if automated is None:
+                automated = booleans.get(automated_text.strip().lower())
+                if automated is None:
+                    raise RowError(
+                        f"automated {automated_text!r} is not a yes/no value "
+                        "(use true/false, 1/0 or yes/no)"
+                    )
+            activity = Activity(
+                activity_id,
+                contact_id,
+                occurred_at,
+                row[i_channel],
+                row[i_direction],
+                outcome or "completed",
+                thread_id or None,
+                duration,
+                automated,
+                row[i_tags] if i_tags is not None else (),
+            )
+            key = (contact_id, activity_id)
+            if key in first_line:
+                raise RowError(
+                    f"duplicate activity id {activity_id!r} for contact {contact_id!r} "
+                    f"(first on line {first_line[key]})"
+                )
+            first_line[key] = line
+        except ValueError as exc:
+            log.reject(records, line, str(exc), row, obj)
+            continue
+        append(activity)
+        if len(chunk) >= chunk_size:
+            yield chunk
+            chunk = []
+            append = chunk.append
+    if chunk:
+        yield chunk
+
+
+def _duration(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise RowError(f"duration_seconds {text!r} is not a number of seconds") from None
+    if not math.isfinite(value):
+        raise RowError(f"duration_seconds {text!r} is not a finite number")
+    return value
+
+
+def _unknown_contact(contact_id: str, rejected: Mapping[str, int], contacts_name: str) -> str:
+    if not contact_id:
+        return "contact_id is empty"
+    if contact_id in rejected:
+        return (
+            f"contact_id {contact_id!r} belongs to a contact whose row was rejected "
+            f"({contacts_name}:{rejected[contact_id]})"
+        )
+    return f"contact_id {contact_id!r} is not in {contacts_name}"

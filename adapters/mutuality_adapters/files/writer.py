@@ -1,0 +1,156 @@
+"""The scores file: the full current table of scores, one row per contact.
+
+The engine hands over only contacts whose score changed, so the writer keeps
+every row it (or an earlier run) wrote and replaces the file atomically after
+each batch: a run killed at any moment leaves either the old or the new file,
+never half of one, and never a row the state store does not know about.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from collections.abc import Callable, Sequence
+from datetime import timezone
+from pathlib import Path
+
+from mutuality_core.errors import ConfigError
+from mutuality_core.ports import ScoreUpdate, WriteResult
+
+__all__ = ["SCORE_COLUMNS", "ScoresFileWriter"]
+
+log = logging.getLogger(__name__)
+
+#: Column names that map onto contact properties in HubSpot's and Salesforce's own
+#: CSV imports (``id`` = record id, ``email`` as the alternative match key).
+SCORE_COLUMNS = (
+    "id",
+    "email",
+    "score",
+    "band",
+    "lean",
+    "strength",
+    "confidence",
+    "reasons",
+    "scored_at",
+    "algorithm",
+    "activity_count",
+    "last_activity_at",
+)
+
+
+def _utc_text(value: object) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[attr-defined]
+
+
+def score_row(update: ScoreUpdate) -> list[str]:
+    """One update as a row of :data:`SCORE_COLUMNS`."""
+    score = update.score
+    return [
+        update.contact.id,
+        update.contact.email or "",
+        str(round(score.score)),
+        score.band.value,
+        f"{score.lean:.2f}",
+        str(round(score.strength)),
+        f"{score.confidence:.2f}",
+        score.reasons_text,
+        _utc_text(update.scored_at),
+        score.algorithm,
+        str(score.activity_count),
+        _utc_text(score.last_activity_at),
+    ]
+
+
+class ScoresFileWriter:
+    """Upserts score rows by contact id into ``path`` (CSV). Never adds unknown contacts.
+
+    ``known_ids`` returns the ids of the contacts that exist in the source; an
+    update for any other id fails for that record alone. ``needs_full_rewrite``
+    is True when the file did not exist at start, so the engine rewrites every
+    score instead of trusting its record of what was written before.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        known_ids: Callable[[], frozenset[str]],
+        *,
+        batch_size: int = 100_000,
+    ) -> None:
+        self.path = Path(path)
+        self.batch_size = batch_size
+        self._known_ids = known_ids
+        self._rows: dict[str, list[str]] | None = None
+        if self.path.exists() and self.path.is_dir():
+            raise ConfigError(
+                f"output {self.path} is a folder; give a file name such as scores.csv"
+            )
+        if not self.path.parent.is_dir():
+            raise ConfigError(f"output folder {self.path.parent} does not exist; create it first")
+        self.needs_full_rewrite = not self.path.exists()
+
+    def _load(self) -> dict[str, list[str]]:
+        if self._rows is not None:
+            return self._rows
+        rows: dict[str, list[str]] = {}
+        if self.path.exists():
+            with self.path.open("r", encoding="utf-8-sig", newline="") as f:
+                reader = csv.reader(f)
+                header = next(reader, None)
+                if header is None or "id" not in header:
+                    raise ConfigError(
+                        f"output {self.path} exists but is not a scores file (no id column); "
+                        "choose another output file or remove it"
+                    )
+                index = [header.index(c) if c in header else None for c in SCORE_COLUMNS]
+                for row in reader:
+                    if row:
+                        values = [row[i] if i is not None and i < len(row) else "" for i in index]
+                        rows[values[0]] = values
+        self._rows = rows
+        return rows
+
+    def write(self, updates: Sequence[ScoreUpdate]) -> Sequence[WriteResult]:
+        if not updates:
+            return []
+        rows = self._load()
+        known = self._known_ids()
+        results = []
+        for update in updates:
+            contact_id = update.contact.id
+            if contact_id not in known:
+                results.append(
+                    WriteResult(
+                        contact_id,
+                        False,
+                        f"contact {contact_id!r} is not in the contacts file; scores are only "
+                        "written onto existing contacts",
+                    )
+                )
+                continue
+            rows[contact_id] = score_row(update)
+            results.append(WriteResult(contact_id, True))
+        self._flush(rows)
+        return results
+
+    def _flush(self, rows: dict[str, list[str]]) -> None:
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            with temporary.open("w", encoding="utf-8", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(SCORE_COLUMNS)
+                writer.writerows(rows.values())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        self.needs_full_rewrite = False
+
+    def close(self) -> None:
+        """Nothing to flush: every ``write`` already replaced the file."""

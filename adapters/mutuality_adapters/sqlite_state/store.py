@@ -1,0 +1,538 @@
+"""The embedded state store: one SQLite file (stdlib ``sqlite3``) per installation.
+
+Every mutating method is one ``BEGIN IMMEDIATE`` transaction, so a run that is
+killed at any point leaves the file as it was after the last committed page or
+batch. WAL mode lets ``mutuality state``/``runs`` read while a sync is writing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mutuality_core.errors import LockHeldError, StateError
+from mutuality_core.model import Activity, Contact
+from mutuality_core.ports import Cursor, Page, WrittenScore
+
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+__all__ = ["SQLiteStateStore"]
+
+log = logging.getLogger(__name__)
+
+#: How many contacts ``iter_histories`` loads per query; bounds memory for big caches.
+_HISTORY_CHUNK = 2000
+#: Up to this many written rows, ``written()`` loads a plain dict (fast lookups).
+_WRITTEN_DICT_LIMIT = 250_000
+
+_ACTIVITY_COLUMNS = (
+    "contact_id, activity_id, occurred_at, channel, direction, outcome, thread_id, "
+    "duration_seconds, automated, tags"
+)
+_CONTACT_COLUMNS = "contact_id, email, first_name, last_name, company, modified_at, extra"
+_WRITTEN_COLUMNS = "contact_id, score, band, lean, strength, confidence, reasons, scored_at"
+
+
+def _utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with ``pid`` exists on this host (conservatively True if unknown)."""
+    if os.name == "nt":  # pragma: no cover - os.kill(pid, 0) is not a probe on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return True
+    return True
+
+
+class SQLiteStateStore:
+    """A :class:`mutuality_core.ports.StateStore` in one SQLite file.
+
+    ``path`` may be ``":memory:"`` for tests. The file and its parent folder are
+    created on first use; an existing file is migrated to the current schema.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 10_000) -> None:
+        self.path = str(path)
+        self._host = socket.gethostname()
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StateError(
+                f"cannot use state file {self.path}: {exc}. If it is damaged, move it aside "
+                "(mutuality then starts from a fresh state and rewrites every score once)."
+            ) from exc
+
+    # -- plumbing -----------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        with self._transaction():
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StateError(
+                    f"state file {self.path} has schema version {version}, but this mutuality "
+                    f"knows only up to {SCHEMA_VERSION}; upgrade mutuality or use another "
+                    "state file"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                log.info("migrating state file %s to schema version %d", self.path, number + 1)
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+            if version != SCHEMA_VERSION:
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StateError(f"cannot write state file {self.path}: {exc}") from exc
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        else:
+            db.execute("COMMIT")
+
+    def _generation(self, db: sqlite3.Connection, target: str) -> int:
+        db.execute("INSERT OR IGNORE INTO targets (target) VALUES (?)", (target,))
+        row = db.execute("SELECT generation FROM targets WHERE target = ?", (target,)).fetchone()
+        return int(row[0])
+
+    def _heartbeat(self, db: sqlite3.Connection, target: str) -> None:
+        db.execute(
+            "UPDATE locks SET heartbeat_at = ? WHERE target = ? AND host = ? AND pid = ?",
+            (_utcnow(), target, self._host, os.getpid()),
+        )
+
+    # -- lock -----------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self, target: str, *, owner: str) -> Iterator[None]:
+        """Hold the run lock for ``target``; raise LockHeldError when another run has it.
+
+        A lock left behind by a process that no longer exists on this host is
+        broken (with a warning). A lock from another host cannot be checked: the
+        error says how to remove it once you know that run is gone.
+        """
+        self._acquire(target, owner)
+        try:
+            yield
+        finally:
+            self._release(target)
+
+    def _acquire(self, target: str, owner: str) -> None:
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT owner, host, pid, started_at, heartbeat_at FROM locks WHERE target = ?",
+                (target,),
+            ).fetchone()
+            if row is not None:
+                held_owner, host, pid, started_at, heartbeat_at = row
+                if host == self._host and not _pid_alive(pid):
+                    log.warning(
+                        "breaking a stale lock on %s: %s (pid %s on %s, started %s) is gone",
+                        target,
+                        held_owner,
+                        pid,
+                        host,
+                        started_at,
+                    )
+                    db.execute("DELETE FROM locks WHERE target = ?", (target,))
+                else:
+                    raise LockHeldError(
+                        f"another run is already syncing {target}: {held_owner} "
+                        f"(pid {pid} on host {host}, started {started_at}, last heartbeat "
+                        f"{heartbeat_at}). Wait for it to finish. If that process no longer "
+                        f"exists, remove the lock with: mutuality state unlock {target}"
+                    )
+            now = _utcnow()
+            db.execute(
+                "INSERT INTO locks (target, owner, host, pid, started_at, heartbeat_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (target, owner, self._host, os.getpid(), now, now),
+            )
+
+    def _release(self, target: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM locks WHERE target = ? AND host = ? AND pid = ?",
+                (target, self._host, os.getpid()),
+            )
+
+    def lock_holder(self, target: str) -> Mapping[str, Any] | None:
+        """Who holds the lock on ``target`` (owner, host, pid, started_at, heartbeat_at)."""
+        cur = self._db.execute(
+            "SELECT owner, host, pid, started_at, heartbeat_at FROM locks WHERE target = ?",
+            (target,),
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+    def break_lock(self, target: str) -> bool:
+        """Remove the lock on ``target`` whoever holds it. True if there was one."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM locks WHERE target = ?", (target,)).rowcount > 0
+
+    # -- cursor and activity cache ----------------------------------------------------
+
+    def get_cursor(self, target: str) -> Cursor | None:
+        row = self._db.execute("SELECT cursor FROM targets WHERE target = ?", (target,)).fetchone()
+        return None if row is None else row[0]
+
+    def full_read_pending(self, target: str) -> bool:
+        row = self._db.execute(
+            "SELECT full_read_pending FROM targets WHERE target = ?", (target,)
+        ).fetchone()
+        return bool(row and row[0])
+
+    def begin_full_read(self, target: str) -> None:
+        with self._transaction() as db:
+            self._generation(db, target)
+            db.execute(
+                "UPDATE targets SET cursor = NULL, cursor_updated_at = ?, "
+                "generation = generation + 1, full_read_pending = 1 WHERE target = ?",
+                (_utcnow(), target),
+            )
+
+    def apply_page(self, target: str, page: Page) -> None:
+        with self._transaction() as db:
+            generation = self._generation(db, target)
+            if page.contacts:
+                db.executemany(
+                    "INSERT OR REPLACE INTO contacts (target, contact_id, email, first_name, "
+                    "last_name, company, modified_at, extra, generation) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            target,
+                            c.id,
+                            c.email,
+                            c.first_name,
+                            c.last_name,
+                            c.company,
+                            None if c.modified_at is None else c.modified_at.isoformat(),
+                            json.dumps(dict(c.extra), ensure_ascii=False) if c.extra else None,
+                            generation,
+                        )
+                        for c in page.contacts
+                    ],
+                )
+            if page.activities:
+                db.executemany(
+                    "INSERT OR REPLACE INTO activities (target, contact_id, activity_id, "
+                    "occurred_at, channel, direction, outcome, thread_id, duration_seconds, "
+                    "automated, tags, generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            target,
+                            a.contact_id,
+                            a.id,
+                            a.occurred_at.isoformat(),
+                            a.channel.value,
+                            a.direction.value,
+                            a.outcome.value,
+                            a.thread_id,
+                            a.duration_seconds,
+                            1 if a.automated else 0,
+                            ";".join(sorted(a.tags)),
+                            generation,
+                        )
+                        for a in page.activities
+                    ],
+                )
+            if page.deleted_activity_ids:
+                db.executemany(
+                    "DELETE FROM activities WHERE target = ? AND activity_id = ?",
+                    [(target, i) for i in page.deleted_activity_ids],
+                )
+            if page.deleted_contact_ids:
+                gone = [(target, i) for i in page.deleted_contact_ids]
+                for table in ("contacts", "activities", "written"):
+                    db.executemany(
+                        f"DELETE FROM {table} WHERE target = ? AND contact_id = ?",
+                        gone,
+                    )
+            if page.cursor is not None:
+                db.execute(
+                    "UPDATE targets SET cursor = ?, cursor_updated_at = ? WHERE target = ?",
+                    (page.cursor, _utcnow(), target),
+                )
+            self._heartbeat(db, target)
+
+    def finish_full_read(self, target: str, seen_contact_ids: Iterable[str]) -> None:
+        with self._transaction() as db:
+            generation = self._generation(db, target)
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS seen_ids (id TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM seen_ids")
+            db.executemany(
+                "INSERT OR IGNORE INTO seen_ids (id) VALUES (?)", ((i,) for i in seen_contact_ids)
+            )
+            dropped = db.execute(
+                "DELETE FROM contacts WHERE target = ? AND generation < ? "
+                "AND contact_id NOT IN (SELECT id FROM seen_ids)",
+                (target, generation),
+            ).rowcount
+            db.execute(
+                "DELETE FROM activities WHERE target = ? AND (generation < ? OR contact_id NOT IN "
+                "(SELECT contact_id FROM contacts WHERE target = ?))",
+                (target, generation, target),
+            )
+            db.execute("DELETE FROM seen_ids")
+            db.execute("UPDATE targets SET full_read_pending = 0 WHERE target = ?", (target,))
+            if dropped:
+                log.info("full read of %s: dropped %d contacts no longer there", target, dropped)
+
+    def iter_histories(self, target: str) -> Iterator[tuple[Contact, list[Activity]]]:
+        """Every cached contact with its cached activities, ordered by contact id.
+
+        Reads in chunks and holds no statement open between chunks, so the caller
+        may write (e.g. ``record_written``) while iterating.
+        """
+        after = ""
+        while True:
+            contact_rows = self._db.execute(
+                f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE target = ? AND contact_id > ? "
+                "ORDER BY contact_id LIMIT ?",
+                (target, after, _HISTORY_CHUNK),
+            ).fetchall()
+            if not contact_rows:
+                return
+            first, last = contact_rows[0][0], contact_rows[-1][0]
+            by_contact: dict[str, list[Activity]] = {}
+            for row in self._db.execute(
+                f"SELECT {_ACTIVITY_COLUMNS} FROM activities WHERE target = ? "
+                "AND contact_id >= ? AND contact_id <= ? ORDER BY contact_id, occurred_at",
+                (target, first, last),
+            ):
+                activity = _activity_from_row(row)
+                by_contact.setdefault(activity.contact_id, []).append(activity)
+            for row in contact_rows:
+                yield _contact_from_row(row), by_contact.get(row[0], [])
+            after = last
+
+    def cached_counts(self, target: str) -> Mapping[str, int]:
+        """How many contacts and activities the cache holds for ``target``."""
+        contacts = self._db.execute(
+            "SELECT count(*) FROM contacts WHERE target = ?", (target,)
+        ).fetchone()[0]
+        activities = self._db.execute(
+            "SELECT count(*) FROM activities WHERE target = ?", (target,)
+        ).fetchone()[0]
+        return {"contacts": contacts, "activities": activities}
+
+    # -- written values ---------------------------------------------------------------
+
+    def written(self, target: str) -> Mapping[str, WrittenScore]:
+        count = self._db.execute(
+            "SELECT count(*) FROM written WHERE target = ?", (target,)
+        ).fetchone()[0]
+        if count <= _WRITTEN_DICT_LIMIT:
+            rows = self._db.execute(
+                f"SELECT {_WRITTEN_COLUMNS} FROM written WHERE target = ?", (target,)
+            )
+            return {row[0]: _written_from_row(row) for row in rows}
+        return _WrittenView(self._db, target)
+
+    def record_written(self, target: str, written: Sequence[WrittenScore]) -> None:
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO written (target, contact_id, score, band, lean, strength, "
+                "confidence, reasons, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        target,
+                        w.contact_id,
+                        w.score,
+                        w.band,
+                        w.lean,
+                        w.strength,
+                        w.confidence,
+                        w.reasons,
+                        w.scored_at.isoformat(),
+                    )
+                    for w in written
+                ],
+            )
+            self._heartbeat(db, target)
+
+    # -- run history ------------------------------------------------------------------
+
+    def start_run(self, target: str, *, started_at: datetime, options: Mapping[str, Any]) -> int:
+        with self._transaction() as db:
+            cur = db.execute(
+                "INSERT INTO runs (target, started_at, status, options) VALUES (?, ?, ?, ?)",
+                (target, started_at.isoformat(), "running", json.dumps(options, default=str)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, *, finished_at: datetime, report: Mapping[str, Any]) -> None:
+        status = str(report.get("status", "finished"))
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, report = ? WHERE id = ?",
+                (finished_at.isoformat(), status, json.dumps(report, default=str), run_id),
+            )
+
+    def runs(self, target: str | None = None, *, limit: int = 20) -> list[Mapping[str, Any]]:
+        """The latest runs, newest first. A run still ``running`` may also have been killed."""
+        sql = "SELECT id, target, started_at, finished_at, status, options, report FROM runs"
+        params: tuple[Any, ...] = ()
+        if target is not None:
+            sql += " WHERE target = ?"
+            params = (target,)
+        sql += " ORDER BY id DESC LIMIT ?"
+        result = []
+        for run_id, tgt, started, finished, status, options, report in self._db.execute(
+            sql, (*params, limit)
+        ):
+            result.append(
+                {
+                    "id": run_id,
+                    "target": tgt,
+                    "started_at": started,
+                    "finished_at": finished,
+                    "status": status,
+                    "options": json.loads(options),
+                    "report": None if report is None else json.loads(report),
+                }
+            )
+        return result
+
+    # -- housekeeping -----------------------------------------------------------------
+
+    def targets(self) -> list[str]:
+        """Every target this file has state for."""
+        rows = self._db.execute(
+            "SELECT target FROM targets UNION SELECT target FROM written "
+            "UNION SELECT target FROM runs ORDER BY 1"
+        )
+        return [r[0] for r in rows]
+
+    def reset(self, target: str) -> None:
+        """Forget ``target``'s cursor, cache and written values (its run history stays).
+
+        The next sync reads everything again and rewrites every score once.
+        """
+        with self._transaction() as db:
+            for table in ("targets", "contacts", "activities", "written"):
+                db.execute(f"DELETE FROM {table} WHERE target = ?", (target,))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> SQLiteStateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _WrittenView(Mapping[str, WrittenScore]):
+    """``written()`` for very large targets: looks rows up one by one instead of loading all."""
+
+    def __init__(self, db: sqlite3.Connection, target: str) -> None:
+        self._db = db
+        self._target = target
+
+    def __getitem__(self, contact_id: str) -> WrittenScore:
+        row = self._db.execute(
+            f"SELECT {_WRITTEN_COLUMNS} FROM written WHERE target = ? AND contact_id = ?",
+            (self._target, contact_id),
+        ).fetchone()
+        if row is None:
+            raise KeyError(contact_id)
+        return _written_from_row(row)
+
+    def __iter__(self) -> Iterator[str]:
+        after = ""
+        while True:
+            ids = [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT contact_id FROM written WHERE target = ? AND contact_id > ? "
+                    "ORDER BY contact_id LIMIT 10000",
+                    (self._target, after),
+                )
+            ]
+            if not ids:
+                return
+            yield from ids
+            after = ids[-1]
+
+    def __len__(self) -> int:
+        return int(
+            self._db.execute(
+                "SELECT count(*) FROM written WHERE target = ?", (self._target,)
+            ).fetchone()[0]
+        )
+
+
+def _activity_from_row(row: tuple[Any, ...]) -> Activity:
+    (contact_id, activity_id, occurred_at, channel, direction, outcome, thread_id, duration,
+     automated, tags) = row  # fmt: skip
+    return Activity(
+        activity_id,
+        contact_id,
+        datetime.fromisoformat(occurred_at),
+        channel,
+        direction,
+        outcome,
+        thread_id,
+        duration,
+        bool(automated),
+        tags,
+    )
+
+
+def _contact_from_row(row: tuple[Any, ...]) -> Contact:
+    contact_id, email, first_name, last_name, company, modified_at, extra = row
+    return Contact(
+        contact_id,
+        email,
+        first_name,
+        last_name,
+        company,
+        None if modified_at is None else datetime.fromisoformat(modified_at),
+        json.loads(extra) if extra else {},
+    )
+
+
+def _written_from_row(row: tuple[Any, ...]) -> WrittenScore:
+    contact_id, score, band, lean, strength, confidence, reasons, scored_at = row
+    return WrittenScore(
+        contact_id,
+        score,
+        band,
+        lean,
+        strength,
+        confidence,
+        reasons,
+        datetime.fromisoformat(scored_at),
+    )
