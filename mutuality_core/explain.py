@@ -1,5 +1,195 @@
-"""PLACEHOLDER: replaced by the scoring-core work (issue 2)."""
+"""Reasons a person can check: short sentences with counts, built only from a tally's totals.
+
+Each sentence about one side is produced by the same template for both sides, so a
+mirrored history yields the mirrored sentences ("You started ..." becomes "They
+started ..."). Reasons are ordered by how much their signal moves the score; ties
+keep a fixed signal order, so the order is deterministic.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from mutuality_core.model import Band
+
+if TYPE_CHECKING:
+    from mutuality_core.config import ScoringConfig
+    from mutuality_core.scoring.tally import Tally
+    from mutuality_core.scoring.verdict import Verdict
+
+__all__ = ["MAX_REASONS_TEXT", "build_reasons", "format_duration", "join_reasons"]
+
+#: The size of a standard CRM single-line text field.
+MAX_REASONS_TEXT = 255
+_SEPARATOR = "; "
+_ELLIPSIS = "…"
+_PLANNED = ("planned meeting or call", "planned meetings or calls")
+
+_SUBJECT = ("You", "They")
+_SUBJECT_LOWER = ("you", "they")
+_POSSESSIVE = ("your", "their")
 
 
-def join_reasons(reasons: tuple[str, ...]) -> str:
-    return "; ".join(reasons)[:255]
+def join_reasons(reasons: Sequence[str], limit: int = MAX_REASONS_TEXT) -> str:
+    """Join reasons with "; " into at most ``limit`` characters.
+
+    Reasons come most important first, so whole reasons are dropped from the end.
+    If even the first one is too long it is cut at a word boundary and ends with "…".
+    """
+    kept = list(reasons)
+    while kept:
+        text = _SEPARATOR.join(kept)
+        if len(text) <= limit:
+            return text
+        if len(kept) == 1:
+            break
+        kept.pop()
+    if not kept:
+        return ""
+    first = kept[0]
+    cut = first[: limit - len(_ELLIPSIS)]
+    space = cut.rfind(" ")
+    if space > 0:
+        cut = cut[:space]
+    return cut.rstrip(" ;,.") + _ELLIPSIS
+
+
+def format_duration(seconds: float) -> str:
+    """A reply delay as people say it: "40 minutes", "6 hours", "3 days"."""
+    if seconds < 3600.0:
+        minutes = max(1, round(seconds / 60.0))
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    if seconds < 48 * 3600.0:
+        hours = round(seconds / 3600.0)
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    days = round(seconds / 86400.0)
+    return f"{days} days"
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else "twice" if n == 2 else f"{n} times"
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def _initiation(t: Tally, recent: int) -> str | None:
+    started = [s for s in t.starters if s != 2]
+    if not started:
+        return None
+    window = started[-recent:]
+    n = len(window)
+    counts = (window.count(0), window.count(1))
+    scope = f"the last {n}" if len(started) > n else ("the only" if n == 1 else f"{n}")
+    noun = "conversation" if n == 1 else "conversations"
+    if n == 1:
+        return f"{_SUBJECT[0 if counts[0] else 1]} started the only conversation"
+    if counts[0] == counts[1]:
+        return f"Each side started {counts[0]} of {scope} {noun}"
+    lead = 0 if counts[0] > counts[1] else 1
+    return f"{_SUBJECT[lead]} started {counts[lead]} of {scope} {noun}"
+
+
+def _reply_clause(t: Tally, side: int, capital: bool) -> str:
+    other = 1 - side
+    asked = t.reach_outs[other]
+    got = t.answered[other]
+    subject = (_SUBJECT if capital else _SUBJECT_LOWER)[side]
+    count = "none" if got == 0 else f"{got}"
+    text = f"{subject} replied to {count} of {_POSSESSIVE[other]} {_plural(asked, 'message')}"
+    if t.latencies[side]:
+        text += f" (median {format_duration(statistics.median(t.latencies[side]))})"
+    return text
+
+
+def _responsiveness(t: Tally) -> str | None:
+    sides = [s for s in (1, 0) if t.reach_outs[1 - s] > 0]
+    if not sides:
+        return None
+    # the side that answers the smaller share comes first; an exact tie keeps "they" first
+
+    def rate(s: int) -> float:
+        return t.answered[1 - s] / t.reach_outs[1 - s]
+
+    sides.sort(key=rate)
+    return _SEPARATOR.join(_reply_clause(t, s, i == 0) for i, s in enumerate(sides))
+
+
+def _commitment(t: Tally) -> str | None:
+    planned = t.held + t.failed[0] + t.failed[1] + t.failed_unattributed
+    if planned == 0:
+        return None
+    if t.failed[0] == 0 and t.failed[1] == 0:
+        if t.failed_unattributed:
+            return f"{t.held} of {_plural(planned, *_PLANNED)} held"
+        return f"{_plural(t.held, 'meeting or call', 'meetings or calls')} held, none missed"
+    order = sorted((s for s in (0, 1) if t.failed[s]), key=lambda s: -t.failed[s])
+    clauses = []
+    for i, side in enumerate(order):
+        subject = (_SUBJECT if i == 0 else _SUBJECT_LOWER)[side]
+        clauses.append(
+            f"{subject} missed, cancelled or declined {t.failed[side]} of "
+            f"{_plural(planned, *_PLANNED)}"
+        )
+    return _SEPARATOR.join(clauses)
+
+
+def _effort(t: Tally) -> str | None:
+    you, them = t.messages
+    total = you + them
+    if total == 0:
+        return None
+    if you == them:
+        return f"Each side sent {_plural(you, 'message')}"
+    lead = 0 if you > them else 1
+    return f"{_SUBJECT[lead]} sent {t.messages[lead]} of the {total} messages"
+
+
+def _ledger(t: Tally) -> str | None:
+    if not any(t.gives) and not any(t.asks):
+        return None
+    order = sorted((0, 1), key=lambda s: -(t.asks[s] - t.gives[s]))
+    clauses = []
+    for i, side in enumerate(order):
+        subject = (_SUBJECT if i == 0 else _SUBJECT_LOWER)[side]
+        clauses.append(f"{subject} asked {_times(t.asks[side])} and gave {_times(t.gives[side])}")
+    return _SEPARATOR.join(clauses)
+
+
+def _days(days: float) -> str:
+    whole = int(days)
+    return "today" if whole <= 0 else ("1 day ago" if whole == 1 else f"{whole} days ago")
+
+
+def build_reasons(t: Tally, v: Verdict, config: ScoringConfig) -> tuple[str, ...]:
+    """The reasons for one score, most important first."""
+    reasons: list[str] = []
+    if v.band is Band.INSUFFICIENT_DATA:
+        if t.evidence == 0:
+            reasons.append("No two-sided activity to go on")
+        else:
+            reasons.append(f"Only {_plural(t.evidence, 'activity', 'activities')} to go on")
+    elif v.band is Band.DORMANT and v.days_since_last is not None:
+        reasons.append(f"No activity for {int(v.days_since_last)} days")
+
+    builders = {
+        "initiation": lambda: _initiation(t, config.recent_conversations),
+        "responsiveness": lambda: _responsiveness(t),
+        "commitment": lambda: _commitment(t),
+        "effort": lambda: _effort(t),
+        "ledger": lambda: _ledger(t),
+    }
+    ranked = sorted(enumerate(builders), key=lambda item: (-v.imbalance[item[1]], item[0]))
+    for _, name in ranked:
+        text = builders[name]()
+        if text:
+            reasons.append(text)
+
+    if v.days_since_two_way is not None:
+        reasons.append(f"Last two-way exchange {_days(v.days_since_two_way)}")
+    elif t.evidence:
+        reasons.append("No two-way exchange yet")
+    return tuple(reasons)

@@ -1,0 +1,153 @@
+"""Score how mutual relationships are: the public entry points of the scoring core.
+
+``score_contact`` scores one contact's history; ``score_activities`` groups a flat,
+unordered stream of activities by contact and scores each. Both need ``as_of``: the
+core never reads the clock, so the same history and ``as_of`` always give the same
+score, on any machine, in any order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from operator import attrgetter
+
+from mutuality_core.config import ScoringConfig
+from mutuality_core.explain import build_reasons
+from mutuality_core.model import Activity, Direction, MutualityScore
+from mutuality_core.scoring.tally import tally
+from mutuality_core.scoring.verdict import judge
+
+__all__ = ["ALGORITHM_VERSION", "score_activities", "score_contact"]
+
+#: Written next to every score so a change of model is visible in the CRM.
+ALGORITHM_VERSION = "mutuality-1.0"
+
+logger = logging.getLogger(__name__)
+
+_DEFAULT_CONFIG = ScoringConfig()
+_BY_TIME_AND_ID = attrgetter("occurred_at", "id")
+# inbound and outbound rank alike so that a mirrored history sorts the same way
+_DIRECTION_RANK = {
+    Direction.OUTBOUND: 0,
+    Direction.INBOUND: 0,
+    Direction.MUTUAL: 1,
+    Direction.UNKNOWN: 2,
+}
+
+
+def _full_key(a: Activity) -> tuple[object, ...]:
+    """A total order for activities that share time and id (duplicates from a source)."""
+    return (
+        a.occurred_at,
+        a.id,
+        a.channel.value,
+        _DIRECTION_RANK[a.direction],
+        a.outcome.value,
+        a.thread_id or "",
+        -1.0 if a.duration_seconds is None else a.duration_seconds,
+        a.automated,
+        tuple(sorted(a.tags)),
+    )
+
+
+def _check_as_of(as_of: datetime) -> float:
+    if not isinstance(as_of, datetime):
+        raise TypeError(f"as_of must be a datetime; got {type(as_of).__name__}")
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise ValueError(
+            f"as_of must be timezone-aware (got naive {as_of.isoformat()}); "
+            "pass e.g. datetime.now(timezone.utc) from the caller"
+        )
+    return as_of.timestamp()
+
+
+def _score_sorted(
+    contact_id: str,
+    history: list[Activity],
+    as_of: datetime,
+    as_ts: float,
+    config: ScoringConfig,
+) -> MutualityScore:
+    history.sort(key=_BY_TIME_AND_ID)
+    t = tally(history, as_ts, config)
+    if t.ties:
+        history.sort(key=_full_key)
+        t = tally(history, as_ts, config)
+    v = judge(t, as_ts, config)
+    return MutualityScore(
+        contact_id=contact_id,
+        score=v.score,
+        lean=v.lean,
+        strength=v.strength,
+        band=v.band,
+        confidence=v.confidence,
+        reasons=build_reasons(t, v, config),
+        components=v.components,
+        algorithm=ALGORITHM_VERSION,
+        as_of=as_of,
+        activity_count=len(history),
+        last_activity_at=t.last_at,
+    )
+
+
+def score_contact(
+    activities: Iterable[Activity],
+    *,
+    as_of: datetime,
+    config: ScoringConfig | None = None,
+    contact_id: str | None = None,
+) -> MutualityScore:
+    """Score one contact's history as of ``as_of``.
+
+    ``activities`` may come in any order. ``contact_id`` is required when there are
+    none (the result is then ``insufficient_data``). Raises ValueError when the
+    activities belong to several contacts, or to another contact than ``contact_id``.
+    """
+    as_ts = _check_as_of(as_of)
+    history = list(activities)
+    ids = {a.contact_id for a in history}
+    if contact_id is not None:
+        ids.add(contact_id)
+    if not ids:
+        raise ValueError("contact_id is required when there are no activities to score")
+    if len(ids) > 1:
+        shown = ", ".join(sorted(ids)[:5])
+        raise ValueError(
+            f"score_contact scores one contact but got activities of {len(ids)}: {shown}; "
+            "use score_activities to score several"
+        )
+    (only,) = ids
+    return _score_sorted(only, history, as_of, as_ts, config or _DEFAULT_CONFIG)
+
+
+def score_activities(
+    activities: Iterable[Activity],
+    *,
+    as_of: datetime,
+    config: ScoringConfig | None = None,
+) -> Iterator[MutualityScore]:
+    """Score every contact that has activities, one score each, in contact_id order.
+
+    ``as_of`` is checked at once; the activities are read when iteration starts.
+    """
+    as_ts = _check_as_of(as_of)
+    return _score_groups(activities, as_of, as_ts, config or _DEFAULT_CONFIG)
+
+
+def _score_groups(
+    activities: Iterable[Activity], as_of: datetime, as_ts: float, config: ScoringConfig
+) -> Iterator[MutualityScore]:
+    groups: dict[str, list[Activity]] = {}
+    get = groups.get
+    for a in activities:
+        cid = a.contact_id
+        group = get(cid)
+        if group is None:
+            groups[cid] = [a]
+        else:
+            group.append(a)
+    logger.debug("scoring %d contacts as of %s", len(groups), as_of.isoformat())
+    for cid in sorted(groups):
+        yield _score_sorted(cid, groups.pop(cid), as_of, as_ts, config)

@@ -1,0 +1,305 @@
+"""One pass over one contact's sorted history, adding up each side's credits and counts.
+
+This is the hot path (millions of activities per run), so it is one function with
+local variables, identity tests on enum members and no per-activity calls beyond
+``datetime.timestamp`` and ``math.exp``. Everything that is about *a side* is kept in
+two-slot lists indexed by side (0 = you, 1 = them) and updated by the same
+expression for both sides: swapping inbound and outbound swaps the slots bit for
+bit, which is what makes the mirror property exact.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+
+import attrs
+
+from mutuality_core.config import ScoringConfig
+from mutuality_core.model import Activity, Channel, Direction, Outcome
+
+__all__ = ["Tally", "tally"]
+
+YOU, THEM, BOTH = 0, 1, 2
+
+_LN2 = math.log(2.0)
+_DAY = 86400.0
+
+_OUTBOUND = Direction.OUTBOUND
+_INBOUND = Direction.INBOUND
+_MUTUAL = Direction.MUTUAL
+
+_EMAIL = Channel.EMAIL
+_MESSAGE = Channel.MESSAGE
+_CALL = Channel.CALL
+_MEETING = Channel.MEETING
+_NOTE = Channel.NOTE
+_TASK = Channel.TASK
+
+_BOUNCED = Outcome.BOUNCED
+_SCHEDULED = Outcome.SCHEDULED
+_NO_SHOW = Outcome.NO_SHOW
+_CANCELED = Outcome.CANCELED
+_DECLINED = Outcome.DECLINED
+_NO_ANSWER = Outcome.NO_ANSWER
+
+#: Effort of one activity, in email-equivalents. A meeting costs both people more than an email.
+CHANNEL_EFFORT = {
+    "email": 1.0,
+    "message": 1.0,
+    "note": 1.0,
+    "other": 1.0,
+    "call": 2.0,
+    "meeting": 3.0,
+}
+_CALL_EFFORT = CHANNEL_EFFORT["call"]
+_MEETING_EFFORT = CHANNEL_EFFORT["meeting"]
+
+#: Tags that say which side caused a missed, cancelled or declined meeting.
+BY_YOU_TAGS = frozenset({"by_you", "by:you", "by-you"})
+BY_THEM_TAGS = frozenset({"by_them", "by:them", "by-them"})
+
+
+@attrs.define(slots=True, eq=False)
+class Tally:
+    """Aggregates of one history: credits (recency-weighted) and plain counts (for reasons)."""
+
+    # credits per side, recency-weighted and multiplied by the signal's weight
+    effort: list[float]
+    initiation: list[float]
+    responsiveness: list[float]
+    commitment: list[float]
+    ledger: list[float]
+    engagement: float  # recency-weighted effort of both sides together (strength)
+    # counts per side
+    messages: list[int]  # one-way activities sent (emails, messages, call attempts, notes)
+    reach_outs: list[int]  # messages that expected a reply (not themselves replies)
+    answered: list[int]  # reach-outs of this side that the other side replied to in time
+    latencies: list[list[float]]  # seconds this side took to reply to the other's reach-outs
+    replies: list[int]  # timely replies this side sent (to any message)
+    starters: list[int]  # who started each conversation, oldest first (YOU, THEM, BOTH)
+    held: int  # meetings and calls that took place
+    failed: list[int]  # meetings and calls missed, cancelled or declined by this side
+    failed_unattributed: int
+    gives: list[int]
+    asks: list[int]
+    evidence: int  # activities with a known side that count as evidence
+    considered: int  # activities that count at all (evidence plus unknown-direction ones)
+    two_way: int  # timely replies plus meetings and calls held
+    last_at: datetime | None  # the latest activity that counts
+    last_two_way_ts: float | None  # POSIX time of the latest two-way exchange
+    ties: bool  # two activities share occurred_at and id: the caller re-sorts fully
+
+
+def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -> Tally:
+    """Add up ``activities`` (sorted by occurred_at, id) as of POSIX time ``as_ts``."""
+    decay = _LN2 / (config.half_life_days * _DAY)
+    latency_decay = _LN2 / (config.latency_half_life_hours * 3600.0)
+    gap = config.quiet_gap_days * _DAY
+    window = config.reply_window_days * _DAY
+    ew = config.effort_weight
+    iw = config.initiation_weight
+    rw = config.responsiveness_weight
+    kw = config.commitment_weight
+    lw = config.ledger_weight
+    half_lw = 0.5 * lw
+    exp = math.exp
+
+    effort = [0.0, 0.0]
+    initiation = [0.0, 0.0]
+    responsiveness = [0.0, 0.0]
+    commitment = [0.0, 0.0]
+    ledger = [0.0, 0.0]
+    engagement = 0.0
+    messages = [0, 0]
+    reach_outs = [0, 0]
+    answered = [0, 0]
+    latencies: list[list[float]] = [[], []]
+    replies = [0, 0]
+    starters: list[int] = []
+    held = 0
+    failed = [0, 0]
+    failed_unattributed = 0
+    gives = [0, 0]
+    asks = [0, 0]
+    evidence = 0
+    considered = 0
+    two_way = 0
+    last_at: datetime | None = None
+    last_two_way_ts: float | None = None
+    ties = False
+
+    # conversation state: [last side (YOU/THEM/BOTH), last time, last weight, expected a reply]
+    threads: dict[str, list] = {}
+    loose: list | None = None  # the current conversation of activities without a thread
+    prev_ts = -math.inf
+    prev_id = ""
+
+    for a in activities:
+        if a.automated:
+            continue
+        outcome = a.outcome
+        if outcome is _BOUNCED or outcome is _SCHEDULED:
+            continue
+        channel = a.channel
+        if channel is _TASK:
+            continue
+        when = a.occurred_at
+        ts = when.timestamp()
+        if ts > as_ts:
+            continue  # not yet happened
+        if ts == prev_ts and a.id == prev_id:
+            ties = True
+        prev_ts = ts
+        prev_id = a.id
+        direction = a.direction
+        if direction is _OUTBOUND:
+            side = YOU
+        elif direction is _INBOUND:
+            side = THEM
+        elif direction is _MUTUAL:
+            side = BOTH
+        elif channel is _NOTE:
+            continue  # an internal note with no side is bookkeeping, not an interaction
+        else:
+            side = -1
+        w = exp((ts - as_ts) * decay)
+        if channel is _EMAIL or channel is _MESSAGE:
+            cost = 1.0
+            planned = False
+        elif channel is _MEETING:
+            cost = _MEETING_EFFORT
+            planned = True
+        elif channel is _CALL:
+            cost = _CALL_EFFORT
+            planned = True
+        else:
+            cost = 1.0
+            planned = False
+
+        if planned and (outcome is _NO_SHOW or outcome is _CANCELED or outcome is _DECLINED):
+            # A meeting or call that did not happen: evidence about commitment only.
+            tags = a.tags
+            if tags and not tags.isdisjoint(BY_YOU_TAGS):
+                culprit = YOU
+            elif tags and not tags.isdisjoint(BY_THEM_TAGS):
+                culprit = THEM
+            elif side in (YOU, THEM):
+                culprit = 1 - side  # whoever was invited let the organiser down
+            else:
+                culprit = -1
+            if culprit >= 0:
+                failed[culprit] += 1
+                commitment[1 - culprit] += kw * w
+                evidence += 1
+            else:
+                failed_unattributed += 1
+            considered += 1
+            last_at = when
+            continue
+        if not planned and (outcome is _NO_SHOW or outcome is _CANCELED or outcome is _DECLINED):
+            continue  # a cancelled email says nothing
+        if planned and outcome is _NO_ANSWER:
+            cost = 1.0  # an unanswered call is an attempt: one-way, like a message
+            planned = False
+
+        considered += 1
+        last_at = when
+        engagement += cost * w
+        if side < 0:
+            continue  # happened, but nobody knows who did it: strength only
+        evidence += 1
+        closes = side == BOTH or planned
+        if closes:
+            effort[0] += ew * cost * w
+            effort[1] += ew * cost * w
+            if planned:
+                held += 1
+                commitment[0] += kw * w
+                commitment[1] += kw * w
+            two_way += 1
+            last_two_way_ts = ts
+        else:
+            effort[side] += ew * cost * w
+            messages[side] += 1
+
+        # the conversation this activity belongs to
+        thread = a.thread_id
+        if thread is None:
+            state = loose
+            if state is not None and ts - state[1] > gap:
+                state = None
+        else:
+            state = threads.get(thread)
+        if state is None:
+            starters.append(side)
+            if side != BOTH:
+                initiation[side] += iw * w
+            state = [BOTH if closes else side, ts, w, not closes]
+            if not closes:
+                reach_outs[side] += 1
+            if thread is None:
+                loose = state
+            else:
+                threads[thread] = state
+        else:
+            before = state[0]
+            waited = ts - state[1]
+            if before != BOTH and before != side and waited <= window:
+                # a timely reply (a held call or meeting by the other side counts too)
+                responsiveness[side if side != BOTH else 1 - before] += (
+                    rw * exp(-waited * latency_decay) * state[2]
+                )
+                replier = side if side != BOTH else 1 - before
+                replies[replier] += 1
+                if state[3]:
+                    answered[before] += 1
+                    latencies[replier].append(waited)
+                if not closes:
+                    two_way += 1
+                    last_two_way_ts = ts
+                expects = False
+            else:
+                expects = not closes
+            if expects:
+                reach_outs[side] += 1
+            state[0] = BOTH if closes else side
+            state[1] = ts
+            state[2] = w
+            state[3] = expects
+
+        tags = a.tags
+        if tags and side != BOTH:
+            if "give" in tags:
+                gives[side] += 1
+                ledger[side] += lw * w
+            if "ask" in tags:
+                asks[side] += 1
+                ledger[1 - side] += half_lw * w
+
+    return Tally(
+        effort=effort,
+        initiation=initiation,
+        responsiveness=responsiveness,
+        commitment=commitment,
+        ledger=ledger,
+        engagement=engagement,
+        messages=messages,
+        reach_outs=reach_outs,
+        answered=answered,
+        latencies=latencies,
+        replies=replies,
+        starters=starters,
+        held=held,
+        failed=failed,
+        failed_unattributed=failed_unattributed,
+        gives=gives,
+        asks=asks,
+        evidence=evidence,
+        considered=considered,
+        two_way=two_way,
+        last_at=last_at,
+        last_two_way_ts=last_two_way_ts,
+        ties=ties,
+    )
