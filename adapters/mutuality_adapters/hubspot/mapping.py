@@ -1,0 +1,294 @@
+"""Pure mapping between HubSpot records (property dicts of strings) and the domain model.
+
+No I/O here: every function takes the record's ``properties`` as HubSpot returns
+them (all values are strings or ``None``) so the mapping can be tested without a
+server, and so a change in HubSpot's vocabulary is a change in one table.
+
+Decisions (documented in docs/hubspot.md):
+
+* ``FORWARDED_EMAIL`` is direction ``unknown``: an email forwarded to the CRM may be
+  one the contact sent you or one you sent; HubSpot does not say which. It keeps
+  the tag ``forwarded`` so it can be told apart.
+* Calls: a known disposition GUID decides the outcome; otherwise ``hs_call_status``
+  does. A portal's custom disposition with a finished call is kept as ``unknown``.
+* Meetings: ``COMPLETED`` is a ``mutual`` activity. Other outcomes keep direction
+  ``unknown`` (HubSpot does not say who booked). A custom outcome is kept as
+  outcome ``unknown`` with a tag ``outcome:<value>``, never dropped.
+* Notes, communications and tasks: direction ``unknown``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+
+from mutuality_core.model import Activity, Channel, Contact, Direction, MutualityScore, Outcome
+
+from .settings import PropertyNames
+
+Properties = Mapping[str, "str | None"]
+
+#: Engagement object types we read, in reading order. Tasks are opt-in.
+ENGAGEMENT_TYPES = ("emails", "calls", "meetings", "notes", "communications")
+TASKS = "tasks"
+
+
+def modified_property(object_type: str) -> str:
+    """The property HubSpot moves when a record changes (the incremental cursor)."""
+    return "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
+
+
+CONTACT_PROPERTIES = ("email", "firstname", "lastname", "company", "lastmodifieddate")
+
+#: Only the properties each mapping needs: HubSpot bills by request, not by field,
+#: but smaller payloads are faster and leak less personal data into caches.
+ENGAGEMENT_PROPERTIES: Mapping[str, tuple[str, ...]] = {
+    "emails": (
+        "hs_timestamp", "hs_email_direction", "hs_email_status", "hs_email_thread_id",
+        "hs_email_subject", "hs_lastmodifieddate",
+    ),
+    "calls": (
+        "hs_timestamp", "hs_call_direction", "hs_call_status", "hs_call_disposition",
+        "hs_call_duration", "hs_lastmodifieddate",
+    ),
+    "meetings": (
+        "hs_timestamp", "hs_meeting_outcome", "hs_meeting_start_time", "hs_meeting_end_time",
+        "hs_lastmodifieddate",
+    ),
+    "notes": ("hs_timestamp", "hs_lastmodifieddate"),
+    "communications": ("hs_timestamp", "hs_communication_channel_type", "hs_lastmodifieddate"),
+    "tasks": ("hs_timestamp", "hs_task_status", "hs_task_type", "hs_lastmodifieddate"),
+}  # fmt: skip
+
+CALL_DISPOSITIONS: Mapping[str, tuple[Outcome, str | None]] = {
+    "f240bbac-87c9-4f6e-bf70-924b57d47db7": (Outcome.COMPLETED, None),  # Connected
+    "9d9162e7-6cf3-4944-bf63-4dff82258764": (Outcome.NO_ANSWER, "busy"),
+    "73a0d17f-1163-4015-bdd5-ec830791da20": (Outcome.NO_ANSWER, None),  # No answer
+    "b2cf5968-551e-4856-9783-52b3da59a7d0": (Outcome.NO_ANSWER, "voicemail"),
+    "a4c4c377-d246-4b32-a13b-75a56a4cd0ff": (Outcome.NO_ANSWER, "live_message"),
+    "17b47fee-58de-441e-a44c-c6300d46f273": (Outcome.NO_ANSWER, "wrong_number"),
+}
+CONNECTED_GUID = "f240bbac-87c9-4f6e-bf70-924b57d47db7"
+
+CALL_STATUSES: Mapping[str, Outcome] = {
+    "COMPLETED": Outcome.COMPLETED,
+    "NO_ANSWER": Outcome.NO_ANSWER,
+    "BUSY": Outcome.NO_ANSWER,
+    "FAILED": Outcome.NO_ANSWER,
+    "MISSED": Outcome.NO_ANSWER,
+    "CANCELED": Outcome.CANCELED,
+    "QUEUED": Outcome.SCHEDULED,
+}
+
+MEETING_OUTCOMES: Mapping[str, Outcome] = {
+    "SCHEDULED": Outcome.SCHEDULED,
+    "COMPLETED": Outcome.COMPLETED,
+    "RESCHEDULED": Outcome.SCHEDULED,
+    "NO_SHOW": Outcome.NO_SHOW,
+    "CANCELED": Outcome.CANCELED,
+    "CANCELLED": Outcome.CANCELED,
+}
+
+EMAIL_DIRECTIONS: Mapping[str, Direction] = {
+    "EMAIL": Direction.OUTBOUND,
+    "INCOMING_EMAIL": Direction.INBOUND,
+    "FORWARDED_EMAIL": Direction.UNKNOWN,
+}
+
+_SUBJECT_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|tr)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+
+def parse_hubspot_time(value: str | None) -> datetime | None:
+    """Parse HubSpot's datetimes: ISO 8601 (``...Z``) or epoch milliseconds; ``None`` if empty."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if text.isdigit() or (text.startswith("-") and text[1:].isdigit()):
+        return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def to_epoch_ms(value: datetime) -> int:
+    return round(value.timestamp() * 1000)
+
+
+def time_ms(value: str | None) -> int | None:
+    parsed = parse_hubspot_time(value)
+    return None if parsed is None else to_epoch_ms(parsed)
+
+
+def format_hubspot_time(value: datetime) -> str:
+    """HubSpot's own wire format for datetimes: ISO 8601, UTC, milliseconds, ``Z``."""
+    utc = value.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def map_contact(object_id: str, props: Properties) -> Contact:
+    return Contact(
+        id=str(object_id),
+        email=props.get("email") or None,
+        first_name=props.get("firstname") or None,
+        last_name=props.get("lastname") or None,
+        company=props.get("company") or None,
+        modified_at=parse_hubspot_time(props.get("lastmodifieddate")),
+    )
+
+
+def activity_time(object_type: str, props: Properties) -> datetime | None:
+    """When the activity happened: ``hs_timestamp``, else a meeting's start time."""
+    when = parse_hubspot_time(props.get("hs_timestamp"))
+    if when is None and object_type == "meetings":
+        when = parse_hubspot_time(props.get("hs_meeting_start_time"))
+    return when
+
+
+def email_thread(props: Properties) -> str | None:
+    """A thread key when the data allows: HubSpot's thread id, else the normalised subject."""
+    thread = props.get("hs_email_thread_id")
+    if thread:
+        return f"hs:{thread}"
+    subject = props.get("hs_email_subject")
+    if subject:
+        normal = _SUBJECT_PREFIX.sub("", subject).strip().lower()
+        if normal:
+            return "subj:" + hashlib.sha1(normal.encode("utf-8")).hexdigest()[:16]
+    return None
+
+
+def _upper(props: Properties, key: str) -> str:
+    value = props.get(key)
+    return value.strip().upper() if value else ""
+
+
+def map_engagement(
+    object_type: str, object_id: str, props: Properties, contact_ids: list[str] | tuple[str, ...]
+) -> list[Activity]:
+    """One Activity per associated contact (same id). No time or no contacts: nothing."""
+    when = activity_time(object_type, props)
+    if when is None or not contact_ids:
+        return []
+    channel: Channel
+    direction = Direction.UNKNOWN
+    outcome = Outcome.COMPLETED
+    thread_id: str | None = None
+    duration: float | None = None
+    tags: list[str] = []
+
+    if object_type == "emails":
+        channel = Channel.EMAIL
+        raw = _upper(props, "hs_email_direction")
+        direction = EMAIL_DIRECTIONS.get(raw, Direction.UNKNOWN)
+        if raw == "FORWARDED_EMAIL":
+            tags.append("forwarded")
+        status = _upper(props, "hs_email_status")
+        if status in ("BOUNCED", "FAILED"):
+            outcome = Outcome.BOUNCED
+        elif status in ("SCHEDULED", "SENDING"):
+            outcome = Outcome.SCHEDULED if status == "SCHEDULED" else Outcome.COMPLETED
+        thread_id = email_thread(props)
+    elif object_type == "calls":
+        channel = Channel.CALL
+        raw = _upper(props, "hs_call_direction")
+        direction = {"INBOUND": Direction.INBOUND, "OUTBOUND": Direction.OUTBOUND}.get(
+            raw, Direction.UNKNOWN
+        )
+        disposition = (props.get("hs_call_disposition") or "").strip().lower()
+        status = _upper(props, "hs_call_status")
+        if disposition in CALL_DISPOSITIONS:
+            outcome, tag = CALL_DISPOSITIONS[disposition]
+            if tag:
+                tags.append(tag)
+        elif disposition and status in ("", "COMPLETED"):
+            outcome = Outcome.UNKNOWN  # a portal's own disposition: kept, not guessed
+            tags.append(f"disposition:{disposition}")
+        elif status:
+            outcome = CALL_STATUSES.get(status, Outcome.UNKNOWN)
+        if (props.get("hs_call_has_voicemail") or "").lower() == "true":
+            tags.append("voicemail")
+        ms = props.get("hs_call_duration")
+        if ms:
+            try:
+                duration = max(float(ms) / 1000.0, 0.0)
+            except ValueError:
+                duration = None
+    elif object_type == "meetings":
+        channel = Channel.MEETING
+        raw = _upper(props, "hs_meeting_outcome")
+        if raw in MEETING_OUTCOMES:
+            outcome = MEETING_OUTCOMES[raw]
+            if raw == "RESCHEDULED":
+                tags.append("rescheduled")
+        elif raw:
+            outcome = Outcome.UNKNOWN
+            tags.append(f"outcome:{raw.lower()}")
+        else:
+            outcome = Outcome.UNKNOWN
+        if outcome is Outcome.COMPLETED:
+            direction = Direction.MUTUAL
+        start = parse_hubspot_time(props.get("hs_meeting_start_time"))
+        end = parse_hubspot_time(props.get("hs_meeting_end_time"))
+        if start and end and end >= start:
+            duration = (end - start).total_seconds()
+    elif object_type == "notes":
+        channel = Channel.NOTE
+    elif object_type == "communications":
+        channel = Channel.MESSAGE
+        kind = props.get("hs_communication_channel_type")
+        if kind:
+            tags.append(kind.strip().lower())
+    elif object_type == "tasks":
+        channel = Channel.TASK
+        status = _upper(props, "hs_task_status")
+        outcome = Outcome.COMPLETED if status == "COMPLETED" else Outcome.SCHEDULED
+        kind = props.get("hs_task_type")
+        if kind:
+            tags.append(kind.strip().lower())
+    else:
+        raise ValueError(f"not an engagement type: {object_type!r}")
+
+    # Engagement ids come from one sequence shared by every engagement type, so the
+    # HubSpot id alone identifies the activity (and matches what users see in HubSpot).
+    activity_id = str(object_id)
+    return [
+        Activity(
+            id=activity_id,
+            contact_id=str(contact_id),
+            occurred_at=when,
+            channel=channel,
+            direction=direction,
+            outcome=outcome,
+            thread_id=thread_id,
+            duration_seconds=duration,
+            tags=tags,
+        )
+        for contact_id in dict.fromkeys(str(c) for c in contact_ids)
+    ]
+
+
+def _number(value: float, digits: int) -> str:
+    text = f"{value:.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def score_properties(
+    score: MutualityScore, scored_at: datetime, names: PropertyNames
+) -> dict[str, str]:
+    """The property values written for one score (HubSpot takes every value as a string)."""
+    return {
+        names.score: _number(score.score, 1),
+        names.band: score.band.value,
+        names.lean: _number(score.lean, 3),
+        names.strength: _number(score.strength, 1),
+        names.confidence: _number(score.confidence, 3),
+        names.reasons: score.reasons_text[:255],
+        names.scored_at: str(to_epoch_ms(scored_at)),
+    }

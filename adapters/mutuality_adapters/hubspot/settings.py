@@ -1,0 +1,163 @@
+"""The HubSpot adapter's settings: where they come from and what is allowed.
+
+Settings arrive as a plain mapping (CLI flags, ``MUTUALITY_*`` variables and the
+``[adapters.hubspot]`` table, already merged by the CLI) plus the process
+environment, which is only consulted for the token and the base URL so that a
+token never has to sit in a config file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from mutuality_core.errors import ConfigError
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
+BASE_URL_ENV = "MUTUALITY_HUBSPOT_BASE_URL"
+
+#: The score fields written to each contact, in the order ``setup`` creates them.
+SCORE_FIELDS = ("score", "band", "lean", "strength", "confidence", "reasons", "scored_at")
+
+
+@attrs.frozen
+class PropertyNames:
+    """The contact property names the scores are written to (internal names, not labels)."""
+
+    score: str = "mutuality_score"
+    band: str = "mutuality_band"
+    lean: str = "mutuality_lean"
+    strength: str = "mutuality_strength"
+    confidence: str = "mutuality_confidence"
+    reasons: str = "mutuality_reasons"
+    scored_at: str = "mutuality_scored_at"
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> PropertyNames:
+        return cls(**{field: f"{prefix}{field}" for field in SCORE_FIELDS})
+
+    def as_dict(self) -> dict[str, str]:
+        return {field: getattr(self, field) for field in SCORE_FIELDS}
+
+
+@attrs.frozen(repr=False)
+class HubSpotSettings:
+    """Everything ``connect`` needs. ``repr`` hides the token so it never reaches a log."""
+
+    access_token: str
+    base_url: str = DEFAULT_BASE_URL
+    properties: PropertyNames = attrs.field(factory=PropertyNames)
+    group_name: str = "mutuality"
+    group_label: str = "Mutuality"
+    include_tasks: bool = False
+    max_requests: int | None = None
+    requests_per_10s: int = 100
+    search_requests_per_second: float = 5.0
+    search_lag_seconds: float = 30.0
+    own_write_window_seconds: float = 900.0
+    timeout_seconds: float = 30.0
+    max_retries: int = 5
+    list_page_size: int = 100
+    search_page_size: int = 200
+    batch_size: int = 100
+    association_batch_size: int = 1000
+    target: str | None = None
+
+    def __repr__(self) -> str:
+        return f"HubSpotSettings(base_url={self.base_url!r}, token=<hidden>)"
+
+    @classmethod
+    def from_mapping(
+        cls, settings: Mapping[str, Any], *, environ: Mapping[str, str]
+    ) -> HubSpotSettings:
+        """Parse and check settings; every problem names its key and what is allowed."""
+        known = {
+            "access_token", "base_url", "property_prefix", "properties", "group_name",
+            "group_label", "include_tasks", "max_requests", "requests_per_10s",
+            "search_requests_per_second", "search_lag_seconds", "own_write_window_seconds",
+            "timeout_seconds", "max_retries", "list_page_size", "search_page_size",
+            "batch_size", "association_batch_size", "target",
+        }  # fmt: skip
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown hubspot setting(s): {', '.join(unknown)}; "
+                f"allowed: {', '.join(sorted(known))}"
+            )
+        token = settings.get("access_token") or environ.get(TOKEN_ENV)
+        if not token or not str(token).strip():
+            raise ConfigError(
+                f"no HubSpot access token: set {TOKEN_ENV} to a private-app token "
+                "(or access_token in [adapters.hubspot])"
+            )
+        base_url = str(
+            settings.get("base_url") or environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        ).rstrip("/")
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"base_url must start with http:// or https://; got {base_url!r}")
+
+        names = PropertyNames.with_prefix(str(settings.get("property_prefix", "mutuality_")))
+        overrides = settings.get("properties") or {}
+        if not isinstance(overrides, Mapping):
+            raise ConfigError("properties must be a table of field = property name")
+        bad = sorted(set(overrides) - set(SCORE_FIELDS))
+        if bad:
+            raise ConfigError(
+                f"unknown score field(s) in properties: {', '.join(bad)}; "
+                f"allowed: {', '.join(SCORE_FIELDS)}"
+            )
+        names = attrs.evolve(names, **{k: str(v) for k, v in overrides.items()})
+
+        def number(key: str, default: float, *, minimum: float, integer: bool = False) -> Any:
+            raw = settings.get(key, default)
+            try:
+                value = int(raw) if integer else float(raw)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{key} must be a number; got {raw!r}") from None
+            if value < minimum:
+                raise ConfigError(f"{key} must be >= {minimum}; got {raw!r}")
+            return value
+
+        max_requests = settings.get("max_requests")
+        if max_requests is not None:
+            max_requests = number("max_requests", 0, minimum=1, integer=True)
+        include_tasks = settings.get("include_tasks", False)
+        if isinstance(include_tasks, str):
+            include_tasks = include_tasks.strip().lower() in {"1", "true", "yes", "on"}
+
+        page = number("list_page_size", 100, minimum=1, integer=True)
+        search_page = number("search_page_size", 200, minimum=1, integer=True)
+        batch = number("batch_size", 100, minimum=1, integer=True)
+        assoc = number("association_batch_size", 1000, minimum=1, integer=True)
+        for key, value, cap in (
+            ("list_page_size", page, 100),
+            ("search_page_size", search_page, 200),
+            ("batch_size", batch, 100),
+            ("association_batch_size", assoc, 1000),
+        ):
+            if value > cap:
+                raise ConfigError(f"{key} must be <= {cap} (HubSpot's limit); got {value}")
+
+        return cls(
+            access_token=str(token).strip(),
+            base_url=base_url,
+            properties=names,
+            group_name=str(settings.get("group_name", "mutuality")),
+            group_label=str(settings.get("group_label", "Mutuality")),
+            include_tasks=bool(include_tasks),
+            max_requests=max_requests,
+            requests_per_10s=number("requests_per_10s", 100, minimum=1, integer=True),
+            search_requests_per_second=number("search_requests_per_second", 5.0, minimum=0.1),
+            search_lag_seconds=number("search_lag_seconds", 30.0, minimum=0),
+            own_write_window_seconds=number("own_write_window_seconds", 900.0, minimum=0),
+            timeout_seconds=number("timeout_seconds", 30.0, minimum=0.1),
+            max_retries=number("max_retries", 5, minimum=0, integer=True),
+            list_page_size=page,
+            search_page_size=search_page,
+            batch_size=batch,
+            association_batch_size=assoc,
+            target=settings.get("target"),
+        )
