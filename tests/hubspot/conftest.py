@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from mutuality_adapters.hubspot.api import HubSpotApi
 from mutuality_adapters.hubspot.fake import FakeHubSpotServer, Portal, running_fake_hubspot
 from mutuality_adapters.hubspot.settings import HubSpotSettings
@@ -67,6 +66,17 @@ def make_settings(base_url: str, **overrides: Any) -> HubSpotSettings:
     values: dict[str, Any] = {"base_url": base_url, "search_lag_seconds": 0}
     values.update(overrides)
     return HubSpotSettings.from_mapping(values, environ={"HUBSPOT_ACCESS_TOKEN": TOKEN})
+
+
+@pytest.fixture
+def token() -> str:
+    return TOKEN
+
+
+@pytest.fixture
+def settings_for():
+    """``settings_for(base_url, **overrides)`` -> HubSpotSettings with the test token."""
+    return make_settings
 
 
 @pytest.fixture

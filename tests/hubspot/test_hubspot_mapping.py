@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-
 from mutuality_adapters.hubspot.mapping import (
     email_thread,
     format_hubspot_time,
@@ -15,6 +14,7 @@ from mutuality_adapters.hubspot.mapping import (
     score_properties,
 )
 from mutuality_adapters.hubspot.settings import PropertyNames
+
 from mutuality_core.model import Band, Channel, Direction, MutualityScore, Outcome
 
 WHEN = "2026-03-01T10:00:00.000Z"

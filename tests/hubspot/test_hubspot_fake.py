@@ -1,0 +1,291 @@
+"""The fake HubSpot: HubSpot's shapes (checked with the client's own models), limits, state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import urllib3
+from mutuality_adapters.hubspot.fake import Fault, Portal, RateLimits, running_fake_hubspot
+from mutuality_adapters.hubspot.fake.seed import seed_from_files
+
+pytest.importorskip("hubspot")
+import hubspot.crm.associations.v4
+import hubspot.crm.contacts
+import hubspot.crm.objects
+import hubspot.crm.properties
+
+TOKEN = "pat-na1-00000000-test-token-do-not-log"
+
+
+def http(server, method, path, body=None, token=TOKEN):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    response = urllib3.request(
+        method,
+        server.base_url + path,
+        body=None if body is None else json.dumps(body).encode(),
+        headers=headers,
+        retries=False,
+    )
+    return response.status, (json.loads(response.data) if response.data else None), response
+
+
+class _Raw:
+    def __init__(self, payload):
+        self.data = json.dumps(payload)
+
+
+def deserialize(package, payload, model_name):
+    """Parse like the client does; a missing field or wrong type would raise or lose data."""
+    client = package.ApiClient()
+    return client.deserialize(_Raw(payload), model_name)
+
+
+@pytest.fixture
+def seeded(portal: Portal):
+    a = portal.add_contact({"email": "a@example.com", "firstname": "Ada"})
+    b = portal.add_contact({"email": "b@example.com"})
+    email = portal.add_engagement(
+        "emails",
+        {"hs_timestamp": "2026-01-02T00:00:00Z", "hs_email_direction": "EMAIL"},
+        [a, b],
+    )
+    note = portal.add_engagement("notes", {"hs_timestamp": "2026-01-03T00:00:00Z"}, [])
+    return a, b, email, note
+
+
+def test_list_deserializes_with_the_client_models(server, seeded):
+    a, b, email, _ = seeded
+    status, body, _ = http(
+        server,
+        "GET",
+        "/crm/v3/objects/emails?limit=1&properties=hs_timestamp&associations=contacts",
+    )
+    assert status == 200
+    model = deserialize(
+        hubspot.crm.objects,
+        body,
+        "CollectionResponseSimplePublicObjectWithAssociationsForwardPaging",
+    )
+    record = model.results[0]
+    assert record.id == str(email)
+    assert record.properties["hs_timestamp"] == "2026-01-02T00:00:00.000Z"
+    assert [x.id for x in record.associations["contacts"].results] == [str(a), str(b)]
+    assert record.updated_at.year == 2026
+    status, body, _ = http(server, "GET", "/crm/v3/objects/contacts?limit=1&properties=email")
+    page = deserialize(
+        hubspot.crm.contacts,
+        body,
+        "CollectionResponseSimplePublicObjectWithAssociationsForwardPaging",
+    )
+    assert page.results[0].properties["email"] == "a@example.com"
+    assert page.paging.next.after == str(b)
+
+
+def test_search_batch_and_associations_deserialize(server, seeded):
+    a, b, email, note = seeded
+    status, body, _ = http(
+        server,
+        "POST",
+        "/crm/v3/objects/contacts/search",
+        {
+            "filterGroups": [
+                {"filters": [{"propertyName": "hs_object_id", "operator": "GT", "value": str(a)}]}
+            ],
+            "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            "properties": ["email"],
+            "limit": 10,
+        },
+    )
+    model = deserialize(
+        hubspot.crm.contacts, body, "CollectionResponseWithTotalSimplePublicObjectForwardPaging"
+    )
+    assert model.total == 1 and model.results[0].id == str(b)
+
+    status, body, _ = http(
+        server,
+        "POST",
+        "/crm/v3/objects/contacts/batch/update",
+        {
+            "inputs": [
+                {"id": str(a), "properties": {"firstname": "Z"}},
+                {"id": "999", "properties": {}},
+            ]
+        },
+    )
+    assert status == 207
+    model = deserialize(hubspot.crm.contacts, body, "BatchResponseSimplePublicObjectWithErrors")
+    assert model.num_errors == 1 and model.errors[0].context == {"ids": ["999"]}
+    assert model.results[0].properties["firstname"] == "Z"
+    status, body, _ = http(
+        server,
+        "POST",
+        "/crm/v3/objects/contacts/batch/update",
+        {"inputs": [{"id": str(a), "properties": {"firstname": "Y"}}]},
+    )
+    assert status == 200
+    ok = deserialize(hubspot.crm.contacts, body, "BatchResponseSimplePublicObject")
+    assert ok.status == "COMPLETE" and ok.results[0].id == str(a)
+
+    status, body, _ = http(
+        server,
+        "POST",
+        "/crm/v4/associations/emails/contacts/batch/read",
+        {"inputs": [{"id": str(email)}, {"id": str(note)}]},
+    )
+    assert status == 207  # the note has no contacts: HubSpot's NO_ASSOCIATIONS_FOUND
+    v4 = hubspot.crm.associations.v4
+    model = deserialize(v4, body, "BatchResponsePublicAssociationMultiWithLabelWithErrors")
+    assert [t.to_object_id for t in model.results[0].to] == [str(a), str(b)]
+    assert model.results[0].to[0].association_types[0].type_id == 198
+    assert model.errors[0].sub_category == "crm.associations.NO_ASSOCIATIONS_FOUND"
+
+
+def test_properties_and_groups_deserialize(server):
+    status, body, _ = http(
+        server, "POST", "/crm/v3/properties/contacts/groups", {"name": "g", "label": "G"}
+    )
+    assert status == 201
+    group = deserialize(hubspot.crm.properties, body, "PropertyGroup")
+    assert group.name == "g"
+    status, body, _ = http(
+        server,
+        "POST",
+        "/crm/v3/properties/contacts",
+        {"name": "x_band", "label": "Band", "type": "enumeration", "fieldType": "select",
+         "groupName": "g", "options": [{"label": "Mutual", "value": "mutual"}]},
+    )  # fmt: skip
+    assert status == 201
+    prop = deserialize(hubspot.crm.properties, body, "ModelProperty")
+    assert prop.type == "enumeration" and prop.options[0].value == "mutual"
+    status, body, _ = http(server, "GET", "/crm/v3/properties/contacts")
+    listing = deserialize(hubspot.crm.properties, body, "CollectionResponsePropertyNoPaging")
+    assert "x_band" in {p.name for p in listing.results}
+    status, body, _ = http(
+        server,
+        "POST",
+        "/crm/v3/properties/contacts",
+        {"name": "x_band", "label": "B", "type": "string", "fieldType": "text", "groupName": "g"},
+    )
+    assert status == 409 and body["category"] == "CONFLICT"
+
+
+def test_documented_limits_are_enforced(server, portal):
+    for _ in range(3):
+        portal.add_contact()
+    too_many = {"inputs": [{"id": str(i), "properties": {}} for i in range(101)]}
+    assert http(server, "POST", "/crm/v3/objects/contacts/batch/update", too_many)[0] == 400
+    assert http(server, "POST", "/crm/v3/objects/contacts/batch/read", too_many)[0] == 400
+    assert http(server, "POST", "/crm/v3/objects/contacts/search", {"limit": 201})[0] == 400
+    assert http(server, "POST", "/crm/v3/objects/contacts/search", {"after": "10000"})[0] == 400
+    assert http(server, "GET", "/crm/v3/objects/contacts?limit=101")[0] == 400
+    assocs = {"inputs": [{"id": str(i)} for i in range(1001)]}
+    assert http(server, "POST", "/crm/v4/associations/emails/contacts/batch/read", assocs)[0] == 400
+    two_sorts = {"sorts": ["a", "b"]}
+    assert http(server, "POST", "/crm/v3/objects/contacts/search", two_sorts)[0] == 400
+
+
+def test_search_stops_at_ten_thousand_results(server, portal):
+    for _ in range(10_050):
+        portal.add_contact(modified_ms=5)
+    status, body, _ = http(
+        server, "POST", "/crm/v3/objects/contacts/search", {"limit": 200, "after": "9900"}
+    )
+    assert status == 200 and body["total"] == 10_050
+    assert len(body["results"]) == 100 and "paging" not in body
+
+
+def test_updates_are_stateful_and_move_lastmodifieddate(server, portal, wall):
+    cid = portal.add_contact({"firstname": "A"})
+    before = portal.get("contacts", cid).updated_ms
+    wall.advance(60)
+    http(
+        server,
+        "POST",
+        "/crm/v3/objects/contacts/batch/update",
+        {"inputs": [{"id": str(cid), "properties": {"firstname": "B"}}]},
+    )
+    _, body, _ = http(server, "GET", f"/crm/v3/objects/contacts/{cid}?properties=firstname")
+    assert body["properties"]["firstname"] == "B"
+    assert portal.get("contacts", cid).updated_ms == before + 60_000
+    assert body["properties"]["lastmodifieddate"] == body["updatedAt"]
+
+
+def test_unknown_and_read_only_properties_are_rejected(server, portal):
+    cid = portal.add_contact()
+    bad = {"inputs": [{"id": str(cid), "properties": {"no_such_thing": "1"}}]}
+    status, body, _ = http(server, "POST", "/crm/v3/objects/contacts/batch/update", bad)
+    assert status == 400 and "PROPERTY_DOESNT_EXIST" in body["message"]
+    ro = {"inputs": [{"id": str(cid), "properties": {"lastmodifieddate": "1"}}]}
+    assert http(server, "POST", "/crm/v3/objects/contacts/batch/update", ro)[0] == 400
+
+
+def test_auth_scopes_rate_limits_and_faults():
+    portal = Portal()
+    limits = RateLimits(per_window=2, window_seconds=60, per_day=5, search_per_second=1)
+    with running_fake_hubspot(
+        portal=portal, scopes={"crm.objects.contacts.read"}, limits=limits
+    ) as srv:
+        assert http(srv, "GET", "/crm/v3/objects/contacts", token=None)[0] == 401
+        status, body, _ = http(srv, "POST", "/crm/v3/objects/contacts/batch/update", {"inputs": []})
+        assert status == 403
+        assert body["errors"][0]["context"]["requiredGranularScopes"] == [
+            "crm.objects.contacts.write"
+        ]
+        ok, _, response = http(srv, "GET", "/crm/v3/objects/contacts")
+        assert ok == 200 and response.headers["X-HubSpot-RateLimit-Max"] == "2"
+        assert http(srv, "GET", "/crm/v3/objects/contacts")[0] == 200
+        status, body, response = http(srv, "GET", "/crm/v3/objects/contacts")
+        assert status == 429 and body["policyName"] == "TEN_SECONDLY_ROLLING"
+        assert float(response.headers["Retry-After"]) > 0
+        assert http(srv, "POST", "/crm/v3/objects/contacts/search", {})[0] == 200
+        status, body, response = http(srv, "POST", "/crm/v3/objects/contacts/search", {})
+        assert status == 429 and body["policyName"] == "SECONDLY"
+        assert "X-HubSpot-RateLimit-Max" not in response.headers  # search has no such headers
+        srv.app.limits.search_per_second = None
+        assert http(srv, "POST", "/crm/v3/objects/contacts/search", {})[0] == 200
+        assert http(srv, "POST", "/crm/v3/objects/contacts/search", {})[0] == 200
+        status, body, _ = http(srv, "POST", "/crm/v3/objects/contacts/search", {})
+        assert status == 429 and body["policyName"] == "DAILY"
+
+    with running_fake_hubspot() as srv:
+        srv.app.inject(Fault(status=503, times=2, path="/contacts"))
+        srv.app.inject(Fault(status=429, times=1, retry_after=None, path="/emails"))
+        assert http(srv, "GET", "/crm/v3/objects/emails")[0] == 429
+        assert http(srv, "GET", "/crm/v3/objects/contacts")[0] == 503
+        assert http(srv, "GET", "/crm/v3/objects/contacts")[0] == 503
+        assert http(srv, "GET", "/crm/v3/objects/contacts")[0] == 200
+        status, body, _ = http(srv, "POST", "/_fake/faults", {"status": 502, "times": 1})
+        assert status == 200
+        assert http(srv, "GET", "/crm/v3/objects/notes")[0] == 502
+        stats = http(srv, "GET", "/_fake/stats")[1]
+        assert stats["requests"]["total"] == 5 and stats["requests"]["status 503"] == 2
+
+
+def test_seeding_from_the_files_format(tmp_path: Path):
+    (tmp_path / "contacts.csv").write_text(
+        "id,email,first_name,last_name,company\nc1,a@x.com,Ada,L,Acme\n7,b@x.com,Bo,,\n"
+    )
+    (tmp_path / "activities.csv").write_text(
+        "id,contact_id,occurred_at,channel,direction,outcome,thread_id,duration_seconds,automated,tags\n"
+        "a1,c1,2026-01-01T10:00:00Z,email,inbound,completed,t1,,false,\n"
+        "a1,7,2026-01-01T10:00:00Z,email,inbound,completed,t1,,false,\n"
+        "a2,7,2026-01-02T10:00:00+00:00,call,outbound,no_answer,,30,false,voicemail\n"
+        "a3,c1,2026-01-03T10:00:00Z,meeting,mutual,completed,,3600,false,\n"
+    )
+    portal = Portal()
+    result = seed_from_files(portal, tmp_path)
+    assert result.contact_ids["7"] == 7
+    ada = result.contact_ids["c1"]
+    email_type, email_id = result.engagement_ids["a1"]
+    assert email_type == "emails"
+    assert sorted(portal.associated("emails", email_id, "contacts")) == sorted([ada, 7])
+    assert portal.get("emails", email_id).properties["hs_email_direction"] == "INCOMING_EMAIL"
+    call = portal.get("calls", result.engagement_ids["a2"][1])
+    assert call.properties["hs_call_disposition"] == "b2cf5968-551e-4856-9783-52b3da59a7d0"
+    assert call.properties["hs_call_duration"] == "30000"
+    meeting = portal.get("meetings", result.engagement_ids["a3"][1])
+    assert meeting.properties["hs_meeting_outcome"] == "COMPLETED"
