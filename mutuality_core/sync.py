@@ -1,19 +1,70 @@
 """The sync use-case: read, score, diff against what was last written, write what changed.
 
-SKELETON: the signatures below are the contract the CLI and the adapters build on;
-the sync-engine work (issue 3) fills in the bodies and may add fields.
+One loop serves the library, the scheduled job and the CLI:
+
+* :func:`run_sync` - one run against a connection and a state store (locked,
+  resumable, recorded in the run history). The CLI's ``mutuality sync``.
+* :func:`score_connection` - score every contact, write nothing, advance nothing.
+  The CLI's ``mutuality score``. :func:`score_source` does the same for a bare
+  :class:`~mutuality_core.ports.Source` without any state store.
+* :func:`explain_contact` - one contact and its score (each component carries its
+  evidence; ``reasons`` say why). The CLI's ``mutuality explain CONTACT_ID``.
+* :func:`is_material_change` - the rule that decides what gets written.
+
+How a source is read depends on ``Source.complete_history``: a complete source
+(files) is read in full and scored from memory; an incremental source (CRMs) is
+read from the saved cursor into the state store's activity cache, page by page,
+and every cached contact is then rescored (scores drift with time). Either way,
+only contacts whose score changed materially are written, in batches, and each
+batch's successes are recorded before the next batch starts: a run that dies at
+any point resumes without losing or repeating a write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import attrs
 
 from mutuality_core.config import ScoringConfig
-from mutuality_core.ports import Connection, ProgressCallback, StateStore, WriteResult
+from mutuality_core.errors import InvalidInputError, QuotaExhaustedError
+from mutuality_core.model import Activity, Contact, MutualityScore
+from mutuality_core.ports import (
+    Connection,
+    Cursor,
+    Page,
+    ProgressCallback,
+    Rejection,
+    ScoreUpdate,
+    ScoreWriter,
+    Source,
+    StateStore,
+    WriteResult,
+    WrittenScore,
+)
+from mutuality_core.scoring import score_contact
+
+__all__ = [
+    "RunReport",
+    "SyncOptions",
+    "explain_contact",
+    "is_material_change",
+    "load_history",
+    "run_sync",
+    "score_connection",
+    "score_source",
+]
+
+log = logging.getLogger(__name__)
+
+#: Report progress every this many contacts scored.
+_SCORE_PROGRESS_EVERY = 2000
+#: Keep at most this many failures/rejections in a report (the counts stay exact).
+_REPORT_DETAIL_LIMIT = 1000
 
 
 @attrs.frozen
@@ -25,11 +76,29 @@ class SyncOptions:
     batch_size: int | None = None  # None: the writer's own batch_size
     min_score_change: float = 1.0  # points on the rounded score that count as a material change
     scoring: ScoringConfig = attrs.field(factory=ScoringConfig)
+    owner: str = "mutuality sync"  # names this run in the lock, for whoever finds it held
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options as recorded in the run history."""
+        return {
+            "full": self.full,
+            "dry_run": self.dry_run,
+            "batch_size": self.batch_size,
+            "min_score_change": self.min_score_change,
+            "scoring": attrs.asdict(self.scoring),
+            "owner": self.owner,
+        }
 
 
 @attrs.frozen
 class RunReport:
-    """What one run did, for the CLI's ``--report run.json`` and for run history."""
+    """What one run did, for the CLI's ``--report run.json`` and for run history.
+
+    ``changed`` counts contacts whose score changed materially (what a dry run
+    would write); ``written`` those written successfully; ``failed`` those the
+    writer refused (listed in ``failures``; they are retried on the next run).
+    ``rejected`` counts source records skipped as invalid (``rejections``).
+    """
 
     run_id: int | None
     target: str
@@ -47,9 +116,356 @@ class RunReport:
     failures: tuple[WriteResult, ...]
     band_counts: Mapping[str, int]
     stopped_reason: str | None = None  # e.g. "quota": the run stopped early with state saved
+    unchanged: int = 0
+    rejected: int = 0
+    rejections: tuple[Rejection, ...] = ()
+    error: str | None = None  # why the run stopped or failed
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``partial`` (some records failed), ``stopped`` (e.g. quota) or ``error``."""
+        if self.stopped_reason:
+            return "error" if self.stopped_reason == "error" else "stopped"
+        if self.failed:
+            return "partial"
+        return "ok"
 
     def to_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """A JSON-ready dict (datetimes as ISO 8601 text); details are capped at 1000 items."""
+        return {
+            "run_id": self.run_id,
+            "target": self.target,
+            "status": self.status,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "duration_seconds": round((self.finished_at - self.started_at).total_seconds(), 3),
+            "as_of": self.as_of.isoformat(),
+            "full": self.full,
+            "dry_run": self.dry_run,
+            "contacts_read": self.contacts_read,
+            "activities_read": self.activities_read,
+            "contacts_scored": self.contacts_scored,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "written": self.written,
+            "failed": self.failed,
+            "failures": [
+                {"contact_id": f.contact_id, "error": f.error, "retryable": f.retryable}
+                for f in self.failures[:_REPORT_DETAIL_LIMIT]
+            ],
+            "rejected": self.rejected,
+            "rejections": [
+                {"where": r.where, "error": r.error} for r in self.rejections[:_REPORT_DETAIL_LIMIT]
+            ],
+            "band_counts": dict(sorted(self.band_counts.items())),
+            "stopped_reason": self.stopped_reason,
+            "error": self.error,
+        }
+
+
+def is_material_change(
+    new: MutualityScore, old: WrittenScore | None, min_score_change: float = 1.0
+) -> bool:
+    """Whether ``new`` is worth writing over ``old``.
+
+    Never written: yes. Band changed: yes. Otherwise only when the rounded score
+    moved by at least ``min_score_change`` points, so daily recency drift does
+    not burn API quota or bump the CRM's last-modified stamps for nothing.
+    """
+    if old is None:
+        return True
+    if new.band.value != old.band:
+        return True
+    return abs(round(new.score) - round(old.score)) >= min_score_change
+
+
+# -- scoring ------------------------------------------------------------------------------
+
+
+def _score(
+    contact: Contact, activities: Sequence[Activity], as_of: datetime, config: ScoringConfig
+) -> MutualityScore:
+    return score_contact(activities, as_of=as_of, config=config, contact_id=contact.id)
+
+
+def _dedupe(activities: list[Activity]) -> list[Activity]:
+    """One activity per id (the last delivered wins, as in the cache's upsert)."""
+    ids = {a.id for a in activities}
+    if len(ids) == len(activities):
+        return activities
+    return list({a.id: a for a in activities}.values())
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+@attrs.define
+class _Tally:
+    """Counts kept while reading and writing; becomes the RunReport."""
+
+    contacts_read: int = 0
+    activities_read: int = 0
+    contacts_scored: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    written: int = 0
+    failures: list[WriteResult] = attrs.field(factory=list)
+    rejections: list[Rejection] = attrs.field(factory=list)
+    band_counts: Counter[str] = attrs.field(factory=Counter)
+
+    def count_page(self, page: Page) -> None:
+        self.contacts_read += len(page.contacts)
+        self.activities_read += len(page.activities)
+        if page.rejected:
+            self.rejections.extend(page.rejected)
+
+
+@attrs.define
+class _Snapshot:
+    """A complete read held in memory: contacts in source order, activities grouped."""
+
+    contacts: dict[str, Contact] = attrs.field(factory=dict)
+    activities: dict[str, list[Activity]] = attrs.field(factory=dict)
+    deleted_activity_ids: set[str] = attrs.field(factory=set)
+    cursor: Cursor | None = None
+
+    def add(self, page: Page) -> None:
+        for contact in page.contacts:
+            self.contacts[contact.id] = contact
+        groups = self.activities
+        for activity in page.activities:
+            group = groups.get(activity.contact_id)
+            if group is None:
+                groups[activity.contact_id] = [activity]
+            else:
+                group.append(activity)
+        if page.deleted_activity_ids:
+            gone = set(page.deleted_activity_ids)
+            for contact_id, group in groups.items():
+                groups[contact_id] = [a for a in group if a.id not in gone]
+        for contact_id in page.deleted_contact_ids:
+            self.contacts.pop(contact_id, None)
+            groups.pop(contact_id, None)
+        if page.cursor is not None:
+            self.cursor = page.cursor
+
+    def histories(self) -> Iterator[tuple[Contact, list[Activity]]]:
+        """Every contact with its activities, freeing each history once handed out."""
+        orphans = len(set(self.activities) - set(self.contacts))
+        if orphans:
+            log.warning(
+                "ignored activities of %d contact id(s) the source has no contact for", orphans
+            )
+        for contact_id in list(self.contacts):
+            contact = self.contacts.pop(contact_id)
+            yield contact, _dedupe(self.activities.pop(contact_id, []))
+        self.activities.clear()
+
+
+def _read_snapshot(
+    source: Source, cursor: Cursor | None, tally: _Tally, progress: ProgressCallback
+) -> _Snapshot:
+    snapshot = _Snapshot()
+    for page in source.read(cursor):
+        snapshot.add(page)
+        tally.count_page(page)
+        progress("read", tally.activities_read, None)
+    return snapshot
+
+
+@attrs.define
+class _Overlay:
+    """Pages read but not stored (dry runs, ``score``), laid over the state store's cache."""
+
+    contacts: dict[str, Contact] = attrs.field(factory=dict)
+    activities: dict[str, dict[str, Activity]] = attrs.field(factory=dict)
+    deleted_activity_ids: set[str] = attrs.field(factory=set)
+    deleted_contact_ids: set[str] = attrs.field(factory=set)
+
+    def add(self, page: Page) -> None:
+        for contact in page.contacts:
+            self.contacts[contact.id] = contact
+            self.deleted_contact_ids.discard(contact.id)
+        for activity in page.activities:
+            self.activities.setdefault(activity.contact_id, {})[activity.id] = activity
+        if page.deleted_activity_ids:
+            gone = set(page.deleted_activity_ids)
+            self.deleted_activity_ids |= gone
+            for group in self.activities.values():
+                for activity_id in gone & group.keys():
+                    del group[activity_id]
+        for contact_id in page.deleted_contact_ids:
+            self.deleted_contact_ids.add(contact_id)
+            self.contacts.pop(contact_id, None)
+            self.activities.pop(contact_id, None)
+
+    def merge(
+        self, cached: Iterable[tuple[Contact, list[Activity]]]
+    ) -> Iterator[tuple[Contact, list[Activity]]]:
+        deleted = self.deleted_activity_ids
+        for contact, activities in cached:
+            if contact.id in self.deleted_contact_ids:
+                continue
+            contact = self.contacts.pop(contact.id, contact)
+            fresh = self.activities.pop(contact.id, {})
+            kept = [a for a in activities if a.id not in deleted and a.id not in fresh]
+            yield contact, kept + list(fresh.values())
+        for contact in self.contacts.values():
+            yield contact, list(self.activities.pop(contact.id, {}).values())
+
+
+def _read_into_cache(
+    source: Source,
+    state: StateStore,
+    target: str,
+    full: bool,
+    tally: _Tally,
+    progress: ProgressCallback,
+) -> None:
+    """Store every page in the cache as it arrives; the cursor moves with each page."""
+    cursor = None if full else state.get_cursor(target)
+    resuming_full_read = cursor is not None and state.full_read_pending(target)
+    if cursor is None:
+        log.info("%s: full read", target)
+        state.begin_full_read(target)
+    elif resuming_full_read:
+        log.info("%s: resuming an interrupted full read", target)
+    seen: set[str] = set()
+    for page in source.read(cursor):
+        state.apply_page(target, page)
+        tally.count_page(page)
+        seen.update(c.id for c in page.contacts)
+        progress("read", tally.activities_read, None)
+    if cursor is None or resuming_full_read:
+        state.finish_full_read(target, seen)
+
+
+def _histories_without_storing(
+    source: Source,
+    state: StateStore | None,
+    target: str | None,
+    full: bool,
+    tally: _Tally,
+    progress: ProgressCallback,
+) -> Iterator[tuple[Contact, list[Activity]]]:
+    """Current histories while changing nothing in the state store."""
+    cursor = None
+    if state is not None and target is not None and not source.complete_history and not full:
+        cursor = state.get_cursor(target)
+    if cursor is None:
+        return _read_snapshot(source, None, tally, progress).histories()
+    assert state is not None and target is not None
+    overlay = _Overlay()
+    for page in source.read(cursor):
+        overlay.add(page)
+        tally.count_page(page)
+        progress("read", tally.activities_read, None)
+    return overlay.merge(state.iter_histories(target))
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+def _written_value(update: ScoreUpdate) -> WrittenScore:
+    score = update.score
+    return WrittenScore(
+        contact_id=update.contact.id,
+        score=score.score,
+        band=score.band.value,
+        lean=score.lean,
+        strength=score.strength,
+        confidence=score.confidence,
+        reasons=score.reasons_text,
+        scored_at=update.scored_at,
+    )
+
+
+def _write_batch(
+    batch: Sequence[ScoreUpdate],
+    writer: ScoreWriter,
+    state: StateStore,
+    target: str,
+    tally: _Tally,
+) -> None:
+    """Write one batch and record its successes before anything else happens."""
+    results = writer.write(batch)
+    by_id = {r.contact_id: r for r in results}
+    succeeded = []
+    for update in batch:
+        result = by_id.get(update.contact.id)
+        if result is None:
+            result = WriteResult(
+                update.contact.id, False, "the writer returned no result for it", retryable=True
+            )
+        if result.ok:
+            succeeded.append(_written_value(update))
+        else:
+            tally.failures.append(result)
+    if succeeded:
+        state.record_written(target, succeeded)
+    tally.written += len(succeeded)
+    if len(succeeded) < len(batch):
+        log.warning("%s: %d of %d updates failed", target, len(batch) - len(succeeded), len(batch))
+
+
+def _score_and_write(
+    histories: Iterable[tuple[Contact, list[Activity]]],
+    written: Mapping[str, WrittenScore],
+    *,
+    connection: Connection,
+    state: StateStore,
+    as_of: datetime,
+    options: SyncOptions,
+    tally: _Tally,
+    progress: ProgressCallback,
+    total: int | None,
+) -> None:
+    writer = connection.writer
+    limit = writer.batch_size
+    if options.batch_size is not None:
+        limit = min(limit, options.batch_size)
+    limit = max(1, limit)
+    config = options.scoring
+    threshold = options.min_score_change
+    batch: list[ScoreUpdate] = []
+    for contact, activities in histories:
+        result = _score(contact, activities, as_of, config)
+        tally.contacts_scored += 1
+        tally.band_counts[result.band.value] += 1
+        if tally.contacts_scored % _SCORE_PROGRESS_EVERY == 0:
+            progress("score", tally.contacts_scored, total)
+        if not is_material_change(result, written.get(contact.id), threshold):
+            tally.unchanged += 1
+            continue
+        tally.changed += 1
+        if options.dry_run:
+            continue
+        batch.append(ScoreUpdate(contact, result, as_of))
+        if len(batch) >= limit:
+            _write_batch(batch, writer, state, connection.target, tally)
+            batch = []
+            progress("write", tally.written + len(tally.failures), None)
+    progress("score", tally.contacts_scored, tally.contacts_scored)
+    if batch:
+        _write_batch(batch, writer, state, connection.target, tally)
+    if not options.dry_run:
+        done = tally.written + len(tally.failures)
+        progress("write", done, done)
+
+
+# -- the use-case -------------------------------------------------------------------------
+
+
+def _no_progress(stage: str, done: int, total: int | None) -> None:
+    return None
+
+
+def _check_aware(as_of: datetime) -> None:
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise ValueError(
+            f"as_of must be timezone-aware (got naive {as_of.isoformat()}); "
+            "use e.g. datetime.now(timezone.utc)"
+        )
 
 
 def run_sync(
@@ -61,5 +477,188 @@ def run_sync(
     options: SyncOptions | None = None,
     progress: ProgressCallback | None = None,
 ) -> RunReport:
-    """Run one sync of ``connection`` against ``state``. ``now`` stamps the run history."""
-    raise NotImplementedError
+    """Run one sync of ``connection`` against ``state``. ``now`` stamps the run history.
+
+    Holds the state store's lock on ``connection.target`` for the whole run
+    (:class:`~mutuality_core.errors.LockHeldError` if another run has it).
+    A :class:`~mutuality_core.errors.QuotaExhaustedError` from the source or the
+    writer ends the run early and cleanly: everything done so far is saved and the
+    report says ``stopped_reason="quota"``; the next run carries on. Any other
+    exception is recorded in the run history and re-raised; batches written
+    before it stay recorded, so the next run does not write them again.
+    """
+    options = options or SyncOptions()
+    _check_aware(as_of)
+    report_progress = progress or _no_progress
+    target = connection.target
+    with state.lock(target, owner=options.owner):
+        started_at = now()
+        run_options = {**options.to_dict(), "as_of": as_of.isoformat()}
+        run_id = state.start_run(target, started_at=started_at, options=run_options)
+        tally = _Tally()
+        full_run = (
+            options.full or connection.source.complete_history or not state.get_cursor(target)
+        )
+
+        def report(stopped_reason: str | None = None, error: str | None = None) -> RunReport:
+            return RunReport(
+                run_id=run_id,
+                target=target,
+                started_at=started_at,
+                finished_at=now(),
+                as_of=as_of,
+                full=full_run,
+                dry_run=options.dry_run,
+                contacts_read=tally.contacts_read,
+                activities_read=tally.activities_read,
+                contacts_scored=tally.contacts_scored,
+                changed=tally.changed,
+                written=tally.written,
+                failed=len(tally.failures),
+                failures=tuple(tally.failures),
+                band_counts=dict(tally.band_counts),
+                stopped_reason=stopped_reason,
+                unchanged=tally.unchanged,
+                rejected=len(tally.rejections),
+                rejections=tuple(tally.rejections),
+                error=error,
+            )
+
+        try:
+            _sync(connection, state, as_of, options, tally, report_progress)
+        except QuotaExhaustedError as exc:
+            log.warning("%s: stopped early, API quota exhausted: %s", target, exc)
+            result = report("quota", str(exc))
+        except BaseException as exc:
+            result = report("error", f"{type(exc).__name__}: {exc}")
+            try:
+                state.finish_run(run_id, finished_at=result.finished_at, report=result.to_dict())
+            except Exception:  # the original error matters more
+                log.exception("could not record the failed run %s", run_id)
+            raise
+        else:
+            result = report()
+        state.finish_run(run_id, finished_at=result.finished_at, report=result.to_dict())
+        return result
+
+
+def _sync(
+    connection: Connection,
+    state: StateStore,
+    as_of: datetime,
+    options: SyncOptions,
+    tally: _Tally,
+    progress: ProgressCallback,
+) -> None:
+    source, target = connection.source, connection.target
+    histories: Iterable[tuple[Contact, list[Activity]]]
+    total: int | None = None
+    snapshot_cursor: Cursor | None = None
+    if source.complete_history:
+        snapshot = _read_snapshot(source, None, tally, progress)
+        snapshot_cursor = snapshot.cursor
+        total = len(snapshot.contacts)
+        histories = snapshot.histories()
+    elif options.dry_run:
+        histories = _histories_without_storing(source, state, target, options.full, tally, progress)
+    else:
+        _read_into_cache(source, state, target, options.full, tally, progress)
+        counts = getattr(state, "cached_counts", None)
+        total = counts(target)["contacts"] if counts is not None else None
+        histories = state.iter_histories(target)
+    if getattr(connection.writer, "needs_full_rewrite", False):
+        log.info("%s: the output holds no scores yet; writing every contact", target)
+        written: Mapping[str, WrittenScore] = {}
+    else:
+        written = state.written(target)
+    _score_and_write(
+        histories,
+        written,
+        connection=connection,
+        state=state,
+        as_of=as_of,
+        options=options,
+        tally=tally,
+        progress=progress,
+        total=total,
+    )
+    if snapshot_cursor is not None and not options.dry_run:
+        state.apply_page(target, Page(cursor=snapshot_cursor))  # remembers what was read
+
+
+# -- reading without writing: score, explain ------------------------------------------------
+
+
+def score_source(
+    source: Source,
+    *,
+    as_of: datetime,
+    scoring: ScoringConfig | None = None,
+    progress: ProgressCallback | None = None,
+) -> Iterator[tuple[Contact, MutualityScore]]:
+    """Score every contact of ``source`` from a full read. No state, no writes."""
+    _check_aware(as_of)
+    config = scoring or ScoringConfig()
+    histories = _read_snapshot(source, None, _Tally(), progress or _no_progress).histories()
+    for contact, activities in histories:
+        yield contact, _score(contact, activities, as_of, config)
+
+
+def score_connection(
+    connection: Connection,
+    state: StateStore | None,
+    *,
+    as_of: datetime,
+    scoring: ScoringConfig | None = None,
+    progress: ProgressCallback | None = None,
+) -> Iterator[tuple[Contact, MutualityScore]]:
+    """Score every contact of ``connection``; writes nothing and changes no state.
+
+    For an incremental source with a saved cursor, only the changes since that
+    cursor are read and laid over the state store's cache (no full CRM read).
+    """
+    _check_aware(as_of)
+    config = scoring or ScoringConfig()
+    histories = _histories_without_storing(
+        connection.source,
+        state,
+        connection.target,
+        False,
+        _Tally(),
+        progress or _no_progress,
+    )
+    for contact, activities in histories:
+        yield contact, _score(contact, activities, as_of, config)
+
+
+def load_history(
+    connection: Connection, state: StateStore | None, contact_id: str
+) -> tuple[Contact, list[Activity]]:
+    """One contact and its activities, read like :func:`score_connection` reads them."""
+    histories = _histories_without_storing(
+        connection.source, state, connection.target, False, _Tally(), _no_progress
+    )
+    for contact, activities in histories:
+        if contact.id == contact_id:
+            return contact, activities
+    raise InvalidInputError(
+        f"no contact with id {contact_id!r} in {connection.target}; "
+        "use the id the source gives the contact (e.g. the id column of contacts.csv)"
+    )
+
+
+def explain_contact(
+    connection: Connection,
+    state: StateStore | None,
+    contact_id: str,
+    *,
+    as_of: datetime,
+    scoring: ScoringConfig | None = None,
+) -> tuple[Contact, MutualityScore]:
+    """One contact and its score; ``score.components`` hold each signal's value and evidence.
+
+    Raises :class:`~mutuality_core.errors.InvalidInputError` for an unknown id.
+    """
+    _check_aware(as_of)
+    contact, activities = load_history(connection, state, contact_id)
+    return contact, _score(contact, activities, as_of, scoring or ScoringConfig())

@@ -93,6 +93,11 @@ class ScoresFileWriter:
             raise ConfigError(f"output folder {self.path.parent} does not exist; create it first")
         self.needs_full_rewrite = not self.path.exists()
 
+    @property
+    def destination(self) -> str:
+        """Where the scores go, for messages."""
+        return str(self.path)
+
     def _load(self) -> dict[str, list[str]]:
         if self._rows is not None:
             return self._rows

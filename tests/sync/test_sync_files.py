@@ -1,0 +1,256 @@
+"""The engine on the embedded defaults: a folder of files in, scores.csv out, state in SQLite."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import attrs
+import pytest
+from mutuality_adapters.files import connect
+from mutuality_adapters.sqlite_state import SQLiteStateStore
+
+from mutuality_core.errors import InvalidInputError
+from mutuality_core.model import Band, MutualityScore
+from mutuality_core.ports import WrittenScore
+from mutuality_core.sync import (
+    SyncOptions,
+    explain_contact,
+    is_material_change,
+    run_sync,
+    score_connection,
+    score_source,
+)
+
+AS_OF = datetime(2026, 6, 1, tzinfo=timezone.utc)
+HEADER = "id,contact_id,occurred_at,channel,direction,outcome,thread_id\n"
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_folder(path: Path, contacts: int = 9) -> Path:
+    rows = []
+    for i in range(contacts):
+        for j in range(i % 4 + 1):
+            sent = AS_OF - timedelta(days=60 - 5 * j)
+            rows.append(f"o{i}-{j},c{i},{iso(sent)},email,outbound,,t{i}-{j}")
+            if (i + j) % 3:
+                rows.append(
+                    f"i{i}-{j},c{i},{iso(sent + timedelta(hours=8))},email,inbound,,t{i}-{j}"
+                )
+    (path / "contacts.csv").write_text(
+        "id,email,first_name\n" + "".join(f"c{i},c{i}@x.com,N{i}\n" for i in range(contacts))
+    )
+    (path / "activities.csv").write_text(HEADER + "\n".join(rows) + "\n")
+    return path
+
+
+def scores_file(path: Path) -> dict[str, dict[str, str]]:
+    with (path / "scores.csv").open(newline="") as f:
+        return {row["id"]: row for row in csv.DictReader(f)}
+
+
+@pytest.fixture
+def folder(tmp_path):
+    data = tmp_path / "crm"
+    data.mkdir()
+    return make_folder(data)
+
+
+@pytest.fixture
+def state(tmp_path):
+    store = SQLiteStateStore(tmp_path / "state.db")
+    yield store
+    store.close()
+
+
+def clock():
+    moments = iter(AS_OF + timedelta(seconds=i) for i in range(10_000))
+    return lambda: next(moments)
+
+
+class CountingWriter:
+    """Wraps the files writer: counts writes per contact and can crash after N batches."""
+
+    def __init__(self, inner, crash_after: int | None = None, batch_size: int = 2):
+        self.inner = inner
+        self.batch_size = batch_size
+        self.crash_after = crash_after
+        self.calls = 0
+        self.counts: Counter[str] = Counter()
+
+    @property
+    def needs_full_rewrite(self):
+        return self.inner.needs_full_rewrite
+
+    def write(self, updates):
+        if self.crash_after is not None and self.calls >= self.crash_after:
+            raise OSError("killed mid-write")
+        self.calls += 1
+        results = self.inner.write(updates)
+        self.counts.update(r.contact_id for r in results if r.ok)
+        return results
+
+    def close(self):
+        self.inner.close()
+
+
+def sync(folder, state, writer=None, **options):
+    conn = connect(folder, skip_invalid=options.pop("skip_invalid", False))
+    if writer is not None:
+        writer.inner = conn.writer
+        conn = attrs.evolve(conn, writer=writer)
+    return run_sync(
+        conn, state, as_of=options.pop("as_of", AS_OF), now=clock(), options=SyncOptions(**options)
+    )
+
+
+def test_first_sync_writes_every_contact_and_the_second_writes_nothing(folder, state):
+    first = sync(folder, state)
+    assert first.status == "ok" and first.full
+    assert first.contacts_read == first.contacts_scored == first.written == 9
+    rows = scores_file(folder)
+    assert set(rows) == {f"c{i}" for i in range(9)}
+    assert rows["c3"]["email"] == "c3@x.com"
+    second = sync(folder, state)
+    assert second.written == 0 and second.changed == 0 and second.unchanged == 9
+    assert scores_file(folder) == rows
+
+
+@pytest.mark.parametrize(
+    ("contact_id", "channel", "direction"),
+    [("c3", "email", "inbound"), ("c0", "meeting", "mutual")],
+)
+def test_adding_one_activity_rewrites_only_that_contact_if_it_moved(
+    folder, state, contact_id, channel, direction
+):
+    sync(folder, state)
+    before = state.written(f"files:{folder.resolve()}")
+    with (folder / "activities.csv").open("a") as f:
+        f.write(f"late,{contact_id},{iso(AS_OF - timedelta(days=1))},{channel},{direction},,\n")
+    scores = {c.id: s for c, s in score_source(connect(folder).source, as_of=AS_OF)}
+    moved = is_material_change(scores[contact_id], before[contact_id])
+    assert moved == (contact_id == "c3")  # c3's reply counts; c0 stays at 100 either way
+    assert not any(is_material_change(scores[c], before[c]) for c in scores if c != contact_id)
+    writer = CountingWriter(None)
+    report = sync(folder, state, writer)
+    assert dict(writer.counts) == ({contact_id: 1} if moved else {})
+    assert report.written == int(moved) and report.unchanged == 9 - int(moved)
+    rows = scores_file(folder)
+    assert rows[contact_id]["score"] == str(
+        round(scores[contact_id].score if moved else before[contact_id].score)
+    )
+    assert len(rows) == 9  # the file still holds every contact
+
+
+def test_killed_mid_write_then_rerun_writes_every_score_exactly_once(folder, state):
+    writer = CountingWriter(None, crash_after=2)
+    with pytest.raises(OSError, match="killed mid-write"):
+        sync(folder, state, writer)
+    target = f"files:{folder.resolve()}"
+    assert len(state.written(target)) == 4 and len(scores_file(folder)) == 4
+    run = state.runs(target)[0]
+    assert run["status"] == "error" and "killed mid-write" in run["report"]["error"]
+    rerun = CountingWriter(None)
+    report = sync(folder, state, rerun)
+    assert report.written == 5 and report.unchanged == 4
+    total = writer.counts + rerun.counts
+    assert dict(total) == {f"c{i}": 1 for i in range(9)}
+    assert set(scores_file(folder)) == set(state.written(target)) == set(total)
+
+
+def test_deleted_scores_file_is_rewritten_in_full(folder, state):
+    sync(folder, state)
+    (folder / "scores.csv").unlink()
+    assert sync(folder, state).written == 9
+    assert len(scores_file(folder)) == 9
+
+
+def test_dry_run_writes_no_file_and_records_nothing(folder, state):
+    report = sync(folder, state, dry_run=True)
+    assert report.dry_run and report.changed == 9 and report.written == 0
+    target = f"files:{folder.resolve()}"
+    assert not (folder / "scores.csv").exists()
+    assert len(state.written(target)) == 0 and state.get_cursor(target) is None
+    assert state.runs(target)[0]["report"]["dry_run"] is True
+
+
+def test_min_score_change_zero_rewrites_everything(folder, state):
+    sync(folder, state)
+    assert sync(folder, state, min_score_change=0).written == 9
+
+
+def test_invalid_input_stops_before_writing_anything(folder, state):
+    with (folder / "activities.csv").open("a") as f:
+        f.write("bad,c1,2026-01-01T10:00:00,email,outbound,,\n")
+    with pytest.raises(InvalidInputError, match=r"activities\.csv:\d+: occurred_at"):
+        sync(folder, state)
+    assert not (folder / "scores.csv").exists()
+    assert state.runs()[0]["status"] == "error"
+
+
+def test_skipped_rows_are_counted_in_the_report(folder, state):
+    with (folder / "activities.csv").open("a") as f:
+        f.write(
+            "bad,c1,2026-01-01T10:00:00,email,outbound,,\nworse,c404,2026-01-01T10:00:00Z,email,outbound,,\n"
+        )
+    report = sync(folder, state, skip_invalid=True)
+    assert report.rejected == 2 and report.written == 9
+    assert [r["error"][:12] for r in report.to_dict()["rejections"]] == [
+        "occurred_at ",
+        "contact_id '",
+    ]
+    assert len((folder / "rejects.csv").read_text().splitlines()) == 3
+    assert json.loads(json.dumps(report.to_dict()))["rejected"] == 2
+
+
+def test_score_and_explain_match_what_sync_writes(folder, state):
+    conn = connect(folder)
+    scored = {c.id: s for c, s in score_connection(conn, None, as_of=AS_OF)}
+    sync(folder, state)
+    rows = scores_file(folder)
+    assert {cid: str(round(s.score)) for cid, s in scored.items()} == {
+        cid: r["score"] for cid, r in rows.items()
+    }
+    contact, result = explain_contact(conn, state, "c2", as_of=AS_OF)
+    assert contact.first_name == "N2" and result == scored["c2"]
+    assert result.components and result.reasons
+    with pytest.raises(InvalidInputError, match="no contact with id 'nobody'"):
+        explain_contact(conn, state, "nobody", as_of=AS_OF)
+
+
+def test_naive_as_of_is_refused(folder, state):
+    with pytest.raises(ValueError, match="timezone-aware"):
+        sync(folder, state, as_of=datetime(2026, 1, 1))
+
+
+# -- the materiality rule -----------------------------------------------------------------
+
+
+def result(score: float, band: str) -> MutualityScore:
+    return MutualityScore("c", score, 0.0, 10.0, band, 0.5, (), (), "a", AS_OF)
+
+
+def written(score: float, band: str) -> WrittenScore:
+    return WrittenScore("c", score, band, 0.0, 10.0, 0.5, "", AS_OF)
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "threshold", "expected"),
+    [
+        (result(50, "mutual"), None, 1, True),  # never written
+        (result(50.4, "mutual"), written(49.6, "mutual"), 1, False),  # same rounded value
+        (result(50.6, "mutual"), written(50.4, "mutual"), 1, True),  # rounded moves by 1
+        (result(53, "mutual"), written(50, "mutual"), 5, False),
+        (result(55, "mutual"), written(50, "mutual"), 5, True),
+        (result(50, Band.DORMANT), written(50, "mutual"), 100, True),  # a band change always
+        (result(50, "mutual"), written(50, "mutual"), 0, True),  # 0 means always write
+    ],
+)
+def test_is_material_change(new, old, threshold, expected):
+    assert is_material_change(new, old, threshold) is expected
