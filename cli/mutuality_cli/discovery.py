@@ -8,6 +8,7 @@ shows it as failed with the reason, and only selecting it is an error.
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, cast
 
@@ -18,6 +19,7 @@ from mutuality_core.errors import ConfigError, MissingDependencyError
 from mutuality_core.ports import AdapterPlugin
 
 GROUP = "mutuality.adapters"
+log = logging.getLogger(__name__)
 
 
 class EntryPointLike(Protocol):
@@ -126,12 +128,29 @@ def load_adapter(name: str) -> AdapterPlugin:
     )
 
 
-def plugin_commands(plugin: object) -> Mapping[str, Any]:
-    """The extra Click commands an adapter offers (``setup``/``fake``), or nothing."""
+def plugin_commands(
+    plugin: object, *, strict: bool = False, name: str | None = None
+) -> Mapping[str, Any]:
+    """The extra Click commands an adapter offers (``setup``/``fake``), or nothing.
+
+    A plugin whose ``commands()`` fails offers nothing when listing (``strict=False``);
+    when the user asked for one of its commands the failure is a one-line error.
+    """
     commands = getattr(plugin, "commands", None)
     if not callable(commands):
         return {}
-    offered = commands()
+    name = name or str(getattr(plugin, "name", "?"))
+    try:
+        offered = commands()
+    except Exception as error:
+        if not strict:
+            log.warning("adapter %s: commands() failed: %s", name, error)
+            return {}
+        if isinstance(error, MissingDependencyError):
+            raise
+        raise ConfigError(
+            f"adapter {name!r} could not load its commands: {one_line(error)}"
+        ) from error
     return dict(offered) if isinstance(offered, Mapping) else {}
 
 

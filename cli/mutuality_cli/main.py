@@ -21,6 +21,7 @@ from mutuality_cli import discovery, exit_codes
 from mutuality_cli.options import (
     adapter_options,
     as_of_option,
+    clock,
     common_options,
     format_option,
     now_utc,
@@ -178,6 +179,7 @@ def adapters(as_json: bool) -> None:
 @adapter_options
 @as_of_option
 @format_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar on stderr.")
 @common_options
 def score(
     adapter: str | None,
@@ -190,6 +192,7 @@ def score(
     state: str | None,
     as_of: datetime | None,
     fmt: str,
+    quiet: bool,
     config_path: str | None,
     verbose: int,
 ) -> None:
@@ -208,11 +211,18 @@ def score(
     moment = as_of or now_utc()
     from mutuality_core import sync as engine
 
+    progress = StderrProgress() if progress_wanted(quiet) else None
     with opened(config) as (connection, state_store):
-        results = engine.score_connection(connection, state_store, as_of=moment, scoring=scoring)
+        results = engine.score_connection(
+            connection, state_store, as_of=moment, scoring=scoring, progress=progress
+        )
         rows = (score_row(s, contact) for contact, s in results)
-        stdout = click.get_text_stream("stdout")
-        write_rows(rows, fmt, stdout, SCORE_FIELDS)
+        stdout = sys.stdout
+        try:
+            write_rows(rows, fmt, stdout, SCORE_FIELDS)
+        finally:
+            if progress is not None:
+                progress.close()
 
 
 # --------------------------------------------------------------------------- explain
@@ -303,7 +313,7 @@ def explain(
 def _write_report(report_dict: Mapping[str, Any], destination: str) -> None:
     text = json.dumps(report_dict, indent=2, ensure_ascii=False) + "\n"
     if destination == "-":
-        click.get_text_stream("stdout").write(text)
+        sys.stdout.write(text)
         return
     try:
         target = Path(destination)
@@ -313,6 +323,21 @@ def _write_report(report_dict: Mapping[str, Any], destination: str) -> None:
         os.replace(tmp, target)
     except OSError as error:
         raise ConfigError(f"cannot write the report to {destination}: {error.strerror}") from error
+
+
+def _destination(connection: Connection) -> str | None:
+    """Where the writer puts scores, if it says (the files adapter's scores file)."""
+    for owner in (connection, connection.writer):
+        for attribute in ("destination", "output_path", "path"):
+            value = getattr(owner, attribute, None)
+            if value:
+                return str(value)
+    return None
+
+
+def _first_reason(reasons: str, width: int = 72) -> str:
+    first = reasons.split("; ")[0]
+    return first if len(first) <= width else first[: width - 1] + "…"
 
 
 def _summary_lines(
@@ -339,9 +364,7 @@ def _summary_lines(
     total = sum(report.band_counts.values()) or 1
     for band, count in sorted(report.band_counts.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"  {band:<18} {count:>7,}  {100 * count / total:5.1f}%")
-    destination = getattr(connection, "destination", None) or getattr(
-        connection.writer, "destination", None
-    )
+    destination = _destination(connection)
     if destination and not report.dry_run:
         lines.append(f"Scores written to {destination}")
     if one_sided:
@@ -349,8 +372,13 @@ def _summary_lines(
         for w in one_sided:
             lines.append(
                 f"  {w.contact_id:<14} {w.band:<17} lean {w.lean:+.2f}  "
-                f"score {w.score:5.1f}  {w.reasons[:70]}"
+                f"score {w.score:5.1f}  {_first_reason(w.reasons)}"
             )
+    rejected = getattr(report, "rejected", 0)
+    if rejected:
+        rejects_file = getattr(connection.source, "rejects_path", None)
+        where = f"; see {rejects_file}" if rejects_file else " (listed in --report)"
+        lines.append(f"  {rejected:,} invalid record(s) skipped{where}")
     for failure in list(report.failures)[:5]:
         lines.append(f"  failed {failure.contact_id}: {failure.error}")
     if report.failed > 5:
@@ -450,7 +478,7 @@ def sync(
                 connection,
                 state_store,
                 as_of=moment,
-                now=now_utc,
+                now=clock,
                 options=sync_options,
                 progress=progress,
             )
@@ -534,7 +562,19 @@ def _run_row(run: Mapping[str, Any]) -> dict[str, str]:
             merged["status"] = "partial"
         else:
             merged["status"] = "dry run" if merged.get("dry_run") else "ok"
+    for key in ("started_at", "finished_at"):
+        merged[key] = _short_time(merged.get(key))
     return {k: "" if merged.get(k) is None else str(merged.get(k)) for k in RUN_FIELDS}
+
+
+def _short_time(value: Any) -> Any:
+    """``2026-06-30T08:00:00.123+00:00`` -> ``2026-06-30T08:00:00Z`` for the runs table."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return iso(datetime.fromisoformat(value.replace("Z", "+00:00")).replace(microsecond=0))
+    except ValueError:
+        return value
 
 
 # --------------------------------------------------------------------------- state
@@ -710,7 +750,7 @@ class PluginCommandGroup(MutualityGroup):
         if cmd_name not in discovery.adapter_names():
             return None
         plugin = discovery.load_adapter(cmd_name)
-        command = discovery.plugin_commands(plugin).get(self.kind)
+        command = discovery.plugin_commands(plugin, strict=True, name=cmd_name).get(self.kind)
         if command is None:
             raise click.UsageError(
                 f"adapter {cmd_name!r} offers no `{self.kind}` command; "

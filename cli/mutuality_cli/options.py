@@ -44,9 +44,14 @@ class AwareDateTime(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
-def now_utc() -> datetime:
-    """The CLI may read the clock; the core never does."""
+def clock() -> datetime:
+    """The CLI may read the clock; the core never does (it is handed this function)."""
     return datetime.now(timezone.utc)
+
+
+def now_utc() -> datetime:
+    """The default ``--as-of``: now, to the second, so reports and outputs stay readable."""
+    return clock().replace(microsecond=0)
 
 
 def _apply(function: F, decorators: list[Callable[[F], F]]) -> F:

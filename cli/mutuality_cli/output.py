@@ -30,6 +30,8 @@ SCORE_FIELDS = (
     "algorithm",
     "as_of",
 )
+#: The columns of ``--format table``: enough to read on a terminal.
+TABLE_FIELDS = ("contact_id", "name", "band", "score", "lean", "strength", "confidence", "reasons")
 
 
 def iso(value: datetime | None) -> str | None:
@@ -96,9 +98,10 @@ def write_rows(
             writer.writerow({k: _cell(row.get(k)) for k in fields})
             count += 1
     elif fmt == "table":
-        materialised = [{k: _cell(r.get(k)) for k in fields} for r in rows]
+        shown = [f for f in TABLE_FIELDS if f in fields] or list(fields)
+        materialised = [{k: _cell(r.get(k)) for k in shown} for r in rows]
         count = len(materialised)
-        out.write(render_table(materialised, fields))
+        out.write(render_table(materialised, shown))
     else:  # guarded by click.Choice; kept for library misuse
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return count

@@ -187,3 +187,21 @@ def test_plugin_setup_and_fake_commands_are_mounted(runner, install_adapters):
     assert "pip install 'mutuality[hubspot]'" in missing.stderr
     unknown = runner.invoke(cli, ["setup", "zzz"])
     assert unknown.exit_code == 2
+
+
+class _BrokenCommands(FakePlugin):
+    def commands(self):
+        raise ModuleNotFoundError("No module named 'crm_sdk'")
+
+
+def test_a_plugin_whose_commands_fail_still_lists_and_fails_in_one_line(runner, install_adapters):
+    install_adapters({"odd": _BrokenCommands(), "memory": FakePlugin()})
+    listing = runner.invoke(cli, ["adapters", "--json"])
+    assert listing.exit_code == 0
+    assert {a["name"]: a["commands"] for a in json.loads(listing.stdout)}["odd"] == []
+    assert runner.invoke(cli, ["setup", "--help"]).exit_code == 0
+    used = runner.invoke(cli, ["setup", "odd"])
+    assert used.exit_code == 2
+    assert used.stderr == (
+        "Error: adapter 'odd' could not load its commands: No module named 'crm_sdk'\n"
+    )
