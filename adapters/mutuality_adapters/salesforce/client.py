@@ -1,0 +1,204 @@
+"""Opening simple-salesforce on our own session, and turning its errors into ours.
+
+The only module (with :mod:`.transport`) that imports simple-salesforce; it is
+imported lazily by :func:`mutuality_adapters.salesforce.plugin.connect` so that the
+package imports without the ``salesforce`` extra.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from mutuality_adapters.salesforce.settings import SalesforceSettings
+from mutuality_core.errors import (
+    AuthenticationError,
+    ConfigError,
+    CrmUnavailableError,
+    MissingDependencyError,
+    QuotaExhaustedError,
+)
+
+__all__ = ["SalesforceClient", "import_simple_salesforce", "open_client"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def import_simple_salesforce() -> Any:
+    try:
+        import simple_salesforce
+    except ImportError:
+        raise MissingDependencyError("simple-salesforce", "salesforce") from None
+    return simple_salesforce
+
+
+class SalesforceClient:
+    """A logged-in simple-salesforce client plus what the adapter needs around it.
+
+    ``call`` runs one client operation and maps failures to typed errors. An expired
+    session is renewed by logging in again when the credentials allow it (password
+    or JWT); a bare session id cannot be renewed, so that case says what to do.
+    """
+
+    def __init__(
+        self,
+        settings: SalesforceSettings,
+        *,
+        session: Any,
+        factory: Callable[[], Any],
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.session = session
+        self._factory = factory
+        self.sleep = sleep
+        self.sf = self._login()
+        self.user_id: str | None = None
+        self.org_id: str | None = None
+
+    @property
+    def budget(self) -> Any:
+        return self.session.budget
+
+    def _login(self) -> Any:
+        sfmod = import_simple_salesforce()
+        try:
+            return self._factory()
+        except sfmod.SalesforceAuthenticationFailed as error:
+            raise AuthenticationError(
+                f"Salesforce login failed ({error.code}): check SALESFORCE_USERNAME, "
+                "SALESFORCE_PASSWORD and SALESFORCE_SECURITY_TOKEN (a new token is emailed "
+                "after a password reset), or the JWT connected app and its pre-authorization"
+            ) from None
+
+    def can_relogin(self) -> bool:
+        return self.settings.auth_mode != "session"
+
+    def call(self, operation: Callable[[Any], T], *, what: str) -> T:
+        sfmod = import_simple_salesforce()
+        relogged = False
+        while True:
+            try:
+                return operation(self.sf)
+            except sfmod.SalesforceExpiredSession:
+                if relogged or not self.can_relogin():
+                    raise AuthenticationError(
+                        "the Salesforce session expired or is invalid (INVALID_SESSION_ID) "
+                        f"while {what}; set a fresh SALESFORCE_SESSION_ID, or configure "
+                        "username/password/security token or the JWT flow so mutuality can "
+                        "log in again by itself. State is saved; rerun after that"
+                    ) from None
+                logger.info("Salesforce session expired; logging in again")
+                self.sf = self._login()
+                relogged = True
+            except sfmod.SalesforceRefusedRequest as error:
+                codes = _codes(error.content)
+                if "REQUEST_LIMIT_EXCEEDED" in codes:
+                    raise QuotaExhaustedError(
+                        "the org's daily API allowance is exhausted (REQUEST_LIMIT_EXCEEDED); "
+                        "state is saved, rerun later"
+                    ) from None
+                raise AuthenticationError(
+                    f"Salesforce refused {what} ({', '.join(codes) or 'HTTP 403'}): the "
+                    "integration user needs API Enabled and read access to Contact, Task, "
+                    "Event and EmailMessage; see docs/salesforce.md"
+                ) from None
+            except sfmod.SalesforceMalformedRequest as error:
+                codes = _codes(error.content)
+                if "INVALID_FIELD" in codes and "Mutuality" in str(error.content):
+                    raise ConfigError(
+                        "the Mutuality fields are missing on Contact or not visible to the "
+                        "integration user; run `mutuality setup salesforce` (see "
+                        f"--grant-permission-set). Salesforce said: {_messages(error.content)}"
+                    ) from None
+                raise CrmUnavailableError(
+                    f"Salesforce rejected {what}: {_messages(error.content)}"
+                ) from None
+            except sfmod.SalesforceError as error:
+                raise CrmUnavailableError(
+                    f"Salesforce failed while {what} (HTTP {error.status}): "
+                    f"{_messages(error.content)}; state is saved, rerun later"
+                ) from None
+
+
+def _codes(content: Any) -> list[str]:
+    if isinstance(content, list):
+        return [str(item.get("errorCode")) for item in content if isinstance(item, dict)]
+    return []
+
+
+def _messages(content: Any) -> str:
+    if isinstance(content, list):
+        return "; ".join(
+            f"{item.get('errorCode')}: {item.get('message')}"
+            for item in content
+            if isinstance(item, dict)
+        )
+    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
+    return text[:300]
+
+
+def open_client(
+    settings: SalesforceSettings,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SalesforceClient:
+    """Log in (or adopt a session) through a :class:`SalesforceSession`."""
+    sfmod = import_simple_salesforce()
+    from mutuality_adapters.salesforce.transport import (
+        ApiBudget,
+        SalesforceSession,
+        loopback_netloc,
+    )
+
+    loopback = None
+    if settings.instance_url:
+        loopback = loopback_netloc(settings.instance_url)
+        scheme = urlsplit(settings.instance_url).scheme
+        if scheme == "http" and loopback is None:
+            raise ConfigError(
+                "SALESFORCE_INSTANCE_URL must use https:// (plain http is accepted only for "
+                f"a local fake server on 127.0.0.1/localhost); got {settings.instance_url!r}"
+            )
+    budget = ApiBudget(
+        max_share_per_run=settings.max_share_per_run,
+        max_share_total=settings.max_share_total,
+        max_requests=settings.max_requests,
+    )
+    session = SalesforceSession(
+        budget=budget,
+        timeout=settings.timeout,
+        retries=settings.retries,
+        loopback=loopback,
+        sleep=sleep,
+    )
+    mode = settings.auth_mode
+    common: dict[str, Any] = {"version": settings.api_version, "session": session}
+
+    def factory() -> Any:
+        if mode == "session":
+            return sfmod.Salesforce(
+                instance_url=settings.instance_url, session_id=settings.session_id, **common
+            )
+        if mode == "password":
+            return sfmod.Salesforce(
+                username=settings.username,
+                password=settings.password,
+                security_token=settings.security_token,
+                domain=settings.login_domain,
+                **common,
+            )
+        return sfmod.Salesforce(
+            username=settings.username,
+            consumer_key=settings.consumer_key,
+            privatekey_file=settings.private_key_file,
+            domain=settings.login_domain,
+            **common,
+        )
+
+    return SalesforceClient(settings, session=session, factory=factory, sleep=sleep)

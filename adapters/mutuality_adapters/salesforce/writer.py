@@ -1,0 +1,208 @@
+"""The ScoreWriter: PATCH only materially changed contacts, never create one.
+
+Small batches go through sObject Collections (200 records a request,
+``allOrNone=false``, results in request order). A batch of at least
+``bulk_threshold`` updates goes through a Bulk API 2.0 update job built from a CSV
+we write ourselves (``Id`` then the fields in a fixed order), which costs about six
+requests whatever its size. In bulk mode the writer asks the engine for batches of
+``bulk_batch_size`` so large runs reach the threshold.
+
+Per record: ``UNABLE_TO_LOCK_ROW`` is retried (through Collections, with backoff);
+if it persists the record is reported ``retryable``, as are rows a bulk job left
+unprocessed. Any other error is reported with its code. A failure that leaves the
+fate of a batch unknown raises, so the engine does not record it as written.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from mutuality_adapters.salesforce.client import SalesforceClient, import_simple_salesforce
+from mutuality_adapters.salesforce.fields import FIELD_NAMES, field_values
+from mutuality_core.errors import CrmUnavailableError
+from mutuality_core.ports import ScoreUpdate, WriteResult
+
+__all__ = ["SalesforceWriter"]
+
+logger = logging.getLogger(__name__)
+
+COLLECTION_SIZE = 200
+LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
+#: Errors worth another attempt on a later run.
+RETRYABLE = frozenset({LOCK_ERROR, "UNPROCESSED", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG"})
+
+
+class SalesforceWriter:
+    def __init__(
+        self, client: SalesforceClient, *, sleep: Callable[[float], None] | None = None
+    ) -> None:
+        self.client = client
+        self.settings = client.settings
+        self.sleep = sleep or client.sleep
+        self.batch_size = (
+            max(self.settings.bulk_batch_size, COLLECTION_SIZE)
+            if self.settings.bulk_threshold
+            else COLLECTION_SIZE
+        )
+        self.stats = {"collections_requests": 0, "bulk_jobs": 0, "lock_retries": 0}
+
+    def close(self) -> None:
+        return None
+
+    def write(self, updates: Sequence[ScoreUpdate]) -> Sequence[WriteResult]:
+        if not updates:
+            return []
+        rows = {u.contact.id: field_values(u) for u in updates}
+        threshold = self.settings.bulk_threshold
+        if threshold and len(rows) >= threshold:
+            results = self._bulk(rows)
+        else:
+            results = self._collections(rows)
+        return [results[contact_id] for contact_id in rows]
+
+    # -- sObject Collections
+
+    def _collections(self, rows: Mapping[str, Mapping[str, Any]]) -> dict[str, WriteResult]:
+        results: dict[str, WriteResult] = {}
+        pending = list(rows)
+        attempt = 0
+        while pending:
+            locked: list[str] = []
+            for start in range(0, len(pending), COLLECTION_SIZE):
+                chunk = pending[start : start + COLLECTION_SIZE]
+                for contact_id, (ok, code, message) in self._patch(chunk, rows).items():
+                    if ok:
+                        results[contact_id] = WriteResult(contact_id, True)
+                    elif code == LOCK_ERROR and attempt < self.settings.retries:
+                        locked.append(contact_id)
+                    else:
+                        results[contact_id] = _failure(contact_id, code, message)
+            if locked:
+                delay = 2.0**attempt
+                self.stats["lock_retries"] += len(locked)
+                logger.info(
+                    "%d contacts were locked by other writes; retrying in %.0f s",
+                    len(locked),
+                    delay,
+                )
+                self.sleep(delay)
+                attempt += 1
+            pending = locked
+        return results
+
+    def _patch(
+        self, chunk: Sequence[str], rows: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, tuple[bool, str, str]]:
+        payload = {
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": "Contact"}, "id": contact_id, **rows[contact_id]}
+                for contact_id in chunk
+            ],
+        }
+        self.stats["collections_requests"] += 1
+        answer = self.client.call(
+            lambda sf: sf.restful("composite/sobjects", method="PATCH", json=payload),
+            what="writing scores (sObject Collections)",
+        )
+        if not isinstance(answer, list) or len(answer) != len(chunk):
+            raise CrmUnavailableError(
+                f"Salesforce answered a Collections update of {len(chunk)} contacts with "
+                f"{len(answer) if isinstance(answer, list) else 'no'} results; the batch is "
+                "written again on the next run"
+            )
+        out: dict[str, tuple[bool, str, str]] = {}
+        for contact_id, item in zip(chunk, answer, strict=True):
+            if item.get("success"):
+                out[contact_id] = (True, "", "")
+            else:
+                errors = item.get("errors") or [{}]
+                out[contact_id] = (
+                    False,
+                    str(errors[0].get("statusCode") or "UNKNOWN"),
+                    str(errors[0].get("message") or ""),
+                )
+        return out
+
+    # -- Bulk API 2.0
+
+    def _bulk(self, rows: Mapping[str, Mapping[str, Any]]) -> dict[str, WriteResult]:
+        sfmod = import_simple_salesforce()
+        handle, path = tempfile.mkstemp(prefix="mutuality-sf-", suffix=".csv")
+        try:
+            with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
+                writer = csv.writer(out, lineterminator="\n")
+                writer.writerow(["Id", *FIELD_NAMES])
+                for contact_id, values in rows.items():
+                    writer.writerow([contact_id, *(_csv_value(values[f]) for f in FIELD_NAMES)])
+            self.stats["bulk_jobs"] += 1
+            wait = self.settings.bulk_poll_seconds
+            try:
+                jobs = self.client.call(
+                    lambda sf: sf.bulk2.Contact.update(csv_file=path, wait=wait),
+                    what="writing scores (Bulk API 2.0)",
+                )
+            except sfmod.SalesforceOperationError as error:
+                raise CrmUnavailableError(
+                    f"the Bulk API 2.0 update job failed ({error}); nothing is recorded as "
+                    "written and the next run writes these contacts again"
+                ) from None
+        finally:
+            os.unlink(path)
+        failed: dict[str, tuple[str, str]] = {}
+        unprocessed: set[str] = set()
+        for job in jobs:
+            job_id = job["job_id"]
+            if int(job.get("numberRecordsFailed") or 0):
+                text = self.client.call(
+                    lambda sf, j=job_id: sf.bulk2.Contact.get_failed_records(j),
+                    what="reading the bulk job's failures",
+                )
+                for row in csv.DictReader(text.splitlines()):
+                    code, _, message = (row.get("sf__Error") or "UNKNOWN").partition(":")
+                    failed[row["Id"]] = (code, message.rstrip(":-"))
+            if int(job.get("numberRecordsProcessed") or 0) < int(
+                job.get("numberRecordsTotal") or 0
+            ):
+                text = self.client.call(
+                    lambda sf, j=job_id: sf.bulk2.Contact.get_unprocessed_records(j),
+                    what="reading the bulk job's unprocessed rows",
+                )
+                unprocessed.update(
+                    r["Id"] for r in csv.DictReader(text.splitlines()) if r.get("Id")
+                )
+        results: dict[str, WriteResult] = {}
+        retry = [c for c, (code, _m) in failed.items() if code == LOCK_ERROR]
+        for contact_id in rows:
+            if contact_id in unprocessed:
+                results[contact_id] = _failure(
+                    contact_id, "UNPROCESSED", "the bulk job did not process this row"
+                )
+            elif contact_id in failed:
+                results[contact_id] = _failure(contact_id, *failed[contact_id])
+            else:
+                results[contact_id] = WriteResult(contact_id, True)
+        if retry:
+            logger.info("%d contacts were locked during the bulk job; retrying them", len(retry))
+            self.stats["lock_retries"] += len(retry)
+            self.sleep(1.0)
+            results.update(self._collections({c: rows[c] for c in retry}))
+        return results
+
+
+def _csv_value(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _failure(contact_id: str, code: str, message: str) -> WriteResult:
+    return WriteResult(
+        contact_id,
+        False,
+        error=f"{code}: {message}".strip().rstrip(":"),
+        retryable=code in RETRYABLE,
+    )

@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any
+
+from mutuality_adapters.salesforce.fake import FakeSalesforce, seed_rows
+from mutuality_adapters.salesforce.fake.soql import canonical_datetime
+
+from mutuality_core.model import Direction
+
+from .conftest import Clock, activity, contact_rows, read_all
+
+
+def activities_of(pages: list[Any]) -> list[Any]:
+    return [a for p in pages for a in p.activities]
+
+
+def contacts_of(pages: list[Any]) -> list[Any]:
+    return [c for p in pages for c in p.contacts]
+
+
+def test_full_read_maps_everything_once(fake: FakeSalesforce, connect: Any) -> None:
+    ids = seed_rows(
+        fake.org,
+        contact_rows(3),
+        [
+            activity("e1", "c0", direction="inbound", thread_id="t"),  # EmailMessage + logged Task
+            activity("e2", "c0", direction="outbound"),
+            activity("m1", "c1", channel="meeting", direction="mutual"),
+            activity("m1", "c2", channel="meeting", direction="mutual"),  # shared meeting
+            activity("k1", "c1", channel="call", direction="outbound", duration_seconds="30"),
+            activity(
+                "k1", "c2", channel="call", direction="outbound", duration_seconds="30"
+            ),  # shared task
+            activity("old", "c2", when="2024-01-01T00:00:00+00:00", channel="call"),  # archived
+        ],
+    )
+    assert len(fake.org.records["Task"]) == 4  # two logged-email tasks, one call, one archived call
+    source = connect().source
+    pages, _cursor = read_all(source, None)
+    contacts = contacts_of(pages)
+    assert sorted(c.id for c in contacts) == sorted(ids.values())
+    acts = activities_of(pages)
+    keys = Counter((a.id, a.contact_id) for a in acts)
+    assert max(keys.values()) == 1
+    per_contact = Counter(a.contact_id for a in acts)
+    assert per_contact == {ids["c0"]: 2, ids["c1"]: 2, ids["c2"]: 3}
+    emails = [a for a in acts if a.contact_id == ids["c0"]]
+    assert {a.direction for a in emails} == {Direction.INBOUND, Direction.OUTBOUND}
+    # the logged email is known by its Task id: one activity, from the EmailMessage
+    task_ids = {
+        r["Id"] for r in fake.org.records["Task"].values() if r.get("TaskSubtype") == "Email"
+    }
+    assert {a.id for a in emails} == task_ids
+
+
+def test_second_read_returns_nothing_and_new_activity_only_itself(
+    fake: FakeSalesforce, connect: Any, clock: Clock
+) -> None:
+    ids = seed_rows(fake.org, contact_rows(5), [activity(f"a{i}", f"c{i}") for i in range(5)])
+    source = connect().source
+    _pages, cursor = read_all(source, None)
+    clock.tick(600)
+    pages, cursor2 = read_all(source, cursor)
+    assert contacts_of(pages) == [] and activities_of(pages) == []
+    clock.tick(5)
+    seed_rows(fake.org, [], [])
+    new_id = fake.org.insert(
+        "Task",
+        {
+            "WhoId": ids["c3"],
+            "TaskSubtype": "Call",
+            "CallType": "Inbound",
+            "IsClosed": True,
+            "CompletedDateTime": canonical_datetime(clock.now),
+        },
+    )
+    pages, _ = read_all(source, cursor2)
+    acts = activities_of(pages)
+    assert [(a.id, a.contact_id) for a in acts] == [(new_id, ids["c3"])]
+    assert any(new_id in p.deleted_activity_ids for p in pages)  # replaced, not duplicated
+
+
+def test_five_thousand_equal_stamps_read_exactly_once_even_after_a_crash(
+    fake: FakeSalesforce, connect: Any, clock: Clock
+) -> None:
+    stamp = canonical_datetime(clock.now)
+    for i in range(5000):
+        fake.org.insert("Contact", {"LastName": f"n{i}"}, stamp=stamp)
+    source = connect(page_size=200).source
+    pages = list(source.read(None))
+    seen = [c.id for c in contacts_of(pages)]
+    assert len(seen) == 5000 and len(set(seen)) == 5000
+    # Resume from a page in the middle, as after a crash: only the rest comes back.
+    middle = next(
+        p
+        for p in pages
+        if p.contacts and len([c for q in pages[: pages.index(p) + 1] for c in q.contacts]) >= 2600
+    )
+    before = [c.id for q in pages[: pages.index(middle) + 1] for c in q.contacts]
+    rest = [c.id for c in contacts_of(list(source.read(middle.cursor)))]
+    assert sorted(before + rest) == sorted(seen)
+    # The next run does not return them again.
+    clock.tick(30)
+    again = contacts_of(list(source.read(pages[-1].cursor)))
+    assert again == []
+
+
+def test_late_commit_with_older_stamp_is_caught(
+    fake: FakeSalesforce, connect: Any, clock: Clock
+) -> None:
+    seed_rows(fake.org, contact_rows(2), [])
+    source = connect().source
+    _pages, cursor = read_all(source, None)
+    late_stamp = canonical_datetime(clock.now)  # committed "now" but with the earlier stamp
+    clock.tick(60)
+    late = fake.org.insert("Contact", {"LastName": "late"}, stamp=late_stamp)
+    pages, _ = read_all(source, cursor)
+    assert [c.id for c in contacts_of(pages)] == [late]
+
+
+def test_own_writes_are_not_changes_but_user_edits_are(
+    fake: FakeSalesforce, connect: Any, clock: Clock
+) -> None:
+    ids = seed_rows(fake.org, contact_rows(2), [])
+    fake.org.add_custom_field(
+        "Contact.Mutuality_Score__c", {"type": "Number", "precision": 5, "scale": 2}, visible=True
+    )
+    connection = connect()
+    _pages, cursor = read_all(connection.source, None)
+    clock.tick(10)
+    connection.source.client.call(
+        lambda sf: sf.restful(
+            "composite/sobjects",
+            method="PATCH",
+            json={
+                "allOrNone": False,
+                "records": [
+                    {"attributes": {"type": "Contact"}, "id": ids["c0"], "Mutuality_Score__c": 50}
+                ],
+            },
+        ),
+        what="test write",
+    )
+    fake.org.modify("Contact", ids["c1"], {"FirstName": "Changed"})
+    clock.tick(10)
+    pages, _ = read_all(connection.source, cursor)
+    assert [(c.id, c.first_name) for c in contacts_of(pages)] == [(ids["c1"], "Changed")]
+
+
+def test_relation_added_later_rereads_its_task(
+    fake: FakeSalesforce, connect: Any, clock: Clock
+) -> None:
+    ids = seed_rows(fake.org, contact_rows(2), [activity("k", "c0", channel="call")])
+    source = connect().source
+    _pages, cursor = read_all(source, None)
+    clock.tick(900)
+    [task_id] = list(fake.org.records["Task"])
+    fake.org.insert(
+        "TaskWhoRelation", {"TaskId": task_id, "RelationId": ids["c1"], "Type": "Contact"}
+    )
+    pages, _ = read_all(source, cursor)
+    assert sorted(a.contact_id for a in activities_of(pages)) == sorted(ids.values())
+    assert any(task_id in p.deleted_activity_ids for p in pages if not p.activities)
+
+
+def test_deleted_rows_become_deletions(fake: FakeSalesforce, connect: Any, clock: Clock) -> None:
+    ids = seed_rows(fake.org, contact_rows(2), [activity("k", "c0", channel="call")])
+    source = connect().source
+    _pages, cursor = read_all(source, None)
+    clock.tick(900)
+    [task_id] = list(fake.org.records["Task"])
+    fake.org.delete("Task", task_id)
+    fake.org.delete("Contact", ids["c1"])
+    pages, _ = read_all(source, cursor)
+    assert task_id in [i for p in pages if p.cursor for i in p.deleted_activity_ids]
+    assert [i for p in pages for i in p.deleted_contact_ids] == [ids["c1"]]
+
+
+def test_org_without_optional_features_is_read_with_log_lines(
+    clock: Clock, sleeps: list[float], caplog: Any
+) -> None:
+    from mutuality_adapters.salesforce import plugin
+
+    with FakeSalesforce(
+        clock=clock, enhanced_email=False, shared_activities=False, call_center=False
+    ) as fake:
+        ids = seed_rows(
+            fake.org,
+            contact_rows(2),
+            [
+                activity("e", "c0", direction="inbound"),
+                activity("k", "c0", channel="call"),
+                activity("k", "c1", channel="call"),
+            ],
+        )
+        connection = plugin.connect({}, environ=fake.environ(), sleep=sleeps.append, clock=clock)
+        with caplog.at_level(logging.INFO):
+            pages, _ = read_all(connection.source, None)
+    acts = activities_of(pages)
+    # without Shared Activities only the WhoId is credited; emails come from Tasks
+    assert sorted((a.contact_id, a.channel.value) for a in acts) == [
+        (ids["c0"], "call"),
+        (ids["c0"], "email"),
+    ]
+    text = caplog.text
+    assert (
+        "no EmailMessage object" in text and "lacks CallType" in text and "TaskWhoRelation" in text
+    )
