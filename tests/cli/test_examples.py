@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import shutil
 import subprocess
 import sys
 import types
@@ -80,3 +81,124 @@ def test_sample_is_big_enough_small_enough_and_spans_two_years():
     tags = Counter(t for a in activities for t in a["tags"].split(";") if t)
     assert tags["ask"] > 100 and tags["give"] > 100
     assert sum(1 for a in activities if a["thread_id"]) > 5000
+
+
+def test_scoring_the_sample_as_of_its_end_covers_every_band(generator):
+    from mutuality_adapters.files import connect
+
+    from mutuality_core.sync import score_connection
+
+    connection = connect(SAMPLE)
+    scores = {c.id: s for c, s in score_connection(connection, None, as_of=AS_OF)}
+    bands = Counter(str(s.band) for s in scores.values())
+    assert set(bands) == {
+        "mutual",
+        "you_invest_more",
+        "they_invest_more",
+        "dormant",
+        "insufficient_data",
+    }
+    assert min(bands.values()) >= 20, bands
+    # The archetypes the generator intended are what the scores mostly say.
+    _, _, intended = generator.generate()
+    agree = sum(str(scores[cid].band) == kind for cid, kind in intended.items() if cid in scores)
+    assert agree / len(intended) > 0.85
+
+
+def test_library_usage_example_runs(capsys):
+    module = _load(EXAMPLES / "library_usage.py", "library_usage_example")
+    module.main([])
+    out = capsys.readouterr().out
+    assert out.startswith("ada: mutual ")
+    assert "synced 320 contacts: 320 written, 0 failed" in out
+    assert not (SAMPLE / "scores.csv").exists()  # it worked on a scratch copy
+
+
+def _fake_airflow(monkeypatch) -> dict[str, object]:
+    """Just enough of Airflow's API for the DAG file to import and build its task."""
+    built: dict[str, object] = {}
+
+    class DAG:
+        def __init__(self, dag_id: str, **kwargs: object) -> None:
+            built["dag_id"], built["dag_kwargs"] = dag_id, kwargs
+
+        def __enter__(self) -> DAG:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    class PythonOperator:
+        def __init__(self, *, task_id: str, python_callable, op_kwargs=None, **kwargs) -> None:
+            built["task_id"], built["callable"], built["op_kwargs"] = (
+                task_id,
+                python_callable,
+                op_kwargs or {},
+            )
+
+    class AirflowSkipException(Exception):
+        pass
+
+    airflow = types.ModuleType("airflow")
+    airflow.DAG = DAG
+    exceptions = types.ModuleType("airflow.exceptions")
+    exceptions.AirflowSkipException = AirflowSkipException
+    operators = types.ModuleType("airflow.operators")
+    python = types.ModuleType("airflow.operators.python")
+    python.PythonOperator = PythonOperator
+    for name, module in {
+        "airflow": airflow,
+        "airflow.exceptions": exceptions,
+        "airflow.operators": operators,
+        "airflow.operators.python": python,
+    }.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    built["skip"] = AirflowSkipException
+    return built
+
+
+def test_airflow_dag_runs_a_sync_through_the_python_api(monkeypatch, tmp_path):
+    built = _fake_airflow(monkeypatch)
+    _load(EXAMPLES / "schedules" / "airflow_dag.py", "airflow_dag_example")
+    assert built["dag_id"] == "mutuality_sync"
+    assert built["dag_kwargs"]["max_active_runs"] == 1
+    folder = tmp_path / "crm"
+    shutil.copytree(SAMPLE, folder, ignore=shutil.ignore_patterns("scores.csv", "rejects.csv"))
+    state = tmp_path / "state" / "state.sqlite"
+    task = built["callable"]
+    report = task(
+        adapter="files",
+        settings={"path": str(folder)},
+        state_path=str(state),
+        data_interval_end=AS_OF,
+    )
+    assert report["status"] == "ok" and report["written"] == 320
+    assert report["as_of"].startswith("2026-06-30")
+
+    from mutuality_adapters.sqlite_state import SQLiteStateStore
+
+    holder = SQLiteStateStore(state)
+    with holder.lock(f"files:{folder}", owner="another run"), pytest.raises(built["skip"]):
+        task(adapter="files", settings={"path": str(folder)}, state_path=str(state))
+    holder.close()
+
+
+def test_schedule_examples_hold_the_safeguards():
+    yaml = pytest.importorskip("yaml")
+
+    docs = list(
+        yaml.safe_load_all((EXAMPLES / "schedules" / "kubernetes-cronjob.yaml").read_text())
+    )
+    cronjob = next(d for d in docs if d["kind"] == "CronJob")
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    container = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["env"][0]["valueFrom"]["secretKeyRef"]["key"] == "HUBSPOT_ACCESS_TOKEN"
+    assert not any("TOKEN" in str(arg) for arg in container["command"])
+    workflow = yaml.safe_load(
+        (EXAMPLES / "schedules" / "github-actions" / "mutuality-sync.yml").read_text()
+    )
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    assert workflow[True]["schedule"][0]["cron"]  # YAML 1.1 reads the key `on` as True
+    crontab = (EXAMPLES / "schedules" / "crontab").read_text()
+    line = next(x for x in crontab.splitlines() if x and not x.startswith("#"))
+    assert "flock -n" in line and "mutuality sync" in line and "TOKEN" not in line
