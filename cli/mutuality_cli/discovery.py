@@ -144,7 +144,7 @@ def plugin_commands(
         offered = commands()
     except Exception as error:
         if not strict:
-            log.warning("adapter %s: commands() failed: %s", name, error)
+            log.debug("adapter %s: commands() failed: %s", name, error)
             return {}
         if isinstance(error, MissingDependencyError):
             raise
