@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, cast
 
@@ -88,6 +89,9 @@ def _load(ep: EntryPointLike) -> AdapterInfo:
         plugin = ep.load()
     except Exception as error:  # any import-time failure: show it, do not crash
         return AdapterInfo(ep.name, ep.value, dist_name, version, error=error)
+    extra_error = missing_extra(ep)
+    if extra_error is not None:
+        return AdapterInfo(ep.name, ep.value, dist_name, version, plugin=plugin, error=extra_error)
     missing = [a for a in ("name", "summary", "connect") if not hasattr(plugin, a)]
     if missing:
         error = TypeError(
@@ -95,6 +99,35 @@ def _load(ep: EntryPointLike) -> AdapterInfo:
         )
         return AdapterInfo(ep.name, ep.value, dist_name, version, error=error)
     return AdapterInfo(ep.name, ep.value, dist_name, version, plugin=cast(AdapterPlugin, plugin))
+
+
+_EXTRA_MARKER = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _installed(distribution_name: str) -> bool:
+    try:
+        importlib.metadata.distribution(distribution_name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def missing_extra(ep: EntryPointLike) -> MissingDependencyError | None:
+    """The error for an adapter whose same-named extra is not installed, if so.
+
+    Adapters import their CRM SDK only when connecting, so loading the plugin
+    succeeds without it; by convention an adapter named like an extra of its
+    distribution (``hubspot`` -> ``mutuality[hubspot]``) needs that extra, and the
+    listing says so up front instead of at the first sync.
+    """
+    dist = getattr(ep, "dist", None)
+    for requirement in (getattr(dist, "requires", None) or []) if dist else []:
+        marker = _EXTRA_MARKER.search(requirement)
+        name = _REQUIREMENT_NAME.match(requirement)
+        if marker and name and marker.group(1) == ep.name and not _installed(name.group(1)):
+            return MissingDependencyError(name.group(1), ep.name)
+    return None
 
 
 def discover_adapters() -> list[AdapterInfo]:
@@ -106,12 +139,18 @@ def adapter_names() -> list[str]:
     return [ep.name for ep in entry_points()]
 
 
-def load_adapter(name: str) -> AdapterPlugin:
-    """The plugin registered as ``name``; a one-line error that says what to do otherwise."""
+def load_adapter(name: str, *, require_extra: bool = True) -> AdapterPlugin:
+    """The plugin registered as ``name``; a one-line error that says what to do otherwise.
+
+    ``require_extra=False`` accepts a plugin whose optional dependency is missing
+    (its ``fake`` command, say, may not need it; what does raises on its own).
+    """
     for ep in entry_points():
         if ep.name == name:
             info = _load(ep)
-            if info.plugin is not None:
+            if info.plugin is not None and (
+                info.ok or (not require_extra and isinstance(info.error, MissingDependencyError))
+            ):
                 return info.plugin
             error = info.error
             if isinstance(error, MissingDependencyError):

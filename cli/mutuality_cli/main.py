@@ -749,7 +749,7 @@ class PluginCommandGroup(MutualityGroup):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in discovery.adapter_names():
             return None
-        plugin = discovery.load_adapter(cmd_name)
+        plugin = discovery.load_adapter(cmd_name, require_extra=False)
         command = discovery.plugin_commands(plugin, strict=True, name=cmd_name).get(self.kind)
         if command is None:
             raise click.UsageError(

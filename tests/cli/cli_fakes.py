@@ -15,6 +15,7 @@ from mutuality_core.ports import Connection, Page, ScoreUpdate, WriteResult
 class FakeDist:
     name: str = "fake-dist"
     version: str = "9.9.9"
+    requires: list[str] | None = None
 
     @property
     def metadata(self) -> dict[str, str]:

@@ -205,3 +205,43 @@ def test_a_plugin_whose_commands_fail_still_lists_and_fails_in_one_line(runner, 
     assert used.stderr == (
         "Error: adapter 'odd' could not load its commands: No module named 'crm_sdk'\n"
     )
+
+
+def test_an_adapter_whose_extra_is_missing_is_listed_as_failed(runner, monkeypatch):
+    """Our CRM adapters import their SDK lazily; the listing still tells the user up front."""
+    from mutuality_cli import discovery
+
+    real_installed = discovery._installed
+    monkeypatch.setattr(
+        discovery, "_installed", lambda name: name != "hubspot-api-client" and real_installed(name)
+    )
+    listing = runner.invoke(cli, ["adapters", "--json"])
+    adapters = {a["name"]: a for a in json.loads(listing.stdout)}
+    assert adapters["hubspot"]["status"] == "failed"
+    assert adapters["hubspot"]["error"] == (
+        "hubspot-api-client is not installed; install it with: pip install 'mutuality[hubspot]'"
+    )
+    assert adapters["files"]["status"] == "ok"
+    assert adapters["salesforce"]["status"] == "ok"
+
+    used = runner.invoke(cli, ["sync", "--adapter", "hubspot"])
+    assert used.exit_code == 2
+    assert used.stderr == (
+        "Error: hubspot-api-client is not installed; install it with: "
+        "pip install 'mutuality[hubspot]'\n"
+    )
+
+
+def test_extra_check_reads_the_distribution_requirements(install_adapters, runner, monkeypatch):
+    from cli_fakes import FakeDist, FakeEntryPoint
+    from mutuality_cli import discovery
+
+    dist = FakeDist(
+        requires=["attrs>=23", 'no-such-sdk>=1; extra == "memory"', 'x; extra == "other"']
+    )
+    ep = FakeEntryPoint("memory", FakePlugin(), dist=dist)
+    monkeypatch.setattr(discovery, "entry_points", lambda: [ep])
+    error = discovery.missing_extra(ep)
+    assert error is not None and error.package == "no-such-sdk" and error.extra == "memory"
+    listing = runner.invoke(cli, ["adapters"])
+    assert "failed: no-such-sdk is not installed" in listing.stdout
