@@ -656,7 +656,7 @@ class FakeOrg:
                 "EXCEEDED_ID_LIMIT",
                 "record limit reached. cannot submit more than 200 records into this call",
             )
-        if payload.get("allOrNone"):
+        if payload.get("allOrNone") and method == "PATCH":
             raise _SfError(400, "NOT_SUPPORTED", "the fake supports allOrNone=false only")
         results = []
         for record in records:

@@ -1,0 +1,208 @@
+"""``mutuality setup salesforce``: create the Mutuality fields on Contact and check them.
+
+Fields are created through the Tooling API (``tooling/sobjects/CustomField``). A
+field created that way is invisible to every user until field-level security (FLS)
+grants it, so the check afterwards is a Contact ``describe`` *as the integration
+user*: what it shows is exactly what a sync can write. ``grant_permission_set``
+creates (or reuses) a permission set that grants read and edit on the fields and
+assigns it to the integration user.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from mutuality_adapters.salesforce.client import SalesforceClient
+from mutuality_adapters.salesforce.fields import FIELDS, FieldSpec
+from mutuality_core.errors import AuthenticationError, ConfigError
+
+__all__ = ["SetupReport", "run_setup"]
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.define
+class SetupReport:
+    lines: list[str] = attrs.field(factory=list)
+    created: list[str] = attrs.field(factory=list)
+    ready: bool = False
+
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+        logger.info("setup: %s", line)
+
+
+def _describe_contact(client: SalesforceClient) -> dict[str, Mapping[str, Any]]:
+    described = client.call(lambda sf: sf.Contact.describe(), what="describing Contact")
+    return {f["name"]: f for f in described.get("fields", [])}
+
+
+def _existing_custom_fields(client: SalesforceClient) -> set[str]:
+    soql = "SELECT Id, DeveloperName FROM CustomField WHERE TableEnumOrId = 'Contact'"
+    result = client.call(
+        lambda sf: sf.toolingexecute("query/", params={"q": soql}),
+        what="listing Contact's custom fields (Tooling API)",
+    )
+    return {f"{r['DeveloperName']}__c" for r in (result or {}).get("records", [])}
+
+
+def _check_type(spec: FieldSpec, field: Mapping[str, Any]) -> str | None:
+    if field.get("type") not in spec.accepted_types:
+        return (
+            f"Contact.{spec.name} exists with type {field.get('type')!r}; mutuality needs "
+            f"{' or '.join(sorted(spec.accepted_types))}. Rename or delete that field in "
+            "Setup > Object Manager > Contact > Fields, then run setup again"
+        )
+    return None
+
+
+def run_setup(
+    client: SalesforceClient,
+    *,
+    dry_run: bool = False,
+    grant_permission_set: str | None = None,
+) -> SetupReport:
+    report = SetupReport()
+    visible = _describe_contact(client)
+    existing = _existing_custom_fields(client)
+    problems = [p for s in FIELDS if s.name in visible if (p := _check_type(s, visible[s.name]))]
+    if problems:
+        raise ConfigError("; ".join(problems))
+    for spec in FIELDS:
+        if spec.name in visible:
+            report.say(f"Contact.{spec.name}: present ({visible[spec.name]['type']})")
+        elif spec.name in existing:
+            report.say(f"Contact.{spec.name}: exists but the integration user cannot see it (FLS)")
+        elif dry_run:
+            report.say(f"Contact.{spec.name}: would create ({spec.metadata['type']})")
+        else:
+            body = {
+                "FullName": f"Contact.{spec.name}",
+                "Metadata": {
+                    "label": spec.label,
+                    "description": f"Written by mutuality: {spec.help}",
+                    "inlineHelpText": spec.help,
+                    **spec.metadata,
+                },
+            }
+            client.call(
+                lambda sf, b=body: sf.toolingexecute(
+                    "sobjects/CustomField/", method="POST", data=b
+                ),
+                what=f"creating Contact.{spec.name} (Tooling API)",
+            )
+            report.created.append(spec.name)
+            report.say(f"Contact.{spec.name}: created ({spec.metadata['type']})")
+    if grant_permission_set:
+        _grant(client, report, grant_permission_set, dry_run=dry_run)
+    if dry_run:
+        report.say("dry run: nothing was changed")
+        return report
+    visible = _describe_contact(client)
+    problems = [p for s in FIELDS if s.name in visible if (p := _check_type(s, visible[s.name]))]
+    if problems:
+        raise ConfigError("; ".join(problems))
+    hidden = [s.name for s in FIELDS if s.name not in visible]
+    readonly = [
+        s.name for s in FIELDS if s.name in visible and not visible[s.name].get("updateable")
+    ]
+    if hidden or readonly:
+        report.say(
+            "field-level security: the integration user cannot "
+            + ("see " + ", ".join(hidden) if hidden else "")
+            + (" and " if hidden and readonly else "")
+            + ("edit " + ", ".join(readonly) if readonly else "")
+            + ". Grant Read and Edit on these Contact fields to the integration user's "
+            "permission set (Setup > Permission Sets > Object Settings > Contacts), or "
+            "rerun with --grant-permission-set Mutuality_Integration"
+        )
+    else:
+        report.ready = True
+        report.say("all Mutuality fields are visible and editable: ready to sync")
+    return report
+
+
+def _grant(client: SalesforceClient, report: SetupReport, name: str, *, dry_run: bool) -> None:
+    if not name.replace("_", "").isalnum():
+        raise ConfigError(
+            f"--grant-permission-set takes an API name (letters, digits, _); got {name!r}"
+        )
+    info = client.call(lambda sf: sf.oauth2("userinfo"), what="identifying the integration user")
+    user_id = (info or {}).get("user_id")
+    if not user_id:
+        raise AuthenticationError("cannot tell which user this session belongs to (userinfo)")
+    found = client.call(
+        lambda sf: sf.query(f"SELECT Id FROM PermissionSet WHERE Name = '{name}'"),
+        what="looking up the permission set",
+    )["records"]
+    if dry_run:
+        state = "reuse" if found else "create"
+        report.say(
+            f"permission set {name}: would {state} it, grant Read/Edit on the "
+            "Mutuality fields and assign it to the integration user"
+        )
+        return
+    if found:
+        perm_set_id = found[0]["Id"]
+        report.say(f"permission set {name}: found")
+    else:
+        created = client.call(
+            lambda sf: sf.restful(
+                "sobjects/PermissionSet/",
+                method="POST",
+                json={"Name": name, "Label": name.replace("_", " ")},
+            ),
+            what="creating the permission set",
+        )
+        perm_set_id = created["id"]
+        report.say(f"permission set {name}: created")
+    granted = client.call(
+        lambda sf: sf.query(
+            "SELECT Field FROM FieldPermissions WHERE ParentId = "
+            f"'{perm_set_id}' AND SobjectType = 'Contact'"
+        ),
+        what="reading the permission set's field permissions",
+    )["records"]
+    have = {r["Field"] for r in granted}
+    missing = [s for s in FIELDS if f"Contact.{s.name}" not in have]
+    if missing:
+        payload = {
+            "allOrNone": True,
+            "records": [
+                {
+                    "attributes": {"type": "FieldPermissions"},
+                    "ParentId": perm_set_id,
+                    "SobjectType": "Contact",
+                    "Field": f"Contact.{s.name}",
+                    "PermissionsRead": True,
+                    "PermissionsEdit": True,
+                }
+                for s in missing
+            ],
+        }
+        client.call(
+            lambda sf: sf.restful("composite/sobjects", method="POST", json=payload),
+            what="granting field-level security",
+        )
+        report.say(f"permission set {name}: granted Read/Edit on {len(missing)} fields")
+    assigned = client.call(
+        lambda sf: sf.query(
+            "SELECT Id FROM PermissionSetAssignment WHERE PermissionSetId = "
+            f"'{perm_set_id}' AND AssigneeId = '{user_id}'"
+        ),
+        what="checking the permission set assignment",
+    )["records"]
+    if not assigned:
+        client.call(
+            lambda sf: sf.restful(
+                "sobjects/PermissionSetAssignment/",
+                method="POST",
+                json={"PermissionSetId": perm_set_id, "AssigneeId": user_id},
+            ),
+            what="assigning the permission set",
+        )
+        report.say(f"permission set {name}: assigned to the integration user")

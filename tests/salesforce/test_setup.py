@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from mutuality_adapters.salesforce import plugin
+from mutuality_adapters.salesforce.fake import FakeSalesforce
+from mutuality_adapters.salesforce.fields import FIELDS
+from mutuality_adapters.salesforce.setup import run_setup
+
+from mutuality_core.errors import ConfigError
+
+
+def test_dry_run_changes_nothing(fake: FakeSalesforce, connect: Any) -> None:
+    client = connect().source.client
+    report = run_setup(client, dry_run=True, grant_permission_set="Mutuality_Integration")
+    assert fake.org.custom_fields == {}
+    assert sum(line.endswith(")") and "would create" in line for line in report.lines) == len(
+        FIELDS
+    )
+    assert any("would create it" in line for line in report.lines)
+
+
+def test_creates_fields_explains_fls_then_grants_it(fake: FakeSalesforce, connect: Any) -> None:
+    client = connect().source.client
+    first = run_setup(client)
+    assert sorted(first.created) == sorted(s.name for s in FIELDS)
+    assert fake.org.custom_fields["Contact.Mutuality_Score__c"]["metadata"]["precision"] == 5
+    assert not first.ready and "field-level security" in first.lines[-1]
+    second = run_setup(client, grant_permission_set="Mutuality_Integration")
+    assert second.created == [] and second.ready
+    assert any("created" in line for line in second.lines if "permission set" in line)
+    again = run_setup(client, grant_permission_set="Mutuality_Integration")
+    assert again.ready and not any("granted" in line for line in again.lines)
+    assert len(fake.org.records["PermissionSetAssignment"]) == 1
+    assert len(fake.org.records["FieldPermissions"]) == len(FIELDS)
+
+
+def test_wrong_type_is_a_clear_error(fake: FakeSalesforce, connect: Any) -> None:
+    fake.org.add_custom_field(
+        "Contact.Mutuality_Score__c", {"type": "Text", "length": 10}, visible=True
+    )
+    with pytest.raises(ConfigError, match=r"Mutuality_Score__c exists with type 'string'.*double"):
+        run_setup(connect().source.client)
+    assert "Contact.Mutuality_Band__c" not in fake.org.custom_fields
+
+
+def test_setup_and_fake_commands(
+    fake: FakeSalesforce, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    commands = plugin.commands()
+    assert set(commands) == {"setup", "fake"}
+    for key, value in fake.environ().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(commands["setup"], ["--grant-permission-set", "Mutuality_Integration"])
+    assert result.exit_code == 0, result.output
+    assert "ready to sync" in result.output
+    assert fake.session_id not in result.output
+    dry = runner.invoke(commands["setup"], ["--dry-run"])
+    assert dry.exit_code == 0 and "present" in dry.output
+    help_text = runner.invoke(commands["fake"], ["--help"]).output
+    assert "--port" in help_text and "--data" in help_text and "--daily-limit" in help_text

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from mutuality_adapters.salesforce.fake import FakeSalesforce, seed_rows
+from mutuality_adapters.salesforce.fields import FIELDS
+
+from mutuality_core.errors import AuthenticationError, CrmUnavailableError, QuotaExhaustedError
+from mutuality_core.model import Band, Contact, MutualityScore
+from mutuality_core.ports import ScoreUpdate
+
+from .conftest import contact_rows
+
+AS_OF = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+def with_fields(fake: FakeSalesforce) -> None:
+    for spec in FIELDS:
+        fake.org.add_custom_field(f"Contact.{spec.name}", spec.metadata, visible=True)
+
+
+def update(contact_id: str, score: float = 42.0) -> ScoreUpdate:
+    result = MutualityScore(
+        contact_id=contact_id,
+        score=score,
+        lean=-0.25,
+        strength=30.0,
+        band=Band.YOU_INVEST_MORE,
+        confidence=0.5,
+        reasons=("you wrote 3 times", "they replied once"),
+        components=(),
+        algorithm="test",
+        as_of=AS_OF,
+    )
+    return ScoreUpdate(Contact(id=contact_id), result, AS_OF)
+
+
+def test_collections_write_every_field_and_report_unknown_ids(
+    fake: FakeSalesforce, connect: Any
+) -> None:
+    with_fields(fake)
+    ids = list(seed_rows(fake.org, contact_rows(250), []).values())
+    writer = connect().writer
+    missing = "003999999999999AAA"
+    results = writer.write([update(i) for i in ids] + [update(missing)])
+    assert sum(r.ok for r in results) == 250
+    [bad] = [r for r in results if not r.ok]
+    assert bad.contact_id == missing and "INVALID_CROSS_REFERENCE_KEY" in (bad.error or "")
+    assert not bad.retryable
+    assert missing not in fake.org.records["Contact"]  # never created
+    record = fake.org.records["Contact"][ids[0]]
+    assert record["Mutuality_Score__c"] == 42.0 and record["Mutuality_Band__c"] == "you_invest_more"
+    assert record["Mutuality_Reasons__c"] == "you wrote 3 times; they replied once"
+    assert record["Mutuality_Scored_At__c"] == "2026-11-01T00:00:00.000+0000"
+    assert fake.org.calls["composite"] == 2  # 251 records -> 200 + 51
+
+
+def test_lock_errors_are_retried_then_reported_retryable(
+    fake: FakeSalesforce, connect: Any, sleeps: list[float]
+) -> None:
+    with_fields(fake)
+    ids = list(seed_rows(fake.org, contact_rows(3), []).values())
+    fake.org.lock_rows([ids[0]], times=2)
+    fake.org.lock_rows([ids[1]], times=99)
+    results = {r.contact_id: r for r in connect(retries=3).writer.write([update(i) for i in ids])}
+    assert results[ids[0]].ok and results[ids[2]].ok
+    assert not results[ids[1]].ok and results[ids[1]].retryable
+    assert "UNABLE_TO_LOCK_ROW" in (results[ids[1]].error or "")
+    assert sleeps == [1.0, 2.0, 4.0]  # backoff, injected
+    assert fake.org.updates[ids[0]] == 1
+
+
+def test_bulk_api_above_threshold_with_lock_retry(fake: FakeSalesforce, connect: Any) -> None:
+    with_fields(fake)
+    ids = list(seed_rows(fake.org, contact_rows(30), []).values())
+    fake.org.lock_rows(ids[:2], times=1)
+    writer = connect(bulk_threshold=10).writer
+    results = writer.write([update(i, score=10.5) for i in ids] + [update("003999999999999AAA")])
+    assert sum(r.ok for r in results) == 30
+    assert writer.stats["bulk_jobs"] == 1 and writer.stats["lock_retries"] == 2
+    assert fake.org.calls["jobs"] >= 4
+    assert all(fake.org.records["Contact"][i]["Mutuality_Score__c"] == 10.5 for i in ids)
+    assert all(fake.org.updates[i] == 1 for i in ids)
+
+
+def test_5xx_is_retried_with_backoff(
+    fake: FakeSalesforce, connect: Any, sleeps: list[float]
+) -> None:
+    with_fields(fake)
+    ids = list(seed_rows(fake.org, contact_rows(2), []).values())
+    fake.org.fail_next("server_error", times=2, path_contains="composite")
+    results = connect().writer.write([update(i) for i in ids])
+    assert all(r.ok for r in results) and sleeps == [1.0, 2.0]
+
+
+def test_5xx_beyond_retries_raises_unavailable(fake: FakeSalesforce, connect: Any) -> None:
+    with_fields(fake)
+    ids = list(seed_rows(fake.org, contact_rows(2), []).values())
+    fake.org.fail_next("server_error", times=10)
+    with pytest.raises(CrmUnavailableError, match="HTTP 503"):
+        connect(retries=2).writer.write([update(i) for i in ids])
+
+
+def test_expired_session_without_credentials_says_what_to_do(
+    fake: FakeSalesforce, connect: Any
+) -> None:
+    with_fields(fake)
+    ids = list(seed_rows(fake.org, contact_rows(1), []).values())
+    writer = connect().writer
+    fake.org.expire_sessions()
+    with pytest.raises(AuthenticationError, match="SALESFORCE_SESSION_ID"):
+        writer.write([update(ids[0])])
+
+
+def test_daily_allowance_guards(fake: FakeSalesforce, connect: Any) -> None:
+    with_fields(fake)
+    ids = list(seed_rows(fake.org, contact_rows(1000), []).values())
+    fake.org.daily_limit = 12  # 25 % of it: 3 requests per run; 1000 contacts need 5
+    with pytest.raises(QuotaExhaustedError, match="25%"):
+        connect().writer.write([update(i) for i in ids])
+    assert fake.org.calls["composite"] == 3
+    fake.org.daily_limit, fake.org.api_used = 1000, 799  # the next call would pass 80 %
+    with pytest.raises(QuotaExhaustedError, match="80%"):
+        connect().writer.write([update(i) for i in ids[:201]])
+    assert fake.org.api_used == 800
+    fake.org.api_used = 0
+    fake.org.fail_next("request_limit")
+    with pytest.raises(QuotaExhaustedError, match="REQUEST_LIMIT_EXCEEDED"):
+        connect().writer.write([update(ids[0])])
