@@ -22,6 +22,7 @@ RECORDS_FAILED = 1
 USAGE = 2
 CRM_UNAVAILABLE = 3
 LOCK_HELD = 4
+INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 #: Shown at the bottom of ``mutuality --help`` and mirrored in docs/cli.md.
 EPILOG = """\b
@@ -32,6 +33,7 @@ Exit codes:
   2  usage or configuration error (including a missing optional extra)
   3  cannot reach or authenticate with the CRM
   4  another run holds the lock
+  130  interrupted (Ctrl-C); work done so far is saved
 """
 
 

@@ -46,6 +46,9 @@ class MutualityGroup(click.Group):
             log.debug("command failed", exc_info=True)
             click.echo(f"Error: {exit_codes.one_line(error)}", err=True)
             ctx.exit(exit_codes.exit_code_for(error))
+        except KeyboardInterrupt:
+            click.echo("Interrupted; work done so far is saved, rerun to continue.", err=True)
+            ctx.exit(exit_codes.INTERRUPTED)
 
 
 def configure_logging(verbosity: int) -> None:

@@ -245,3 +245,10 @@ def test_extra_check_reads_the_distribution_requirements(install_adapters, runne
     assert error is not None and error.package == "no-such-sdk" and error.extra == "memory"
     listing = runner.invoke(cli, ["adapters"])
     assert "failed: no-such-sdk is not installed" in listing.stdout
+
+
+def test_interrupt_exits_130_with_a_hint(runner, install_adapters):
+    install_adapters({"memory": FakePlugin(connect_error=KeyboardInterrupt())})
+    result = runner.invoke(cli, ["sync", "--adapter", "memory"])
+    assert result.exit_code == 130
+    assert "Interrupted; work done so far is saved, rerun to continue." in result.stderr
