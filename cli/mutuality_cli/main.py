@@ -96,10 +96,19 @@ def open_state(path: Path, *, create: bool = True) -> StateStore:
 
 
 @contextmanager
-def opened(config: EffectiveConfig) -> Iterator[tuple[Connection, StateStore]]:
-    """The adapter connection and the state store, both closed however the command ends."""
+def opened(
+    config: EffectiveConfig, *, read_only: bool = False
+) -> Iterator[tuple[Connection, StateStore | None]]:
+    """The adapter connection and the state store, both closed however the command ends.
+
+    ``read_only`` commands (score, explain) use the state file only if it exists, so
+    they never create one; without it a CRM source is read in full.
+    """
     connection = connect(config)
     try:
+        if read_only and not config.state.exists():
+            yield connection, None
+            return
         state = open_state(config.state)
         try:
             yield connection, state
@@ -215,7 +224,7 @@ def score(
     from mutuality_core import sync as engine
 
     progress = StderrProgress() if progress_wanted(quiet) else None
-    with opened(config) as (connection, state_store):
+    with opened(config, read_only=True) as (connection, state_store):
         results = engine.score_connection(
             connection, state_store, as_of=moment, scoring=scoring, progress=progress
         )
@@ -274,7 +283,7 @@ def explain(
     moment = as_of or now_utc()
     from mutuality_core import sync as engine
 
-    with opened(config) as (connection, state_store):
+    with opened(config, read_only=True) as (connection, state_store):
         contact, result = engine.explain_contact(
             connection, state_store, contact_id, as_of=moment, scoring=scoring
         )
@@ -476,6 +485,7 @@ def sync(
     progress = StderrProgress() if progress_wanted(quiet) else None
 
     with opened(config) as (connection, state_store):
+        assert state_store is not None  # sync always opens (and creates) the state file
         try:
             report = run_sync(
                 connection,
