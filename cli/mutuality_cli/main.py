@@ -51,18 +51,34 @@ class MutualityGroup(click.Group):
             ctx.exit(exit_codes.INTERRUPTED)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure_logging(verbosity: int) -> None:
-    if verbosity <= 0:
-        return
-    level = logging.INFO if verbosity == 1 else logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    """``-v``: info, ``-vv``: debug, from the library's loggers to stderr; else warnings only."""
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     for name in LIBRARY_LOGGERS:
         logger = logging.getLogger(name)
         logger.setLevel(level)
-        if not any(getattr(h, "_mutuality_cli", False) for h in logger.handlers):
-            handler._mutuality_cli = True  # type: ignore[attr-defined]
+        if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+            handler = _StderrHandler()
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+            )
             logger.addHandler(handler)
+            logger.propagate = False
 
 
 def load_config(
@@ -72,7 +88,9 @@ def load_config(
     **top_level: Any,
 ) -> EffectiveConfig:
     flags: dict[str, Any] = {"config": config_path, **(adapter_flags or {}), **top_level}
-    return resolve(flags, options=adapter_option, environ=os.environ, cwd=Path.cwd())
+    config = resolve(flags, options=adapter_option, environ=os.environ, cwd=Path.cwd())
+    log.debug("effective configuration (secrets masked): %s", config.to_dict(masked=True))
+    return config
 
 
 def connect(config: EffectiveConfig) -> Connection:

@@ -295,3 +295,20 @@ def test_progress_draws_each_stage_on_its_stream():
     text = stream.getvalue()
     assert "read  20" in text
     assert "score" in text and "10/10" in text
+
+
+def test_verbose_logs_go_to_stderr_without_secrets(runner, install_adapters):
+    writer = MemoryWriter()
+    install_adapters({"memory": _plugin(writer)})
+    env = {"MUTUALITY_MEMORY_ACCESS_TOKEN": "tok-very-secret"}
+    result = runner.invoke(
+        cli, ["sync", "--adapter", "memory", "--as-of", AS_OF, "-vv", "--report", "-"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "INFO mutuality_cli.main: connecting adapter memory" in result.stderr
+    assert "DEBUG mutuality_cli.main: effective configuration" in result.stderr
+    assert "'access_token': '********'" in result.stderr
+    assert "tok-very-secret" not in result.output
+    json.loads(result.stdout)  # logging never reaches stdout
+    quiet = runner.invoke(cli, ["sync", "--adapter", "memory", "--as-of", AS_OF, "-q"])
+    assert "INFO" not in quiet.stderr
