@@ -37,6 +37,7 @@ from typing import Any
 
 import attrs
 
+from mutuality_core.config import ScoringConfig
 from mutuality_core.model import Activity, Band, Channel, Contact, Direction, Outcome
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -309,7 +310,11 @@ def traffic_by_contact(activities: Iterable[Activity]) -> dict[str, Traffic]:
 
 @attrs.frozen
 class ScoreRow:
-    """The product's output for one contact, as written to scores.csv."""
+    """The product's output for one contact, as the files adapter wrote it to scores.csv.
+
+    These are the values a user sees in the CRM field (score and strength are
+    whole numbers there), so they are what is validated.
+    """
 
     score: float
     lean: float
@@ -318,9 +323,66 @@ class ScoreRow:
     confidence: float
 
 
-def run_pipeline(folder: Path, *, as_of: datetime) -> dict[str, ScoreRow]:
-    """Score ``folder`` the way a user would: files plugin -> sync engine -> scores.csv."""
-    raise NotImplementedError("wired up once the files adapter and sync engine land")
+def load_files_plugin() -> Any:
+    """The files adapter as a user's installation finds it: through its entry point."""
+    from importlib.metadata import entry_points
+
+    found = [ep for ep in entry_points(group="mutuality.adapters") if ep.name == "files"]
+    if not found:
+        raise ValidationError(
+            "the 'files' adapter is not registered; install the project first "
+            "(pip install -e . from the repository root)"
+        )
+    return found[0].load()
+
+
+def run_pipeline(
+    folder: Path,
+    *,
+    as_of: datetime,
+    scoring: ScoringConfig | None = None,
+    output: Path | None = None,
+) -> dict[str, ScoreRow]:
+    """Score ``folder`` the way a user would: files plugin -> sync engine -> scores.csv.
+
+    The state store lives in a throw-away folder and the run's clock is pinned to
+    ``as_of``, so nothing outside ``folder`` changes and every run is identical.
+    """
+    from mutuality_adapters.sqlite_state import SQLiteStateStore
+
+    from mutuality_core.sync import SyncOptions, run_sync
+
+    plugin = load_files_plugin()
+    output = output or folder / "scores.csv"
+    connection = plugin.connect({"path": str(folder), "output": str(output)}, environ={})
+    options = SyncOptions(full=True, scoring=scoring or ScoringConfig(), owner="validate_cns")
+    with tempfile.TemporaryDirectory(prefix="mutuality-cns-state-") as state_dir:
+        state = SQLiteStateStore(Path(state_dir) / "state.sqlite")
+        try:
+            report = run_sync(connection, state, as_of=as_of, now=lambda: as_of, options=options)
+        finally:
+            connection.close()
+            state.close()
+    if report.failed or report.rejected or report.stopped_reason:
+        raise ValidationError(
+            f"the sync run did not score everything: {report.failed} failed, "
+            f"{report.rejected} rejected, stopped: {report.stopped_reason}"
+        )
+    return read_scores(output)
+
+
+def read_scores(path: Path) -> dict[str, ScoreRow]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return {
+            row["id"]: ScoreRow(
+                score=float(row["score"]),
+                lean=float(row["lean"]),
+                strength=float(row["strength"]),
+                band=row["band"],
+                confidence=float(row["confidence"]),
+            )
+            for row in csv.DictReader(handle)
+        }
 
 
 # ------------------------------------------------------------------------ metrics
@@ -453,9 +515,12 @@ class BandRate:
         return self.friends / self.pairs if self.pairs else None
 
 
-def friend_rate_by_band(bands: Sequence[str], is_friend: Sequence[bool]) -> dict[str, BandRate]:
+def friend_rate_by_band(
+    bands: Sequence[str], is_friend: Sequence[bool], *, order: Sequence[str] = BAND_ORDER
+) -> dict[str, BandRate]:
+    """Pairs, friends and a Wilson interval per band, in ``order`` (empty bands included)."""
     rates = {}
-    for band in BAND_ORDER:
+    for band in order:
         members = [f for b, f in zip(bands, is_friend, strict=True) if b == band]
         low, high = wilson_interval(sum(members), len(members))
         rates[band] = BandRate(len(members), sum(members), low, high)
@@ -502,10 +567,11 @@ def baseline_signals(as_of: datetime) -> dict[str, Callable[[PairRow], float]]:
 
 
 def product_signals() -> dict[str, Callable[[PairRow], float]]:
-    """The product's own outputs, untouched (nothing here is tuned on this data)."""
+    """The product's own outputs, as written (nothing here is tuned on this data)."""
     return {
         "score": lambda r: r.product.score,
         "strength": lambda r: r.product.strength,
+        "confidence": lambda r: r.product.confidence,
     }
 
 
@@ -516,6 +582,15 @@ def is_tuning_half(contact_id: str) -> bool:
     choice is made on this half and reported on the other one.
     """
     return hashlib.sha256(contact_id.encode("utf-8")).digest()[0] % 2 == 0
+
+
+def values_by_class(
+    rows: Sequence[PairRow], signal: Callable[[PairRow], float]
+) -> tuple[list[float], list[float]]:
+    """(values of friend pairs, values of non-friend pairs)."""
+    friends = [signal(r) for r in rows if r.friend]
+    others = [signal(r) for r in rows if not r.friend]
+    return friends, others
 
 
 def auc_table(
@@ -530,6 +605,59 @@ def auc_table(
 def difference_interval(first: Sequence[float], second: Sequence[float]) -> tuple[float, float]:
     """95 % interval of a paired AUC difference (both computed on the same resamples)."""
     return percentile_interval(a - b for a, b in zip(first, second, strict=True))
+
+
+def best_product_vs_best_baseline(
+    aucs: Mapping[str, AucResult], replicates: Mapping[str, list[float]], baselines: Iterable[str]
+) -> dict[str, Any]:
+    """The goal's comparison: the best product AUC minus the best baseline AUC, with its CI."""
+    baseline_names = [n for n in aucs if n in set(baselines)]
+    product_names = [n for n in aucs if n not in set(baseline_names)]
+    best_product = max(product_names, key=lambda n: aucs[n].auc)
+    best_baseline = max(baseline_names, key=lambda n: aucs[n].auc)
+    low, high = difference_interval(replicates[best_product], replicates[best_baseline])
+    return {
+        "best_product_signal": best_product,
+        "best_baseline": best_baseline,
+        "auc_difference": _r(aucs[best_product].auc - aucs[best_baseline].auc),
+        "difference_ci95": [_r(low), _r(high)],
+        # "at least" to the reported precision: a 0.0000 difference is a tie, not a loss
+        "product_at_least_baseline": round(aucs[best_product].auc - aucs[best_baseline].auc, 4)
+        >= 0,
+    }
+
+
+def band_group(band: str) -> str:
+    """Bands as the goal compares them: the two one-sided bands pooled."""
+    return "one-sided" if band in ONE_SIDED_BANDS else band
+
+
+BAND_GROUP_ORDER = ("mutual", "one-sided", Band.DORMANT.value, Band.INSUFFICIENT_DATA.value)
+
+
+def mutual_clearly_above(rates: Mapping[str, BandRate], other: str) -> bool:
+    """True when the mutual band's friend-rate interval lies wholly above ``other``'s."""
+    mutual, rest = rates[Band.MUTUAL.value], rates[other]
+    return mutual.pairs > 0 and rest.pairs > 0 and mutual.low > rest.high
+
+
+def traffic_patterns(rows: Sequence[PairRow]) -> dict[str, Any]:
+    """Friend rate, score and bands of pairs where one side never reached out vs both did."""
+    patterns: dict[str, Any] = {}
+    for name, one_way in (("one-way", True), ("two-way", False)):
+        part = [r for r in rows if (min(r.traffic.outbound, r.traffic.inbound) == 0) == one_way]
+        friends = sum(r.friend for r in part)
+        low, high = wilson_interval(friends, len(part))
+        scores = sorted(r.product.score for r in part)
+        patterns[name] = {
+            "pairs": len(part),
+            "friends": friends,
+            "friend_rate": _r(friends / len(part)) if part else None,
+            "ci95": [_r(low), _r(high)],
+            "median_score": _r(quantile(scores, 0.5)) if part else None,
+            "bands": {b: sum(r.product.band == b for r in part) for b in BAND_ORDER},
+        }
+    return patterns
 
 
 @attrs.frozen
@@ -594,7 +722,8 @@ def mirror_check(
 
 
 def _r(value: float | None, digits: int = 4) -> float | None:
-    return None if value is None else round(value, digits)
+    """Round for the JSON (and turn -0.0 into 0.0, so reruns print the same text)."""
+    return None if value is None else round(value, digits) + 0.0
 
 
 def auc_json(results: Mapping[str, AucResult]) -> dict[str, Any]:
@@ -613,151 +742,193 @@ def bands_json(rates: Mapping[str, BandRate]) -> dict[str, Any]:
     }
 
 
-def render_auc_table(aucs: Mapping[str, Mapping[str, Any]], kinds: Mapping[str, str]) -> str:
-    lines = ["| signal | kind | ROC AUC | 95 % CI |", "| --- | --- | --- | --- |"]
-    for name, entry in aucs.items():
-        low, high = entry["ci95"]
-        lines.append(f"| {name} | {kinds[name]} | {entry['auc']:.3f} | {low:.3f} – {high:.3f} |")
-    return "\n".join(lines)
+# --------------------------------------------------------------------------- tuning
 
 
-def render_band_table(bands: Mapping[str, Mapping[str, Any]]) -> str:
-    lines = [
-        "| band | pairs | friends | friend rate | 95 % CI |",
-        "| --- | ---: | ---: | ---: | --- |",
-    ]
-    for band, entry in bands.items():
-        if not entry["pairs"]:
-            lines.append(f"| {band} | 0 | 0 | – | – |")
-            continue
-        low, high = entry["ci95"]
-        lines.append(
-            f"| {band} | {entry['pairs']} | {entry['friends']} | "
-            f"{100 * entry['friend_rate']:.1f} % | {100 * low:.1f} – {100 * high:.1f} % |"
-        )
-    return "\n".join(lines)
-
-
-def intervals_overlap(first: Sequence[float], second: Sequence[float]) -> bool:
-    return not (first[1] < second[0] or second[1] < first[0])
-
-
-# ------------------------------------------------------------------ combined rank
-
-
-#: Candidate combined rankings built from product outputs. Which one is used is
-#: chosen on the tuning half only (``choose_combined``) and reported on the other.
-COMBINED_EXPONENTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+#: Candidate combined rankings built from product outputs. The product offers no
+#: combined score, so which one is used is chosen on the tuning half only
+#: (``choose_combined``) and reported on the held-out half.
+COMBINED_EXPONENTS = (0.0, 0.5, 1.0, 2.0, 4.0)
 
 
 def combined_candidates() -> dict[str, Callable[[PairRow], float]]:
-    """strength x (score/100)^w: w = 0 is strength alone, larger w leans on balance."""
+    """base x (score/100)^w for base in strength, confidence: w = 0 is the base alone."""
 
-    def make(w: float) -> Callable[[PairRow], float]:
-        return lambda r: r.product.strength * (r.product.score / 100.0) ** w
+    def make(base: str, w: float) -> Callable[[PairRow], float]:
+        return lambda r: getattr(r.product, base) * (r.product.score / 100.0) ** w
 
-    return {f"strength x (score/100)^{w:g}": make(w) for w in COMBINED_EXPONENTS}
+    return {
+        f"{base} x (score/100)^{w:g}": make(base, w)
+        for base in ("strength", "confidence")
+        for w in COMBINED_EXPONENTS
+    }
 
 
 def choose_combined(tuning_rows: Sequence[PairRow]) -> tuple[str, dict[str, float]]:
-    """The candidate with the highest AUC on the tuning half (first one wins ties)."""
-    is_friend = [r.friend for r in tuning_rows]
-    scores = {}
-    for name, fn in combined_candidates().items():
-        values = [fn(r) for r in tuning_rows]
-        scores[name] = auc(
-            [v for v, f in zip(values, is_friend, strict=True) if f],
-            [v for v, f in zip(values, is_friend, strict=True) if not f],
-        )
+    """The candidate with the highest AUC on the tuning half (the first listed wins ties)."""
+    scores = {
+        name: auc(*values_by_class(tuning_rows, fn)) for name, fn in combined_candidates().items()
+    }
     best = max(scores, key=lambda n: (scores[n], -list(scores).index(n)))
     return best, scores
 
 
-# ---------------------------------------------------------------------- orchestration
+#: Scoring settings tried on the tuning half, to see whether any makes the one-sided
+#: bands carry the friendship signal. Each changes one idea: call thinner
+#: histories, stop pulling thin histories to balance, or be stricter about "mutual".
+CONFIG_VARIANTS: dict[str, dict[str, float]] = {
+    "defaults": {},
+    "min_confidence=0.1": {"min_confidence": 0.1},
+    "mutual_min_score=90": {"mutual_min_score": 90.0},
+    "prior_credits=0, imbalance_tolerance=0": {"prior_credits": 0.0, "imbalance_tolerance": 0.0},
+    "prior_credits=0, imbalance_tolerance=0, min_confidence=0.1": {
+        "prior_credits": 0.0,
+        "imbalance_tolerance": 0.0,
+        "min_confidence": 0.1,
+    },
+    "prior_credits=2, imbalance_tolerance=1, min_confidence=0.1": {
+        "prior_credits": 2.0,
+        "imbalance_tolerance": 1.0,
+        "min_confidence": 0.1,
+    },
+}
+#: A variant only counts if its one-sided bands hold at least this many tuning pairs.
+MIN_ONE_SIDED_PAIRS = 20
 
 
-Scorer = Callable[[Path], Mapping[str, ScoreRow]]
+def group_rates(rows: Sequence[PairRow], bands: Mapping[str, str]) -> dict[str, BandRate]:
+    """Friend rate per band group (one-sided bands pooled) for ``rows`` under ``bands``."""
+    return friend_rate_by_band(
+        [band_group(bands[r.contact_id]) for r in rows],
+        [r.friend for r in rows],
+        order=BAND_GROUP_ORDER,
+    )
 
 
-def score_view(
-    interactions: Sequence[Interaction], *, mirror: bool, workdir: Path, scorer: Scorer
-) -> tuple[dict[str, ScoreRow], list[Activity]]:
-    """Convert one view of the pairs to a files-adapter folder and score it."""
-    contacts, activities = convert(interactions, mirror=mirror)
-    folder = workdir / ("second_member_view" if mirror else "first_member_view")
-    write_files_folder(folder, contacts, activities)
-    return dict(scorer(folder)), activities
+def separation(rates: Mapping[str, BandRate]) -> float | None:
+    """How far the mutual band's interval lies above the one-sided one's (> 0: clearly)."""
+    if rates["one-sided"].pairs < MIN_ONE_SIDED_PAIRS or not rates["mutual"].pairs:
+        return None
+    return rates["mutual"].low - rates["one-sided"].high
+
+
+def choose_config(tuning: Mapping[str, Mapping[str, BandRate]]) -> str:
+    """The variant separating mutual from one-sided best on the tuning half, if any does.
+
+    When none separates them (separation <= 0), the defaults stay: changing a
+    setting that does not help would only fit noise.
+    """
+    scored = {n: separation(r) for n, r in tuning.items()}
+    candidates = [n for n, s in scored.items() if s is not None and s > 0]
+    if not candidates:
+        return "defaults"
+    return max(candidates, key=lambda n: (scored[n], -list(scored).index(n)))
 
 
 def evaluate(
-    rows: Sequence[PairRow], *, as_of: datetime, seed: int = BOOTSTRAP_SEED
+    rows: Sequence[PairRow],
+    *,
+    variant_bands: Mapping[str, Mapping[str, str]],
+    as_of: datetime,
+    seed: int = BOOTSTRAP_SEED,
 ) -> dict[str, Any]:
-    """All reported measurements for the labelled pairs (JSON-ready)."""
+    """All reported measurements for the labelled pairs (JSON-ready).
+
+    ``variant_bands`` maps each of :data:`CONFIG_VARIANTS` to the band it gave each pair.
+    """
     rows = sorted(rows, key=lambda r: r.contact_id)
     baselines = baseline_signals(as_of)
     product = product_signals()
+    untuned = {**product, **baselines}
+    kinds = {n: "product" for n in product} | {n: "baseline" for n in baselines}
     tuning = [r for r in rows if is_tuning_half(r.contact_id)]
     held_out = [r for r in rows if not is_tuning_half(r.contact_id)]
+    confident = [r for r in rows if r.product.band != Band.INSUFFICIENT_DATA.value]
 
-    all_aucs, all_reps = auc_table(rows, {**product, **baselines}, seed=seed)
-    chosen, tuning_aucs = choose_combined(tuning)
-    held_signals = {**product, "combined: " + chosen: combined_candidates()[chosen], **baselines}
-    held_aucs, held_reps = auc_table(held_out, held_signals, seed=seed)
-
-    def goal(aucs: Mapping[str, AucResult], reps: Mapping[str, list[float]]) -> dict[str, Any]:
-        best_product = max((n for n in aucs if n not in baselines), key=lambda n: aucs[n].auc)
-        best_baseline = max(baselines, key=lambda n: aucs[n].auc)
-        low, high = difference_interval(reps[best_product], reps[best_baseline])
-        return {
-            "best_product_signal": best_product,
-            "best_baseline": best_baseline,
-            "auc_difference": _r(aucs[best_product].auc - aucs[best_baseline].auc),
-            "difference_ci95": [_r(low), _r(high)],
-            "product_at_least_baseline": aucs[best_product].auc >= aucs[best_baseline].auc,
-        }
-
+    all_aucs, all_reps = auc_table(rows, untuned, seed=seed)
     all_bands = friend_rate_by_band([r.product.band for r in rows], [r.friend for r in rows])
-    mutual = all_bands[Band.MUTUAL.value]
-    separated = {
-        band: (all_bands[band].pairs > 0 and mutual.pairs > 0 and mutual.low > all_bands[band].high)
-        for band in ONE_SIDED_BANDS
-    }
-    kinds = {n: "product" for n in product} | {n: "baseline" for n in baselines}
+    confident_aucs, _ = auc_table(confident, untuned, seed=seed)
+
+    chosen, combined_aucs = choose_combined(tuning)
+    combined_name = "combined: " + chosen
+    held_signals = {**product, combined_name: combined_candidates()[chosen], **baselines}
+    held_aucs, held_reps = auc_table(held_out, held_signals, seed=seed)
+    variant_rates = {n: group_rates(tuning, bands) for n, bands in variant_bands.items()}
+    chosen_config = choose_config(variant_rates)
+    held_groups = group_rates(held_out, variant_bands[chosen_config])
+
     return {
         "all_labelled_pairs": {
             "pairs": len(rows),
             "friends": sum(r.friend for r in rows),
             "auc": auc_json(all_aucs),
             "kinds": kinds,
+            "comparison": best_product_vs_best_baseline(all_aucs, all_reps, baselines),
             "bands": bands_json(all_bands),
-            "goal": goal(all_aucs, all_reps),
-            "mutual_above_one_sided_non_overlapping": separated,
+            "mutual_clearly_above": {
+                band: mutual_clearly_above(all_bands, band)
+                for band in (*ONE_SIDED_BANDS, Band.INSUFFICIENT_DATA.value)
+            },
+            "traffic_patterns": traffic_patterns(rows),
+        },
+        "pairs_with_a_verdict": {
+            "rule": "band is not insufficient_data",
+            "pairs": len(confident),
+            "friends": sum(r.friend for r in confident),
+            "auc": auc_json(confident_aucs),
         },
         "tuning_half": {
-            "rule": "sha256(contact id)[0] is even",
+            "rule": "first byte of sha256(contact id) is even",
             "pairs": len(tuning),
             "friends": sum(r.friend for r in tuning),
-            "combined_candidates_auc": {n: _r(v) for n, v in tuning_aucs.items()},
-            "chosen": chosen,
+            "combined_candidates_auc": {n: _r(v) for n, v in combined_aucs.items()},
+            "combined_chosen": chosen,
+            "config_variants": {
+                name: {
+                    "settings": CONFIG_VARIANTS[name],
+                    "band_groups": bands_json(rates),
+                    "separation": _r(separation(rates)),
+                }
+                for name, rates in variant_rates.items()
+            },
+            "config_chosen": chosen_config,
         },
         "held_out_half": {
-            "rule": "sha256(contact id)[0] is odd",
+            "rule": "first byte of sha256(contact id) is odd",
             "pairs": len(held_out),
             "friends": sum(r.friend for r in held_out),
             "auc": auc_json(held_aucs),
-            "kinds": kinds | {"combined: " + chosen: "product (tuned on the other half)"},
-            "bands": bands_json(
-                friend_rate_by_band(
-                    [r.product.band for r in held_out], [r.friend for r in held_out]
-                )
-            ),
-            "goal": goal(held_aucs, held_reps),
+            "kinds": kinds | {combined_name: "product, tuned on the other half"},
+            "comparison": best_product_vs_best_baseline(held_aucs, held_reps, baselines),
+            "config": chosen_config,
+            "band_groups": bands_json(held_groups),
         },
     }
 
 
+# ---------------------------------------------------------------------- orchestration
+
+
+#: ``scorer(folder, output_csv, config)`` -> score rows by contact id.
+Scorer = Callable[[Path, Path, ScoringConfig], Mapping[str, ScoreRow]]
+
+
+def pipeline_scorer(folder: Path, output: Path, config: ScoringConfig) -> dict[str, ScoreRow]:
+    return run_pipeline(folder, as_of=AS_OF, scoring=config, output=output)
+
+
+def score_view(
+    interactions: Sequence[Interaction], *, mirror: bool, workdir: Path, scorer: Scorer
+) -> tuple[Path, dict[str, ScoreRow], list[Activity]]:
+    """Convert one view of the pairs to a files-adapter folder and score it with defaults."""
+    contacts, activities = convert(interactions, mirror=mirror)
+    folder = workdir / ("second_member_view" if mirror else "first_member_view")
+    write_files_folder(folder, contacts, activities)
+    return folder, dict(scorer(folder, folder / "scores.csv", ScoringConfig())), activities
+
+
 def validate(
-    data_dir: Path, *, scorer: Scorer, seed: int = BOOTSTRAP_SEED
+    data_dir: Path, *, scorer: Scorer = pipeline_scorer, seed: int = BOOTSTRAP_SEED
 ) -> tuple[dict[str, Any], list[PairRow]]:
     """Load, convert both views, score them with ``scorer``, join labels, measure.
 
@@ -767,8 +938,15 @@ def validate(
     friendships = load_friendships(data_dir)
     with tempfile.TemporaryDirectory(prefix="mutuality-cns-") as tmp:
         workdir = Path(tmp)
-        first, activities = score_view(interactions, mirror=False, workdir=workdir, scorer=scorer)
-        second, _ = score_view(interactions, mirror=True, workdir=workdir, scorer=scorer)
+        folder, first, activities = score_view(
+            interactions, mirror=False, workdir=workdir, scorer=scorer
+        )
+        _, second, _ = score_view(interactions, mirror=True, workdir=workdir, scorer=scorer)
+        variant_bands = {"defaults": {cid: row.band for cid, row in first.items()}}
+        for index, (name, settings) in enumerate(CONFIG_VARIANTS.items()):
+            if settings:
+                rows = scorer(folder, workdir / f"variant-{index}.csv", ScoringConfig(**settings))
+                variant_bands[name] = {cid: row.band for cid, row in rows.items()}
     traffic = traffic_by_contact(activities)
     missing = sorted(set(traffic) - set(first))
     if missing:
@@ -802,12 +980,13 @@ def validate(
         "settings": {
             "study_start": STUDY_START.isoformat(),
             "as_of": AS_OF.isoformat(),
+            "scoring": "ScoringConfig() defaults",
             "bootstrap": "stratified percentile",
             "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
             "seed": seed,
             "band_interval": "Wilson score 95 %",
         },
-        **evaluate(rows, as_of=AS_OF, seed=seed),
+        **evaluate(rows, variant_bands=variant_bands, as_of=AS_OF, seed=seed),
         "mirror": attrs.asdict(mirror) | {"ok": mirror.ok},
     }
     return results, rows
@@ -816,8 +995,112 @@ def validate(
 # ------------------------------------------------------------------------ output
 
 
+def _ci(entry: Mapping[str, Any], *, percent: bool = False) -> str:
+    low, high = entry["ci95"]
+    if percent:
+        return f"{100 * low:.1f} – {100 * high:.1f} %"
+    return f"{low:.3f} – {high:.3f}"
+
+
+def render_auc_table(aucs: Mapping[str, Mapping[str, Any]], kinds: Mapping[str, str]) -> str:
+    lines = ["| signal | kind | ROC AUC | 95 % CI |", "| --- | --- | ---: | --- |"]
+    for name, entry in aucs.items():
+        lines.append(f"| {name} | {kinds[name]} | {entry['auc']:.3f} | {_ci(entry)} |")
+    return "\n".join(lines)
+
+
+def render_band_table(bands: Mapping[str, Mapping[str, Any]], *, title: str = "band") -> str:
+    lines = [
+        f"| {title} | pairs | friends | friend rate | 95 % CI |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for band, entry in bands.items():
+        if not entry["pairs"]:
+            lines.append(f"| {band} | 0 | 0 | – | – |")
+            continue
+        lines.append(
+            f"| {band} | {entry['pairs']} | {entry['friends']} | "
+            f"{100 * entry['friend_rate']:.1f} % | {_ci(entry, percent=True)} |"
+        )
+    return "\n".join(lines)
+
+
+def render_pattern_table(patterns: Mapping[str, Mapping[str, Any]]) -> str:
+    lines = [
+        "| pairs where | pairs | friend rate | 95 % CI | median score | bands |",
+        "| --- | ---: | ---: | --- | ---: | --- |",
+    ]
+    labels = {"one-way": "only one side ever reached out", "two-way": "both sides reached out"}
+    for name, entry in patterns.items():
+        bands = ", ".join(f"{b} {n}" for b, n in entry["bands"].items() if n)
+        lines.append(
+            f"| {labels[name]} | {entry['pairs']} | {100 * entry['friend_rate']:.1f} % | "
+            f"{_ci(entry, percent=True)} | {entry['median_score']:g} | {bands} |"
+        )
+    return "\n".join(lines)
+
+
+def render_variant_table(variants: Mapping[str, Mapping[str, Any]]) -> str:
+    lines = [
+        "| settings (tuning half) | mutual: pairs, friend rate | one-sided: pairs, friend rate "
+        "| insufficient_data: pairs, friend rate | separation |",
+        "| --- | --- | --- | --- | ---: |",
+    ]
+
+    def cell(entry: Mapping[str, Any]) -> str:
+        if not entry["pairs"]:
+            return "0"
+        return f"{entry['pairs']}, {100 * entry['friend_rate']:.1f} % ({_ci(entry, percent=True)})"
+
+    for name, variant in variants.items():
+        groups = variant["band_groups"]
+        sep = variant["separation"]
+        sep_text = "n/a (< 20 one-sided)" if sep is None else f"{100 * sep:+.1f} pts"
+        lines.append(
+            f"| {name} | {cell(groups['mutual'])} | {cell(groups['one-sided'])} | "
+            f"{cell(groups['insufficient_data'])} | {sep_text} |"
+        )
+    return "\n".join(lines)
+
+
+def _comparison_line(comparison: Mapping[str, Any]) -> str:
+    low, high = comparison["difference_ci95"]
+    return (
+        f"best product signal '{comparison['best_product_signal']}' minus best baseline "
+        f"'{comparison['best_baseline']}': AUC {comparison['auc_difference']:+.3f} "
+        f"(95 % CI {low:+.3f} to {high:+.3f})"
+    )
+
+
+def doc_tables(results: Mapping[str, Any]) -> dict[str, str]:
+    """The tables docs/validation.md quotes verbatim (checked by --check-docs)."""
+    full = results["all_labelled_pairs"]
+    verdict = results["pairs_with_a_verdict"]
+    tuning = results["tuning_half"]
+    held = results["held_out_half"]
+    return {
+        f"ROC AUC, all {full['pairs']} labelled pairs": render_auc_table(
+            full["auc"], full["kinds"]
+        ),
+        "Friend rate by band, all labelled pairs": render_band_table(full["bands"]),
+        "One-way and two-way pairs": render_pattern_table(full["traffic_patterns"]),
+        f"ROC AUC, the {verdict['pairs']} pairs with a verdict": render_auc_table(
+            verdict["auc"], full["kinds"]
+        ),
+        f"ROC AUC, held-out half ({held['pairs']} pairs)": render_auc_table(
+            held["auc"], held["kinds"]
+        ),
+        "Scoring settings tried on the tuning half": render_variant_table(
+            tuning["config_variants"]
+        ),
+        f"Band groups, held-out half, settings: {held['config']}": render_band_table(
+            held["band_groups"], title="band group"
+        ),
+    }
+
+
 def render_report(results: Mapping[str, Any]) -> str:
-    """The compact plain-text report (markdown tables, pasteable into the docs)."""
+    """The compact plain-text report: counts, every table, the goal checks, the mirror check."""
     data = results["data"]
     full = results["all_labelled_pairs"]
     held = results["held_out_half"]
@@ -831,53 +1114,25 @@ def render_report(results: Mapping[str, Any]) -> str:
         f"{'match' if data['counts_match_data_readme'] else 'MISMATCH'})",
         f"as_of {results['settings']['as_of']}; {results['settings']['bootstrap_resamples']} "
         f"stratified bootstrap resamples, seed {results['settings']['seed']}",
+    ]
+    for title, table in doc_tables(results).items():
+        lines += ["", f"## {title}", "", table]
+    clearly = full["mutual_clearly_above"]
+    lines += [
         "",
-        f"## All labelled pairs ({full['pairs']}; friends {full['friends']})",
-        "",
-        render_auc_table(full["auc"], full["kinds"]),
-        "",
-        render_band_table(full["bands"]),
-        "",
-        _goal_line(full["goal"]),
-        "mutual band above one-sided bands, non-overlapping 95 % CIs: "
-        + ", ".join(
-            f"{b}: {'yes' if ok else 'no'}"
-            for b, ok in full["mutual_above_one_sided_non_overlapping"].items()
-        ),
-        "",
-        f"## Held-out half ({held['pairs']}; friends {held['friends']}; "
-        f"combined ranking chosen on the tuning half: {tuning['chosen']})",
-        "",
-        render_auc_table(held["auc"], held["kinds"]),
-        "",
-        _goal_line(held["goal"]),
-        "",
-        f"Mirror check on {mirror['pairs']} pairs: missing {mirror['missing']}, score "
+        "## Goal checks",
+        "all pairs: " + _comparison_line(full["comparison"]),
+        "held-out half: " + _comparison_line(held["comparison"]),
+        f"combined ranking chosen on the tuning half: {tuning['combined_chosen']}; "
+        f"scoring settings chosen on the tuning half: {tuning['config_chosen']}",
+        "mutual band's friend rate clearly above (non-overlapping 95 % CIs): "
+        + ", ".join(f"{band} {'yes' if ok else 'no'}" for band, ok in clearly.items()),
+        f"mirror check on {mirror['pairs']} pairs: missing {mirror['missing']}, score "
         f"{mirror['score_mismatches']}, strength {mirror['strength_mismatches']}, lean "
         f"{mirror['lean_mismatches']}, band {mirror['band_mismatches']} mismatches"
         f" -> {'OK' if mirror['ok'] else 'FAILED'}",
     ]
     return "\n".join(lines)
-
-
-def _goal_line(goal: Mapping[str, Any]) -> str:
-    low, high = goal["difference_ci95"]
-    return (
-        f"best product signal '{goal['best_product_signal']}' minus best baseline "
-        f"'{goal['best_baseline']}': AUC {goal['auc_difference']:+.3f} "
-        f"(95 % CI {low:+.3f} to {high:+.3f})"
-    )
-
-
-def doc_tables(results: Mapping[str, Any]) -> list[str]:
-    """The tables docs/validation.md must quote verbatim (checked by --check-docs)."""
-    full = results["all_labelled_pairs"]
-    held = results["held_out_half"]
-    return [
-        render_auc_table(full["auc"], full["kinds"]),
-        render_band_table(full["bands"]),
-        render_auc_table(held["auc"], held["kinds"]),
-    ]
 
 
 def results_text(results: Mapping[str, Any]) -> str:
@@ -947,11 +1202,7 @@ def plot_figures(
 
 def roc_curves(rows: Sequence[PairRow], as_of: datetime) -> dict[str, list[tuple[float, float]]]:
     signals = {**product_signals(), **baseline_signals(as_of)}
-    curves = {}
-    for name, fn in signals.items():
-        values = [(fn(r), r.friend) for r in rows]
-        curves[name] = roc_points([v for v, f in values if f], [v for v, f in values if not f])
-    return curves
+    return {name: roc_points(*values_by_class(rows, fn)) for name, fn in signals.items()}
 
 
 def check_docs(results: Mapping[str, Any], json_path: Path, doc_path: Path) -> list[str]:
@@ -960,7 +1211,7 @@ def check_docs(results: Mapping[str, Any], json_path: Path, doc_path: Path) -> l
     if not json_path.is_file() or json_path.read_text(encoding="utf-8") != results_text(results):
         problems.append(f"{json_path} differs from this run's results")
     doc = doc_path.read_text(encoding="utf-8") if doc_path.is_file() else ""
-    for table in doc_tables(results):
+    for table in doc_tables(results).values():
         if table not in doc:
             problems.append(f"{doc_path} does not quote this table verbatim:\n{table}")
     return problems
@@ -995,7 +1246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "numbers will not match the docs",
                 file=sys.stderr,
             )
-        results, rows = validate(args.data, scorer=lambda folder: run_pipeline(folder, as_of=AS_OF))
+        results, rows = validate(args.data)
     except ValidationError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

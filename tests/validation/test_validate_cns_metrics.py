@@ -162,3 +162,56 @@ def test_tuning_split_depends_only_on_the_contact_id(cns: ModuleType) -> None:
     halves = [cns.is_tuning_half(i) for i in ids]
     assert halves == [cns.is_tuning_half(i) for i in ids]
     assert 0.4 < sum(halves) / len(halves) < 0.6
+
+
+def _pair(cns: ModuleType, cid: str, friend: bool, *, score: float, strength: float) -> object:
+    traffic = cns.Traffic(outbound=1, inbound=1, last_at=cns.AS_OF)
+    product = cns.ScoreRow(score=score, lean=0.0, strength=strength, band="mutual", confidence=0.5)
+    return cns.PairRow(cid, friend, traffic, product)
+
+
+def test_combined_ranking_is_chosen_by_tuning_auc(cns: ModuleType) -> None:
+    # strength says nothing; score separates perfectly: any w > 0 reaches AUC 1, first one wins
+    rows = [_pair(cns, f"1-{i}", i < 6, score=90 if i < 6 else 40, strength=50) for i in range(10)]
+    chosen, aucs = cns.choose_combined(rows)
+    assert chosen == "strength x (score/100)^0.5"
+    assert aucs["strength x (score/100)^0"] == 0.5
+    assert aucs[chosen] == 1.0
+
+
+def _rates(cns: ModuleType, mutual: tuple[int, int], one_sided: tuple[int, int]) -> dict:
+    bands = ["mutual"] * mutual[0] + ["you_invest_more"] * one_sided[0]
+    friends = [True] * mutual[1] + [False] * (mutual[0] - mutual[1])
+    friends += [True] * one_sided[1] + [False] * (one_sided[0] - one_sided[1])
+    return cns.friend_rate_by_band(
+        [cns.band_group(b) for b in bands], friends, order=cns.BAND_GROUP_ORDER
+    )
+
+
+def test_config_is_changed_only_when_a_variant_separates_the_bands(cns: ModuleType) -> None:
+    overlapping = _rates(cns, (100, 90), (40, 34))
+    separated = _rates(cns, (100, 95), (40, 20))
+    too_few = _rates(cns, (100, 95), (5, 0))
+    assert cns.separation(overlapping) < 0
+    assert cns.separation(separated) > 0
+    assert cns.separation(too_few) is None
+    assert cns.choose_config({"defaults": too_few, "b": overlapping}) == "defaults"
+    assert cns.choose_config({"defaults": too_few, "b": overlapping, "c": separated}) == "c"
+
+
+def test_comparison_picks_the_best_of_each_kind_with_a_paired_interval(cns: ModuleType) -> None:
+    labels = [True] * 30 + [False] * 10
+    rng = random.Random(3)
+    good = [rng.gauss(1.5 if lab else 0.0, 1.0) for lab in labels]
+    signals = {
+        "p1": good,
+        "p2": [rng.random() for _ in labels],
+        "b1": [v + rng.gauss(0, 2.0) for v in good],
+    }
+    results, reps = cns.bootstrap_aucs(signals, labels, cns.stratified_resamples(labels, n=200))
+    comparison = cns.best_product_vs_best_baseline(results, reps, ["b1"])
+    assert comparison["best_product_signal"] == "p1"
+    assert comparison["best_baseline"] == "b1"
+    low, high = comparison["difference_ci95"]
+    assert low <= comparison["auc_difference"] <= high
+    assert comparison["product_at_least_baseline"] is (results["p1"].auc >= results["b1"].auc)
