@@ -173,6 +173,7 @@ class HubSpotApi:
             clock=clock,
             sleep=sleep,
         )
+        self._configs: dict[str, Any] = {}
         self.requests_made = 0
         self.requests_by_kind: Counter[str] = Counter()
         self.retries = 0
@@ -293,6 +294,14 @@ class HubSpotApi:
             self.retries += 1
             self._sleep(wait)
 
+    def _model_config(self, package: Any) -> Any:
+        """One Configuration per client package for request models: building one per model
+        (the generated default) costs more than the request itself for 1,000-id batches."""
+        config = self._configs.get(package.__name__)
+        if config is None:
+            config = self._configs[package.__name__] = package.Configuration()
+        return config
+
     @property
     def _timeout(self) -> float:
         return self.settings.timeout_seconds
@@ -325,6 +334,7 @@ class HubSpotApi:
 
     def search(self, object_type: str, request: Mapping[str, Any]) -> Mapping[str, Any]:
         models = self._models.crm.objects
+        cfg = self._model_config(models)
         groups = [
             models.FilterGroup(
                 filters=[
@@ -333,9 +343,11 @@ class HubSpotApi:
                         operator=f["operator"],
                         value=f.get("value"),
                         high_value=f.get("highValue"),
+                        local_vars_configuration=cfg,
                     )
                     for f in group["filters"]
-                ]
+                ],
+                local_vars_configuration=cfg,
             )
             for group in request.get("filterGroups", [])
         ]
@@ -345,6 +357,7 @@ class HubSpotApi:
             properties=list(request.get("properties", [])),
             limit=request.get("limit"),
             after=request.get("after"),
+            local_vars_configuration=cfg,
         )
         _, body = self._call(
             f"searching {object_type}",
@@ -361,11 +374,15 @@ class HubSpotApi:
     ) -> Mapping[str, Any]:
         """v4 batch read of associations; inputs are (id, after-or-None). 207 is a normal answer."""
         models = self._models.crm.associations.v4
+        cfg = self._model_config(models)
         batch = models.BatchInputPublicFetchAssociationsBatchRequest(
             inputs=[
-                models.PublicFetchAssociationsBatchRequest(id=str(i), after=after)
+                models.PublicFetchAssociationsBatchRequest(
+                    id=str(i), after=after, local_vars_configuration=cfg
+                )
                 for i, after in inputs
-            ]
+            ],
+            local_vars_configuration=cfg,
         )
         _, body = self._call(
             f"reading {from_type} to {to_type} associations",
@@ -382,11 +399,15 @@ class HubSpotApi:
     ) -> Mapping[str, Any]:
         """Batch update by record id (never creates). Returns the body of a 200 or 207."""
         models = self._models.crm.contacts
+        cfg = self._model_config(models)
         batch = models.BatchInputSimplePublicObjectBatchInput(
             inputs=[
-                models.SimplePublicObjectBatchInput(id=str(cid), properties=dict(props))
+                models.SimplePublicObjectBatchInput(
+                    id=str(cid), properties=dict(props), local_vars_configuration=cfg
+                )
                 for cid, props in updates
-            ]
+            ],
+            local_vars_configuration=cfg,
         )
         _, body = self._call(
             f"updating {len(updates)} contacts",

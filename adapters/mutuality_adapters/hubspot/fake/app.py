@@ -107,7 +107,7 @@ class FakeHubSpotApp:
         self.token = token
         self.scopes = scopes
         self.limits = limits or RateLimits()
-        self._monotonic = monotonic
+        self.monotonic = monotonic
         self._sleep = sleep
         self.faults: list[Fault] = []
         self.update_failures: list[UpdateFailure] = []
@@ -256,7 +256,7 @@ class FakeHubSpotApp:
 
     def _check_limits(self, exempt: bool, search: bool) -> Response | None:
         limits = self.limits
-        now = self._monotonic()
+        now = self.monotonic()
         with self.portal.lock:
             if limits.per_day is not None and self._day_count >= limits.per_day:
                 return self._rate_limited("DAILY", None)
@@ -574,10 +574,14 @@ class FakeHubSpotApp:
                 400, "Only one sorting rule can be applied to any search.", "VALIDATION_ERROR"
             )
         with self.portal.lock:
+            predicates = [_compile_group(self.portal, object_type, g) for g in groups]
+            ids = self.portal.sorted_ids(object_type)
+            start = _bisect_right_or_zero(ids, [_id_floor(g) for g in groups])
+            table = self.portal.records[object_type]
             matched = [
-                r
-                for r in self.portal.iter_records(object_type)
-                if not groups or any(_matches(self.portal, object_type, r, g) for g in groups)
+                table[i]
+                for i in ids[start:]
+                if not predicates or any(p(table[i]) for p in predicates)
             ]
             if sorts:
                 sort = sorts[0]
@@ -586,9 +590,11 @@ class FakeHubSpotApp:
                 else:
                     name = sort.get("propertyName")
                     descending = str(sort.get("direction", "ASCENDING")).upper() == "DESCENDING"
-                matched.sort(
-                    key=lambda r: _sort_key(self.portal, object_type, r, name), reverse=descending
-                )
+                if name != "hs_object_id" or descending:  # else: already in id order
+                    matched.sort(
+                        key=lambda r: _sort_key(self.portal, object_type, r, name),
+                        reverse=descending,
+                    )
             end = min(after + limit, SEARCH_RESULTS_CAP)
             chunk = matched[after:end]
             results = [
@@ -975,3 +981,62 @@ def _sort_key(portal: Portal, object_type: str, record: Record, name: str) -> tu
     if isinstance(value, (int, float)):
         return (0, value)
     return (0, str(value).lower())
+
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "EQ": lambda a, b: a == b,
+    "NEQ": lambda a, b: a != b,
+    "GT": lambda a, b: a > b,
+    "GTE": lambda a, b: a >= b,
+    "LT": lambda a, b: a < b,
+    "LTE": lambda a, b: a <= b,
+}
+
+
+def _id_floor(group: Mapping[str, Any]) -> int | None:
+    """The smallest id a group can match, from its ``hs_object_id`` GT/GTE filter."""
+    floor = None
+    for flt in group.get("filters") or []:
+        if flt.get("propertyName") == "hs_object_id" and flt.get("operator") in ("GT", "GTE"):
+            try:
+                value = int(float(flt.get("value")))
+            except (TypeError, ValueError):
+                continue
+            bound = value + 1 if flt.get("operator") == "GT" else value
+            floor = bound if floor is None else max(floor, bound)
+    return floor
+
+
+def _bisect_right_or_zero(ids: list[int], floors: list[int | None]) -> int:
+    if not floors or any(f is None for f in floors):
+        return 0
+    return bisect.bisect_left(ids, min(f for f in floors if f is not None))
+
+
+def _compile_group(
+    portal: Portal, object_type: str, group: Mapping[str, Any]
+) -> Callable[[Record], bool]:
+    """One predicate per filter group; fast paths for the id and the modified stamp."""
+    checks: list[Callable[[Record], bool]] = []
+    modified = modified_property(object_type)
+    for flt in group.get("filters") or []:
+        name = flt.get("propertyName")
+        op = str(flt.get("operator", "EQ")).upper()
+        fast = {"hs_object_id": "id", modified: "updated_ms"}.get(name)
+        if fast and op in _OPS:
+            right = parse_ms(flt.get("value")) if fast == "updated_ms" else None
+            if fast == "id":
+                try:
+                    right = float(flt.get("value"))
+                except (TypeError, ValueError):
+                    right = None
+            if right is None:
+                raise _HttpError(_error(400, f"filter on {name} needs a value", "VALIDATION_ERROR"))
+            compare = _OPS[op]
+            checks.append(
+                lambda r, attr=fast, right=right, compare=compare: compare(getattr(r, attr), right)
+            )
+            continue
+        single = {"filters": [flt]}
+        checks.append(lambda r, single=single: _matches(portal, object_type, r, single))
+    return lambda r: all(check(r) for check in checks)

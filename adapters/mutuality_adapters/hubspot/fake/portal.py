@@ -145,7 +145,7 @@ class Portal:
         self.records: dict[str, dict[int, Record]] = {t: {} for t in OBJECT_TYPES}
         self._sorted_ids: dict[str, list[int]] = {t: [] for t in OBJECT_TYPES}
         self._unsorted: set[str] = set()
-        self.links: dict[tuple[str, str], dict[int, list[int]]] = {}
+        self.links: dict[tuple[str, str], dict[int, dict[int, None]]] = {}
         self.property_defs = _standard_properties()
         self.groups: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in OBJECT_TYPES}
         self._next_contact_id = 1001
@@ -235,12 +235,11 @@ class Portal:
         with self.lock:
             for (a, a_id, b, b_id) in ((from_type, from_id, to_type, to_id),
                                        (to_type, to_id, from_type, from_id)):  # fmt: skip
-                targets = self.links.setdefault((a, b), {}).setdefault(int(a_id), [])
-                if int(b_id) not in targets:
-                    targets.append(int(b_id))
+                targets = self.links.setdefault((a, b), {}).setdefault(int(a_id), {})
+                targets[int(b_id)] = None  # an ordered set
 
     def associated(self, from_type: str, from_id: int, to_type: str) -> list[int]:
-        return self.links.get((from_type, to_type), {}).get(int(from_id), [])
+        return list(self.links.get((from_type, to_type), {}).get(int(from_id), ()))
 
     # -- reads and writes ----------------------------------------------------------------
 

@@ -1,0 +1,113 @@
+"""The HubSpot :class:`~mutuality_core.ports.ScoreWriter`: batch update, never create.
+
+One ``POST /crm/v3/objects/contacts/batch/update`` per 100 contacts. A 207 names
+the failed ids in ``errors[].context.ids``; those records (and any id HubSpot
+neither updated nor named) are retried once, on their own, and whatever still
+fails is reported per record: never lost, never silently dropped. Batch update
+cannot create records, so an unknown or deleted contact is a per-record failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mutuality_core.ports import ScoreUpdate, WriteResult
+
+from .api import HubSpotApi, HubSpotApiError
+from .mapping import score_properties
+from .settings import HubSpotSettings
+
+log = logging.getLogger(__name__)
+
+#: Categories a later run cannot fix by writing again.
+PERMANENT = frozenset({"OBJECT_NOT_FOUND", "VALIDATION_ERROR", "INVALID_EMAIL", "CONFLICT"})
+
+
+class HubSpotScoreWriter:
+    def __init__(self, api: HubSpotApi, settings: HubSpotSettings) -> None:
+        self.api = api
+        self.settings = settings
+        self.batch_size = settings.batch_size
+        self.retried = 0
+
+    def write(self, updates: Sequence[ScoreUpdate]) -> Sequence[WriteResult]:
+        if len(updates) > self.batch_size:
+            raise ValueError(f"at most {self.batch_size} updates per write; got {len(updates)}")
+        payload = {
+            u.contact.id: score_properties(u.score, u.scored_at, self.settings.properties)
+            for u in updates
+        }
+        results: dict[str, WriteResult] = {}
+        failed = self._send(payload, results)
+        if failed:
+            self.retried += len(failed)
+            log.info("retrying %d contact update(s) HubSpot refused", len(failed))
+            again = self._send({cid: payload[cid] for cid in failed}, results)
+            for cid, result in again.items():
+                results[cid] = result
+                log.warning("HubSpot refused the score of contact %s: %s", cid, result.error)
+        return [results[u.contact.id] for u in updates]
+
+    def _send(
+        self, payload: Mapping[str, Mapping[str, str]], results: dict[str, WriteResult]
+    ) -> dict[str, WriteResult]:
+        """Write ``payload``; record successes in ``results``; return the failures by id."""
+        try:
+            body = self.api.update_contacts(list(payload.items()))
+        except HubSpotApiError as exc:
+            # A 400 for the whole batch: per-record if HubSpot names the ids, else it is ours
+            # (e.g. a missing property: run ``mutuality setup hubspot``) and must stop the run.
+            named = _ids_in(exc.body)
+            if exc.status == 400 and named and set(named) <= set(payload):
+                failures = {cid: _failure(cid, exc.category, str(exc)) for cid in named}
+                rest = {cid: p for cid, p in payload.items() if cid not in failures}
+                if rest:
+                    failures.update(self._send(rest, results))
+                return failures
+            if "PROPERTY_DOESNT_EXIST" in str(exc):
+                raise HubSpotApiError(
+                    exc.status,
+                    f"{exc}; create the score properties with: mutuality setup hubspot",
+                    exc.body,
+                ) from None
+            raise
+        for record in body.get("results") or []:
+            cid = str(record.get("id"))
+            if cid in payload:
+                results[cid] = WriteResult(contact_id=cid, ok=True)
+        failures: dict[str, WriteResult] = {}
+        for error in body.get("errors") or []:
+            category = str(error.get("category") or "")
+            message = str(error.get("message") or category or "failed")
+            for cid in _ids_in(error):
+                if cid in payload and cid not in results:
+                    failures[cid] = _failure(cid, category, message)
+        for cid in payload:
+            if cid not in results and cid not in failures:
+                failures[cid] = WriteResult(
+                    contact_id=cid,
+                    ok=False,
+                    error="HubSpot returned no result for this contact",
+                    retryable=True,
+                )
+        return failures
+
+    def close(self) -> None:
+        """Nothing to release: the API object's pools close with the process."""
+
+
+def _ids_in(error: Mapping[str, Any]) -> list[str]:
+    context = error.get("context") or {}
+    ids = context.get("ids") or context.get("id") or []
+    if isinstance(ids, str):
+        ids = [ids]
+    return [str(i) for i in ids]
+
+
+def _failure(contact_id: str, category: str, message: str) -> WriteResult:
+    text = f"{category}: {message}" if category else message
+    return WriteResult(
+        contact_id=contact_id, ok=False, error=text[:500], retryable=category not in PERMANENT
+    )
