@@ -355,6 +355,40 @@ def _write_report(report_dict: Mapping[str, Any], destination: str) -> None:
         raise ConfigError(f"cannot write the report to {destination}: {error.strerror}") from error
 
 
+def _latest_run(state: StateStore, target: str) -> Mapping[str, Any] | None:
+    try:
+        latest = state.runs(target, limit=1)
+    except MutualityError:
+        return None
+    return latest[0] if latest else None
+
+
+def _write_failed_report(
+    state: StateStore,
+    target: str,
+    error: BaseException,
+    destination: str,
+    *,
+    previous: Mapping[str, Any] | None,
+) -> None:
+    """Even a failed run leaves a report (CI uploads it): the engine's record of this run
+    when it made one (counts so far), else the error alone; ``exit_code`` says which."""
+    report: dict[str, Any] = {}
+    latest = _latest_run(state, target)
+    ours = latest is not None and (previous is None or latest.get("id") != previous.get("id"))
+    if ours and latest is not None and isinstance(latest.get("report"), Mapping):
+        report = dict(latest["report"])
+    report.setdefault("target", target)
+    report["status"] = "error"
+    report["error"] = exit_codes.one_line(error)
+    report["exit_code"] = (
+        exit_codes.INTERRUPTED
+        if isinstance(error, KeyboardInterrupt)
+        else exit_codes.exit_code_for(error)
+    )
+    _write_report(report, destination)
+
+
 def _destination(connection: Connection) -> str | None:
     """Where the writer puts scores, if it says (the files adapter's scores file)."""
     for owner in (connection, connection.writer):
@@ -504,6 +538,7 @@ def sync(
 
     with opened(config) as (connection, state_store):
         assert state_store is not None  # sync always opens (and creates) the state file
+        previous = _latest_run(state_store, connection.target) if report_path else None
         try:
             report = run_sync(
                 connection,
@@ -513,6 +548,12 @@ def sync(
                 options=sync_options,
                 progress=progress,
             )
+        except (MutualityError, KeyboardInterrupt) as error:
+            if report_path:
+                _write_failed_report(
+                    state_store, connection.target, error, report_path, previous=previous
+                )
+            raise
         finally:
             if progress is not None:
                 progress.close()

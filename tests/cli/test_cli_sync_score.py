@@ -117,11 +117,27 @@ def test_invalid_rows_stop_the_run_with_exit_2_unless_skipped(runner, crm):
 def test_lock_held_by_another_run_exits_4(runner, crm, tmp_path):
     state = tmp_path / "state.sqlite"
     store = SQLiteStateStore(state)
+    other = store.start_run(f"files:{crm}", started_at=datetime.now(timezone.utc), options={})
+    report_path = tmp_path / "run.json"
     with store.lock(f"files:{crm}", owner="the other run"):
         result = runner.invoke(
-            cli, ["sync", "--path", str(crm), "--state", str(state), "--as-of", AS_OF]
+            cli,
+            [
+                "sync",
+                "--path",
+                str(crm),
+                "--state",
+                str(state),
+                "--as-of",
+                AS_OF,
+                "--report",
+                str(report_path),
+            ],
         )
     store.close()
+    report = json.loads(report_path.read_text())
+    assert report["exit_code"] == 4 and "run_id" not in report  # not the other run's record
+    assert other == 1
     assert result.exit_code == 4
     assert "another run is already syncing" in result.stderr
     assert not (crm / "scores.csv").exists()
@@ -182,6 +198,20 @@ def test_crm_unreachable_mid_run_exits_3(runner, install_adapters):
     assert result.stderr == f"Error: {error}\n"
     runs = runner.invoke(cli, ["runs", "--json"])
     assert json.loads(runs.stdout)[0]["status"] == "error"
+
+
+def test_a_failed_run_still_leaves_a_report(runner, install_adapters, tmp_path):
+    error = CrmUnavailableError("api.hubapi.com unreachable after 5 tries; check the network")
+    install_adapters({"memory": _plugin(MemoryWriter(), source_error=error)})
+    report_path = tmp_path / "run.json"
+    result = runner.invoke(
+        cli, ["sync", "--adapter", "memory", "--as-of", AS_OF, "--report", str(report_path)]
+    )
+    assert result.exit_code == 3
+    report = json.loads(report_path.read_text())
+    assert report["status"] == "error" and report["exit_code"] == 3
+    assert report["error"] == str(error)
+    assert report["target"] == "memory:acct-1" and report["run_id"] == 1
 
 
 def test_max_requests_and_batch_size_reach_adapter_and_engine(runner, install_adapters):
