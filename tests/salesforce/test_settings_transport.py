@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+from mutuality_adapters.salesforce import client as client_module
+from mutuality_adapters.salesforce.settings import SalesforceSettings
+from mutuality_adapters.salesforce.transport import ApiBudget, SalesforceSession, loopback_netloc
+from requests.adapters import BaseAdapter
+
+from mutuality_core.errors import ConfigError, CrmUnavailableError, MissingDependencyError
+
+
+def test_credential_sets_and_precedence() -> None:
+    session = SalesforceSettings.from_mapping(
+        {}, {"SALESFORCE_INSTANCE_URL": "https://x.my.salesforce.com", "SALESFORCE_SESSION_ID": "s"}
+    )
+    assert session.auth_mode == "session"
+    password = SalesforceSettings.from_mapping(
+        {"sandbox": "true"},
+        {"SALESFORCE_USERNAME": "u", "SALESFORCE_PASSWORD": "p", "SALESFORCE_SECURITY_TOKEN": ""},
+    )
+    assert password.auth_mode == "password" and password.security_token == ""
+    assert password.login_domain == "test"
+    jwt = SalesforceSettings.from_mapping(
+        {
+            "username": "u",
+            "jwt": {"consumer_key": "ck", "private_key_file": "k.pem"},
+            "domain": "acme",
+        },
+        {"SALESFORCE_USERNAME": "ignored"},
+    )
+    assert (jwt.auth_mode, jwt.username, jwt.login_domain) == ("jwt", "u", "acme")
+    with pytest.raises(ConfigError, match="SALESFORCE_SESSION_ID"):
+        SalesforceSettings.from_mapping({}, {"SALESFORCE_USERNAME": "u"})
+    with pytest.raises(ConfigError, match="unknown salesforce setting"):
+        SalesforceSettings.from_mapping({"pasword": "x"}, {})
+    with pytest.raises(ConfigError, match="max_share_per_run"):
+        SalesforceSettings.from_mapping(
+            {"max_share_per_run": 2, "session_id": "s", "instance_url": "https://a"}, {}
+        )
+
+
+def test_secrets_are_redacted() -> None:
+    settings = SalesforceSettings.from_mapping(
+        {},
+        {
+            "SALESFORCE_USERNAME": "u",
+            "SALESFORCE_PASSWORD": "hunter2",
+            "SALESFORCE_SECURITY_TOKEN": "s3cr3tTOKEN",
+        },
+    )
+    text = repr(settings) + repr(settings.redacted())
+    assert "hunter2" not in text and "s3cr3tTOKEN" not in text
+
+
+def test_plain_http_only_for_this_machine() -> None:
+    assert loopback_netloc("http://127.0.0.1:8765") == "127.0.0.1:8765"
+    assert loopback_netloc("http://localhost:9") == "localhost:9"
+    assert loopback_netloc("https://127.0.0.1:8765") is None
+    assert loopback_netloc("http://example.my.salesforce.com") is None
+    settings = SalesforceSettings.from_mapping(
+        {},
+        {
+            "SALESFORCE_INSTANCE_URL": "http://example.my.salesforce.com",
+            "SALESFORCE_SESSION_ID": "s",
+        },
+    )
+    with pytest.raises(ConfigError, match="https"):
+        client_module.open_client(settings)
+
+
+class Recorder(BaseAdapter):
+    """A transport that records what would be sent (no network)."""
+
+    def __init__(self, fail: int = 0) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, Any]] = []
+        self.fail = fail
+
+    def send(self, request: Any, **kwargs: Any) -> requests.Response:
+        self.sent.append((request.url, kwargs.get("timeout")))
+        if self.fail:
+            self.fail -= 1
+            raise requests.ConnectionError("refused")
+        response = requests.Response()
+        response.status_code = 200
+        response.headers["Sforce-Limit-Info"] = "api-usage=7/1000"
+        response._content = b"{}"
+        response.url = request.url
+        return response
+
+    def close(self) -> None:
+        return None
+
+
+def test_session_rewrites_only_the_loopback_host_and_sets_timeouts() -> None:
+    sleeps: list[float] = []
+    session = SalesforceSession(
+        budget=ApiBudget(), timeout=12, loopback="127.0.0.1:8765", sleep=sleeps.append
+    )
+    recorder = Recorder(fail=1)
+    session.mount("http://", recorder)
+    session.mount("https://", recorder)
+    session.get("https://127.0.0.1:8765/services/data/v59.0/limits/")
+    session.get("https://example.my.salesforce.com/services/data/v59.0/limits/")
+    session.get("https://127.0.0.1:9999/services/data/v59.0/limits/")
+    urls = [u for u, _t in recorder.sent]
+    assert urls[0] == urls[1] == "http://127.0.0.1:8765/services/data/v59.0/limits/"  # retried once
+    assert urls[2].startswith("https://example.my.salesforce.com/")
+    assert urls[3].startswith("https://127.0.0.1:9999/")
+    assert {t for _u, t in recorder.sent} == {12}
+    assert sleeps == [1.0]
+    assert (session.budget.used, session.budget.limit, session.budget.calls) == (7, 1000, 4)
+
+
+def test_connection_errors_end_as_crm_unavailable() -> None:
+    session = SalesforceSession(budget=ApiBudget(), retries=2, sleep=lambda s: None)
+    session.mount("https://", Recorder(fail=5))
+    with pytest.raises(CrmUnavailableError, match="3 attempts"):
+        session.get("https://example.my.salesforce.com/services/data/v59.0/limits/")
+
+
+def test_missing_client_library_is_a_one_line_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "simple_salesforce":
+            raise ImportError("no simple_salesforce")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'mutuality\[salesforce\]'"):
+        client_module.import_simple_salesforce()
+
+
+def test_package_imports_without_simple_salesforce() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['simple_salesforce'] = None\n"
+        "import mutuality_adapters.salesforce as s\n"
+        "from mutuality_core.errors import MissingDependencyError\n"
+        "try:\n    s.plugin.connect({}, environ={'SALESFORCE_INSTANCE_URL': 'https://a', 'SALESFORCE_SESSION_ID': 'x'})\n"
+        "except MissingDependencyError as e:\n    print('missing:', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "missing: simple-salesforce is not installed" in out.stdout
