@@ -29,12 +29,17 @@ class FakeTime:
 
 
 class ManualMs:
-    """A wall clock in epoch ms shared by the fake portal and the adapter."""
+    """A wall clock in epoch ms shared by the fake portal and the adapter.
+
+    Each reading moves it on by 1 ms, so things that happen one after another
+    (a read, then our writes) get later stamps, as they would in real time.
+    """
 
     def __init__(self, start: int = 1_767_225_600_000) -> None:  # 2026-01-01T00:00:00Z
         self.ms = start
 
     def __call__(self) -> int:
+        self.ms += 1
         return self.ms
 
     def advance(self, seconds: float) -> None:
