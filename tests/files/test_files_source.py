@@ -204,7 +204,7 @@ def test_each_bad_activity_row_gives_file_line_and_reason(tmp_path, row, expecte
     assert expected in message
     assert "--skip-invalid" in message
     if "duplicate" in expected:
-        assert "(first on line 2)" in message
+        assert "an earlier row has the same id and contact_id" in message
 
 
 def test_same_activity_id_for_two_contacts_is_allowed(tmp_path):

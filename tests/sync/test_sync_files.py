@@ -122,29 +122,26 @@ def test_first_sync_writes_every_contact_and_the_second_writes_nothing(folder, s
     assert scores_file(folder) == rows
 
 
-@pytest.mark.parametrize(
-    ("contact_id", "channel", "direction"),
-    [("c3", "email", "inbound"), ("c0", "meeting", "mutual")],
-)
+@pytest.mark.parametrize("min_score_change", [1, 101])
 def test_adding_one_activity_rewrites_only_that_contact_if_it_moved(
-    folder, state, contact_id, channel, direction
+    folder, state, min_score_change
 ):
     sync(folder, state)
     before = state.written(f"files:{folder.resolve()}")
     with (folder / "activities.csv").open("a") as f:
-        f.write(f"late,{contact_id},{iso(AS_OF - timedelta(days=1))},{channel},{direction},,\n")
+        f.write(f"late,c3,{iso(AS_OF - timedelta(days=1))},email,inbound,,\n")
     scores = {c.id: s for c, s in score_source(connect(folder).source, as_of=AS_OF)}
-    moved = is_material_change(scores[contact_id], before[contact_id])
-    assert moved == (contact_id == "c3")  # c3's reply counts; c0 stays at 100 either way
-    assert not any(is_material_change(scores[c], before[c]) for c in scores if c != contact_id)
+    assert is_material_change(scores["c3"], before["c3"])  # a reply does move c3
+    assert not any(is_material_change(scores[c], before[c]) for c in scores if c != "c3")
+    # with a threshold of 101 points only a band change counts
+    moved = is_material_change(scores["c3"], before["c3"], min_score_change)
     writer = CountingWriter(None)
-    report = sync(folder, state, writer)
-    assert dict(writer.counts) == ({contact_id: 1} if moved else {})
+    report = sync(folder, state, writer, min_score_change=min_score_change)
+    assert dict(writer.counts) == ({"c3": 1} if moved else {})
     assert report.written == int(moved) and report.unchanged == 9 - int(moved)
     rows = scores_file(folder)
-    assert rows[contact_id]["score"] == str(
-        round(scores[contact_id].score if moved else before[contact_id].score)
-    )
+    expected = scores["c3"].score if moved else before["c3"].score
+    assert rows["c3"]["score"] == str(round(expected))
     assert len(rows) == 9  # the file still holds every contact
 
 

@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Iterator, Mapping
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import attrs
@@ -173,43 +174,49 @@ def parse_activities(
     *,
     chunk_size: int = 50_000,
 ) -> Iterator[list[Activity]]:
-    """Valid activities in chunks. Each (contact_id, id) pair may appear once."""
+    """Valid activities in chunks. Each (contact_id, id) pair may appear once.
+
+    The loop is written for speed (about a million rows per sync): one
+    ``itemgetter`` call pulls every field, absent optional columns read an empty
+    padding cell, and the common case takes no exception and no string copies.
+    """
     columns = check_columns(records, ACTIVITY_REQUIRED)
-    i_id, i_contact, i_time, i_channel, i_direction = (columns[c] for c in ACTIVITY_REQUIRED)
-    i_outcome, i_thread, i_duration, i_automated, i_tags = (
-        columns.get(c) for c in ACTIVITY_OPTIONAL
-    )
     width = len(records.header)
+    # an absent optional column reads the empty cell appended to each row
+    fields = itemgetter(*(columns.get(c, width) for c in ACTIVITY_COLUMNS))
     # Canonical contact id strings: activities share them instead of holding copies.
     canonical = {cid: c.id for cid, c in contacts.items()}
-    first_line: dict[tuple[str, str], int] = {}
+    owner_of: dict[str, str] = {}  # activity id -> the first contact it was seen for
+    shared: set[tuple[str, str]] = set()  # (contact, id) of ids seen for several contacts
     booleans = _BOOLEANS
     fromisoformat = datetime.fromisoformat
+    no_tags: frozenset[str] = frozenset()
     chunk: list[Activity] = []
     append = chunk.append
     for line, row, obj in records.rows:
         try:
-            if obj is None and len(row) != width:
+            if len(row) != width:
                 raise RowError(f"expected {width} fields like the header, found {len(row)}")
-            activity_id = row[i_id].strip()
-            if not activity_id:
-                raise RowError("id is empty")
-            raw_contact = row[i_contact].strip()
+            row.append("")
+            (activity_id, raw_contact, text, channel, direction, outcome, thread_id,
+             duration_text, automated_text, tags) = fields(row)  # fmt: skip
+            if not activity_id or activity_id[0] == " " or activity_id[-1] == " ":
+                activity_id = activity_id.strip()
+                if not activity_id:
+                    raise RowError("id is empty")
             contact_id = canonical.get(raw_contact)
             if contact_id is None:
-                raise RowError(_unknown_contact(raw_contact, rejected_contacts, contacts_name))
-            text = row[i_time]
+                contact_id = canonical.get(raw_contact.strip())
+                if contact_id is None:
+                    raise RowError(
+                        _unknown_contact(raw_contact.strip(), rejected_contacts, contacts_name)
+                    )
             try:
                 occurred_at = fromisoformat(text)
                 if occurred_at.tzinfo is None:
                     raise ValueError
             except ValueError:
                 occurred_at = parse_timestamp(text, "occurred_at")
-            outcome = row[i_outcome] if i_outcome is not None else ""
-            thread_id = row[i_thread] if i_thread is not None else ""
-            duration_text = row[i_duration] if i_duration is not None else ""
-            duration = _duration(duration_text) if duration_text else None
-            automated_text = row[i_automated] if i_automated is not None else ""
             automated = booleans.get(automated_text)
             if automated is None:
                 automated = booleans.get(automated_text.strip().lower())
@@ -222,22 +229,27 @@ def parse_activities(
                 activity_id,
                 contact_id,
                 occurred_at,
-                row[i_channel],
-                row[i_direction],
+                channel,
+                direction,
                 outcome or "completed",
                 thread_id or None,
-                duration,
+                _duration(duration_text) if duration_text else None,
                 automated,
-                row[i_tags] if i_tags is not None else (),
+                tags or no_tags,
             )
-            key = (contact_id, activity_id)
-            if key in first_line:
+            first = owner_of.get(activity_id)
+            if first is None:
+                owner_of[activity_id] = contact_id
+            elif first is contact_id or (activity_id, contact_id) in shared:
                 raise RowError(
                     f"duplicate activity id {activity_id!r} for contact {contact_id!r} "
-                    f"(first on line {first_line[key]})"
+                    "(an earlier row has the same id and contact_id)"
                 )
-            first_line[key] = line
+            else:
+                shared.add((activity_id, contact_id))
         except ValueError as exc:
+            if len(row) > width:
+                row.pop()
             log.reject(records, line, str(exc), row, obj)
             continue
         append(activity)

@@ -1,0 +1,144 @@
+"""Sync speed on the embedded defaults: files in, scores.csv out, state in SQLite.
+
+    python benchmarks/bench_sync.py                      # 50,000 contacts, 1,000,000 activities
+    python benchmarks/bench_sync.py --contacts 5000 --activities 100000
+
+Generates a deterministic folder, then runs a full sync and a no-change sync, each
+in a fresh child process so that its peak memory (max RSS) is its own. Prints wall
+time, activities per second and peak memory for both. Targets (issue 3): the full
+sync at least 200,000 activities/s end to end, peak memory under 1.5 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+AS_OF = datetime(2026, 6, 1, tzinfo=timezone.utc)
+TARGET_RATE = 200_000
+TARGET_MEMORY_GIB = 1.5
+
+
+def generate(folder: Path, contacts: int, activities: int, seed: int = 7) -> None:
+    """Contacts with skewed activity counts over two years of emails, calls and meetings."""
+    rng = random.Random(seed)
+    with (folder / "contacts.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "email", "first_name", "last_name", "company", "owner"])
+        for i in range(contacts):
+            w.writerow(
+                [f"c{i:06d}", f"p{i}@example.com", f"First{i}", f"Last{i}", f"Co{i % 997}", "rev"]
+            )
+    channels = ["email"] * 6 + ["call", "meeting", "message", "note"]
+    directions = ["outbound", "inbound", "outbound", "inbound", "mutual"]
+    outcomes = ["", "", "", "", "completed", "no_answer", "scheduled"]
+    start = AS_OF - timedelta(days=730)
+    weights = [rng.paretovariate(1.5) for _ in range(contacts)]
+    owners = rng.choices(range(contacts), weights=weights, k=activities)
+    with (folder / "activities.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "contact_id", "occurred_at", "channel", "direction", "outcome",
+                    "thread_id", "duration_seconds", "automated", "tags"])  # fmt: skip
+        for n, owner in enumerate(owners):
+            moment = start + timedelta(seconds=rng.randrange(730 * 86400))
+            channel = rng.choice(channels)
+            w.writerow(
+                [
+                    f"a{n:07d}",
+                    f"c{owner:06d}",
+                    moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    channel,
+                    rng.choice(directions),
+                    rng.choice(outcomes),
+                    f"t{owner}-{rng.randrange(40)}" if channel == "email" else "",
+                    str(rng.randrange(60, 3600)) if channel in ("call", "meeting") else "",
+                    "true" if rng.random() < 0.03 else "",
+                    "ask" if rng.random() < 0.05 else "",
+                ]
+            )
+
+
+def child(folder: Path, state: Path) -> None:
+    """One sync, in this process; prints a JSON line with its figures."""
+    from mutuality_adapters.files import connect
+    from mutuality_adapters.sqlite_state import SQLiteStateStore
+
+    from mutuality_core.sync import run_sync
+
+    store = SQLiteStateStore(state)
+    began = time.perf_counter()
+    report = run_sync(connect(folder), store, as_of=AS_OF, now=lambda: datetime.now(timezone.utc))
+    seconds = time.perf_counter() - began
+    store.close()
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "activities": report.activities_read,
+                "contacts": report.contacts_scored,
+                "written": report.written,
+                "peak_mib": peak_kib / 1024,
+            }
+        )
+    )
+
+
+def run_phase(folder: Path, state: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(folder), str(state)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=50_000)
+    parser.add_argument("--activities", type=int, default=1_000_000)
+    parser.add_argument("--child", nargs=2, metavar=("FOLDER", "STATE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(Path(args.child[0]), Path(args.child[1]))
+        return
+    with tempfile.TemporaryDirectory(prefix="mutuality-bench-") as scratch:
+        folder = Path(scratch) / "crm"
+        folder.mkdir()
+        began = time.perf_counter()
+        generate(folder, args.contacts, args.activities)
+        size = (folder / "activities.csv").stat().st_size / 2**20
+        print(
+            f"generated {args.contacts:,} contacts and {args.activities:,} activities "
+            f"({size:.0f} MiB) in {time.perf_counter() - began:.1f} s"
+        )
+        state = Path(scratch) / "state.sqlite"
+        for name in ("full sync", "no-change sync"):
+            r = run_phase(folder, state)
+            rate = r["activities"] / r["seconds"]
+            print(
+                f"{name:<15} {r['seconds']:6.2f} s  {rate:>10,.0f} activities/s  "
+                f"peak {r['peak_mib']:6.0f} MiB  ({r['contacts']:,} contacts scored, "
+                f"{r['written']:,} written)"
+            )
+            if name == "full sync":
+                verdict = "meets" if rate >= TARGET_RATE else "MISSES"
+                memory = "meets" if r["peak_mib"] < TARGET_MEMORY_GIB * 1024 else "MISSES"
+                print(
+                    f"  target {TARGET_RATE:,} activities/s: {verdict}; "
+                    f"peak memory < {TARGET_MEMORY_GIB} GiB: {memory}"
+                )
+
+
+if __name__ == "__main__":
+    main()
