@@ -31,9 +31,10 @@ _RANGES: dict[str, tuple[float, float, bool, str]] = {
     "effort_weight": (0.0, 100.0, True, "credit per email-equivalent sent"),
     "initiation_weight": (0.0, 100.0, True, "credit per conversation started"),
     "responsiveness_weight": (0.0, 100.0, True, "credit per timely reply"),
+    "unanswered_weight": (0.0, 100.0, True, "credit to the sender per unanswered reach-out"),
     "commitment_weight": (0.0, 100.0, True, "credit per meeting or call kept"),
     "ledger_weight": (0.0, 100.0, True, "credit per 'give' (an 'ask' credits half to the other)"),
-    "imbalance_tolerance": (0.0, 1000.0, True, "imbalance, in credits, that is not held against"),
+    "imbalance_tolerance": (0.0, 1000.0, True, "imbalance, in recent credits, not held against"),
     "prior_credits": (0.0, 10000.0, True, "neutral credits that pull thin histories to balance"),
     "confidence_evidence": (0.0, 10000.0, False, "evidence count at which confidence is 0.5"),
     "min_confidence": (0.0, 1.0, True, "confidence below which the band is insufficient_data"),
@@ -68,7 +69,8 @@ class ScoringConfig:
     See docs/scoring.md for what each one does. The guarantees proven there (a reply
     never lowers the score of the side that invests more) hold when
     ``responsiveness_weight <= effort_weight`` and
-    ``imbalance_tolerance > effort_weight + responsiveness_weight``, as in the defaults.
+    ``imbalance_tolerance > effort_weight + responsiveness_weight + 2 * unanswered_weight``,
+    as in the defaults.
     """
 
     half_life_days: float = _number(90.0)
@@ -78,9 +80,10 @@ class ScoringConfig:
     effort_weight: float = _number(1.0)
     initiation_weight: float = _number(3.0)
     responsiveness_weight: float = _number(1.0)
+    unanswered_weight: float = _number(1.0)
     commitment_weight: float = _number(2.0)
     ledger_weight: float = _number(2.0)
-    imbalance_tolerance: float = _number(2.5)
+    imbalance_tolerance: float = _number(4.5)
     prior_credits: float = _number(6.0)
     confidence_evidence: float = _number(8.0)
     min_confidence: float = _number(0.3)

@@ -8,7 +8,6 @@ keep a fixed signal order, so the order is deterministic.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -68,6 +67,14 @@ def format_duration(seconds: float) -> str:
     return f"{days} days"
 
 
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2.0
+
+
 def _times(n: int) -> str:
     return "once" if n == 1 else "twice" if n == 2 else f"{n} times"
 
@@ -100,8 +107,13 @@ def _reply_clause(t: Tally, side: int, capital: bool) -> str:
     subject = (_SUBJECT if capital else _SUBJECT_LOWER)[side]
     count = "none" if got == 0 else f"{got}"
     text = f"{subject} replied to {count} of {_POSSESSIVE[other]} {_plural(asked, 'message')}"
+    notes = []
     if t.latencies[side]:
-        text += f" (median {format_duration(statistics.median(t.latencies[side]))})"
+        notes.append(f"median {format_duration(_median(t.latencies[side]))}")
+    if t.late[side]:
+        notes.append(f"{t.late[side]} too late")
+    if notes:
+        text += f" ({', '.join(notes)})"
     return text
 
 
@@ -145,6 +157,8 @@ def _effort(t: Tally) -> str | None:
     if you == them:
         return f"Each side sent {_plural(you, 'message')}"
     lead = 0 if you > them else 1
+    if total == 1:
+        return f"{_SUBJECT[lead]} sent the only message"
     return f"{_SUBJECT[lead]} sent {t.messages[lead]} of the {total} messages"
 
 
@@ -175,16 +189,16 @@ def build_reasons(t: Tally, v: Verdict, config: ScoringConfig) -> tuple[str, ...
     elif v.band is Band.DORMANT and v.days_since_last is not None:
         reasons.append(f"No activity for {int(v.days_since_last)} days")
 
-    builders = {
-        "initiation": lambda: _initiation(t, config.recent_conversations),
-        "responsiveness": lambda: _responsiveness(t),
-        "commitment": lambda: _commitment(t),
-        "effort": lambda: _effort(t),
-        "ledger": lambda: _ledger(t),
-    }
-    ranked = sorted(enumerate(builders), key=lambda item: (-v.imbalance[item[1]], item[0]))
-    for _, name in ranked:
-        text = builders[name]()
+    texts = (
+        _initiation(t, config.recent_conversations),
+        _responsiveness(t),
+        _commitment(t),
+        _effort(t),
+        _ledger(t),
+    )  # in SIGNALS order, like v.imbalance
+    imbalance = v.imbalance
+    for i in sorted(range(len(texts)), key=lambda i: (-imbalance[i], i)):
+        text = texts[i]
         if text:
             reasons.append(text)
 

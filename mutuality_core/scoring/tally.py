@@ -37,6 +37,8 @@ _MEETING = Channel.MEETING
 _NOTE = Channel.NOTE
 _TASK = Channel.TASK
 
+_COMPLETED = Outcome.COMPLETED
+_UNKNOWN_OUTCOME = Outcome.UNKNOWN
 _BOUNCED = Outcome.BOUNCED
 _SCHEDULED = Outcome.SCHEDULED
 _NO_SHOW = Outcome.NO_SHOW
@@ -71,6 +73,8 @@ class Tally:
     responsiveness: list[float]
     commitment: list[float]
     ledger: list[float]
+    # (responsiveness holds timely replies for the replier and unanswered reach-outs for
+    # the sender: both say the sender's side carries the conversation)
     engagement: float  # recency-weighted effort of both sides together (strength)
     # counts per side
     messages: list[int]  # one-way activities sent (emails, messages, call attempts, notes)
@@ -78,6 +82,7 @@ class Tally:
     answered: list[int]  # reach-outs of this side that the other side replied to in time
     latencies: list[list[float]]  # seconds this side took to reply to the other's reach-outs
     replies: list[int]  # timely replies this side sent (to any message)
+    late: list[int]  # answers this side sent after the reply window to the other's reach-outs
     starters: list[int]  # who started each conversation, oldest first (YOU, THEM, BOTH)
     held: int  # meetings and calls that took place
     failed: list[int]  # meetings and calls missed, cancelled or declined by this side
@@ -90,6 +95,7 @@ class Tally:
     last_at: datetime | None  # the latest activity that counts
     last_two_way_ts: float | None  # POSIX time of the latest two-way exchange
     ties: bool  # two activities share occurred_at and id: the caller re-sorts fully
+    last_weight: float  # recency weight of the latest evidence (the largest weight)
 
 
 def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -> Tally:
@@ -101,6 +107,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
     ew = config.effort_weight
     iw = config.initiation_weight
     rw = config.responsiveness_weight
+    uw = config.unanswered_weight
     kw = config.commitment_weight
     lw = config.ledger_weight
     half_lw = 0.5 * lw
@@ -117,6 +124,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
     answered = [0, 0]
     latencies: list[list[float]] = [[], []]
     replies = [0, 0]
+    late = [0, 0]
     starters: list[int] = []
     held = 0
     failed = [0, 0]
@@ -129,18 +137,16 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
     last_at: datetime | None = None
     last_two_way_ts: float | None = None
     ties = False
+    last_weight = 0.0
 
     # conversation state: [last side (YOU/THEM/BOTH), last time, last weight, expected a reply]
     threads: dict[str, list] = {}
     loose: list | None = None  # the current conversation of activities without a thread
     prev_ts = -math.inf
-    prev_id = ""
+    prev: Activity | None = None
 
     for a in activities:
         if a.automated:
-            continue
-        outcome = a.outcome
-        if outcome is _BOUNCED or outcome is _SCHEDULED:
             continue
         channel = a.channel
         if channel is _TASK:
@@ -149,10 +155,10 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
         ts = when.timestamp()
         if ts > as_ts:
             continue  # not yet happened
-        if ts == prev_ts and a.id == prev_id:
+        if ts == prev_ts and a.id == prev.id:
             ties = True
         prev_ts = ts
-        prev_id = a.id
+        prev = a
         direction = a.direction
         if direction is _OUTBOUND:
             side = YOU
@@ -178,42 +184,52 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
             cost = 1.0
             planned = False
 
-        if planned and (outcome is _NO_SHOW or outcome is _CANCELED or outcome is _DECLINED):
-            # A meeting or call that did not happen: evidence about commitment only.
-            tags = a.tags
-            if tags and not tags.isdisjoint(BY_YOU_TAGS):
-                culprit = YOU
-            elif tags and not tags.isdisjoint(BY_THEM_TAGS):
-                culprit = THEM
-            elif side in (YOU, THEM):
-                culprit = 1 - side  # whoever was invited let the organiser down
+        outcome = a.outcome
+        if outcome is not _COMPLETED and outcome is not _UNKNOWN_OUTCOME:
+            if outcome is _BOUNCED or outcome is _SCHEDULED:
+                continue  # never reached them, or not happened yet
+            if outcome is _NO_ANSWER:
+                if planned:
+                    cost = 1.0  # an unanswered call is an attempt: one-way, like a message
+                    planned = False
+            elif not planned:
+                continue  # a cancelled or declined email says nothing
             else:
-                culprit = -1
-            if culprit >= 0:
-                failed[culprit] += 1
-                commitment[1 - culprit] += kw * w
-                evidence += 1
-            else:
-                failed_unattributed += 1
-            considered += 1
-            last_at = when
-            continue
-        if not planned and (outcome is _NO_SHOW or outcome is _CANCELED or outcome is _DECLINED):
-            continue  # a cancelled email says nothing
-        if planned and outcome is _NO_ANSWER:
-            cost = 1.0  # an unanswered call is an attempt: one-way, like a message
-            planned = False
+                # A meeting or call that did not happen: evidence about commitment only.
+                tags = a.tags
+                by_you = bool(tags) and not tags.isdisjoint(BY_YOU_TAGS)
+                by_them = bool(tags) and not tags.isdisjoint(BY_THEM_TAGS)
+                if by_you and not by_them:
+                    culprit = YOU
+                elif by_them and not by_you:
+                    culprit = THEM
+                elif side in (YOU, THEM):  # no tag, or contradictory tags
+                    culprit = 1 - side  # whoever was invited let the organiser down
+                else:
+                    culprit = -1
+                if culprit >= 0:
+                    failed[culprit] += 1
+                    commitment[1 - culprit] += kw * w
+                    evidence += 1
+                    last_weight = w
+                else:
+                    failed_unattributed += 1
+                considered += 1
+                last_at = when
+                continue
 
         considered += 1
         last_at = when
-        engagement += cost * w
+        cw = cost * w
+        engagement += cw
         if side < 0:
             continue  # happened, but nobody knows who did it: strength only
         evidence += 1
+        last_weight = w
         closes = side == BOTH or planned
         if closes:
-            effort[0] += ew * cost * w
-            effort[1] += ew * cost * w
+            effort[0] += ew * cw
+            effort[1] += ew * cw
             if planned:
                 held += 1
                 commitment[0] += kw * w
@@ -221,7 +237,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
             two_way += 1
             last_two_way_ts = ts
         else:
-            effort[side] += ew * cost * w
+            effort[side] += ew * cw
             messages[side] += 1
 
         # the conversation this activity belongs to
@@ -229,6 +245,8 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
         if thread is None:
             state = loose
             if state is not None and ts - state[1] > gap:
+                if state[3]:  # the quiet gap ended it unanswered
+                    responsiveness[state[0]] += uw * state[2]
                 state = None
         else:
             state = threads.get(thread)
@@ -261,7 +279,12 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
                     last_two_way_ts = ts
                 expects = False
             else:
-                expects = not closes
+                if state[3]:  # followed up, or answered too late: it went unanswered
+                    responsiveness[before] += uw * state[2]
+                    if before != side and before != BOTH:
+                        late[side if side != BOTH else 1 - before] += 1
+                # a late answer is still an answer, not a new reach-out
+                expects = not closes and before in (side, BOTH)
             if expects:
                 reach_outs[side] += 1
             state[0] = BOTH if closes else side
@@ -278,6 +301,13 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
                 asks[side] += 1
                 ledger[1 - side] += half_lw * w
 
+    # reach-outs still waiting at the end: unanswered once their reply window has passed
+    if loose is not None and loose[3] and as_ts - loose[1] > window:
+        responsiveness[loose[0]] += uw * loose[2]
+    for state in threads.values():
+        if state[3] and as_ts - state[1] > window:
+            responsiveness[state[0]] += uw * state[2]
+
     return Tally(
         effort=effort,
         initiation=initiation,
@@ -290,6 +320,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
         answered=answered,
         latencies=latencies,
         replies=replies,
+        late=late,
         starters=starters,
         held=held,
         failed=failed,
@@ -302,4 +333,5 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
         last_at=last_at,
         last_two_way_ts=last_two_way_ts,
         ties=ties,
+        last_weight=last_weight,
     )

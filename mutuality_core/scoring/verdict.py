@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import math
 
-import attrs
-
 from mutuality_core.config import ScoringConfig
 from mutuality_core.model import Band, Component
 from mutuality_core.scoring.tally import Tally
@@ -31,27 +29,69 @@ _DAY = 86400.0
 
 
 def signed_round(value: float, digits: int) -> float:
-    """Round half-even, but never to zero or across it: the sign of a lean is information."""
-    rounded = round(value, digits)
-    step = 10.0**-digits
-    if value > 0.0 and rounded <= 0.0:
-        return step
-    if value < 0.0 and rounded >= 0.0:
-        return -step
-    return rounded + 0.0  # turns -0.0 into 0.0
+    """Round half away from zero, but never to zero: the sign of a lean is information.
+
+    Symmetric (``signed_round(-x) == -signed_round(x)``) and monotone, which the mirror
+    and monotonicity guarantees rely on; and several times faster than ``round``.
+    """
+    scale = _SCALES[digits]
+    if value >= 0.0:
+        steps = int(value * scale + 0.5)
+        return (steps if steps or value == 0.0 else 1) / scale
+    steps = int(-value * scale + 0.5)
+    return -(steps if steps else 1) / scale
 
 
-@attrs.frozen
+def plain_round(value: float, digits: int) -> float:
+    """Round a non-negative number half up (monotone, fast)."""
+    scale = _SCALES[digits]
+    return int(value * scale + 0.5) / scale
+
+
+_SCALES = {2: 100.0, 3: 1000.0}
+
+
 class Verdict:
-    score: float
-    lean: float
-    strength: float
-    confidence: float
-    band: Band
-    days_since_last: float | None
-    days_since_two_way: float | None
-    imbalance: dict[str, float]  # |them - you| credits per signal, for ordering reasons
-    components: tuple[Component, ...]
+    """The published numbers of one score, plus what the reasons need to order themselves."""
+
+    __slots__ = (
+        "band",
+        "components",
+        "confidence",
+        "days_since_last",
+        "days_since_two_way",
+        "imbalance",
+        "lean",
+        "score",
+        "strength",
+    )
+
+    def __init__(
+        self,
+        score: float,
+        lean: float,
+        strength: float,
+        confidence: float,
+        band: Band,
+        days_since_last: float | None,
+        days_since_two_way: float | None,
+        imbalance: tuple[float, ...],
+        components: tuple[Component, ...],
+    ) -> None:
+        self.score = score
+        self.lean = lean
+        self.strength = strength
+        self.confidence = confidence
+        self.band = band
+        self.days_since_last = days_since_last
+        self.days_since_two_way = days_since_two_way
+        self.imbalance = imbalance  # |them - you| credits per signal, in SIGNALS order
+        self.components = components
+
+
+#: A signal without evidence: shared, since components are immutable.
+_EMPTY = {name: Component(name=name, value=None, weight=0.0, evidence=0) for name in SIGNALS}
+_NO_ENGAGEMENT = Component(name="engagement", value=None, weight=0.0, evidence=0)
 
 
 def _balance_component(
@@ -60,37 +100,33 @@ def _balance_component(
     you, them = credits
     total = you + them
     if total <= 0.0:
+        if evidence == 0:
+            return _EMPTY[name]
         return Component(name=name, value=None, weight=0.0, evidence=evidence)
     return Component(
-        name=name,
-        value=round(1.0 - abs(them - you) / total, 3),
-        weight=round(total / denominator, 3),
-        evidence=evidence,
-        lean=signed_round((them - you) / total, 3),
+        name,
+        plain_round(1.0 - abs(them - you) / total, 3),
+        plain_round(total / denominator, 3),
+        evidence,
+        signed_round((them - you) / total, 3),
     )
 
 
 def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
     """Turn a tally into the published numbers and the band."""
-    by_signal = {
-        "initiation": t.initiation,
-        "responsiveness": t.responsiveness,
-        "commitment": t.commitment,
-        "effort": t.effort,
-        "ledger": t.ledger,
-    }
+    signals = (t.initiation, t.responsiveness, t.commitment, t.effort, t.ledger)
     you = t.effort[0] + t.initiation[0] + t.responsiveness[0] + t.commitment[0] + t.ledger[0]
     them = t.effort[1] + t.initiation[1] + t.responsiveness[1] + t.commitment[1] + t.ledger[1]
     denominator = you + them + config.prior_credits
     gap = them - you
     if denominator > 0.0:
         lean = signed_round(gap / denominator, 3)
-        excess = abs(gap) - config.imbalance_tolerance
-        score = round(100.0 * (1.0 - (excess / denominator if excess > 0.0 else 0.0)), 2)
+        excess = abs(gap) - config.imbalance_tolerance * t.last_weight
+        score = plain_round(100.0 * (1.0 - (excess / denominator if excess > 0.0 else 0.0)), 2)
     else:
         lean, score = 0.0, 100.0
-    strength = round(100.0 * (1.0 - math.exp(-t.engagement / config.strength_scale)), 2)
-    confidence = round(t.evidence / (t.evidence + config.confidence_evidence), 3)
+    strength = plain_round(100.0 * (1.0 - math.exp(-t.engagement / config.strength_scale)), 2)
+    confidence = plain_round(t.evidence / (t.evidence + config.confidence_evidence), 3)
 
     days_since_last = None if t.last_at is None else (as_ts - t.last_at.timestamp()) / _DAY
     days_since_two_way = None if t.last_two_way_ts is None else (as_ts - t.last_two_way_ts) / _DAY
@@ -106,39 +142,40 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
     else:
         band = Band.THEY_INVEST_MORE
 
-    evidence = {
-        "initiation": sum(1 for s in t.starters if s != 2),
-        "responsiveness": t.reach_outs[0] + t.reach_outs[1],
-        "commitment": t.held + t.failed[0] + t.failed[1],
-        "effort": t.messages[0] + t.messages[1] + t.held,
-        "ledger": t.gives[0] + t.gives[1] + t.asks[0] + t.asks[1],
-    }
+    starters = t.starters
+    evidence = (
+        len(starters) - starters.count(2),
+        t.reach_outs[0] + t.reach_outs[1],
+        t.held + t.failed[0] + t.failed[1],
+        t.messages[0] + t.messages[1] + t.held,
+        t.gives[0] + t.gives[1] + t.asks[0] + t.asks[1],
+    )
     components = [
-        _balance_component(name, by_signal[name], evidence[name], denominator) for name in SIGNALS
+        _balance_component(name, credits, count, denominator)
+        for name, credits, count in zip(SIGNALS, signals, evidence, strict=True)
     ]
     if days_since_two_way is None:
-        components.append(Component(name="engagement", value=None, weight=0.0, evidence=0))
+        components.append(_NO_ENGAGEMENT)
     else:
         liveliness = 0.5 ** (max(days_since_two_way, 0.0) / config.half_life_days)
         components.append(
             Component(
-                name="engagement",
-                value=round(liveliness, 3),
-                weight=0.0,
-                evidence=t.two_way,
-                detail=f"strength {strength:g}; last two-way exchange "
-                f"{int(days_since_two_way)} days ago",
+                "engagement",
+                plain_round(liveliness, 3),
+                0.0,
+                t.two_way,
+                0.0,
+                f"last two-way exchange {int(days_since_two_way)} days ago",
             )
         )
-    imbalance = {name: abs(c[1] - c[0]) for name, c in by_signal.items()}
     return Verdict(
-        score=score,
-        lean=lean,
-        strength=strength,
-        confidence=confidence,
-        band=band,
-        days_since_last=days_since_last,
-        days_since_two_way=days_since_two_way,
-        imbalance=imbalance,
-        components=tuple(components),
+        score,
+        lean,
+        strength,
+        confidence,
+        band,
+        days_since_last,
+        days_since_two_way,
+        tuple([abs(c[1] - c[0]) for c in signals]),
+        tuple(components),
     )

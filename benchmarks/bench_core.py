@@ -1,0 +1,137 @@
+"""Benchmark the scoring core on a seeded synthetic CRM.
+
+Builds ``--contacts`` contacts with ``--activities`` activities in total (default
+50,000 and 1,000,000), shuffles them, then times ``score_activities`` over all of
+them. Building the Activity objects is not timed (it is the adapters' cost).
+
+Prints activities scored per second and the peak resident set size of the whole
+process (input included), read with ``resource.getrusage`` after the run. Target
+from issue 2: >= 500,000 activities/s on one core and < 1 GiB peak.
+
+    python benchmarks/bench_core.py                 # the full run
+    python benchmarks/bench_core.py --activities 200000 --contacts 10000 --profile
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import pstats
+import random
+import resource
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+from mutuality_core import Activity, score_activities
+
+AS_OF = datetime(2026, 6, 1, tzinfo=timezone.utc)
+PROFILES = ("balanced", "you_chase", "they_chase", "dormant", "meetings", "sparse")
+
+
+def _contact_history(rng: random.Random, cid: str, count: int) -> list[Activity]:
+    """About ``count`` activities of one synthetic relationship, threads and all."""
+    profile = rng.choice(PROFILES)
+    out: list[Activity] = []
+    horizon = 720.0 if profile == "dormant" else 365.0
+    offset = 400.0 if profile == "dormant" else 0.0
+    n = 0
+    while len(out) < count:
+        n += 1
+        thread = f"{cid}-t{n}"
+        start = AS_OF - timedelta(days=offset + rng.random() * horizon)
+        if profile == "you_chase":
+            first, reply_p = "outbound", 0.2
+        elif profile == "they_chase":
+            first, reply_p = "inbound", 0.2
+        else:
+            first, reply_p = rng.choice(("outbound", "inbound")), 0.8
+        if profile == "meetings" and rng.random() < 0.5:
+            outcome = rng.choice(("completed", "completed", "no_show", "canceled"))
+            channel = rng.choice(("meeting", "call"))
+            out.append(
+                Activity(f"{thread}-m", cid, start, channel, first, outcome=outcome, thread_id=None)
+            )
+            continue
+        when = start
+        side = first
+        for k in range(rng.randint(1, 4)):
+            automated = rng.random() < 0.03
+            tags = "ask" if rng.random() < 0.02 else ("give" if rng.random() < 0.02 else None)
+            out.append(
+                Activity(
+                    f"{thread}-{k}",
+                    cid,
+                    when,
+                    "email",
+                    side,
+                    thread_id=thread,
+                    automated=automated,
+                    tags=tags,
+                )
+            )
+            if rng.random() > reply_p:
+                break
+            when = when + timedelta(hours=rng.expovariate(1 / 20.0))
+            side = "inbound" if side == "outbound" else "outbound"
+    return out[:count]
+
+
+def build(contacts: int, activities: int, seed: int) -> list[Activity]:
+    rng = random.Random(seed)
+    per = activities // contacts
+    extra = activities - per * contacts
+    history: list[Activity] = []
+    for i in range(contacts):
+        history.extend(_contact_history(rng, f"c{i:06d}", per + (1 if i < extra else 0)))
+    rng.shuffle(history)
+    return history
+
+
+def peak_rss_mib() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 if sys.platform != "darwin" else peak / 1024.0 / 1024.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=50_000)
+    parser.add_argument("--activities", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=20260601)
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs; the best is kept")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of one run")
+    args = parser.parse_args()
+
+    t0 = time.perf_counter()
+    history = build(args.contacts, args.activities, args.seed)
+    built = time.perf_counter() - t0
+    print(f"built {len(history):,} activities for {args.contacts:,} contacts in {built:.1f} s")
+    print(f"peak RSS after building the input: {peak_rss_mib():,.0f} MiB")
+
+    best = float("inf")
+    bands: Counter[str] = Counter()
+    for _ in range(args.repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        scores = list(score_activities(history, as_of=AS_OF))
+        elapsed = time.perf_counter() - t0
+        best = min(best, elapsed)
+        bands = Counter(s.band.value for s in scores)
+        del scores
+    rate = len(history) / best
+    print(f"scored {len(history):,} activities in {best:.2f} s: {rate:,.0f} activities/s")
+    print(f"bands: {dict(sorted(bands.items()))}")
+    print(f"peak RSS of the whole process (input included): {peak_rss_mib():,.0f} MiB")
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in score_activities(history, as_of=AS_OF):
+            pass
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Properties every score must have, checked on random histories with hypothesis."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from mutuality_core import Activity, Band, MutualityScore, ScoringConfig, score_contact
+
+from .stories import AS_OF, clauses, mirrored, swap_pronouns
+
+CONFIG = ScoringConfig()
+WINDOW_DAYS = CONFIG.reply_window_days
+EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+CHANNELS = ["email", "email", "email", "message", "call", "meeting", "note", "task", "other"]
+DIRECTIONS = ["outbound", "inbound", "outbound", "inbound", "mutual", "unknown"]
+OUTCOMES = ["completed"] * 6 + [
+    "scheduled",
+    "no_show",
+    "canceled",
+    "declined",
+    "bounced",
+    "no_answer",
+    "unknown",
+]
+THREADS = [None, "t0", "t1", "t2", "t3"]
+
+
+@st.composite
+def activity_fields(draw, *, past_only: bool = False, outbound_bias: bool = False):
+    # times cluster on a few days so that replies, gaps and ties between sides all occur
+    day = draw(st.integers(min_value=0 if past_only else -5, max_value=400))
+    hours = draw(st.floats(min_value=0, max_value=23.99, allow_nan=False))
+    directions = ["outbound"] * 4 + DIRECTIONS if outbound_bias else DIRECTIONS
+    return {
+        "occurred_at": AS_OF - timedelta(days=day, hours=hours),
+        "channel": draw(st.sampled_from(CHANNELS)),
+        "direction": draw(st.sampled_from(directions)),
+        "outcome": draw(st.sampled_from(OUTCOMES)),
+        "thread_id": draw(st.sampled_from(THREADS)),
+        "automated": draw(st.sampled_from([False, False, False, False, True])),
+        "tags": draw(st.sets(st.sampled_from(["ask", "give", "by_you", "by_them"]), max_size=2)),
+    }
+
+
+@st.composite
+def histories(draw, *, past_only: bool = False, outbound_bias: bool = False, max_size=30):
+    fields = draw(
+        st.lists(
+            activity_fields(past_only=past_only, outbound_bias=outbound_bias), max_size=max_size
+        )
+    )
+    return [Activity(id=f"a{i:03d}", contact_id="c1", **f) for i, f in enumerate(fields)]
+
+
+def score(history: list[Activity], config: ScoringConfig = CONFIG) -> MutualityScore:
+    return score_contact(history, as_of=AS_OF, config=config, contact_id="c1")
+
+
+MIRROR_BAND = {
+    Band.YOU_INVEST_MORE: Band.THEY_INVEST_MORE,
+    Band.THEY_INVEST_MORE: Band.YOU_INVEST_MORE,
+}
+
+
+@EXAMPLES
+@given(histories())
+def test_every_output_is_in_range(history):
+    result = score(history)
+    assert 0.0 <= result.score <= 100.0
+    assert -1.0 <= result.lean <= 1.0
+    assert 0.0 <= result.strength <= 100.0
+    assert 0.0 <= result.confidence <= 1.0
+    assert isinstance(result.band, Band)
+    assert result.activity_count == len(history)
+    assert len(result.reasons_text) <= 255
+    assert result.reasons, "every score says why"
+    for component in result.components:
+        assert component.value is None or 0.0 <= component.value <= 1.0
+        assert 0.0 <= component.weight <= 1.0
+        assert -1.0 <= component.lean <= 1.0
+        assert component.evidence >= 0
+        if component.value is None:
+            assert component.weight == 0.0
+
+
+@EXAMPLES
+@given(histories(), st.randoms(use_true_random=False))
+def test_deterministic_and_independent_of_input_order(history, rnd):
+    first = score(history)
+    assert score(history) == first
+    shuffled = list(history)
+    rnd.shuffle(shuffled)
+    assert score(shuffled) == first
+
+
+@EXAMPLES
+@given(histories())
+def test_mirror_symmetry(history):
+    result = score(history)
+    mirror = score([mirrored(a) for a in history])
+    assert mirror.score == result.score
+    assert mirror.strength == result.strength
+    assert mirror.confidence == result.confidence
+    assert mirror.lean == -result.lean
+    assert mirror.band is MIRROR_BAND.get(result.band, result.band)
+    for mine, theirs in zip(result.components, mirror.components, strict=True):
+        assert (theirs.name, theirs.value, theirs.weight, theirs.evidence) == (
+            mine.name,
+            mine.value,
+            mine.weight,
+            mine.evidence,
+        )
+        assert theirs.lean == -mine.lean
+    assert clauses(mirror.reasons) == clauses(swap_pronouns(r) for r in result.reasons)
+
+
+def _unanswered_outbound_emails(history: list[Activity]) -> list[Activity]:
+    """Your emails in a thread that nothing from them (or a joint meeting) followed in time."""
+    found = []
+    for u in history:
+        if (
+            u.channel.value != "email"
+            or u.direction.value != "outbound"
+            or u.outcome.value not in ("completed", "unknown")
+            or u.automated
+            or u.thread_id is None
+            or u.occurred_at > AS_OF
+        ):
+            continue
+        answered = any(
+            b.thread_id == u.thread_id
+            and b.direction.value in ("inbound", "mutual")
+            and u.occurred_at < b.occurred_at <= u.occurred_at + timedelta(days=WINDOW_DAYS)
+            for b in history
+        )
+        if not answered:
+            found.append(u)
+    return found
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories(outbound_bias=True), st.data())
+def test_their_reply_never_lowers_the_score_when_you_invest_more(history, data):
+    before = score(history)
+    assume(before.lean <= 0)
+    candidates = _unanswered_outbound_emails(history)
+    assume(candidates)
+    u = data.draw(st.sampled_from(candidates))
+    room = min(WINDOW_DAYS * 86400.0, (AS_OF - u.occurred_at).total_seconds())
+    assume(room > 1.0)
+    delay = data.draw(st.floats(min_value=1.0, max_value=room))
+    reply = Activity(
+        id="reply",
+        contact_id="c1",
+        occurred_at=u.occurred_at + timedelta(seconds=delay),
+        channel="email",
+        direction="inbound",
+        thread_id=u.thread_id,
+    )
+    after = score([*history, reply])
+    assert after.score >= before.score
+    assert after.confidence >= before.confidence
+
+
+@EXAMPLES
+@given(histories(), activity_fields())
+def test_confidence_never_falls_when_evidence_is_added(history, extra):
+    before = score(history)
+    after = score([*history, Activity(id="extra", contact_id="c1", **extra)])
+    assert after.confidence >= before.confidence
+
+
+@EXAMPLES
+@given(histories(past_only=True), st.floats(min_value=0.0, max_value=1000.0))
+def test_shifting_history_into_the_past_never_raises_strength(history, days):
+    shifted = [attrs.evolve(a, occurred_at=a.occurred_at - timedelta(days=days)) for a in history]
+    assert score(shifted).strength <= score(history).strength
+
+
+@EXAMPLES
+@given(histories())
+def test_thin_evidence_is_never_a_confident_verdict(history):
+    result = score(history)
+    if result.confidence < CONFIG.min_confidence:
+        assert result.band is Band.INSUFFICIENT_DATA
+    else:
+        assert result.band is not Band.INSUFFICIENT_DATA

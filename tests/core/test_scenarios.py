@@ -1,0 +1,198 @@
+"""Named relationship stories and the verdict a person would give them."""
+
+from __future__ import annotations
+
+import pytest
+
+from mutuality_core import Band, MutualityScore, score_contact
+
+from .stories import AS_OF, Story, mirrored
+
+
+def score(story: Story) -> MutualityScore:
+    return score_contact(story.activities, as_of=AS_OF)
+
+
+def balanced() -> Story:
+    """A year of fortnightly threads, starters alternating, quick replies, a few meetings."""
+    s = Story()
+    for i in range(26):
+        s.exchange(2 + 14 * i, "outbound" if i % 2 else "inbound", replies=2)
+    for i in range(4):
+        s.add(30 + 90 * i, "mutual", channel="meeting")
+    return s
+
+
+def you_chase() -> Story:
+    """You write every week or so and follow up; they answered twice in six months."""
+    s = Story()
+    for i in range(15):
+        thread = f"chase{i}"
+        s.add(6 + 12 * i, "outbound", thread=thread)
+        s.add(6 + 12 * i - 4, "outbound", thread=thread)  # a follow-up four days later
+    s.add(6 + 12 * 4 - 4.5, "inbound", thread="chase4")
+    s.add(6 + 12 * 9 - 4.5, "inbound", thread="chase9")
+    return s
+
+
+def test_balanced_regular_contact_is_mutual():
+    result = score(balanced())
+    assert result.band is Band.MUTUAL
+    assert result.score >= 70
+    assert abs(result.lean) < 0.1
+    assert result.confidence > 0.8
+    assert result.strength > 50
+    assert any("Each side started" in r or "of the last 10" in r for r in result.reasons)
+
+
+def test_you_chase_and_they_rarely_answer():
+    result = score(you_chase())
+    assert result.band is Band.YOU_INVEST_MORE
+    assert result.score <= 35
+    assert result.lean <= -0.4
+    assert "You started 10 of the last 10 conversations" in result.reasons
+    assert any(r.startswith("They replied to 2 of your 30 messages") for r in result.reasons)
+
+
+def test_they_chase_is_the_mirror():
+    chase = score(you_chase())
+    story = Story()
+    story.activities = [mirrored(a) for a in you_chase().activities]
+    result = score(story)
+    assert result.band is Band.THEY_INVEST_MORE
+    assert result.score == chase.score
+    assert result.strength == chase.strength
+    assert result.lean == -chase.lean
+    assert "They started 10 of the last 10 conversations" in result.reasons
+
+
+def test_one_email_yesterday_is_insufficient_data():
+    result = score(Story().add(1, "outbound", thread="t"))
+    assert result.band is Band.INSUFFICIENT_DATA
+    assert result.confidence < 0.3
+    assert result.score > 50, "one unanswered email is not proof of a one-sided relationship"
+    assert result.reasons[0] == "Only 1 activity to go on"
+
+
+def test_mutual_two_years_ago_and_silent_since_is_dormant():
+    s = Story()
+    for i in range(20):
+        s.exchange(730 + 10 * i, "outbound" if i % 2 else "inbound", replies=1)
+    result = score(s)
+    assert result.band is Band.DORMANT
+    assert result.strength < 5
+    assert result.reasons[0].startswith("No activity for 7")
+    assert result.confidence > 0.8
+
+
+def test_they_keep_missing_meetings_you_set_up():
+    s = Story()
+    for i in range(6):
+        s.add(5 + 20 * i, "outbound", channel="meeting", outcome="no_show")
+        s.add(3 + 20 * i, "outbound", channel="meeting", outcome="canceled", tags="by_them")
+    s.add(60, "outbound", channel="meeting")  # one was held
+    result = score(s)
+    assert result.band is Band.YOU_INVEST_MORE
+    assert result.lean < -0.4
+    assert any(
+        r.startswith("They missed, cancelled or declined 12 of 13 planned") for r in result.reasons
+    )
+
+
+def test_missed_meetings_are_attributed_by_tag_when_known():
+    s = Story()
+    for i in range(6):
+        s.add(5 + 20 * i, "outbound", channel="meeting", outcome="canceled", tags="by_you")
+    result = score(s)
+    assert result.lean > 0, "you set meetings up and cancelled them yourself"
+
+
+def test_equal_volume_but_you_start_every_conversation_scores_below_balanced():
+    s = Story()
+    for i in range(26):
+        s.exchange(2 + 14 * i, "outbound", replies=1)
+    for i in range(4):
+        s.add(30 + 90 * i, "mutual", channel="meeting")
+    result = score(s)
+    assert result.score < score(balanced()).score
+    assert result.lean < 0
+    assert "You started 10 of the last 10 conversations" in result.reasons
+    assert "Each side sent 26 messages" in result.reasons
+
+
+def test_they_reply_but_weeks_late_scores_below_balanced():
+    s = Story()
+    for i in range(26):
+        starter = "outbound" if i % 2 else "inbound"
+        # your replies come within hours, theirs three weeks later
+        s.exchange(30 + 14 * i, starter, replies=1, reply_hours=4.0 if i % 2 == 0 else 21 * 24)
+    for i in range(4):
+        s.add(30 + 90 * i, "mutual", channel="meeting")
+    result = score(s)
+    assert result.score < score(balanced()).score
+    assert result.lean < 0
+    assert any(r.startswith("They replied to none of your 13 messages") for r in result.reasons)
+
+
+def test_slow_replies_within_the_window_count_for_less_than_quick_ones():
+    quick, slow = Story(), Story()
+    for i in range(12):
+        quick.exchange(10 + 14 * i, "outbound", replies=1, reply_hours=2)
+        slow.exchange(10 + 14 * i, "outbound", replies=1, reply_hours=6 * 24)
+    q, s = score(quick), score(slow)
+    assert s.score < q.score
+    assert any("(median 2 hours)" in r for r in q.reasons)
+    assert any("(median 6 days)" in r for r in s.reasons)
+
+
+def test_automated_bounced_and_future_activities_are_not_evidence():
+    base = balanced()
+    noisy = balanced()
+    for i in range(40):
+        noisy.add(1 + 3 * i, "outbound", automated=True, thread=f"news{i}")
+        noisy.add(2 + 3 * i, "outbound", outcome="bounced", thread=f"bounce{i}")
+    noisy.add(-3, "outbound", channel="meeting", outcome="scheduled")
+    noisy.add(-5, "outbound", thread="future")
+    a, b = score(base), score(noisy)
+    assert (a.score, a.lean, a.strength, a.confidence, a.band, a.reasons) == (
+        b.score,
+        b.lean,
+        b.strength,
+        b.confidence,
+        b.band,
+        b.reasons,
+    )
+    assert b.activity_count == a.activity_count + 82
+
+
+def test_ask_give_ledger_you_keep_asking_they_give():
+    s = Story()
+    for i in range(10):
+        s.exchange(5 + 14 * i, "outbound" if i % 2 else "inbound", replies=1)
+    plain = score(s).lean
+    for i in range(6):
+        s.add(7 + 20 * i, "outbound", tags="ask", thread=f"ask{i}")
+        s.add(6 + 20 * i, "inbound", tags="give", thread=f"ask{i}")
+    result = score(s)
+    assert result.lean > plain
+    assert any("They asked 0 times and gave 6 times" in r for r in result.reasons) or any(
+        "You asked 6 times and gave 0 times" in r for r in result.reasons
+    )
+
+
+def test_held_call_replying_to_their_email_counts_as_your_reply():
+    s = Story()
+    s.add(10, "inbound", thread="t1")
+    s.add(9.9, "outbound", channel="call", thread="t1")
+    result = score(s)
+    assert any(r.startswith("You replied to 1 of their 1 message") for r in result.reasons)
+
+
+@pytest.mark.parametrize(
+    "story",
+    [balanced, you_chase],
+)
+def test_reasons_fit_a_crm_text_field(story):
+    result = score(story())
+    assert len(result.reasons_text) <= 255
+    assert result.reasons_text.startswith(result.reasons[0])
