@@ -6,11 +6,7 @@ function and renders its result. Typed library errors become documented exit cod
 from __future__ import annotations
 
 import json
-import logging
-import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +14,7 @@ from typing import Any
 import click
 
 from mutuality_cli import discovery, exit_codes
+from mutuality_cli.groups import MutualityGroup, PluginCommandGroup
 from mutuality_cli.options import (
     adapter_options,
     as_of_option,
@@ -26,134 +23,26 @@ from mutuality_cli.options import (
     format_option,
     now_utc,
 )
-from mutuality_cli.output import SCORE_FIELDS, iso, render_table, score_row, write_rows
+from mutuality_cli.output import SCORE_FIELDS, render_table, score_row, write_rows
 from mutuality_cli.progress import StderrProgress, progress_wanted
-from mutuality_cli.settings import EffectiveConfig, resolve
+from mutuality_cli.reports import (
+    RUN_FIELDS,
+    latest_run,
+    most_one_sided,
+    run_row,
+    summary_lines,
+    write_failed_report,
+    write_report,
+)
+from mutuality_cli.runtime import (
+    adapter_flags,
+    configure_logging,
+    load_config,
+    open_state,
+    opened,
+)
 from mutuality_core.errors import ConfigError, MutualityError
-from mutuality_core.ports import Connection, StateStore
-
-LIBRARY_LOGGERS = ("mutuality_core", "mutuality_adapters", "mutuality_cli")
-log = logging.getLogger(__name__)
-
-
-class MutualityGroup(click.Group):
-    """A group that turns typed library errors into one line on stderr and an exit code."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except MutualityError as error:
-            log.debug("command failed", exc_info=True)
-            click.echo(f"Error: {exit_codes.one_line(error)}", err=True)
-            ctx.exit(exit_codes.exit_code_for(error))
-        except KeyboardInterrupt:
-            click.echo("Interrupted; work done so far is saved, rerun to continue.", err=True)
-            ctx.exit(exit_codes.INTERRUPTED)
-
-
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
-
-
-def configure_logging(verbosity: int) -> None:
-    """``-v``: info, ``-vv``: debug, from the library's loggers to stderr; else warnings only."""
-    level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
-    for name in LIBRARY_LOGGERS:
-        logger = logging.getLogger(name)
-        logger.setLevel(level)
-        if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-            handler = _StderrHandler()
-            handler.setFormatter(
-                logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-            )
-            logger.addHandler(handler)
-            logger.propagate = False
-
-
-def load_config(
-    config_path: str | None,
-    adapter_flags: Mapping[str, Any] | None = None,
-    adapter_option: Sequence[str] = (),
-    **top_level: Any,
-) -> EffectiveConfig:
-    flags: dict[str, Any] = {"config": config_path, **(adapter_flags or {}), **top_level}
-    config = resolve(flags, options=adapter_option, environ=os.environ, cwd=Path.cwd())
-    log.debug("effective configuration (secrets masked): %s", config.to_dict(masked=True))
-    return config
-
-
-def connect(config: EffectiveConfig) -> Connection:
-    plugin = discovery.load_adapter(config.adapter)
-    log.info("connecting adapter %s", config.adapter)
-    return plugin.connect(dict(config.adapter_settings), environ=os.environ)
-
-
-def open_state(path: Path, *, create: bool = True) -> StateStore:
-    from mutuality_adapters.sqlite_state import SQLiteStateStore
-
-    if not create and not path.exists():
-        raise ConfigError(f"no state file at {path}; run `mutuality sync` first or pass --state")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigError(
-            f"cannot create the state folder {path.parent}: {error.strerror}; pass --state PATH"
-        ) from error
-    return SQLiteStateStore(path)
-
-
-@contextmanager
-def opened(
-    config: EffectiveConfig, *, read_only: bool = False
-) -> Iterator[tuple[Connection, StateStore | None]]:
-    """The adapter connection and the state store, both closed however the command ends.
-
-    ``read_only`` commands (score, explain) use the state file only if it exists, so
-    they never create one; without it a CRM source is read in full.
-    """
-    connection = connect(config)
-    try:
-        if read_only and not config.state.exists():
-            yield connection, None
-            return
-        state = open_state(config.state)
-        try:
-            yield connection, state
-        finally:
-            state.close()
-    finally:
-        connection.close()
-
-
-def adapter_flags(
-    adapter: str | None,
-    path: str | None,
-    output: str | None,
-    skip_invalid: bool | None,
-    rejects: str | None,
-    max_requests: int | None,
-    state: str | None,
-) -> dict[str, Any]:
-    return {
-        "adapter": adapter,
-        "path": path,
-        "output": output,
-        "skip_invalid": skip_invalid,
-        "rejects": rejects,
-        "max_requests": max_requests,
-        "state": state,
-    }
+from mutuality_core.ports import StateStore
 
 
 @click.group(cls=MutualityGroup, epilog=exit_codes.EPILOG)
@@ -340,129 +229,6 @@ def explain(
 # --------------------------------------------------------------------------- sync
 
 
-def _write_report(report_dict: Mapping[str, Any], destination: str) -> None:
-    text = json.dumps(report_dict, indent=2, ensure_ascii=False) + "\n"
-    if destination == "-":
-        sys.stdout.write(text)
-        return
-    try:
-        target = Path(destination)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError as error:
-        raise ConfigError(f"cannot write the report to {destination}: {error.strerror}") from error
-
-
-def _latest_run(state: StateStore, target: str) -> Mapping[str, Any] | None:
-    try:
-        latest = state.runs(target, limit=1)
-    except MutualityError:
-        return None
-    return latest[0] if latest else None
-
-
-def _write_failed_report(
-    state: StateStore,
-    target: str,
-    error: BaseException,
-    destination: str,
-    *,
-    previous: Mapping[str, Any] | None,
-) -> None:
-    """Even a failed run leaves a report (CI uploads it): the engine's record of this run
-    when it made one (counts so far), else the error alone; ``exit_code`` says which."""
-    report: dict[str, Any] = {}
-    latest = _latest_run(state, target)
-    ours = latest is not None and (previous is None or latest.get("id") != previous.get("id"))
-    if ours and latest is not None and isinstance(latest.get("report"), Mapping):
-        report = dict(latest["report"])
-    report.setdefault("target", target)
-    report["status"] = "error"
-    report["error"] = exit_codes.one_line(error)
-    report["exit_code"] = (
-        exit_codes.INTERRUPTED
-        if isinstance(error, KeyboardInterrupt)
-        else exit_codes.exit_code_for(error)
-    )
-    _write_report(report, destination)
-
-
-def _destination(connection: Connection) -> str | None:
-    """Where the writer puts scores, if it says (the files adapter's scores file)."""
-    for owner in (connection, connection.writer):
-        for attribute in ("destination", "output_path", "path"):
-            value = getattr(owner, attribute, None)
-            if value:
-                return str(value)
-    return None
-
-
-def _first_reason(reasons: str, width: int = 72) -> str:
-    first = reasons.split("; ")[0]
-    return first if len(first) <= width else first[: width - 1] + "…"
-
-
-def _summary_lines(
-    report: Any,
-    report_dict: Mapping[str, Any],
-    *,
-    connection: Connection,
-    state_path: Path,
-    one_sided: Sequence[Any],
-) -> list[str]:
-    mode = (
-        "dry run, nothing written"
-        if report.dry_run
-        else ("full read" if report.full else "incremental")
-    )
-    seconds = (report.finished_at - report.started_at).total_seconds()
-    lines = [
-        f"Synced {report.target} as of {iso(report.as_of)} ({mode}) in {seconds:.1f} s",
-        f"  read {report.contacts_read:,} contacts and {report.activities_read:,} activities; "
-        f"scored {report.contacts_scored:,}",
-        f"  {report.changed:,} changed, {report.written:,} written, {report.failed:,} failed",
-        "Bands:",
-    ]
-    total = sum(report.band_counts.values()) or 1
-    for band, count in sorted(report.band_counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        lines.append(f"  {band:<18} {count:>7,}  {100 * count / total:5.1f}%")
-    destination = _destination(connection)
-    if destination and not report.dry_run:
-        lines.append(f"Scores written to {destination}")
-    if one_sided:
-        lines.append("Most one-sided:")
-        for w in one_sided:
-            lines.append(
-                f"  {w.contact_id:<14} {w.band:<17} lean {w.lean:+.2f}  "
-                f"score {w.score:5.1f}  {_first_reason(w.reasons)}"
-            )
-    rejected = getattr(report, "rejected", 0)
-    if rejected:
-        rejects_file = getattr(connection.source, "rejects_path", None)
-        where = f"; see {rejects_file}" if rejects_file else " (listed in --report)"
-        lines.append(f"  {rejected:,} invalid record(s) skipped{where}")
-    for failure in list(report.failures)[:5]:
-        lines.append(f"  failed {failure.contact_id}: {failure.error}")
-    if report.failed > 5:
-        lines.append(f"  ... and {report.failed - 5} more (see --report)")
-    if report.stopped_reason:
-        lines.append(
-            f"Stopped early ({report.stopped_reason}); state is saved, rerun later to continue."
-        )
-    run = f"run {report.run_id}, " if report.run_id is not None else ""
-    lines.append(f"State {state_path} ({run}`mutuality runs` shows history)")
-    return lines
-
-
-def _most_one_sided(state: StateStore, target: str, limit: int = 5) -> list[Any]:
-    written = state.written(target).values()
-    one_sided = [w for w in written if w.band in ("you_invest_more", "they_invest_more")]
-    one_sided.sort(key=lambda w: (-abs(w.lean), w.contact_id))
-    return one_sided[:limit]
-
-
 @cli.command()
 @adapter_options
 @as_of_option
@@ -538,7 +304,7 @@ def sync(
 
     with opened(config) as (connection, state_store):
         assert state_store is not None  # sync always opens (and creates) the state file
-        previous = _latest_run(state_store, connection.target) if report_path else None
+        previous = latest_run(state_store, connection.target) if report_path else None
         try:
             report = run_sync(
                 connection,
@@ -550,7 +316,7 @@ def sync(
             )
         except (MutualityError, KeyboardInterrupt) as error:
             if report_path:
-                _write_failed_report(
+                write_failed_report(
                     state_store, connection.target, error, report_path, previous=previous
                 )
             raise
@@ -559,10 +325,10 @@ def sync(
                 progress.close()
         report_dict = report.to_dict()
         if report_path:
-            _write_report(report_dict, report_path)
-        one_sided = [] if report.dry_run else _most_one_sided(state_store, report.target)
+            write_report(report_dict, report_path)
+        one_sided = [] if report.dry_run else most_one_sided(state_store, report.target)
         if not quiet:
-            lines = _summary_lines(
+            lines = summary_lines(
                 report,
                 report_dict,
                 connection=connection,
@@ -575,8 +341,6 @@ def sync(
 
 
 # --------------------------------------------------------------------------- runs
-
-RUN_FIELDS = ("run_id", "target", "started_at", "finished_at", "status", "written", "failed")
 
 
 @cli.command()
@@ -611,42 +375,8 @@ def runs(
     if not history:
         click.echo(f"No runs recorded in {config.state} yet.")
         return
-    rows = [_run_row(r) for r in history]
+    rows = [run_row(r) for r in history]
     click.echo(render_table(rows, RUN_FIELDS, max_width=70), nl=False)
-
-
-def _run_row(run: Mapping[str, Any]) -> dict[str, str]:
-    report = run.get("report") or {}
-    if isinstance(report, str):
-        try:
-            report = json.loads(report)
-        except ValueError:
-            report = {}
-    merged = {**report, **{k: v for k, v in run.items() if v is not None}}
-    if "run_id" not in merged and "id" in merged:
-        merged["run_id"] = merged["id"]
-    if "status" not in merged:
-        if not merged.get("finished_at"):
-            merged["status"] = "running or interrupted"
-        elif merged.get("stopped_reason"):
-            merged["status"] = f"stopped: {merged['stopped_reason']}"
-        elif merged.get("failed"):
-            merged["status"] = "partial"
-        else:
-            merged["status"] = "dry run" if merged.get("dry_run") else "ok"
-    for key in ("started_at", "finished_at"):
-        merged[key] = _short_time(merged.get(key))
-    return {k: "" if merged.get(k) is None else str(merged.get(k)) for k in RUN_FIELDS}
-
-
-def _short_time(value: Any) -> Any:
-    """``2026-06-30T08:00:00.123+00:00`` -> ``2026-06-30T08:00:00Z`` for the runs table."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return iso(datetime.fromisoformat(value.replace("Z", "+00:00")).replace(microsecond=0))
-    except ValueError:
-        return value
 
 
 # --------------------------------------------------------------------------- state
@@ -806,40 +536,6 @@ def config_show(
 
 
 # --------------------------------------------------------------------------- plugin commands
-
-
-class PluginCommandGroup(MutualityGroup):
-    """``mutuality setup NAME`` / ``mutuality fake NAME``: commands adapters offer, found lazily."""
-
-    def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.kind = kind
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return discovery.names_offering(self.kind, discovery.discover_adapters())
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in discovery.adapter_names():
-            return None
-        plugin = discovery.load_adapter(cmd_name, require_extra=False)
-        command = discovery.plugin_commands(plugin, strict=True, name=cmd_name).get(self.kind)
-        if command is None:
-            raise click.UsageError(
-                f"adapter {cmd_name!r} offers no `{self.kind}` command; "
-                f"available: {', '.join(self.list_commands(ctx)) or 'none'}",
-                ctx,
-            )
-        return command
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        try:
-            return super().resolve_command(ctx, args)
-        except MutualityError as error:
-            click.echo(f"Error: {exit_codes.one_line(error)}", err=True)
-            ctx.exit(exit_codes.exit_code_for(error))
-            raise  # unreachable: ctx.exit raises
 
 
 @cli.group(cls=PluginCommandGroup, kind="setup")

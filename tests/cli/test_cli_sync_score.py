@@ -335,8 +335,8 @@ def test_verbose_logs_go_to_stderr_without_secrets(runner, install_adapters):
         cli, ["sync", "--adapter", "memory", "--as-of", AS_OF, "-vv", "--report", "-"], env=env
     )
     assert result.exit_code == 0, result.output
-    assert "INFO mutuality_cli.main: connecting adapter memory" in result.stderr
-    assert "DEBUG mutuality_cli.main: effective configuration" in result.stderr
+    assert "INFO mutuality_cli.runtime: connecting adapter memory" in result.stderr
+    assert "DEBUG mutuality_cli.runtime: effective configuration" in result.stderr
     assert "'access_token': '********'" in result.stderr
     assert "tok-very-secret" not in result.output
     json.loads(result.stdout)  # logging never reaches stdout

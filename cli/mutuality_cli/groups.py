@@ -1,0 +1,62 @@
+"""Click groups that turn typed library errors into one line on stderr and an exit code."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import click
+
+from mutuality_cli import discovery, exit_codes
+from mutuality_core.errors import MutualityError
+
+log = logging.getLogger(__name__)
+
+
+class MutualityGroup(click.Group):
+    """A group that turns typed library errors into one line on stderr and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MutualityError as error:
+            log.debug("command failed", exc_info=True)
+            click.echo(f"Error: {exit_codes.one_line(error)}", err=True)
+            ctx.exit(exit_codes.exit_code_for(error))
+        except KeyboardInterrupt:
+            click.echo("Interrupted; work done so far is saved, rerun to continue.", err=True)
+            ctx.exit(exit_codes.INTERRUPTED)
+
+
+class PluginCommandGroup(MutualityGroup):
+    """``mutuality setup NAME`` / ``mutuality fake NAME``: commands adapters offer, found lazily."""
+
+    def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return discovery.names_offering(self.kind, discovery.discover_adapters())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in discovery.adapter_names():
+            return None
+        plugin = discovery.load_adapter(cmd_name, require_extra=False)
+        command = discovery.plugin_commands(plugin, strict=True, name=cmd_name).get(self.kind)
+        if command is None:
+            raise click.UsageError(
+                f"adapter {cmd_name!r} offers no `{self.kind}` command; "
+                f"available: {', '.join(self.list_commands(ctx)) or 'none'}",
+                ctx,
+            )
+        return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except MutualityError as error:
+            click.echo(f"Error: {exit_codes.one_line(error)}", err=True)
+            ctx.exit(exit_codes.exit_code_for(error))
+            raise  # unreachable: ctx.exit raises
