@@ -330,7 +330,6 @@ def sync(
         if not quiet:
             lines = summary_lines(
                 report,
-                report_dict,
                 connection=connection,
                 state_path=config.state,
                 one_sided=one_sided,

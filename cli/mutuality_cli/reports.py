@@ -17,6 +17,7 @@ from mutuality_core.ports import Connection, StateStore
 
 
 def write_report(report_dict: Mapping[str, Any], destination: str) -> None:
+    """JSON to stdout (``-``) or a file, replaced atomically so a watcher never reads half."""
     text = json.dumps(report_dict, indent=2, ensure_ascii=False) + "\n"
     if destination == "-":
         sys.stdout.write(text)
@@ -82,7 +83,6 @@ def _first_reason(reasons: str, width: int = 72) -> str:
 
 def summary_lines(
     report: Any,
-    report_dict: Mapping[str, Any],
     *,
     connection: Connection,
     state_path: Path,
