@@ -145,7 +145,8 @@ def test_package_imports_without_simple_salesforce() -> None:
         "import sys; sys.modules['simple_salesforce'] = None\n"
         "import mutuality_adapters.salesforce as s\n"
         "from mutuality_core.errors import MissingDependencyError\n"
-        "try:\n    s.plugin.connect({}, environ={'SALESFORCE_INSTANCE_URL': 'https://a', 'SALESFORCE_SESSION_ID': 'x'})\n"
+        "env = {'SALESFORCE_INSTANCE_URL': 'https://a', 'SALESFORCE_SESSION_ID': 'x'}\n"
+        "try:\n    s.plugin.connect({}, environ=env)\n"
         "except MissingDependencyError as e:\n    print('missing:', e)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -134,6 +134,10 @@ class FakeOrg:
         self._locators: dict[str, tuple[soql.Query, list[str], bool, int]] = {}
         self._jobs: dict[str, dict[str, Any]] = {}
         self.updates: Counter[str] = Counter()  # contact id -> successful score writes
+        #: Seed ids (files format) -> Salesforce ids, kept across seed_rows() calls.
+        self.seed_contact_ids: dict[str, str] = {}
+        #: Seed activity id -> the id the adapter reports (a logged email's Task id).
+        self.seed_activity_ids: dict[str, str] = {}
 
     # ------------------------------------------------------------------ records
 

@@ -46,8 +46,12 @@ def seed_rows(
     *,
     log_email_tasks: bool = True,
 ) -> dict[str, str]:
-    """Insert contacts and activities; return ``{seed contact id: Salesforce id}``."""
-    ids: dict[str, str] = {}
+    """Insert contacts and activities; return ``{seed contact id: Salesforce id}``.
+
+    Activities may name contacts seeded by an earlier call.
+    """
+    ids = org.seed_contact_ids
+    new: dict[str, str] = {}
     for row in contacts:
         seed_id = row["id"]
         record: dict[str, Any] = {
@@ -60,7 +64,7 @@ def seed_rows(
             record["Account"] = {"Name": row["company"]}
         if seed_id.startswith("003") and len(seed_id) in (15, 18):
             record["Id"] = seed_id
-        ids[seed_id] = org.insert("Contact", record)
+        ids[seed_id] = new[seed_id] = org.insert("Contact", record)
     groups: dict[str, list[Mapping[str, str]]] = {}
     for row in activities:
         groups.setdefault(row["id"], []).append(row)
@@ -73,8 +77,10 @@ def seed_rows(
             if r["contact_id"] in ids and (r.get("outcome") or "").strip().lower() == "declined"
         }
         if contact_ids:
-            _insert_activity(org, rows[0], contact_ids, archive_before, log_email_tasks, declined)
-    return ids
+            org.seed_activity_ids[rows[0]["id"]] = _insert_activity(
+                org, rows[0], contact_ids, archive_before, log_email_tasks, declined
+            )
+    return new
 
 
 def _insert_activity(
@@ -84,7 +90,8 @@ def _insert_activity(
     archive_before: datetime,
     log_email_tasks: bool,
     declined: set[str] = frozenset(),  # type: ignore[assignment]
-) -> None:
+) -> str:
+    """Insert one activity's records; return the id the adapter will give it."""
     when = _when(row["occurred_at"])
     stamp = canonical_datetime(when)
     channel = (row.get("channel") or "other").strip().lower()
@@ -133,7 +140,7 @@ def _insert_activity(
                     "IsInvitee": True,
                 },
             )
-        return
+        return event_id
     if channel == "email" and not automated and "EmailMessage" in org.schema:
         task_id = None
         if log_email_tasks:
@@ -159,7 +166,7 @@ def _insert_activity(
                     "RelationType": "FromAddress" if direction == "inbound" else "ToAddress",
                 },
             )
-        return
+        return task_id or message_id
     if channel == "email":
         task["TaskSubtype"] = "ListEmail" if automated else "Email"
     elif channel == "call":
@@ -172,7 +179,7 @@ def _insert_activity(
         task["TaskSubtype"] = "LinkedIn"
     else:
         task["TaskSubtype"] = "Cadence" if automated else "Task"
-    _insert_task(org, task, contact_ids)
+    return _insert_task(org, task, contact_ids)
 
 
 def _insert_task(org: FakeOrg, task: Mapping[str, Any], contact_ids: list[str]) -> str:
