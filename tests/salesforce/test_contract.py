@@ -6,14 +6,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mutuality_core.model import Activity
-from mutuality_core.ports import Connection
-from mutuality_testkit import AdapterContract
-from mutuality_testkit.dataset import Dataset
-
 from mutuality_adapters.salesforce import plugin
 from mutuality_adapters.salesforce.fake import FakeSalesforce, seed_rows
 from mutuality_adapters.salesforce.fields import FIELDS
+from mutuality_testkit import AdapterContract
+from mutuality_testkit.dataset import Dataset
+
+from mutuality_core.model import Activity
+from mutuality_core.ports import Connection
 
 
 def _rows(activities: list[Activity]) -> list[dict[str, str]]:
