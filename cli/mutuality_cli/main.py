@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
 from mutuality_cli import discovery, exit_codes
@@ -516,6 +517,8 @@ def config_show(
         adapter_option,
     )
     data = effective.to_dict(masked=True)
+    # Every scoring setting, defaults included, validated as a run would validate it.
+    data["scoring"] = attrs.asdict(effective.scoring_config())
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -524,10 +527,9 @@ def config_show(
     for key in ("adapter", "state", "min_score_change", "batch_size"):
         if data[key] is not None:
             click.echo(f"{key} = {json.dumps(data[key])}  # {origins.get(key, 'default')}")
-    if data["scoring"]:
-        click.echo("\n[scoring]")
-        for key, value in data["scoring"].items():
-            click.echo(f"{key} = {json.dumps(value)}  # {origins.get('scoring.' + key, '')}")
+    click.echo("\n[scoring]")
+    for key, value in data["scoring"].items():
+        click.echo(f"{key} = {json.dumps(value)}  # {origins.get('scoring.' + key, 'default')}")
     click.echo(f"\n[adapters.{effective.adapter}]")
     for key, value in data["adapters"][effective.adapter].items():
         origin = origins.get(f"adapters.{effective.adapter}.{key}", "")

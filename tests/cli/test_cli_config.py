@@ -50,7 +50,9 @@ def test_file_values_are_used_and_secrets_masked(runner):
     assert data["state"] == str(Path.cwd() / "from-file.sqlite")
     assert data["min_score_change"] == 2.5
     assert data["batch_size"] == 40
-    assert data["scoring"] == {"half_life_days": 60}
+    assert data["scoring"]["half_life_days"] == 60
+    assert data["origins"]["scoring.half_life_days"].startswith("file ")
+    assert data["scoring"]["dormant_after_days"] > 0  # defaults are shown too
     settings = data["adapters"]["memory"]
     assert settings["base_url"] == "http://file.example"
     assert settings["access_token"] == "********"
@@ -73,7 +75,8 @@ def test_env_overrides_file_and_flags_override_env(runner):
     assert data["state"] == str(Path.cwd() / "from-env.sqlite")
     assert data["origins"]["state"] == "env MUTUALITY_STATE"
     assert data["min_score_change"] == 0.5
-    assert data["scoring"] == {"half_life_days": 45}
+    assert data["scoring"]["half_life_days"] == 45
+    assert data["origins"]["scoring.half_life_days"] == "env MUTUALITY_SCORING_HALF_LIFE_DAYS"
     settings = data["adapters"]["memory"]
     assert settings["base_url"] == "http://env.example"
     assert settings["max_requests"] == 9
@@ -172,3 +175,16 @@ def test_config_errors_exit_2_with_one_line(runner):
     result = runner.invoke(cli, ["config", "show"], env={"MUTUALITY_BATCH_SIZE": "lots"})
     assert result.exit_code == 2
     assert "MUTUALITY_BATCH_SIZE" in result.stderr
+
+
+def test_bad_scoring_settings_are_reported_before_any_run(runner, install_adapters):
+    plugin = FakePlugin(connect_error=RuntimeError("must not connect"))
+    install_adapters({"memory": plugin})
+    Path("mutuality.toml").write_text('adapter = "memory"\n[scoring]\nhalf_lfe_days = 3\n')
+    for args in (["config", "show"], ["sync"], ["score"], ["explain", "c1"]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "unknown scoring setting(s): half_lfe_days" in result.stderr
+    assert plugin.seen_settings == []
+    result = runner.invoke(cli, ["config", "show"], env={"MUTUALITY_SCORING_HALF_LIFE_DAYS": "-1"})
+    assert result.exit_code == 2 and "half_life_days" in result.stderr
