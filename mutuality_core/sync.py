@@ -266,36 +266,40 @@ class _Snapshot:
 
 @contextmanager
 def _bulk_allocation() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a snapshot is built.
+    """Keep the cyclic garbage collector off a snapshot while it is built and used.
 
     Reading a million activities allocates millions of long-lived objects, none in
-    reference cycles; each automatic collection would walk all of them again and
-    more than double the read time. Reference counting still frees garbage.
+    reference cycles; every automatic collection would walk all of them again, and
+    that more than doubles the read and scoring time. So collection is paused while
+    reading, and what was read is then frozen (ignored by collections) until the
+    caller calls ``gc.unfreeze()`` (see :func:`_frozen_heap`). Reference counting
+    still frees everything as usual.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if was_enabled:
             gc.enable()
 
 
 @contextmanager
 def _frozen_heap(*, enabled: bool) -> Iterator[None]:
-    """Keep the garbage collector off the snapshot's objects while scoring.
-
-    Scoring allocates many short-lived objects; without this, every full
-    collection would walk the million activities held in memory again.
-    """
-    if not enabled:
-        yield
-        return
-    gc.freeze()
+    """Unfreeze what :func:`_bulk_allocation` froze once the snapshot has been used."""
     try:
         yield
     finally:
-        gc.unfreeze()
+        if enabled:
+            gc.unfreeze()
+
+
+def _unfreezing(
+    histories: Iterator[tuple[Contact, list[Activity]]],
+) -> Iterator[tuple[Contact, list[Activity]]]:
+    with _frozen_heap(enabled=True):
+        yield from histories
 
 
 def _read_snapshot(
@@ -390,7 +394,7 @@ def _histories_without_storing(
     if state is not None and target is not None and not source.complete_history and not full:
         cursor = state.get_cursor(target)
     if cursor is None:
-        return _read_snapshot(source, None, tally, progress).histories()
+        return _unfreezing(_read_snapshot(source, None, tally, progress).histories())
     assert state is not None and target is not None
     overlay = _Overlay()
     for page in source.read(cursor):
@@ -638,7 +642,7 @@ def score_source(
     _check_aware(as_of)
     config = scoring or ScoringConfig()
     histories = _read_snapshot(source, None, _Tally(), progress or _no_progress).histories()
-    for contact, activities in histories:
+    for contact, activities in _unfreezing(histories):
         yield contact, _score(contact, activities, as_of, config)
 
 
