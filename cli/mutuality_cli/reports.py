@@ -109,9 +109,10 @@ def summary_lines(
         lines.append(f"Scores written to {destination}")
     if one_sided:
         lines.append("Most one-sided:")
+        width = max(len(w.contact_id) for w in one_sided)
         for w in one_sided:
             lines.append(
-                f"  {w.contact_id:<14} {w.band:<17} lean {w.lean:+.2f}  "
+                f"  {w.contact_id:<{width}}  {w.band:<17} lean {w.lean:+.2f}  "
                 f"score {w.score:5.1f}  {_first_reason(w.reasons)}"
             )
     rejected = getattr(report, "rejected", 0)
