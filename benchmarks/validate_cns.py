@@ -642,7 +642,11 @@ def mutual_clearly_above(rates: Mapping[str, BandRate], other: str) -> bool:
 
 
 def traffic_patterns(rows: Sequence[PairRow]) -> dict[str, Any]:
-    """Friend rate, score and bands of pairs where one side never reached out vs both did."""
+    """Friend rate, score and bands of pairs where only one side initiated anything vs both.
+
+    "Initiated" means texted or called (answered or not): an answered call from a
+    is still one-way here, though b took part in it.
+    """
     patterns: dict[str, Any] = {}
     for name, one_way in (("one-way", True), ("two-way", False)):
         part = [r for r in rows if (min(r.traffic.outbound, r.traffic.inbound) == 0) == one_way]
@@ -1030,7 +1034,10 @@ def render_pattern_table(patterns: Mapping[str, Mapping[str, Any]]) -> str:
         "| pairs where | pairs | friend rate | 95 % CI | median score | bands |",
         "| --- | ---: | ---: | --- | ---: | --- |",
     ]
-    labels = {"one-way": "only one side ever reached out", "two-way": "both sides reached out"}
+    labels = {
+        "one-way": "only one side ever texted or called",
+        "two-way": "both sides texted or called",
+    }
     for name, entry in patterns.items():
         bands = ", ".join(f"{b} {n}" for b, n in entry["bands"].items() if n)
         lines.append(
@@ -1072,31 +1079,57 @@ def _comparison_line(comparison: Mapping[str, Any]) -> str:
     )
 
 
-def doc_tables(results: Mapping[str, Any]) -> dict[str, str]:
-    """The tables docs/validation.md quotes verbatim (checked by --check-docs)."""
+def doc_tables(results: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """The tables docs/validation.md quotes verbatim, by key: (title, markdown table)."""
     full = results["all_labelled_pairs"]
     verdict = results["pairs_with_a_verdict"]
     tuning = results["tuning_half"]
     held = results["held_out_half"]
     return {
-        f"ROC AUC, all {full['pairs']} labelled pairs": render_auc_table(
-            full["auc"], full["kinds"]
+        "auc_all": (
+            f"ROC AUC, all {full['pairs']} labelled pairs",
+            render_auc_table(full["auc"], full["kinds"]),
         ),
-        "Friend rate by band, all labelled pairs": render_band_table(full["bands"]),
-        "One-way and two-way pairs": render_pattern_table(full["traffic_patterns"]),
-        f"ROC AUC, the {verdict['pairs']} pairs with a verdict": render_auc_table(
-            verdict["auc"], full["kinds"]
+        "bands_all": ("Friend rate by band, all labelled pairs", render_band_table(full["bands"])),
+        "patterns": (
+            "One-way and two-way pairs",
+            render_pattern_table(full["traffic_patterns"]),
         ),
-        f"ROC AUC, held-out half ({held['pairs']} pairs)": render_auc_table(
-            held["auc"], held["kinds"]
+        "auc_verdict": (
+            f"ROC AUC, the {verdict['pairs']} pairs with a verdict",
+            render_auc_table(verdict["auc"], full["kinds"]),
         ),
-        "Scoring settings tried on the tuning half": render_variant_table(
-            tuning["config_variants"]
+        "auc_held_out": (
+            f"ROC AUC, held-out half ({held['pairs']} pairs)",
+            render_auc_table(held["auc"], held["kinds"]),
         ),
-        f"Band groups, held-out half, settings: {held['config']}": render_band_table(
-            held["band_groups"], title="band group"
+        "variants": (
+            "Scoring settings tried on the tuning half",
+            render_variant_table(tuning["config_variants"]),
+        ),
+        "bands_held_out": (
+            f"Band groups, held-out half, settings: {held['config']}",
+            render_band_table(held["band_groups"], title="band group"),
         ),
     }
+
+
+_MARK = "<!-- validate_cns:{key} -->"
+_END = "<!-- /validate_cns -->"
+
+
+def update_doc_tables(doc: str, results: Mapping[str, Any]) -> str:
+    """``doc`` with the table after each ``<!-- validate_cns:KEY -->`` marker replaced."""
+    for key, (_, table) in doc_tables(results).items():
+        start_mark = _MARK.format(key=key)
+        start = doc.find(start_mark)
+        if start < 0:
+            continue
+        end = doc.find(_END, start)
+        if end < 0:
+            raise ValidationError(f"{start_mark} has no closing {_END}")
+        doc = doc[: start + len(start_mark)] + "\n" + table + "\n" + doc[end:]
+    return doc
 
 
 def render_report(results: Mapping[str, Any]) -> str:
@@ -1115,7 +1148,7 @@ def render_report(results: Mapping[str, Any]) -> str:
         f"as_of {results['settings']['as_of']}; {results['settings']['bootstrap_resamples']} "
         f"stratified bootstrap resamples, seed {results['settings']['seed']}",
     ]
-    for title, table in doc_tables(results).items():
+    for title, table in doc_tables(results).values():
         lines += ["", f"## {title}", "", table]
     clearly = full["mutual_clearly_above"]
     lines += [
@@ -1211,7 +1244,7 @@ def check_docs(results: Mapping[str, Any], json_path: Path, doc_path: Path) -> l
     if not json_path.is_file() or json_path.read_text(encoding="utf-8") != results_text(results):
         problems.append(f"{json_path} differs from this run's results")
     doc = doc_path.read_text(encoding="utf-8") if doc_path.is_file() else ""
-    for table in doc_tables(results).values():
+    for _, table in doc_tables(results).values():
         if table not in doc:
             problems.append(f"{doc_path} does not quote this table verbatim:\n{table}")
     return problems
@@ -1226,8 +1259,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--data", type=Path, required=True, help="folder with calls.csv, sms.csv, fb_friends.csv"
     )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="results JSON to write")
+    parser.add_argument("--doc", type=Path, default=DEFAULT_DOC, help="the page quoting the tables")
     parser.add_argument("--img-dir", type=Path, default=DEFAULT_IMG_DIR, help="where figures go")
     parser.add_argument("--no-plots", action="store_true", help="do not draw the figures")
+    parser.add_argument(
+        "--update-docs",
+        action="store_true",
+        help="also rewrite the marked tables in docs/validation.md from this run",
+    )
     parser.add_argument(
         "--check-docs",
         action="store_true",
@@ -1252,7 +1291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(render_report(results))
     if args.check_docs:
-        problems = check_docs(results, args.json, DEFAULT_DOC)
+        problems = check_docs(results, args.json, args.doc)
         for problem in problems:
             print(f"check-docs: {problem}", file=sys.stderr)
         print("check-docs: " + ("FAILED" if problems else "docs reproduce this run exactly"))
@@ -1260,6 +1299,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(results_text(results), encoding="utf-8")
     print(f"\nresults written to {args.json}")
+    if args.update_docs:
+        doc = args.doc.read_text(encoding="utf-8")
+        args.doc.write_text(update_doc_tables(doc, results), encoding="utf-8")
+        print(f"tables updated in {args.doc}")
     if not args.no_plots:
         for path in plot_figures(results, roc_curves(rows, AS_OF), args.img_dir):
             print(f"figure written to {path}")

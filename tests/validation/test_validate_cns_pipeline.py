@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -85,7 +86,15 @@ def test_rerun_reproduces_the_results_text_and_check_docs_accepts_it(
     json_path = tmp_path / "results.json"
     doc_path = tmp_path / "validation.md"
     json_path.write_text(cns.results_text(results), encoding="utf-8")
-    doc_path.write_text("\n\n".join(cns.doc_tables(results).values()), encoding="utf-8")
+    markers = [
+        f"<!-- validate_cns:{key} -->\nold\n<!-- /validate_cns -->"
+        for key in cns.doc_tables(results)
+    ]
+    doc_path.write_text("# Page\n\n" + "\n\ntext\n\n".join(markers), encoding="utf-8")
+    assert len(cns.check_docs(again, json_path, doc_path)) == len(markers)
+    doc_path.write_text(cns.update_doc_tables(doc_path.read_text(), results), encoding="utf-8")
+    assert doc_path.read_text().startswith("# Page")
+    assert "old" not in doc_path.read_text()
     assert cns.check_docs(again, json_path, doc_path) == []
     json_path.write_text(json.dumps({"stale": True}), encoding="utf-8")
     doc_path.write_text("no tables", encoding="utf-8")
@@ -98,12 +107,44 @@ def test_main_writes_results_and_skips_or_draws_figures(
 ) -> None:
     _, _, study = run
     json_path = tmp_path / "out.json"
-    code = cns.main(["--data", str(study), "--json", str(json_path), "--no-plots"])
-    assert code == 0
+    doc_path = tmp_path / "page.md"
+    doc_path.write_text("<!-- validate_cns:bands_all -->\n<!-- /validate_cns -->\n")
+    args = ["--data", str(study), "--json", str(json_path), "--doc", str(doc_path)]
+    assert cns.main([*args, "--no-plots", "--update-docs"]) == 0
     assert json.loads(json_path.read_text())["mirror"]["ok"] is True
+    assert "| band | pairs |" in doc_path.read_text()
     assert "mirror check" in capsys.readouterr().out
+    assert cns.main([*args, "--check-docs"]) == 1  # the page quotes only one of the tables
+    assert "does not quote" in capsys.readouterr().err
 
 
 def test_main_explains_a_wrong_folder(cns: ModuleType, tmp_path: Path, capsys) -> None:
     assert cns.main(["--data", str(tmp_path), "--json", str(tmp_path / "x.json")]) == 2
     assert "copenhagen-networks-study" in capsys.readouterr().err
+
+
+def test_figures_are_drawn_when_matplotlib_is_there(
+    cns: ModuleType, run: tuple[dict, list, Path], tmp_path: Path
+) -> None:
+    pytest.importorskip("matplotlib")
+    results, rows, _ = run
+    written = cns.plot_figures(results, cns.roc_curves(rows, cns.AS_OF), tmp_path / "img")
+    assert [p.name for p in written] == [
+        "validation_friend_rate_by_band.png",
+        "validation_roc.png",
+    ]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in written)
+
+
+def test_figures_are_skipped_with_a_hint_without_matplotlib(
+    cns: ModuleType,
+    run: tuple[dict, list, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes the import fail
+    results, rows, _ = run
+    assert cns.plot_figures(results, cns.roc_curves(rows, cns.AS_OF), tmp_path / "img") == []
+    assert "mutuality[validation]" in capsys.readouterr().err
+    assert not (tmp_path / "img").exists()
