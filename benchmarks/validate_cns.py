@@ -231,48 +231,38 @@ def convert(
     return contacts, activities
 
 
-FILES_CONTACT_COLUMNS = ("id", "email", "first_name", "last_name", "company")
-FILES_ACTIVITY_COLUMNS = (
-    "id",
-    "contact_id",
-    "occurred_at",
-    "channel",
-    "direction",
-    "outcome",
-    "thread_id",
-    "duration_seconds",
-    "automated",
-    "tags",
-)
-
-
 def write_files_folder(
     folder: Path, contacts: Sequence[Contact], activities: Sequence[Activity]
 ) -> None:
-    """Write contacts.csv and activities.csv in the files adapter's input format."""
+    """Write contacts.csv and activities.csv in the files adapter's input format.
+
+    Only the columns the study can fill are written; the adapter's other columns
+    are optional. The contact's first name is the other member's id, so a score
+    row reads as "you = a, contact = b".
+    """
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "contacts.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(FILES_CONTACT_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=("id", "first_name"))
+        writer.writeheader()
         for c in contacts:
-            writer.writerow([c.id, c.email or "", c.first_name or "", c.last_name or "", ""])
+            writer.writerow({"id": c.id, "first_name": c.first_name or ""})
+    columns = ("id", "contact_id", "occurred_at", "channel", "direction", "outcome")
     with (folder / "activities.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(FILES_ACTIVITY_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=(*columns, "duration_seconds"))
+        writer.writeheader()
         for a in activities:
             writer.writerow(
-                [
-                    a.id,
-                    a.contact_id,
-                    a.occurred_at.isoformat().replace("+00:00", "Z"),
-                    a.channel.value,
-                    a.direction.value,
-                    a.outcome.value,
-                    a.thread_id or "",
-                    "" if a.duration_seconds is None else f"{a.duration_seconds:g}",
-                    "false",
-                    ";".join(sorted(a.tags)),
-                ]
+                {
+                    "id": a.id,
+                    "contact_id": a.contact_id,
+                    "occurred_at": a.occurred_at.isoformat().replace("+00:00", "Z"),
+                    "channel": a.channel.value,
+                    "direction": a.direction.value,
+                    "outcome": a.outcome.value,
+                    "duration_seconds": (
+                        "" if a.duration_seconds is None else f"{a.duration_seconds:g}"
+                    ),
+                }
             )
 
 

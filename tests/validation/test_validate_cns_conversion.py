@@ -138,3 +138,24 @@ def test_wrong_columns_are_reported(cns: ModuleType, tmp_path: Path) -> None:
     (study / "sms.csv").write_text("time,from,to\n1,2,3\n")
     with pytest.raises(cns.ValidationError, match="expected columns"):
         cns.load_interactions(study)
+
+
+def test_the_files_adapter_reads_the_folder_back_unchanged(
+    cns: ModuleType, study: Path, tmp_path: Path
+) -> None:
+    contacts, activities = cns.convert(cns.load_interactions(study), mirror=True)
+    folder = tmp_path / "crm"
+    cns.write_files_folder(folder, contacts, activities)
+    connection = cns.load_files_plugin().connect({"path": str(folder)}, environ={})
+    try:
+        pages = list(connection.source.read(None))
+    finally:
+        connection.close()
+    read_contacts = [c for page in pages for c in page.contacts]
+    read_activities = [a for page in pages for a in page.activities]
+    assert sorted(c.id for c in read_contacts) == [c.id for c in contacts]
+    assert {c.id: c.first_name for c in read_contacts} == {
+        "2-9": "2",
+        "3-7": "3",
+    }  # seen from b: the contact is a
+    assert sorted(read_activities, key=lambda a: a.id) == sorted(activities, key=lambda a: a.id)
