@@ -100,34 +100,35 @@ def _initiation(t: Tally, recent: int) -> str | None:
     return f"{_SUBJECT[lead]} started {counts[lead]} of {scope} {noun}"
 
 
-def _reply_clause(t: Tally, side: int, capital: bool) -> str:
+def _reply_clause(t: Tally, side: int, subject: str) -> str:
     other = 1 - side
     asked = t.reach_outs[other]
     got = t.answered[other]
-    subject = (_SUBJECT if capital else _SUBJECT_LOWER)[side]
-    count = "none" if got == 0 else f"{got}"
-    text = f"{subject} replied to {count} of {_POSSESSIVE[other]} {_plural(asked, 'message')}"
-    notes = []
-    if t.latencies[side]:
-        notes.append(f"median {format_duration(_median(t.latencies[side]))}")
-    if t.late[side]:
-        notes.append(f"{t.late[side]} too late")
-    if notes:
-        text += f" ({', '.join(notes)})"
+    noun = "message" if asked == 1 else "messages"
+    text = f"{subject} replied to {got or 'none'} of {_POSSESSIVE[other]} {asked} {noun}"
+    latencies = t.latencies[side]
+    late = t.late[side]
+    if latencies and late:
+        text += f" (median {format_duration(_median(latencies))}, {late} too late)"
+    elif latencies:
+        text += f" (median {format_duration(_median(latencies))})"
+    elif late:
+        text += f" ({late} too late)"
     return text
 
 
 def _responsiveness(t: Tally) -> str | None:
-    sides = [s for s in (1, 0) if t.reach_outs[1 - s] > 0]
-    if not sides:
-        return None
-    # the side that answers the smaller share comes first; an exact tie keeps "they" first
-
-    def rate(s: int) -> float:
-        return t.answered[1 - s] / t.reach_outs[1 - s]
-
-    sides.sort(key=rate)
-    return _SEPARATOR.join(_reply_clause(t, s, i == 0) for i, s in enumerate(sides))
+    reach, answered = t.reach_outs, t.answered
+    if reach[0] and reach[1]:
+        # the side that answers the smaller share comes first; an exact tie puts "they" first
+        if answered[1] * reach[0] < answered[0] * reach[1]:
+            return f"{_reply_clause(t, 0, 'You')}; {_reply_clause(t, 1, 'they')}"
+        return f"{_reply_clause(t, 1, 'They')}; {_reply_clause(t, 0, 'you')}"
+    if reach[0]:
+        return _reply_clause(t, 1, "They")
+    if reach[1]:
+        return _reply_clause(t, 0, "You")
+    return None
 
 
 def _commitment(t: Tally) -> str | None:
@@ -163,14 +164,15 @@ def _effort(t: Tally) -> str | None:
 
 
 def _ledger(t: Tally) -> str | None:
-    if not any(t.gives) and not any(t.asks):
+    asks, gives = t.asks, t.gives
+    if not (asks[0] or asks[1] or gives[0] or gives[1]):
         return None
-    order = sorted((0, 1), key=lambda s: -(t.asks[s] - t.gives[s]))
-    clauses = []
-    for i, side in enumerate(order):
-        subject = (_SUBJECT if i == 0 else _SUBJECT_LOWER)[side]
-        clauses.append(f"{subject} asked {_times(t.asks[side])} and gave {_times(t.gives[side])}")
-    return _SEPARATOR.join(clauses)
+    you = f"asked {_times(asks[0])} and gave {_times(gives[0])}"
+    them = f"asked {_times(asks[1])} and gave {_times(gives[1])}"
+    # the side that takes more comes first; a tie puts "you" first
+    if asks[1] - gives[1] > asks[0] - gives[0]:
+        return f"They {them}; you {you}"
+    return f"You {you}; they {them}"
 
 
 def _days(days: float) -> str:
@@ -196,9 +198,7 @@ def build_reasons(t: Tally, v: Verdict, config: ScoringConfig) -> tuple[str, ...
         _effort(t),
         _ledger(t),
     )  # in SIGNALS order, like v.imbalance
-    imbalance = v.imbalance
-    for i in sorted(range(len(texts)), key=lambda i: (-imbalance[i], i)):
-        text = texts[i]
+    for _, _, text in sorted(zip([-x for x in v.imbalance], range(5), texts, strict=True)):
         if text:
             reasons.append(text)
 

@@ -103,12 +103,18 @@ def _balance_component(
         if evidence == 0:
             return _EMPTY[name]
         return Component(name=name, value=None, weight=0.0, evidence=evidence)
+    gap = them - you
+    share = gap / total  # in [-1, 1]; rounded like signed_round, inlined for speed
+    if share >= 0.0:
+        lean = (int(share * 1000.0 + 0.5) or (1 if share else 0)) / 1000.0
+    else:
+        lean = -(int(-share * 1000.0 + 0.5) or 1) / 1000.0
     return Component(
         name,
-        plain_round(1.0 - abs(them - you) / total, 3),
-        plain_round(total / denominator, 3),
+        int((1.0 - abs(share)) * 1000.0 + 0.5) / 1000.0,
+        int(total / denominator * 1000.0 + 0.5) / 1000.0,
         evidence,
-        signed_round((them - you) / total, 3),
+        lean,
     )
 
 

@@ -196,3 +196,51 @@ def test_reasons_fit_a_crm_text_field(story):
     result = score(story())
     assert len(result.reasons_text) <= 255
     assert result.reasons_text.startswith(result.reasons[0])
+
+
+def test_worked_example_from_the_docs_matches_the_formulas():
+    """docs/scoring.md example 2, recomputed here from the published formulas."""
+    from datetime import datetime, timedelta, timezone
+    from math import exp
+
+    from mutuality_core import Activity, ScoringConfig
+
+    as_of = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    c = ScoringConfig()
+
+    def act(i: int, days: float, direction: str, thread: str) -> Activity:
+        return Activity(
+            f"a{i}", "c1", as_of - timedelta(days=days), "email", direction, thread_id=thread
+        )
+
+    history = [
+        act(1, 30, "outbound", "t1"),
+        act(2, 26, "outbound", "t1"),
+        act(3, 20, "outbound", "t2"),
+        act(4, 19, "inbound", "t2"),
+        act(5, 10, "outbound", "t3"),
+    ]
+
+    def w(days: float) -> float:
+        return 0.5 ** (days / c.half_life_days)
+
+    you = (
+        c.effort_weight * (w(30) + w(26) + w(20) + w(10))
+        + c.initiation_weight * (w(30) + w(20) + w(10))
+        + c.unanswered_weight * (w(30) + w(26) + w(10))
+    )
+    them = c.effort_weight * w(19) + c.responsiveness_weight * 0.5 ** (
+        24 / c.latency_half_life_hours
+    ) * w(20)
+    denominator = you + them + c.prior_credits
+    excess = abs(them - you) - c.imbalance_tolerance * w(10)
+    result = score_contact(history, as_of=as_of)
+    assert result.lean == pytest.approx((them - you) / denominator, abs=5e-4)
+    assert result.score == pytest.approx(100 * (1 - excess / denominator), abs=5e-3)
+    engagement = w(30) + w(26) + w(20) + w(19) + w(10)
+    assert result.strength == pytest.approx(
+        100 * (1 - exp(-engagement / c.strength_scale)), abs=5e-3
+    )
+    assert result.confidence == pytest.approx(5 / (5 + c.confidence_evidence), abs=5e-4)
+    assert result.band is Band.YOU_INVEST_MORE
+    assert result.reasons[0] == "You started 3 of 3 conversations"
