@@ -37,6 +37,10 @@ def test_full_read_maps_everything_once(fake: FakeSalesforce, connect: Any) -> N
         ],
     )
     assert len(fake.org.records["Task"]) == 4  # two logged-email tasks, one call, one archived call
+    assert sum(bool(r.get("IsArchived")) for r in fake.org.records["Task"].values()) == 1
+    meeting = next(iter(fake.org.records["Event"].values()))
+    copy = {k: v for k, v in meeting.items() if k != "Id"}
+    fake.org.insert("Event", {**copy, "IsChild": True, "WhoId": ids["c1"]})  # a group event's copy
     source = connect().source
     pages, _cursor = read_all(source, None)
     contacts = contacts_of(pages)

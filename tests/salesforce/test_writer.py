@@ -129,3 +129,47 @@ def test_daily_allowance_guards(fake: FakeSalesforce, connect: Any) -> None:
     fake.org.fail_next("request_limit")
     with pytest.raises(QuotaExhaustedError, match="REQUEST_LIMIT_EXCEEDED"):
         connect().writer.write([update(ids[0])])
+
+
+def test_expired_session_logs_in_again_when_credentials_allow(
+    fake: FakeSalesforce, sleeps: list[float]
+) -> None:
+    """JWT/password flows get a new session; simulated with a factory the fake serves."""
+    import simple_salesforce
+    from mutuality_adapters.salesforce.client import SalesforceClient
+    from mutuality_adapters.salesforce.settings import SalesforceSettings
+    from mutuality_adapters.salesforce.transport import (
+        ApiBudget,
+        SalesforceSession,
+        loopback_netloc,
+    )
+    from mutuality_adapters.salesforce.writer import SalesforceWriter
+
+    with_fields(fake)
+    ids = list(seed_rows(fake.org, contact_rows(30), []).values())
+    settings = SalesforceSettings.from_mapping(
+        {"bulk_threshold": 10, "bulk_poll_seconds": 0},
+        {
+            "SALESFORCE_USERNAME": "u",
+            "SALESFORCE_CONSUMER_KEY": "k",
+            "SALESFORCE_PRIVATE_KEY_FILE": "f",
+        },
+    )
+    session = SalesforceSession(
+        budget=ApiBudget(), loopback=loopback_netloc(fake.url), sleep=sleeps.append
+    )
+    logins: list[str] = []
+
+    def login() -> Any:  # what a JWT login returns: a fresh session on the same instance
+        logins.append(fake.org.session_id)
+        return simple_salesforce.Salesforce(
+            instance_url=fake.url, session_id=fake.org.session_id, session=session
+        )
+
+    client = SalesforceClient(settings, session=session, factory=login, sleep=sleeps.append)
+    writer = SalesforceWriter(client)
+    fake.org.expire_sessions()  # the session the client holds is now invalid
+    results = writer.write([update(i) for i in ids])  # bulk path: no built-in re-login there
+    assert all(r.ok for r in results)
+    assert len(logins) == 2 and logins[0] != logins[1]
+    assert all(fake.org.updates[i] == 1 for i in ids)
