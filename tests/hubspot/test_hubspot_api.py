@@ -130,7 +130,7 @@ def test_client_side_limiter_keeps_under_the_server_window(server, settings_for,
     server.app.limits = RateLimits(per_window=5, window_seconds=10)
     server.app.monotonic = fake_time.clock
     api = HubSpotApi(
-        settings_for(server.base_url, requests_per_10s=5),
+        settings_for(server.base_url, requests_per_window=5),
         clock=fake_time.clock,
         sleep=fake_time.sleep,
     )

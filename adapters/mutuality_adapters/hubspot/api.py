@@ -165,7 +165,7 @@ class HubSpotApi:
         self._groups = client.crm.properties.groups_api
         self._models = hubspot
         self.general_limiter = SlidingWindowLimiter(
-            settings.requests_per_10s, 10.0, clock=clock, sleep=sleep
+            settings.requests_per_window, settings.rate_window_seconds, clock=clock, sleep=sleep
         )
         self.search_limiter = SlidingWindowLimiter(
             max(1, int(settings.search_requests_per_second)),
@@ -227,6 +227,7 @@ class HubSpotApi:
                 if status == 0:
                     last = str(getattr(exc, "reason", "") or exc)
 
+            limiter.finished()
             if 200 <= status < 300:
                 return status, _decode(raw)
             body = _decode(raw) if status else {}
@@ -246,7 +247,8 @@ class HubSpotApi:
                 if waits > MAX_RATE_LIMIT_WAITS:
                     raise CrmUnavailableError(
                         f"HubSpot kept answering 429 ({policy or 'rate limit'}) to {what} "
-                        f"after {MAX_RATE_LIMIT_WAITS} waits; lower requests_per_10s or retry later"
+                        f"after {MAX_RATE_LIMIT_WAITS} waits; "
+                        "lower requests_per_window or retry later"
                     )
                 wait = _retry_after(headers)
                 if wait is None:

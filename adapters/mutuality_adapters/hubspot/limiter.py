@@ -52,6 +52,16 @@ class SlidingWindowLimiter:
             self.waited += wait
             self._sleep(wait)
 
+    def finished(self) -> None:
+        """Count the last call from when its answer arrived, not from when it was sent.
+
+        The server counts a request when it receives it, some time after we sent it;
+        counting from the answer keeps that skew from turning into 429s.
+        """
+        with self._lock:
+            if self._starts:
+                self._starts[-1] = max(self._starts[-1], self._clock())
+
     def pause(self, seconds: float) -> None:
         """Let nobody start a call for ``seconds`` (after a 429 the server told us about)."""
         with self._lock:

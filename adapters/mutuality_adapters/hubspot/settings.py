@@ -54,7 +54,8 @@ class HubSpotSettings:
     group_label: str = "Mutuality"
     include_tasks: bool = False
     max_requests: int | None = None
-    requests_per_10s: int = 100
+    requests_per_window: int = 100  # HubSpot's burst limit: 100 per 10 s (Free/Starter)
+    rate_window_seconds: float = 10.0
     search_requests_per_second: float = 5.0
     search_lag_seconds: float = 30.0
     own_write_window_seconds: float = 900.0
@@ -76,7 +77,8 @@ class HubSpotSettings:
         """Parse and check settings; every problem names its key and what is allowed."""
         known = {
             "access_token", "base_url", "property_prefix", "properties", "group_name",
-            "group_label", "include_tasks", "max_requests", "requests_per_10s",
+            "group_label", "include_tasks", "max_requests", "requests_per_window",
+            "rate_window_seconds",
             "search_requests_per_second", "search_lag_seconds", "own_write_window_seconds",
             "timeout_seconds", "max_retries", "list_page_size", "search_page_size",
             "batch_size", "association_batch_size", "target",
@@ -149,7 +151,8 @@ class HubSpotSettings:
             group_label=str(settings.get("group_label", "Mutuality")),
             include_tasks=bool(include_tasks),
             max_requests=max_requests,
-            requests_per_10s=number("requests_per_10s", 100, minimum=1, integer=True),
+            requests_per_window=number("requests_per_window", 100, minimum=1, integer=True),
+            rate_window_seconds=number("rate_window_seconds", 10.0, minimum=0.01),
             search_requests_per_second=number("search_requests_per_second", 5.0, minimum=0.1),
             search_lag_seconds=number("search_lag_seconds", 30.0, minimum=0),
             own_write_window_seconds=number("own_write_window_seconds", 900.0, minimum=0),
