@@ -15,7 +15,7 @@ from operator import attrgetter
 
 from mutuality_core.config import ScoringConfig
 from mutuality_core.explain import build_reasons
-from mutuality_core.model import Activity, Direction, MutualityScore
+from mutuality_core.model import Activity, MutualityScore
 from mutuality_core.scoring.tally import tally
 from mutuality_core.scoring.verdict import judge
 
@@ -28,22 +28,20 @@ logger = logging.getLogger(__name__)
 
 _DEFAULT_CONFIG = ScoringConfig()
 _BY_TIME_AND_ID = attrgetter("occurred_at", "id")
-# inbound and outbound rank alike so that a mirrored history sorts the same way
-_DIRECTION_RANK = {
-    Direction.OUTBOUND: 0,
-    Direction.INBOUND: 0,
-    Direction.MUTUAL: 1,
-    Direction.UNKNOWN: 2,
-}
 
 
 def _full_key(a: Activity) -> tuple[object, ...]:
-    """A total order for activities that share time and id (duplicates from a source)."""
+    """A total order for activities that share time and id (duplicates from a source).
+
+    Input order must never matter, so every field takes part, direction included: a
+    pair that differs only by inbound/outbound is a contradiction in the source, and
+    for it order independence wins over mirror symmetry (see docs/scoring.md, Limits).
+    """
     return (
         a.occurred_at,
         a.id,
         a.channel.value,
-        _DIRECTION_RANK[a.direction],
+        a.direction.value,
         a.outcome.value,
         a.thread_id or "",
         -1.0 if a.duration_seconds is None else a.duration_seconds,

@@ -190,3 +190,22 @@ def test_thin_evidence_is_never_a_confident_verdict(history):
         assert result.band is Band.INSUFFICIENT_DATA
     else:
         assert result.band is not Band.INSUFFICIENT_DATA
+
+
+@EXAMPLES
+@given(histories(max_size=12), st.randoms(use_true_random=False))
+def test_duplicate_ids_at_the_same_time_do_not_make_order_matter(history, rnd):
+    # copy some activities under an existing id and time, changing other fields
+    doubled = list(history)
+    for a in history[:4]:
+        doubled.append(
+            attrs.evolve(
+                a,
+                thread_id=rnd.choice(THREADS),
+                direction=rnd.choice(DIRECTIONS),
+                channel=rnd.choice(CHANNELS),
+            )
+        )
+    expected = score(doubled)
+    rnd.shuffle(doubled)
+    assert score(doubled) == expected
