@@ -1,0 +1,31 @@
+"""docs/validation.md quotes the committed results exactly (checkable without the data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import ModuleType
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_every_results_table_is_quoted_verbatim_in_the_docs(cns: ModuleType) -> None:
+    results = json.loads((DOCS / "validation_results.json").read_text(encoding="utf-8"))
+    page = (DOCS / "validation.md").read_text(encoding="utf-8")
+    for key, (title, table) in cns.doc_tables(results).items():
+        assert f"<!-- validate_cns:{key} -->\n{table}\n<!-- /validate_cns -->" in page, title
+
+
+def test_the_docs_figures_exist_and_the_data_is_attributed(cns: ModuleType) -> None:
+    page = (DOCS / "validation.md").read_text(encoding="utf-8")
+    for name in ("validation_friend_rate_by_band.png", "validation_roc.png"):
+        assert f"img/{name}" in page
+        assert (DOCS / "img" / name).read_bytes().startswith(b"\x89PNG")
+    assert "doi:10.1038/s41597-019-0325-x" in page
+    assert "doi:10.6084/m9.figshare.7267433" in page
+
+
+def test_committed_results_are_what_the_script_would_write(cns: ModuleType) -> None:
+    text = (DOCS / "validation_results.json").read_text(encoding="utf-8")
+    assert cns.results_text(json.loads(text)) == text
+    assert json.loads(text)["mirror"]["ok"] is True
