@@ -212,3 +212,25 @@ def test_org_without_optional_features_is_read_with_log_lines(
     assert (
         "no EmailMessage object" in text and "lacks CallType" in text and "TaskWhoRelation" in text
     )
+
+
+def test_edited_logged_email_task_stays_one_email(
+    fake: FakeSalesforce, connect: Any, clock: Clock
+) -> None:
+    ids = seed_rows(fake.org, contact_rows(1), [activity("e", "c0", direction="inbound")])
+    source = connect().source
+    first, cursor = read_all(source, None)
+    [email] = activities_of(first)
+    clock.tick(900)
+    [task_id] = list(fake.org.records["Task"])
+    fake.org.modify("Task", task_id, {"Subject": "edited by a user"})
+    before = fake.org.calls["queryAll"]
+    pages, _ = read_all(source, cursor)
+    assert activities_of(pages) == []  # the EmailMessage (inbound) keeps carrying it
+    assert not any(task_id in p.deleted_activity_ids for p in pages)
+    assert (
+        email.id == task_id
+        and email.contact_id == ids["c0"]
+        and email.direction is Direction.INBOUND
+    )
+    assert fake.org.calls["queryAll"] - before == 8  # 7 streams + 1 ActivityId lookup

@@ -79,14 +79,22 @@ class SalesforceClient:
     def can_relogin(self) -> bool:
         return self.settings.auth_mode != "session"
 
-    def call(self, operation: Callable[[Any], T], *, what: str) -> T:
+    def call(self, operation: Callable[[Any], T], *, what: str, relogin: bool = True) -> T:
+        """Run ``operation(sf)``; ``relogin=False`` for steps that cannot be repeated
+        on a new client (the next page of a running query)."""
         sfmod = import_simple_salesforce()
-        relogged = False
+        relogged = not relogin
         while True:
             try:
                 return operation(self.sf)
             except sfmod.SalesforceExpiredSession:
-                if relogged or not self.can_relogin():
+                if relogged and self.can_relogin():
+                    raise AuthenticationError(
+                        f"the Salesforce session expired while {what} and logging in again "
+                        "did not help (INVALID_SESSION_ID); check the integration user and "
+                        "rerun (state is saved)"
+                    ) from None
+                if not self.can_relogin():
                     raise AuthenticationError(
                         "the Salesforce session expired or is invalid (INVALID_SESSION_ID) "
                         f"while {what}; set a fresh SALESFORCE_SESSION_ID, or configure "

@@ -262,7 +262,9 @@ class SalesforceSource:
         )
         while True:
             try:
-                record = self.client.call(lambda _sf: next(iterator), what="reading query pages")
+                record = self.client.call(
+                    lambda _sf: next(iterator), what="reading query pages", relogin=False
+                )
             except StopIteration:
                 return
             yield record
@@ -518,7 +520,10 @@ class _Run:
     def _linked_tasks(self, task_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for chunk in mapping.chunked(task_ids, IN_CHUNK):
-            soql = f"SELECT ActivityId FROM EmailMessage WHERE ActivityId IN ({_in(chunk)})"
+            soql = (
+                "SELECT ActivityId FROM EmailMessage WHERE IsDeleted = false "
+                f"AND ActivityId IN ({_in(chunk)})"
+            )
             found.update(r["ActivityId"] for r in self.source._query(soql) if r.get("ActivityId"))
         return found
 
