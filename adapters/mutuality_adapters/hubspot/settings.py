@@ -8,12 +8,15 @@ token never has to sit in a config file.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from mutuality_core.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
@@ -83,6 +86,10 @@ class HubSpotSettings:
             "timeout_seconds", "max_retries", "list_page_size", "search_page_size",
             "batch_size", "association_batch_size", "target",
         }  # fmt: skip
+        generic = {"path", "output", "skip_invalid", "rejects"}  # other adapters' flags
+        for key in sorted(generic & set(settings)):
+            log.warning("the %s setting does not apply to the hubspot adapter; ignored", key)
+        settings = {k: v for k, v in settings.items() if k not in generic}
         unknown = sorted(set(settings) - known)
         if unknown:
             raise ConfigError(
