@@ -517,6 +517,36 @@ def friend_rate_by_band(
     return rates
 
 
+def midranks(values: Sequence[float]) -> list[float]:
+    """1-based ranks, tied values sharing the mean of their positions."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for k in range(start, end + 1):
+            ranks[order[k]] = (start + end) / 2 + 1
+        start = end + 1
+    return ranks
+
+
+def spearman(first: Sequence[float], second: Sequence[float]) -> float | None:
+    """Spearman's rank correlation (Pearson on midranks); None when either side is constant."""
+    if len(first) != len(second):
+        raise ValueError("spearman needs two sequences of the same length")
+    a, b = midranks(first), midranks(second)
+    n = len(a)
+    mean_a, mean_b = sum(a) / n, sum(b) / n
+    cov = sum((x - mean_a) * (y - mean_b) for x, y in zip(a, b, strict=True))
+    var_a = sum((x - mean_a) ** 2 for x in a)
+    var_b = sum((y - mean_b) ** 2 for y in b)
+    if var_a == 0 or var_b == 0:
+        return None
+    return cov / math.sqrt(var_a * var_b)
+
+
 def roc_points(positives: Sequence[float], negatives: Sequence[float]) -> list[tuple[float, float]]:
     """(false positive rate, true positive rate) at every threshold, from (0,0) to (1,1)."""
     groups = sorted_groups(
@@ -652,6 +682,30 @@ def traffic_patterns(rows: Sequence[PairRow]) -> dict[str, Any]:
             "bands": {b: sum(r.product.band == b for r in part) for b in BAND_ORDER},
         }
     return patterns
+
+
+#: Each product output next to the raw quantity it is meant to summarise.
+TRACKED: dict[str, tuple[Callable[[PairRow], float], Callable[[PairRow], float]]] = {
+    "score ~ min/max of outbound and inbound counts": (
+        lambda r: r.product.score,
+        lambda r: (
+            min(r.traffic.outbound, r.traffic.inbound) / max(r.traffic.outbound, r.traffic.inbound)
+        ),
+    ),
+    "lean ~ (inbound - outbound) / total counts": (
+        lambda r: r.product.lean,
+        lambda r: (r.traffic.inbound - r.traffic.outbound) / r.traffic.total,
+    ),
+    "strength ~ volume": (lambda r: r.product.strength, lambda r: float(r.traffic.total)),
+}
+
+
+def what_outputs_track(rows: Sequence[PairRow]) -> dict[str, float | None]:
+    """Spearman correlation of each product output with its raw counterpart (point values)."""
+    return {
+        name: _r(spearman([product(r) for r in rows], [raw(r) for r in rows]))
+        for name, (product, raw) in TRACKED.items()
+    }
 
 
 @attrs.frozen
@@ -864,12 +918,14 @@ def evaluate(
                 for band in (*ONE_SIDED_BANDS, Band.INSUFFICIENT_DATA.value)
             },
             "traffic_patterns": traffic_patterns(rows),
+            "spearman": what_outputs_track(rows),
         },
         "pairs_with_a_verdict": {
             "rule": "band is not insufficient_data",
             "pairs": len(confident),
             "friends": sum(r.friend for r in confident),
             "auc": auc_json(confident_aucs),
+            "spearman": what_outputs_track(confident),
         },
         "tuning_half": {
             "rule": "first byte of sha256(contact id) is even",
@@ -1060,6 +1116,20 @@ def render_variant_table(variants: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def render_tracking_table(
+    all_pairs: Mapping[str, float | None], with_verdict: Mapping[str, float | None]
+) -> str:
+    lines = [
+        "| product output ~ raw counts | Spearman, all labelled pairs | Spearman, pairs with a "
+        "verdict |",
+        "| --- | ---: | ---: |",
+    ]
+    for name in all_pairs:
+        cells = ["–" if v is None else f"{v:.2f}" for v in (all_pairs[name], with_verdict[name])]
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
+
+
 def _comparison_line(comparison: Mapping[str, Any]) -> str:
     low, high = comparison["difference_ci95"]
     return (
@@ -1084,6 +1154,10 @@ def doc_tables(results: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
         "patterns": (
             "One-way and two-way pairs",
             render_pattern_table(full["traffic_patterns"]),
+        ),
+        "tracking": (
+            "What the product outputs track",
+            render_tracking_table(full["spearman"], verdict["spearman"]),
         ),
         "auc_verdict": (
             f"ROC AUC, the {verdict['pairs']} pairs with a verdict",

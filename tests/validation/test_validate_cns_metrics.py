@@ -215,3 +215,17 @@ def test_comparison_picks_the_best_of_each_kind_with_a_paired_interval(cns: Modu
     low, high = comparison["difference_ci95"]
     assert low <= comparison["auc_difference"] <= high
     assert comparison["product_at_least_baseline"] is (results["p1"].auc >= results["b1"].auc)
+
+
+def test_midranks_share_the_mean_position_of_ties(cns: ModuleType) -> None:
+    assert cns.midranks([10, 20, 20, 5]) == [2.0, 3.5, 3.5, 1.0]
+
+
+def test_spearman_known_values(cns: ModuleType) -> None:
+    assert cns.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert cns.spearman([1, 2, 3, 4], [9, 7, 5, 1]) == pytest.approx(-1.0)
+    # ranks (1,2,3,4) vs (2,1,4,3): 1 - 6 * 4 / (4 * 15) = 0.6
+    assert cns.spearman([1, 2, 3, 4], [2, 1, 4, 3]) == pytest.approx(0.6)
+    assert cns.spearman([1, 2, 3], [5, 5, 5]) is None
+    with pytest.raises(ValueError, match="same length"):
+        cns.spearman([1, 2], [1])
