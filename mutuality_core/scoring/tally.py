@@ -41,9 +41,6 @@ _COMPLETED = Outcome.COMPLETED
 _UNKNOWN_OUTCOME = Outcome.UNKNOWN
 _BOUNCED = Outcome.BOUNCED
 _SCHEDULED = Outcome.SCHEDULED
-_NO_SHOW = Outcome.NO_SHOW
-_CANCELED = Outcome.CANCELED
-_DECLINED = Outcome.DECLINED
 _NO_ANSWER = Outcome.NO_ANSWER
 
 #: Effort of one activity, in email-equivalents. A meeting costs both people more than an email.
@@ -112,6 +109,23 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
     lw = config.ledger_weight
     half_lw = 0.5 * lw
     exp = math.exp
+    # module constants as locals: the loop below runs millions of times
+    outbound_ = _OUTBOUND
+    inbound_ = _INBOUND
+    mutual_ = _MUTUAL
+    email_ = _EMAIL
+    message_ = _MESSAGE
+    call_ = _CALL
+    meeting_ = _MEETING
+    note_ = _NOTE
+    task_ = _TASK
+    completed_ = _COMPLETED
+    unknown_outcome_ = _UNKNOWN_OUTCOME
+    bounced_ = _BOUNCED
+    scheduled_ = _SCHEDULED
+    no_answer_ = _NO_ANSWER
+    meeting_effort_ = _MEETING_EFFORT
+    call_effort_ = _CALL_EFFORT
 
     effort = [0.0, 0.0]
     initiation = [0.0, 0.0]
@@ -149,7 +163,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
         if a.automated:
             continue
         channel = a.channel
-        if channel is _TASK:
+        if channel is task_:
             continue
         when = a.occurred_at
         ts = when.timestamp()
@@ -160,35 +174,35 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
         prev_ts = ts
         prev = a
         direction = a.direction
-        if direction is _OUTBOUND:
+        if direction is outbound_:
             side = YOU
-        elif direction is _INBOUND:
+        elif direction is inbound_:
             side = THEM
-        elif direction is _MUTUAL:
+        elif direction is mutual_:
             side = BOTH
-        elif channel is _NOTE:
+        elif channel is note_:
             continue  # an internal note with no side is bookkeeping, not an interaction
         else:
             side = -1
         w = exp((ts - as_ts) * decay)
-        if channel is _EMAIL or channel is _MESSAGE:
+        if channel is email_ or channel is message_:
             cost = 1.0
             planned = False
-        elif channel is _MEETING:
-            cost = _MEETING_EFFORT
+        elif channel is meeting_:
+            cost = meeting_effort_
             planned = True
-        elif channel is _CALL:
-            cost = _CALL_EFFORT
+        elif channel is call_:
+            cost = call_effort_
             planned = True
         else:
             cost = 1.0
             planned = False
 
         outcome = a.outcome
-        if outcome is not _COMPLETED and outcome is not _UNKNOWN_OUTCOME:
-            if outcome is _BOUNCED or outcome is _SCHEDULED:
+        if outcome is not completed_ and outcome is not unknown_outcome_:
+            if outcome is bounced_ or outcome is scheduled_:
                 continue  # never reached them, or not happened yet
-            if outcome is _NO_ANSWER:
+            if outcome is no_answer_:
                 if planned:
                     cost = 1.0  # an unanswered call is an attempt: one-way, like a message
                     planned = False
@@ -301,12 +315,17 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
                 asks[side] += 1
                 ledger[1 - side] += half_lw * w
 
-    # reach-outs still waiting at the end: unanswered once their reply window has passed
-    if loose is not None and loose[3] and as_ts - loose[1] > window:
-        responsiveness[loose[0]] += uw * loose[2]
-    for state in threads.values():
-        if state[3] and as_ts - state[1] > window:
-            responsiveness[state[0]] += uw * state[2]
+    # reach-outs still waiting at the end: unanswered once their reply window has passed,
+    # not judged yet (and left out of the reply counts) while it is open
+    ends = list(threads.values())
+    if loose is not None:
+        ends.append(loose)
+    for state in ends:
+        if state[3]:
+            if as_ts - state[1] > window:
+                responsiveness[state[0]] += uw * state[2]
+            else:
+                reach_outs[state[0]] -= 1
 
     return Tally(
         effort=effort,
