@@ -121,6 +121,10 @@ class ScoreWriter(Protocol):
     record the batch as written, and the next run writes it again, which is safe
     because writing a score is idempotent). ``batch_size`` is the most updates
     one ``write`` call accepts.
+
+    Optional: a writer whose target can lose what was written behind our back (a
+    scores file that was deleted) may expose ``needs_full_rewrite: bool``; when it
+    is True the engine ignores its record of written values and writes every score.
     """
 
     batch_size: int

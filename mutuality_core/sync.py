@@ -33,7 +33,7 @@ from typing import Any
 import attrs
 
 from mutuality_core.config import ScoringConfig
-from mutuality_core.errors import InvalidInputError, QuotaExhaustedError
+from mutuality_core.errors import ConfigError, InvalidInputError, QuotaExhaustedError
 from mutuality_core.model import Activity, Contact, MutualityScore
 from mutuality_core.ports import (
     Connection,
@@ -75,10 +75,22 @@ class SyncOptions:
 
     full: bool = False  # ignore the cursor and read everything
     dry_run: bool = False  # write nothing, advance no cursor, record nothing
-    batch_size: int | None = None  # None: the writer's own batch_size
-    min_score_change: float = 1.0  # points on the rounded score that count as a material change
+    batch_size: int | None = attrs.field(default=None)  # None: the writer's own batch_size
+    min_score_change: float = attrs.field(default=1.0)  # points on the rounded score
     scoring: ScoringConfig = attrs.field(factory=ScoringConfig)
     owner: str = "mutuality sync"  # names this run in the lock, for whoever finds it held
+
+    @batch_size.validator
+    def _check_batch_size(self, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ConfigError(f"batch_size must be a whole number >= 1 or None; got {value!r}")
+
+    @min_score_change.validator
+    def _check_min_change(self, attribute: attrs.Attribute[float], value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ConfigError(f"min_score_change must be a number >= 0; got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """The options as recorded in the run history."""

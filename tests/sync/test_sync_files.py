@@ -13,7 +13,7 @@ import pytest
 from mutuality_adapters.files import connect
 from mutuality_adapters.sqlite_state import SQLiteStateStore
 
-from mutuality_core.errors import InvalidInputError
+from mutuality_core.errors import ConfigError, InvalidInputError
 from mutuality_core.model import Band, MutualityScore
 from mutuality_core.ports import WrittenScore
 from mutuality_core.sync import (
@@ -251,3 +251,17 @@ def written(score: float, band: str) -> WrittenScore:
 )
 def test_is_material_change(new, old, threshold, expected):
     assert is_material_change(new, old, threshold) is expected
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be a whole number >= 1"),
+        ({"batch_size": 2.5}, "batch_size must be a whole number >= 1"),
+        ({"min_score_change": -1}, "min_score_change must be a number >= 0"),
+        ({"min_score_change": float("nan")}, "min_score_change must be a number >= 0"),
+    ],
+)
+def test_bad_options_are_config_errors(options, message):
+    with pytest.raises(ConfigError, match=message):
+        SyncOptions(**options)

@@ -78,7 +78,7 @@ def connect(
     writer = ScoresFileWriter(output_path, source.known_contact_ids)
     target = f"files:{folder}"
     if output_path != folder / "scores.csv":
-        target += f" -> {output_path}"
+        target += f",output={output_path}"  # another output file has its own written values
     return Connection(target=target, source=source, writer=writer, close=writer.close)
 
 
