@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("fake salesforce: " + format, *args)
@@ -120,7 +121,10 @@ class FakeSalesforce:
     def start(self) -> FakeSalesforce:
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._server.serve_forever, name="fake-salesforce", daemon=True
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},  # so stop() returns quickly
+                name="fake-salesforce",
+                daemon=True,
             )
             self._thread.start()
         return self
