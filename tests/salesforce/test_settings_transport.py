@@ -151,3 +151,13 @@ def test_package_imports_without_simple_salesforce() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "missing: simple-salesforce is not installed" in out.stdout
+
+
+def test_budget_summary_names_calls_and_share() -> None:
+    budget = ApiBudget()
+    assert budget.summary() == "0 Salesforce API calls"
+    budget.observe("api-usage=510/2000")
+    budget.calls = 10
+    assert budget.summary().startswith(
+        "10 Salesforce API calls (0.50% of the daily allowance of 2000)"
+    )

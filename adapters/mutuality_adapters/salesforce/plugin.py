@@ -36,11 +36,16 @@ class SalesforcePlugin:
         parsed = SalesforceSettings.from_mapping(settings, environ)
         logger.info("connecting to Salesforce with %s", parsed.redacted())
         client = open_client(parsed, sleep=sleep)
+
+        def close() -> None:
+            logger.info("%s", client.budget.summary())
+            client.session.close()
+
         return Connection(
             target=f"salesforce:{client.sf.sf_instance}",
             source=SalesforceSource(client, clock=clock),
             writer=SalesforceWriter(client),
-            close=client.session.close,
+            close=close,
         )
 
     def commands(self) -> Mapping[str, Any]:

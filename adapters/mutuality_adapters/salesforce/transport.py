@@ -62,7 +62,6 @@ class ApiBudget:
     used: int | None = None
     limit: int | None = None
     calls: int = 0
-    used_at_start: int | None = None
 
     def check(self) -> None:
         if self.max_requests is not None and self.calls + 1 > self.max_requests:
@@ -93,14 +92,15 @@ class ApiBudget:
         match = _LIMIT_INFO.search(header)
         if match:
             self.used, self.limit = int(match.group(1)), int(match.group(2))
-            if self.used_at_start is None:
-                self.used_at_start = self.used - 1
 
-    @property
-    def share_used_by_run(self) -> float | None:
+    def summary(self) -> str:
+        """One line on this run's API usage, for the log."""
         if not self.limit:
-            return None
-        return self.calls / self.limit
+            return f"{self.calls} Salesforce API calls"
+        return (
+            f"{self.calls} Salesforce API calls ({self.calls / self.limit:.2%} of the daily "
+            f"allowance of {self.limit}); the org has used {self.used} in the last 24 hours"
+        )
 
 
 class SalesforceSession(requests.Session):
