@@ -1,7 +1,9 @@
 """Reading rows out of CSV and JSON Lines files, with honest line numbers and encoding errors.
 
-Both formats come out as ``(line, values)`` where ``values`` is a list of strings
-aligned with a header, so one row parser serves both and stays fast for CSV.
+Both formats come out as lists of strings aligned with a header, so one row
+parser serves both. For CSV the rows are the ``csv.reader`` itself (no Python
+generator in between: a million rows per sync); where a row came from is asked
+only when something is wrong with it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from mutuality_core.errors import InvalidInputError
 
@@ -18,22 +20,42 @@ __all__ = ["RecordFile", "check_columns", "encoding_error", "open_records"]
 
 
 class RecordFile:
-    """An opened input file: its header and an iterator of ``(line, values, obj)``.
+    """An opened input file: its ``header`` and ``rows`` (lists of strings).
 
-    ``values`` are strings aligned with ``header``; ``obj`` is the parsed JSON
-    object for JSON Lines (None for CSV), so nothing a line holds is lost.
+    Blank CSV lines come through as empty lists. While iterating, ``line()`` is
+    the line number of the current row (its last line, for a CSV record that
+    spans lines) and ``obj`` the parsed JSON object (JSON Lines only), so a
+    rejected row can be written out whole. Iterate inside ``reading()``.
     """
 
     def __init__(
         self,
         path: Path,
         header: list[str],
-        rows: Iterator[tuple[int, list[str], dict[str, Any] | None]],
+        rows: Iterator[list[str]],
+        handle: TextIO,
+        reader: Any = None,
     ) -> None:
         self.path = path
         self.header = header
         self.rows = rows
         self.format = "jsonl" if path.suffix == ".jsonl" else "csv"
+        self.obj: dict[str, Any] | None = None
+        self._line = 0
+        self._handle = handle
+        self._reader = reader
+
+    def line(self) -> int:
+        return self._reader.line_num if self._reader is not None else self._line
+
+    def failure(self, exc: Exception) -> InvalidInputError:
+        """The error to raise for an exception the underlying reader raised."""
+        if isinstance(exc, UnicodeDecodeError):
+            return encoding_error(self.path)
+        return InvalidInputError(f"{self.path}:{self.line() + 1}: malformed CSV: {exc}")
+
+    def close(self) -> None:
+        self._handle.close()
 
 
 def open_records(path: Path, expected: tuple[str, ...]) -> RecordFile:
@@ -112,23 +134,7 @@ def _open_csv(path: Path) -> RecordFile:
         handle.close()
         raise InvalidInputError(f"{path}:1: cannot read the header: {exc}") from None
     header = [h.strip() for h in header]
-
-    def rows() -> Iterator[tuple[int, list[str], dict[str, Any] | None]]:
-        previous = reader.line_num
-        try:
-            for row in reader:
-                line = previous + 1
-                previous = reader.line_num
-                if row:
-                    yield line, row, None
-        except UnicodeDecodeError:
-            raise encoding_error(path) from None
-        except csv.Error as exc:
-            raise InvalidInputError(f"{path}:{previous + 1}: malformed CSV: {exc}") from None
-        finally:
-            handle.close()
-
-    return RecordFile(path, header, rows())
+    return RecordFile(path, header, reader, handle, reader)
 
 
 def _jsonl_value(value: Any) -> str:
@@ -148,8 +154,8 @@ def _jsonl_value(value: Any) -> str:
 def _open_jsonl(path: Path, expected: tuple[str, ...]) -> RecordFile:
     """JSON Lines: the header is the expected keys plus the first object's other keys.
 
-    Each row also carries its parsed object, so keys that only some lines have
-    are not lost (contacts keep them as extra fields).
+    Each row's parsed object stays available as ``obj``, so keys that only some
+    lines have are not lost (contacts keep them as extra fields).
     """
     handle = path.open("r", encoding="utf-8-sig")
     try:
@@ -160,10 +166,11 @@ def _open_jsonl(path: Path, expected: tuple[str, ...]) -> RecordFile:
     header = list(expected)
     header += [k for k in first[1] if k not in header]
 
-    def rows() -> Iterator[tuple[int, list[str], dict[str, Any] | None]]:
+    def rows() -> Iterator[list[str]]:
         try:
             line, obj = first
-            yield line, [_jsonl_value(obj.get(h)) for h in header], obj
+            records._line, records.obj = line, obj
+            yield [_jsonl_value(obj.get(h)) for h in header]
             for text in handle:
                 line += 1
                 if not text.strip():
@@ -176,13 +183,13 @@ def _open_jsonl(path: Path, expected: tuple[str, ...]) -> RecordFile:
                     raise InvalidInputError(
                         f"{path}:{line}: expected a JSON object, got {type(obj).__name__}"
                     )
-                yield line, [_jsonl_value(obj.get(h)) for h in header], obj
+                records._line, records.obj = line, obj
+                yield [_jsonl_value(obj.get(h)) for h in header]
         except UnicodeDecodeError:
             raise encoding_error(path) from None
-        finally:
-            handle.close()
 
-    return RecordFile(path, header, rows())
+    records = RecordFile(path, header, rows(), handle)
+    return records
 
 
 def _first_object(path: Path, handle: Any) -> tuple[int, Any]:

@@ -109,7 +109,11 @@ def parse_contacts(
     records: RecordFile, log: RejectLog
 ) -> tuple[dict[str, Contact], dict[str, int]]:
     """Every valid contact by id, and the line of each id whose row was rejected."""
-    columns = check_columns(records, ("id",))
+    try:
+        columns = check_columns(records, ("id",))
+    except BaseException:
+        records.close()
+        raise
     known = set(CONTACT_COLUMNS)
     i_id = columns["id"]
     i_email, i_first, i_last, i_company = (
@@ -120,42 +124,68 @@ def parse_contacts(
     contacts: dict[str, Contact] = {}
     lines: dict[str, int] = {}
     rejected: dict[str, int] = {}
-    for line, row, obj in records.rows:
-        contact_id = row[i_id].strip() if len(row) > i_id else ""
-        try:
-            if obj is None and len(row) != width:
-                raise RowError(f"expected {width} fields like the header, found {len(row)}")
-            if not contact_id:
-                raise RowError("id is empty")
-            if contact_id in contacts:
-                raise RowError(
-                    f"duplicate contact id {contact_id!r} (first on line {lines[contact_id]})"
-                )
-            if obj is None:
-                extra = {name: row[i] for name, i in extra_columns if row[i]}
-            else:
-                extra = {
-                    k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-                    for k, v in obj.items()
-                    if k not in known and v not in (None, "")
-                }
-            contacts[contact_id] = Contact(
-                contact_id,
-                _optional(row, i_email),
-                _optional(row, i_first),
-                _optional(row, i_last),
-                _optional(row, i_company),
-                None,
-                extra,
-            )
-            lines[contact_id] = line
-        except ValueError as exc:
-            if contact_id and contact_id not in contacts:
-                rejected.setdefault(contact_id, line)
-            log.reject(records, line, str(exc), row, obj)
+    try:
+        for row in records.rows:
+            if not row:
+                continue
+            _contact_row(records, row, contacts, lines, rejected, log, extra_columns, width,
+                         (i_id, i_email, i_first, i_last, i_company), known)  # fmt: skip
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise records.failure(exc) from None
+    finally:
+        records.close()
     if not contacts and not rejected:
         raise InvalidInputError(f"{records.path}: no contacts (the file has only a header)")
     return contacts, rejected
+
+
+def _contact_row(
+    records: RecordFile,
+    row: list[str],
+    contacts: dict[str, Contact],
+    lines: dict[str, int],
+    rejected: dict[str, int],
+    log: RejectLog,
+    extra_columns: list[tuple[str, int]],
+    width: int,
+    indexes: tuple[int, int | None, int | None, int | None, int | None],
+    known: set[str],
+) -> None:
+    i_id, i_email, i_first, i_last, i_company = indexes
+    obj = records.obj
+    line = records.line()
+    contact_id = row[i_id].strip() if len(row) > i_id else ""
+    try:
+        if obj is None and len(row) != width:
+            raise RowError(f"expected {width} fields like the header, found {len(row)}")
+        if not contact_id:
+            raise RowError("id is empty")
+        if contact_id in contacts:
+            raise RowError(
+                f"duplicate contact id {contact_id!r} (first on line {lines[contact_id]})"
+            )
+        if obj is None:
+            extra = {name: row[i] for name, i in extra_columns if row[i]}
+        else:
+            extra = {
+                k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                for k, v in obj.items()
+                if k not in known and v not in (None, "")
+            }
+        contacts[contact_id] = Contact(
+            contact_id,
+            _optional(row, i_email),
+            _optional(row, i_first),
+            _optional(row, i_last),
+            _optional(row, i_company),
+            None,
+            extra,
+        )
+        lines[contact_id] = line
+    except ValueError as exc:
+        if contact_id and contact_id not in contacts:
+            rejected.setdefault(contact_id, line)
+        log.reject(records, line, str(exc), row, obj)
 
 
 def _optional(row: list[str], index: int | None) -> str | None:
@@ -174,26 +204,47 @@ def parse_activities(
     *,
     chunk_size: int = 50_000,
 ) -> Iterator[list[Activity]]:
-    """Valid activities in chunks. Each (contact_id, id) pair may appear once.
+    """Valid activities in chunks. Each (contact_id, id) pair may appear once."""
+    try:
+        columns = check_columns(records, ACTIVITY_REQUIRED)
+        yield from _activity_chunks(
+            records, columns, contacts, rejected_contacts, contacts_name, log, chunk_size
+        )
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise records.failure(exc) from None
+    finally:
+        records.close()
 
-    The loop is written for speed (about a million rows per sync): one
-    ``itemgetter`` call pulls every field, absent optional columns read an empty
-    padding cell, and the common case takes no exception and no string copies.
+
+def _activity_chunks(
+    records: RecordFile,
+    columns: Mapping[str, int],
+    contacts: Mapping[str, Contact],
+    rejected_contacts: Mapping[str, int],
+    contacts_name: str,
+    log: RejectLog,
+    chunk_size: int,
+) -> Iterator[list[Activity]]:
+    """The hot loop (about a million rows per sync).
+
+    One ``itemgetter`` call pulls every field, an absent optional column reads
+    the empty cell appended to each row, and the common case takes no exception
+    and copies no strings.
     """
-    columns = check_columns(records, ACTIVITY_REQUIRED)
     width = len(records.header)
-    # an absent optional column reads the empty cell appended to each row
     fields = itemgetter(*(columns.get(c, width) for c in ACTIVITY_COLUMNS))
     # Canonical contact id strings: activities share them instead of holding copies.
     canonical = {cid: c.id for cid, c in contacts.items()}
     owner_of: dict[str, str] = {}  # activity id -> the first contact it was seen for
-    shared: set[tuple[str, str]] = set()  # (contact, id) of ids seen for several contacts
+    shared: set[tuple[str, str]] = set()  # (id, contact) of ids seen for several contacts
     booleans = _BOOLEANS
     fromisoformat = datetime.fromisoformat
     no_tags: frozenset[str] = frozenset()
     chunk: list[Activity] = []
     append = chunk.append
-    for line, row, obj in records.rows:
+    for row in records.rows:
+        if not row:
+            continue  # a blank line
         try:
             if len(row) != width:
                 raise RowError(f"expected {width} fields like the header, found {len(row)}")
@@ -250,7 +301,7 @@ def parse_activities(
         except ValueError as exc:
             if len(row) > width:
                 row.pop()
-            log.reject(records, line, str(exc), row, obj)
+            log.reject(records, records.line(), str(exc), row, records.obj)
             continue
         append(activity)
         if len(chunk) >= chunk_size:
