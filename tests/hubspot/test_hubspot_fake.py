@@ -289,3 +289,15 @@ def test_seeding_from_the_files_format(tmp_path: Path):
     assert call.properties["hs_call_duration"] == "30000"
     meeting = portal.get("meetings", result.engagement_ids["a3"][1])
     assert meeting.properties["hs_meeting_outcome"] == "COMPLETED"
+
+
+def test_error_bodies_deserialize_as_the_client_error_model(server, portal):
+    status, body, _ = http(server, "POST", "/crm/v3/objects/contacts/search", {"limit": 500})
+    assert status == 400
+    error = deserialize(hubspot.crm.contacts, body, "Error")
+    assert error.category == "VALIDATION_ERROR" and error.correlation_id and error.message
+    server.app.inject(Fault(status=429, times=1, retry_after=1))
+    status, body, response = http(server, "GET", "/crm/v3/objects/contacts")
+    assert status == 429 and response.headers["Retry-After"] == "1"
+    assert body["errorType"] == "RATE_LIMIT" and body["policyName"] == "TEN_SECONDLY_ROLLING"
+    assert deserialize(hubspot.crm.contacts, body, "Error").message.startswith("You have reached")
