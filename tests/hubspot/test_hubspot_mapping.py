@@ -156,6 +156,14 @@ def test_times_parse_iso_and_epoch_ms_and_round_trip():
     assert parse_hubspot_time("1772359200123") == iso
     assert format_hubspot_time(iso) == "2026-03-01T10:00:00.123Z"
     assert parse_hubspot_time("") is None and parse_hubspot_time(None) is None
+    assert parse_hubspot_time("2026-03-01T10:00:00.1Z") == datetime(
+        2026, 3, 1, 10, 0, 0, 100000, tzinfo=timezone.utc
+    )
+    assert parse_hubspot_time("2026-03-01T10:00:00.123456789+0000") == datetime(
+        2026, 3, 1, 10, 0, 0, 123456, tzinfo=timezone.utc
+    )
+    with pytest.raises(ValueError, match="not a HubSpot date-time"):
+        parse_hubspot_time("yesterday")
 
 
 def test_contact_mapping():

@@ -109,10 +109,33 @@ def parse_hubspot_time(value: str | None) -> datetime | None:
         return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = _parse_loose_iso(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed
+
+
+_LOOSE_ISO = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?([+-]\d{2}:?\d{2})?$"
+)
+
+
+def _parse_loose_iso(text: str) -> datetime:
+    """ISO forms Python 3.10's ``fromisoformat`` refuses (e.g. 1, 2 or 9 fraction digits)."""
+    match = _LOOSE_ISO.match(text)
+    if not match:
+        raise ValueError(f"not a HubSpot date-time: {text!r}")
+    day, clock, fraction, offset = match.groups()
+    if clock.count(":") == 1:
+        clock += ":00"
+    micro = (fraction or "0")[:6].ljust(6, "0")
+    zone = offset or "+00:00"
+    if ":" not in zone:
+        zone = zone[:3] + ":" + zone[3:]
+    return datetime.fromisoformat(f"{day}T{clock}.{micro}{zone}")
 
 
 def to_epoch_ms(value: datetime) -> int:
@@ -120,7 +143,11 @@ def to_epoch_ms(value: datetime) -> int:
 
 
 def time_ms(value: str | None) -> int | None:
-    parsed = parse_hubspot_time(value)
+    """Epoch ms, or None when empty or unreadable (used only to compare stamps)."""
+    try:
+        parsed = parse_hubspot_time(value)
+    except ValueError:
+        return None
     return None if parsed is None else to_epoch_ms(parsed)
 
 
@@ -137,8 +164,16 @@ def map_contact(object_id: str, props: Properties) -> Contact:
         first_name=props.get("firstname") or None,
         last_name=props.get("lastname") or None,
         company=props.get("company") or None,
-        modified_at=parse_hubspot_time(props.get("lastmodifieddate")),
+        modified_at=_safe_time(props.get("lastmodifieddate")),
     )
+
+
+def _safe_time(value: str | None) -> datetime | None:
+    """A contact's stamp is informational: an unreadable one is dropped, not fatal."""
+    try:
+        return parse_hubspot_time(value)
+    except ValueError:
+        return None
 
 
 def activity_time(object_type: str, props: Properties) -> datetime | None:
