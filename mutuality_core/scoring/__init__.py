@@ -27,11 +27,11 @@ ALGORITHM_VERSION = "mutuality-1.0"
 logger = logging.getLogger(__name__)
 
 _DEFAULT_CONFIG = ScoringConfig()
-_BY_TIME_AND_ID = attrgetter("occurred_at", "id")
+_BY_TIME = attrgetter("occurred_at")
 
 
 def _full_key(a: Activity) -> tuple[object, ...]:
-    """A total order for activities that share time and id (duplicates from a source).
+    """A total order for activities, used when some share the same instant.
 
     Input order must never matter, so every field takes part, direction included: a
     pair that differs only by inbound/outbound is a contradiction in the source, and
@@ -68,9 +68,9 @@ def _score_sorted(
     as_ts: float,
     config: ScoringConfig,
 ) -> MutualityScore:
-    history.sort(key=_BY_TIME_AND_ID)
+    history.sort(key=_BY_TIME)
     t = tally(history, as_ts, config)
-    if t.ties:
+    if t.ties:  # rare: activities at the same instant, whose input order must not matter
         history.sort(key=_full_key)
         t = tally(history, as_ts, config)
     v = judge(t, as_ts, config)

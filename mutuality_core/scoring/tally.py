@@ -87,16 +87,20 @@ class Tally:
     gives: list[int]
     asks: list[int]
     evidence: int  # activities with a known side that count as evidence
-    considered: int  # activities that count at all (evidence plus unknown-direction ones)
     two_way: int  # timely replies plus meetings and calls held
     last_at: datetime | None  # the latest activity that counts
     last_two_way_ts: float | None  # POSIX time of the latest two-way exchange
-    ties: bool  # two activities share occurred_at and id: the caller re-sorts fully
+    ties: bool  # two activities share occurred_at: the caller must order them fully
     last_weight: float  # recency weight of the latest evidence (the largest weight)
 
 
 def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -> Tally:
-    """Add up ``activities`` (sorted by occurred_at, id) as of POSIX time ``as_ts``."""
+    """Add up ``activities`` (sorted by occurred_at) as of POSIX time ``as_ts``.
+
+    Activities at the same instant must be in a total order (see ``scoring._full_key``);
+    when the tally meets two at the same instant it sets ``ties`` so that a caller who
+    sorted by time only can sort fully and tally again.
+    """
     decay = _LN2 / (config.half_life_days * _DAY)
     latency_decay = _LN2 / (config.latency_half_life_hours * 3600.0)
     gap = config.quiet_gap_days * _DAY
@@ -146,7 +150,6 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
     gives = [0, 0]
     asks = [0, 0]
     evidence = 0
-    considered = 0
     two_way = 0
     last_at: datetime | None = None
     last_two_way_ts: float | None = None
@@ -157,7 +160,6 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
     threads: dict[str, list] = {}
     loose: list | None = None  # the current conversation of activities without a thread
     prev_ts = -math.inf
-    prev: Activity | None = None
 
     for a in activities:
         if a.automated:
@@ -169,10 +171,9 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
         ts = when.timestamp()
         if ts > as_ts:
             continue  # not yet happened
-        if ts == prev_ts and a.id == prev.id:
-            ties = True
+        if ts == prev_ts:
+            ties = True  # same instant: the caller re-sorts by the full key and calls again
         prev_ts = ts
-        prev = a
         direction = a.direction
         if direction is outbound_:
             side = YOU
@@ -228,11 +229,9 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
                     last_weight = w
                 else:
                     failed_unattributed += 1
-                considered += 1
                 last_at = when
                 continue
 
-        considered += 1
         last_at = when
         cw = cost * w
         engagement += cw
@@ -347,7 +346,6 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
         gives=gives,
         asks=asks,
         evidence=evidence,
-        considered=considered,
         two_way=two_way,
         last_at=last_at,
         last_two_way_ts=last_two_way_ts,
