@@ -219,3 +219,15 @@ def test_tasks_are_off_by_default_and_read_when_enabled(server, portal, settings
     wall.advance(5)
     _, activities, _ = drain(with_tasks, cursors[-1])  # tasks newly enabled: scanned once
     assert [a.channel.value for a in activities] == ["task"]
+
+
+def test_an_engagement_without_a_time_is_reported_as_rejected(server, portal, settings_for,
+                                                              fake_time, wall):  # fmt: skip
+    cid = portal.add_contact()
+    bad = portal.add_engagement("notes", {}, [cid])
+    good = portal.add_engagement("notes", {"hs_timestamp": "2026-01-01T00:00:00Z"}, [cid])
+    source = source_for(server, settings_for, fake_time, wall)
+    pages = list(source.read(None))
+    assert [a.id for p in pages for a in p.activities] == [str(good)]
+    rejected = [r for p in pages for r in p.rejected]
+    assert [(r.where, r.error) for r in rejected] == [(f"hubspot notes {bad}", "no hs_timestamp")]

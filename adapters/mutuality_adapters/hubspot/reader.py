@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from mutuality_core.model import Activity, Contact
-from mutuality_core.ports import Cursor, Page
+from mutuality_core.ports import Cursor, Page, Rejection
 
 from . import cursor as cursors
 from .api import HubSpotApi, HubSpotApiError
@@ -61,6 +61,7 @@ class HubSpotSource:
         )
         self.skipped_own_writes = 0
         self.skipped_engagements = 0
+        self._rejected: list[Rejection] = []
 
     # -- the port ------------------------------------------------------------------------
 
@@ -118,9 +119,8 @@ class HubSpotSource:
             if is_contacts:
                 yield Page(contacts=self._contacts(results, incremental=False), cursor=cursor)
             else:
-                yield Page(
-                    activities=self._embedded_activities(object_type, results), cursor=cursor
-                )
+                activities = self._embedded_activities(object_type, results)
+                yield Page(activities=activities, cursor=cursor, rejected=self._take_rejected())
             if not after:
                 return
 
@@ -185,7 +185,11 @@ class HubSpotSource:
             if done or len(pending) + limit > self.settings.association_batch_size:
                 activities = self._searched_activities(object_type, pending)
                 pending = []
-                yield Page(activities=activities, cursor=cursors.encode(positions))
+                yield Page(
+                    activities=activities,
+                    cursor=cursors.encode(positions),
+                    rejected=self._take_rejected(),
+                )
 
     # -- mapping helpers -------------------------------------------------------------------
 
@@ -214,16 +218,23 @@ class HubSpotSource:
         self, object_type: str, record: Mapping[str, Any], contact_ids: Sequence[str]
     ) -> list[Activity]:
         props = record.get("properties") or {}
+        problem = None
         try:
             activities = map_engagement(object_type, str(record["id"]), props, contact_ids)
         except ValueError as exc:
-            log.warning("skipping HubSpot %s %s: %s", object_type, record.get("id"), exc)
+            activities, problem = [], str(exc)
+        if not activities and contact_ids and problem is None:
+            problem = "no hs_timestamp"
+        if problem is not None:  # reported in the run, never silently dropped
+            where = f"hubspot {object_type} {record.get('id')}"
+            log.warning("skipping %s: %s", where, problem)
             self.skipped_engagements += 1
-            return []
-        if not activities and contact_ids:
-            log.warning("skipping HubSpot %s %s: no hs_timestamp", object_type, record.get("id"))
-            self.skipped_engagements += 1
+            self._rejected.append(Rejection(where=where, error=problem))
         return activities
+
+    def _take_rejected(self) -> list[Rejection]:
+        taken, self._rejected = self._rejected, []
+        return taken
 
     def _embedded_activities(
         self, object_type: str, results: Sequence[Mapping[str, Any]]
