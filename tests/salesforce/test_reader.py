@@ -200,8 +200,16 @@ def test_org_without_optional_features_is_read_with_log_lines(
             ],
         )
         connection = plugin.connect({}, environ=fake.environ(), sleep=sleeps.append, clock=clock)
-        with caplog.at_level(logging.INFO):
+        # Listen on the adapter's own logger: other tests may stop propagation to root.
+        reader_log = logging.getLogger("mutuality_adapters.salesforce.reader")
+        reader_log.addHandler(caplog.handler)
+        level = reader_log.level
+        reader_log.setLevel(logging.INFO)
+        try:
             pages, _ = read_all(connection.source, None)
+        finally:
+            reader_log.removeHandler(caplog.handler)
+            reader_log.setLevel(level)
     acts = activities_of(pages)
     # without Shared Activities only the WhoId is credited; emails come from Tasks
     assert sorted((a.contact_id, a.channel.value) for a in acts) == [
