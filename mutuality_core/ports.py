@@ -86,6 +86,10 @@ class Source(Protocol):
       be recomputed as time passes without reading the whole CRM again.
 
     ``read(None)`` is always a full read. Pages must be yielded lazily.
+
+    Optional: a source that never yields the same ``(contact_id, id)`` activity
+    twice in one read may set ``unique_activities = True``; the engine then skips
+    its de-duplication pass (about a tenth of a million-activity sync).
     """
 
     complete_history: bool

@@ -263,8 +263,11 @@ class _Snapshot:
         if page.cursor is not None:
             self.cursor = page.cursor
 
-    def histories(self) -> Iterator[tuple[Contact, list[Activity]]]:
-        """Every contact with its activities, freeing each history once handed out."""
+    def histories(self, *, unique: bool = False) -> Iterator[tuple[Contact, list[Activity]]]:
+        """Every contact with its activities, freeing each history once handed out.
+
+        ``unique``: the source promised no repeated activities, so none are looked for.
+        """
         orphans = len(set(self.activities) - set(self.contacts))
         if orphans:
             log.warning(
@@ -272,7 +275,8 @@ class _Snapshot:
             )
         for contact_id in list(self.contacts):
             contact = self.contacts.pop(contact_id)
-            yield contact, _dedupe(self.activities.pop(contact_id, []))
+            activities = self.activities.pop(contact_id, [])
+            yield contact, activities if unique else _dedupe(activities)
         self.activities.clear()
 
 
@@ -406,7 +410,9 @@ def _histories_without_storing(
     if state is not None and target is not None and not source.complete_history and not full:
         cursor = state.get_cursor(target)
     if cursor is None:
-        return _unfreezing(_read_snapshot(source, None, tally, progress).histories())
+        snapshot = _read_snapshot(source, None, tally, progress)
+        unique = getattr(source, "unique_activities", False)
+        return _unfreezing(snapshot.histories(unique=unique))
     assert state is not None and target is not None
     overlay = _Overlay()
     for page in source.read(cursor):
@@ -611,7 +617,7 @@ def _sync(
         snapshot = _read_snapshot(source, None, tally, progress)
         snapshot_cursor = snapshot.cursor
         total = len(snapshot.contacts)
-        histories = snapshot.histories()
+        histories = snapshot.histories(unique=getattr(source, "unique_activities", False))
     elif options.dry_run:
         histories = _histories_without_storing(source, state, target, options.full, tally, progress)
     else:
@@ -653,7 +659,8 @@ def score_source(
     """Score every contact of ``source`` from a full read. No state, no writes."""
     _check_aware(as_of)
     config = scoring or ScoringConfig()
-    histories = _read_snapshot(source, None, _Tally(), progress or _no_progress).histories()
+    snapshot = _read_snapshot(source, None, _Tally(), progress or _no_progress)
+    histories = snapshot.histories(unique=getattr(source, "unique_activities", False))
     for contact, activities in _unfreezing(histories):
         yield contact, _score(contact, activities, as_of, config)
 

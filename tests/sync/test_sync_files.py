@@ -265,3 +265,25 @@ def test_is_material_change(new, old, threshold, expected):
 def test_bad_options_are_config_errors(options, message):
     with pytest.raises(ConfigError, match=message):
         SyncOptions(**options)
+
+
+def test_an_activity_repeated_across_pages_counts_once():
+    from mutuality_core.model import Activity, Contact
+    from mutuality_core.ports import Page
+    from mutuality_core.scoring import score_contact
+
+    history = [
+        Activity("a1", "c1", AS_OF - timedelta(days=3), "email", "outbound", thread_id="t"),
+        Activity("a2", "c1", AS_OF - timedelta(days=2), "email", "inbound", thread_id="t"),
+    ]
+
+    class Repeating:
+        complete_history = True
+
+        def read(self, cursor):
+            yield Page(contacts=[Contact("c1")], activities=history)
+            yield Page(activities=history[1:])  # a page boundary delivered a2 again
+
+    ((_, scored),) = list(score_source(Repeating(), as_of=AS_OF))
+    assert scored == score_contact(history, as_of=AS_OF, contact_id="c1")
+    assert scored.activity_count == 2

@@ -36,6 +36,7 @@ class FilesSource:
     """
 
     complete_history = True
+    unique_activities = True  # duplicate (contact_id, id) rows are rejected while parsing
 
     def __init__(
         self,
