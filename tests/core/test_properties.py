@@ -209,3 +209,29 @@ def test_duplicate_ids_at_the_same_time_do_not_make_order_matter(history, rnd):
     expected = score(doubled)
     rnd.shuffle(doubled)
     assert score(doubled) == expected
+
+
+@EXAMPLES
+@given(histories())
+def test_component_weights_split_the_lean(history):
+    """lean = sum(weight * lean) over the balance components, up to their rounding."""
+    result = score(history)
+    parts = sum(c.weight * c.lean for c in result.components if c.value is not None)
+    assert abs(parts - result.lean) <= 0.01
+
+
+@EXAMPLES
+@given(histories(), st.sampled_from([-8, -5, 0, 3, 9]))
+def test_time_zones_of_the_input_do_not_matter(history, offset_hours):
+    from datetime import timezone as tz
+
+    zone = tz(timedelta(hours=offset_hours))
+    moved = [attrs.evolve(a, occurred_at=a.occurred_at.astimezone(zone)) for a in history]
+    result, other = score(history), score(moved)
+    assert (other.score, other.lean, other.strength, other.band, other.reasons) == (
+        result.score,
+        result.lean,
+        result.strength,
+        result.band,
+        result.reasons,
+    )

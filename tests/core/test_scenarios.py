@@ -245,3 +245,20 @@ def test_worked_example_from_the_docs_matches_the_formulas():
     assert result.confidence == pytest.approx(5 / (5 + c.confidence_evidence), abs=5e-4)
     assert result.band is Band.YOU_INVEST_MORE
     assert result.reasons[0] == "You started 3 of 3 conversations"
+
+
+def test_thin_and_old_is_insufficient_data_rather_than_dormant():
+    result = score(Story().exchange(1000, "outbound", replies=1))
+    assert result.band is Band.INSUFFICIENT_DATA
+    assert result.reasons[0] == "Only 2 activities to go on"
+
+
+def test_only_unknown_direction_activity_counts_for_strength_not_balance():
+    s = Story()
+    for i in range(10):
+        s.add(3 + 7 * i, "unknown", channel="call")
+    result = score(s)
+    assert result.strength > 0
+    assert result.confidence == 0.0
+    assert result.lean == 0.0
+    assert result.band is Band.INSUFFICIENT_DATA
