@@ -288,34 +288,30 @@ def _bulk_allocation() -> Iterator[None]:
     reference cycles; every automatic collection would walk all of them again, and
     that more than doubles the read and scoring time. So collection is paused while
     reading, and what was read is then frozen (ignored by collections) until the
-    caller calls ``gc.unfreeze()`` (see :func:`_frozen_heap`). Reference counting
+    histories have been handed out (see :func:`_unfreezing`). Reference counting
     still frees everything as usual.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
-    finally:
-        gc.freeze()
+    except BaseException:
         if was_enabled:
             gc.enable()
-
-
-@contextmanager
-def _frozen_heap(*, enabled: bool) -> Iterator[None]:
-    """Unfreeze what :func:`_bulk_allocation` froze once the snapshot has been used."""
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.unfreeze()
+        raise
+    gc.freeze()
+    if was_enabled:
+        gc.enable()
 
 
 def _unfreezing(
     histories: Iterator[tuple[Contact, list[Activity]]],
 ) -> Iterator[tuple[Contact, list[Activity]]]:
-    with _frozen_heap(enabled=True):
+    """Hand out the snapshot's histories, then unfreeze what :func:`_bulk_allocation` froze."""
+    try:
         yield from histories
+    finally:
+        gc.unfreeze()
 
 
 def _read_snapshot(
@@ -617,7 +613,8 @@ def _sync(
         snapshot = _read_snapshot(source, None, tally, progress)
         snapshot_cursor = snapshot.cursor
         total = len(snapshot.contacts)
-        histories = snapshot.histories(unique=getattr(source, "unique_activities", False))
+        unique = getattr(source, "unique_activities", False)
+        histories = _unfreezing(snapshot.histories(unique=unique))
     elif options.dry_run:
         histories = _histories_without_storing(source, state, target, options.full, tally, progress)
     else:
@@ -630,18 +627,17 @@ def _sync(
         written: Mapping[str, WrittenScore] = {}
     else:
         written = state.written(target)
-    with _frozen_heap(enabled=source.complete_history):
-        _score_and_write(
-            histories,
-            written,
-            connection=connection,
-            state=state,
-            as_of=as_of,
-            options=options,
-            tally=tally,
-            progress=progress,
-            total=total,
-        )
+    _score_and_write(
+        histories,
+        written,
+        connection=connection,
+        state=state,
+        as_of=as_of,
+        options=options,
+        tally=tally,
+        progress=progress,
+        total=total,
+    )
     if snapshot_cursor is not None and not options.dry_run:
         state.apply_page(target, Page(cursor=snapshot_cursor))  # remembers what was read
 

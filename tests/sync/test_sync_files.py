@@ -287,3 +287,17 @@ def test_an_activity_repeated_across_pages_counts_once():
     ((_, scored),) = list(score_source(Repeating(), as_of=AS_OF))
     assert scored == score_contact(history, as_of=AS_OF, contact_id="c1")
     assert scored.activity_count == 2
+
+
+def test_garbage_collector_is_left_as_it_was(folder, state):
+    import gc
+
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    sync(folder, state)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    list(score_source(connect(folder).source, as_of=AS_OF))
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    (folder / "activities.csv").write_text(HEADER + "x,c1,bad,email,outbound,,\n")
+    with pytest.raises(InvalidInputError):
+        sync(folder, state)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
