@@ -217,3 +217,33 @@ def test_crash_mid_read_resumes(
     report = sync(fake, state, clock, sleeps)
     assert report.written == 60
     assert_each_written_once(fake, org)
+
+
+def test_five_thousand_tasks_on_one_stamp_read_once_across_a_crash(
+    fake: FakeSalesforce, state: Any, clock: Clock, sleeps: list[float]
+) -> None:
+    for spec in FIELDS:
+        fake.org.add_custom_field(f"Contact.{spec.name}", spec.metadata, visible=True)
+    ids = list(seed_rows(fake.org, contact_rows(50), []).values())
+    stamp = fake.org.now_stamp()
+    for k in range(5000):
+        fake.org.insert(
+            "Task",
+            {"WhoId": ids[k % 50], "TaskSubtype": "Call", "CallType": "Outbound", "IsClosed": True,
+             "CallDurationInSeconds": 60, "CompletedDateTime": "2026-10-01T10:00:00.000+0000"},
+            stamp=stamp,
+        )  # fmt: skip
+    # the 5th page of Tasks (200 a page) fails for good: the run stops mid-read
+    fake.org.fail_next("server_error", times=10, path_contains="query/", skip=3)
+    with pytest.raises(CrmUnavailableError):
+        sync(fake, state, clock, sleeps, retries=1, page_size=200)
+    fake.org.clear_faults()
+    first_target = f"salesforce:127.0.0.1:{fake.port}"
+    cached_before = sum(len(a) for _c, a in state.iter_histories(first_target))
+    assert 0 < cached_before < 5000
+    report = sync(fake, state, clock, sleeps, page_size=200)
+    assert report.stopped_reason is None and report.written == 50
+    histories = list(state.iter_histories(first_target))
+    assert sum(len(a) for _c, a in histories) == 5000
+    assert report.activities_read == 5000 - cached_before  # the rest, nothing twice
+    assert {fake.org.updates[i] for i in ids} == {1}

@@ -186,7 +186,12 @@ def open_client(
         sleep=sleep,
     )
     mode = settings.auth_mode
-    common: dict[str, Any] = {"version": settings.api_version, "session": session}
+    # Plain dicts: simple-salesforce parses into OrderedDict by default, which is slower.
+    common: dict[str, Any] = {
+        "version": settings.api_version,
+        "session": session,
+        "object_pairs_hook": dict,
+    }
 
     def factory() -> Any:
         if mode == "session":
