@@ -4,6 +4,7 @@ import logging
 from collections import Counter
 from typing import Any
 
+import pytest
 from mutuality_adapters.salesforce.fake import FakeSalesforce, seed_rows
 from mutuality_adapters.salesforce.fake.soql import canonical_datetime
 
@@ -242,3 +243,30 @@ def test_edited_logged_email_task_stays_one_email(
         and email.direction is Direction.INBOUND
     )
     assert fake.org.calls["queryAll"] - before == 8  # 7 streams + 1 ActivityId lookup
+
+
+def test_many_changed_relations_reread_parents_in_short_in_lists(
+    fake: FakeSalesforce, connect: Any, clock: Clock
+) -> None:
+    ids = seed_rows(
+        fake.org, contact_rows(2), [activity(f"k{i}", "c0", channel="call") for i in range(650)]
+    )
+    source = connect().source
+    _pages, cursor = read_all(source, None)
+    clock.tick(900)
+    for task_id in list(fake.org.records["Task"]):
+        fake.org.insert("TaskWhoRelation", {"TaskId": task_id, "RelationId": ids["c1"]})
+    before = fake.org.calls["queryAll"]
+    pages, _ = read_all(source, cursor)
+    credited = [a for a in activities_of(pages) if a.contact_id == ids["c1"]]
+    assert len(credited) == 650
+    assert fake.org.calls["queryAll"] - before == 7 + 3  # 650 ids in IN lists of 300
+
+
+def test_fake_refuses_overlong_uris_like_salesforce(fake: FakeSalesforce, connect: Any) -> None:
+    from mutuality_core.errors import CrmUnavailableError
+
+    client = connect().source.client
+    ids = ", ".join(f"'003{i:015d}'" for i in range(700))
+    with pytest.raises(CrmUnavailableError, match="414"):
+        client.call(lambda sf: sf.query(f"SELECT Id FROM Contact WHERE Id IN ({ids})"), what="t")

@@ -34,6 +34,8 @@ __all__ = ["FakeOrg", "Response"]
 JSON = "application/json;charset=UTF-8"
 CSV_TYPE = "text/csv"
 LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
+#: Salesforce answers 414/431 beyond this request-URI length (API 49.0 and later).
+MAX_URI_BYTES = 16_384
 LOCK_MESSAGE = "unable to obtain exclusive access to this record or 1 records"
 
 #: Tooling ``Metadata.type`` -> describe type of the field it creates.
@@ -321,6 +323,10 @@ class FakeOrg:
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
     ) -> Response:
         with self._lock:
+            if len(path) + len(query) + 1 > MAX_URI_BYTES:
+                return self._respond(
+                    414, _error_body("URI_TOO_LONG", "The request URI exceeds 16384 bytes")
+                )
             try:
                 return self._handle(method, path, query, headers, body)
             except _SfError as error:
