@@ -242,6 +242,7 @@ class _Snapshot:
     activities: dict[str, list[Activity]] = attrs.field(factory=dict)
     deleted_activity_ids: set[str] = attrs.field(factory=set)
     cursor: Cursor | None = None
+    frozen: bool = False  # the garbage collector ignores the snapshot until it is used
 
     def add(self, page: Page) -> None:
         for contact in page.contacts:
@@ -281,15 +282,16 @@ class _Snapshot:
 
 
 @contextmanager
-def _bulk_allocation() -> Iterator[None]:
+def _bulk_allocation(snapshot: _Snapshot) -> Iterator[None]:
     """Keep the cyclic garbage collector off a snapshot while it is built and used.
 
     Reading a million activities allocates millions of long-lived objects, none in
     reference cycles; every automatic collection would walk all of them again, and
     that more than doubles the read and scoring time. So collection is paused while
-    reading, and what was read is then frozen (ignored by collections) until the
-    histories have been handed out (see :func:`_unfreezing`). Reference counting
-    still frees everything as usual.
+    reading, and what was read is then frozen (ignored by collections) until its
+    histories have been handed out (see :class:`_Thawing`). Reference counting
+    still frees everything as usual. Nothing is frozen if the host application
+    froze objects itself, so that we never unfreeze them.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -299,26 +301,44 @@ def _bulk_allocation() -> Iterator[None]:
         if was_enabled:
             gc.enable()
         raise
-    gc.freeze()
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        snapshot.frozen = True
     if was_enabled:
         gc.enable()
 
 
-def _unfreezing(
-    histories: Iterator[tuple[Contact, list[Activity]]],
-) -> Iterator[tuple[Contact, list[Activity]]]:
-    """Hand out the snapshot's histories, then unfreeze what :func:`_bulk_allocation` froze."""
-    try:
-        yield from histories
-    finally:
-        gc.unfreeze()
+class _Thawing(Iterator[tuple[Contact, list[Activity]]]):
+    """Hands out a snapshot's histories, then unfreezes what :func:`_bulk_allocation` froze.
+
+    Unfreezes when exhausted, when iteration fails, and when dropped unused.
+    """
+
+    def __init__(self, snapshot: _Snapshot, *, unique: bool) -> None:
+        self._snapshot = snapshot
+        self._histories = snapshot.histories(unique=unique)
+
+    def __next__(self) -> tuple[Contact, list[Activity]]:
+        try:
+            return next(self._histories)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._snapshot.frozen:
+            self._snapshot.frozen = False
+            gc.unfreeze()
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def _read_snapshot(
     source: Source, cursor: Cursor | None, tally: _Tally, progress: ProgressCallback
 ) -> _Snapshot:
     snapshot = _Snapshot()
-    with _bulk_allocation():
+    with _bulk_allocation(snapshot):
         for page in source.read(cursor):
             snapshot.add(page)
             tally.count_page(page)
@@ -407,8 +427,7 @@ def _histories_without_storing(
         cursor = state.get_cursor(target)
     if cursor is None:
         snapshot = _read_snapshot(source, None, tally, progress)
-        unique = getattr(source, "unique_activities", False)
-        return _unfreezing(snapshot.histories(unique=unique))
+        return _Thawing(snapshot, unique=getattr(source, "unique_activities", False))
     assert state is not None and target is not None
     overlay = _Overlay()
     for page in source.read(cursor):
@@ -613,8 +632,7 @@ def _sync(
         snapshot = _read_snapshot(source, None, tally, progress)
         snapshot_cursor = snapshot.cursor
         total = len(snapshot.contacts)
-        unique = getattr(source, "unique_activities", False)
-        histories = _unfreezing(snapshot.histories(unique=unique))
+        histories = _Thawing(snapshot, unique=getattr(source, "unique_activities", False))
     elif options.dry_run:
         histories = _histories_without_storing(source, state, target, options.full, tally, progress)
     else:
@@ -656,8 +674,8 @@ def score_source(
     _check_aware(as_of)
     config = scoring or ScoringConfig()
     snapshot = _read_snapshot(source, None, _Tally(), progress or _no_progress)
-    histories = snapshot.histories(unique=getattr(source, "unique_activities", False))
-    for contact, activities in _unfreezing(histories):
+    histories = _Thawing(snapshot, unique=getattr(source, "unique_activities", False))
+    for contact, activities in histories:
         yield contact, _score(contact, activities, as_of, config)
 
 

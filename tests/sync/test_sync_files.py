@@ -301,3 +301,20 @@ def test_garbage_collector_is_left_as_it_was(folder, state):
     with pytest.raises(InvalidInputError):
         sync(folder, state)
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_garbage_collector_is_thawed_when_scoring_stops_early(folder, state, monkeypatch):
+    import gc
+
+    conn = connect(folder)
+    contact, _ = explain_contact(conn, state, "c0", as_of=AS_OF)  # stops after the first
+    assert contact.id == "c0" and gc.get_freeze_count() == 0
+    sync(folder, state)  # scores.csv exists now, so the next run asks what was written
+
+    def broken_written(target):
+        raise RuntimeError("state unreadable")
+
+    monkeypatch.setattr(state, "written", broken_written)
+    with pytest.raises(RuntimeError, match="state unreadable"):
+        run_sync(connect(folder), state, as_of=AS_OF, now=clock())
+    assert gc.isenabled() and gc.get_freeze_count() == 0
