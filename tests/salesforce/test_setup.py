@@ -63,3 +63,9 @@ def test_setup_and_fake_commands(
     assert dry.exit_code == 0 and "present" in dry.output
     help_text = runner.invoke(commands["fake"], ["--help"]).output
     assert "--port" in help_text and "--data" in help_text and "--daily-limit" in help_text
+
+
+def test_fake_command_port_in_use_is_a_clear_error(fake: FakeSalesforce) -> None:
+    result = CliRunner().invoke(plugin.commands()["fake"], ["--port", str(fake.port)])
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{fake.port}" in result.output

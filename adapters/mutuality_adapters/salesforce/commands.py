@@ -84,7 +84,12 @@ def fake_command(port: int, data: str | None, daily_limit: int, with_fields: boo
     from mutuality_adapters.salesforce.fake import FakeSalesforce, seed_folder
     from mutuality_adapters.salesforce.fields import FIELDS
 
-    fake = FakeSalesforce(port=port, daily_limit=daily_limit)
+    try:
+        fake = FakeSalesforce(port=port, daily_limit=daily_limit)
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot listen on 127.0.0.1:{port} ({error.strerror}); pick another --port"
+        ) from None
     if data:
         ids = seed_folder(fake.org, data)
         click.echo(f"seeded {len(ids)} contacts from {data}", err=True)
@@ -99,4 +104,4 @@ def fake_command(port: int, data: str | None, daily_limit: int, with_fields: boo
     except KeyboardInterrupt:
         pass
     finally:
-        fake._server.server_close()
+        fake.close()

@@ -132,6 +132,10 @@ class FakeSalesforce:
     def serve_forever(self) -> None:
         self._server.serve_forever()
 
+    def close(self) -> None:
+        """Release the port after :meth:`serve_forever` returned."""
+        self._server.server_close()
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
