@@ -248,10 +248,12 @@ class _Snapshot:
         for contact in page.contacts:
             self.contacts[contact.id] = contact
         groups = self.activities
+        get = groups.get
         for activity in page.activities:
-            group = groups.get(activity.contact_id)
+            contact_id = activity.contact_id
+            group = get(contact_id)
             if group is None:
-                groups[activity.contact_id] = [activity]
+                groups[contact_id] = [activity]
             else:
                 group.append(activity)
         if page.deleted_activity_ids:

@@ -12,7 +12,7 @@ import csv
 import logging
 import os
 from collections.abc import Callable, Sequence
-from datetime import timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 from mutuality_core.errors import ConfigError
@@ -40,14 +40,15 @@ SCORE_COLUMNS = (
 )
 
 
-def _utc_text(value: object) -> str:
+def _utc_text(value: datetime | None) -> str:
+    """``2026-03-01T12:00:00Z``: whole seconds in UTC, as CRM imports expect."""
     if value is None:
         return ""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[attr-defined]
+    return value.astimezone(timezone.utc).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
-def score_row(update: ScoreUpdate) -> list[str]:
-    """One update as a row of :data:`SCORE_COLUMNS`."""
+def score_row(update: ScoreUpdate, scored_at: str | None = None) -> list[str]:
+    """One update as a row of :data:`SCORE_COLUMNS` (``scored_at`` preformatted, if given)."""
     score = update.score
     return [
         update.contact.id,
@@ -58,7 +59,7 @@ def score_row(update: ScoreUpdate) -> list[str]:
         str(round(score.strength)),
         f"{score.confidence:.2f}",
         score.reasons_text,
-        _utc_text(update.scored_at),
+        _utc_text(update.scored_at) if scored_at is None else scored_at,
         score.algorithm,
         str(score.activity_count),
         _utc_text(score.last_activity_at),
@@ -125,6 +126,7 @@ class ScoresFileWriter:
         rows = self._load()
         known = self._known_ids()
         results = []
+        stamps: dict[datetime, str] = {}  # a run's updates share one scored_at
         for update in updates:
             contact_id = update.contact.id
             if contact_id not in known:
@@ -137,7 +139,10 @@ class ScoresFileWriter:
                     )
                 )
                 continue
-            rows[contact_id] = score_row(update)
+            stamp = stamps.get(update.scored_at)
+            if stamp is None:
+                stamp = stamps[update.scored_at] = _utc_text(update.scored_at)
+            rows[contact_id] = score_row(update, stamp)
             results.append(WriteResult(contact_id, True))
         self._flush(rows)
         return results
