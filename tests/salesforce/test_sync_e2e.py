@@ -247,3 +247,18 @@ def test_five_thousand_tasks_on_one_stamp_read_once_across_a_crash(
     assert sum(len(a) for _c, a in histories) == 5000
     assert report.activities_read == 5000 - cached_before  # the rest, nothing twice
     assert {fake.org.updates[i] for i in ids} == {1}
+
+
+def test_server_errors_part_way_through_a_batch(
+    fake: FakeSalesforce, state: Any, clock: Clock, sleeps: list[float]
+) -> None:
+    for spec in FIELDS:
+        fake.org.add_custom_field(f"Contact.{spec.name}", spec.metadata, visible=True)
+    ids = seed_rows(fake.org, contact_rows(450), [activity(f"a{i}", f"c{i}") for i in range(450)])
+    fake.org.fail_next("server_error", times=10, path_contains="composite", skip=1)
+    first = sync(fake, state, clock, sleeps, retries=1)  # one batch, three requests
+    assert (first.written, first.failed) == (200, 250)
+    fake.org.clear_faults()
+    second = sync(fake, state, clock, sleeps)
+    assert second.written == 250
+    assert_each_written_once(fake, ids)

@@ -118,12 +118,18 @@ def test_daily_allowance_guards(fake: FakeSalesforce, connect: Any) -> None:
     with_fields(fake)
     ids = list(seed_rows(fake.org, contact_rows(1000), []).values())
     fake.org.daily_limit = 12  # 25 % of it: 3 requests per run; 1000 contacts need 5
-    with pytest.raises(QuotaExhaustedError, match="25%"):
-        connect().writer.write([update(i) for i in ids])
+    writer = connect().writer
+    results = writer.write([update(i) for i in ids])
     assert fake.org.calls["composite"] == 3
+    assert sum(r.ok for r in results) == 600
+    assert all(r.retryable and "25%" in (r.error or "") for r in results if not r.ok)
+    with pytest.raises(QuotaExhaustedError, match="25%"):
+        writer.write([update(ids[0])])  # the run ends at its next write
     fake.org.daily_limit, fake.org.api_used = 1000, 799  # the next call would pass 80 %
+    writer = connect().writer
     with pytest.raises(QuotaExhaustedError, match="80%"):
-        connect().writer.write([update(i) for i in ids[:201]])
+        writer.write([update(ids[0])])  # first call learns the usage: 800 of 1000
+        writer.write([update(ids[1])])
     assert fake.org.api_used == 800
     fake.org.api_used = 0
     fake.org.fail_next("request_limit")
@@ -173,3 +179,19 @@ def test_expired_session_logs_in_again_when_credentials_allow(
     assert all(r.ok for r in results)
     assert len(logins) == 2 and logins[0] != logins[1]
     assert all(fake.org.updates[i] == 1 for i in ids)
+
+
+def test_failure_part_way_keeps_what_was_written_and_raises_next(
+    fake: FakeSalesforce, connect: Any
+) -> None:
+    with_fields(fake)
+    ids = list(seed_rows(fake.org, contact_rows(450), []).values())
+    fake.org.fail_next("server_error", times=10, path_contains="composite", skip=1)
+    writer = connect(retries=1).writer
+    results = writer.write([update(i) for i in ids])
+    ok = [r for r in results if r.ok]
+    assert len(ok) == 200 and all(fake.org.updates[r.contact_id] == 1 for r in ok)
+    rest = [r for r in results if not r.ok]
+    assert len(rest) == 250 and all(r.retryable and "HTTP 503" in (r.error or "") for r in rest)
+    with pytest.raises(CrmUnavailableError):
+        writer.write([update(ids[0])])

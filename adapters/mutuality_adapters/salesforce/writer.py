@@ -10,7 +10,11 @@ requests whatever its size. In bulk mode the writer asks the engine for batches 
 Per record: ``UNABLE_TO_LOCK_ROW`` is retried (through Collections, with backoff);
 if it persists the record is reported ``retryable``, as are rows a bulk job left
 unprocessed. Any other error is reported with its code. A failure that leaves the
-fate of a batch unknown raises, so the engine does not record it as written.
+fate of a batch unknown raises, so the engine does not record it as written. When a batch took
+several Collections requests and a later one fails (5xx after retries, the
+allowance guard, an expired session), the write returns what the earlier requests
+did plus retryable failures for the rest, and the *next* write raises the error:
+contacts already written are recorded, so none is written twice.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 
 from mutuality_adapters.salesforce.client import SalesforceClient, import_simple_salesforce
 from mutuality_adapters.salesforce.fields import FIELD_NAMES, field_values
-from mutuality_core.errors import CrmUnavailableError
+from mutuality_core.errors import CrmUnavailableError, MutualityError
 from mutuality_core.ports import ScoreUpdate, WriteResult
 
 __all__ = ["SalesforceWriter"]
@@ -50,11 +54,17 @@ class SalesforceWriter:
             else COLLECTION_SIZE
         )
         self.stats = {"collections_requests": 0, "bulk_jobs": 0, "lock_retries": 0}
+        #: An error that cut a write short after some requests had succeeded: that
+        #: write returned what it knew, and the next write raises it.
+        self._deferred: MutualityError | None = None
 
     def close(self) -> None:
         return None
 
     def write(self, updates: Sequence[ScoreUpdate]) -> Sequence[WriteResult]:
+        if self._deferred is not None:
+            error, self._deferred = self._deferred, None
+            raise error
         if not updates:
             return []
         rows = {u.contact.id: field_values(u) for u in updates}
@@ -75,7 +85,22 @@ class SalesforceWriter:
             locked: list[str] = []
             for start in range(0, len(pending), COLLECTION_SIZE):
                 chunk = pending[start : start + COLLECTION_SIZE]
-                for contact_id, (ok, code, message) in self._patch(chunk, rows).items():
+                try:
+                    answers = self._patch(chunk, rows)
+                except MutualityError as error:
+                    if not results:
+                        raise  # nothing written yet: the whole batch's fate is known
+                    # Report what was written; the rest is retried by the next run,
+                    # and the error ends this run at the next write.
+                    logger.warning("writing scores stopped part-way: %s", error)
+                    self._deferred = error
+                    for contact_id in rows:
+                        if contact_id not in results:
+                            results[contact_id] = WriteResult(
+                                contact_id, False, error=f"not written: {error}", retryable=True
+                            )
+                    return results
+                for contact_id, (ok, code, message) in answers.items():
                     if ok:
                         results[contact_id] = WriteResult(contact_id, True)
                     elif code == LOCK_ERROR and attempt < self.settings.retries:
