@@ -285,6 +285,9 @@ class SalesforceSource:
     # -- the read
 
     def read(self, cursor: Cursor | None) -> Iterator[Page]:
+        # A run starts with its read: the per-run share of the allowance starts here,
+        # also when a library caller reuses one connection for several runs.
+        self.client.budget.calls = 0
         state = CursorState.decode(cursor)
         full = cursor is None
         if full:
