@@ -161,3 +161,44 @@ def test_budget_summary_names_calls_and_share() -> None:
     assert budget.summary().startswith(
         "10 Salesforce API calls (0.50% of the daily allowance of 2000)"
     )
+
+
+@pytest.mark.parametrize(
+    ("environ", "settings", "expected"),
+    [
+        (
+            {"SALESFORCE_USERNAME": "u", "SALESFORCE_PASSWORD": "pw-SECRET",
+             "SALESFORCE_SECURITY_TOKEN": "tok-SECRET"},
+            {"sandbox": True},
+            {"username": "u", "password": "pw-SECRET", "security_token": "tok-SECRET",
+             "domain": "test"},
+        ),
+        (
+            {"SALESFORCE_USERNAME": "u", "SALESFORCE_CONSUMER_KEY": "ck",
+             "SALESFORCE_PRIVATE_KEY_FILE": "/k.pem"},
+            {"domain": "acme.my"},
+            {"username": "u", "consumer_key": "ck", "privatekey_file": "/k.pem", "domain": "acme.my"},
+        ),
+    ],
+)  # fmt: skip
+def test_login_flows_reach_the_client_and_failures_are_typed(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], settings: dict[str, Any],
+    expected: dict[str, Any],
+) -> None:  # fmt: skip
+    import simple_salesforce
+
+    from mutuality_core.errors import AuthenticationError
+
+    seen: dict[str, Any] = {}
+
+    def refuse(**kwargs: Any) -> Any:
+        seen.update(kwargs)
+        raise simple_salesforce.SalesforceAuthenticationFailed("INVALID_LOGIN", "bad")
+
+    monkeypatch.setattr(simple_salesforce, "Salesforce", refuse)
+    parsed = SalesforceSettings.from_mapping(settings, environ)
+    with pytest.raises(AuthenticationError, match="INVALID_LOGIN") as error:
+        client_module.open_client(parsed)
+    assert "SECRET" not in str(error.value)
+    assert {k: seen[k] for k in expected} == expected
+    assert isinstance(seen["session"], SalesforceSession) and seen["version"] == "59.0"
