@@ -177,7 +177,8 @@ def test_budget_summary_names_calls_and_share() -> None:
             {"SALESFORCE_USERNAME": "u", "SALESFORCE_CONSUMER_KEY": "ck",
              "SALESFORCE_PRIVATE_KEY_FILE": "/k.pem"},
             {"domain": "acme.my"},
-            {"username": "u", "consumer_key": "ck", "privatekey_file": "/k.pem", "domain": "acme.my"},
+            {"username": "u", "consumer_key": "ck", "privatekey_file": "/k.pem",
+             "domain": "acme.my"},
         ),
     ],
 )  # fmt: skip
