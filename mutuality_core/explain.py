@@ -198,9 +198,10 @@ def build_reasons(t: Tally, v: Verdict, config: ScoringConfig) -> tuple[str, ...
         _effort(t),
         _ledger(t),
     )  # in SIGNALS order, like v.imbalance
-    for _, _, text in sorted(zip([-x for x in v.imbalance], range(5), texts, strict=True)):
-        if text:
-            reasons.append(text)
+    # most imbalanced signal first; sorted() is stable, so ties keep the SIGNALS order
+    for i in sorted(range(5), key=v.imbalance.__getitem__, reverse=True):
+        if texts[i]:
+            reasons.append(texts[i])
 
     if v.days_since_two_way is not None:
         reasons.append(f"Last two-way exchange {_days(v.days_since_two_way)}")

@@ -90,36 +90,21 @@ class Verdict:
 
 
 #: A signal without evidence: shared, since components are immutable.
-_EMPTY = {name: Component(name=name, value=None, weight=0.0, evidence=0) for name in SIGNALS}
+_EMPTY = tuple(Component(name=name, value=None, weight=0.0, evidence=0) for name in SIGNALS)
 _NO_ENGAGEMENT = Component(name="engagement", value=None, weight=0.0, evidence=0)
-
-
-def _balance_component(
-    name: str, credits: list[float], evidence: int, denominator: float
-) -> Component:
-    you, them = credits
-    total = you + them
-    if total <= 0.0:
-        if evidence == 0:
-            return _EMPTY[name]
-        return Component(name=name, value=None, weight=0.0, evidence=evidence)
-    gap = them - you
-    share = gap / total  # in [-1, 1]; rounded like signed_round, inlined for speed
-    if share >= 0.0:
-        lean = (int(share * 1000.0 + 0.5) or (1 if share else 0)) / 1000.0
-    else:
-        lean = -(int(-share * 1000.0 + 0.5) or 1) / 1000.0
-    return Component(
-        name,
-        int((1.0 - abs(share)) * 1000.0 + 0.5) / 1000.0,
-        int(total / denominator * 1000.0 + 0.5) / 1000.0,
-        evidence,
-        lean,
-    )
+_INSUFFICIENT = Band.INSUFFICIENT_DATA
+_DORMANT = Band.DORMANT
+_MUTUAL = Band.MUTUAL
+_YOU_MORE = Band.YOU_INVEST_MORE
+_THEY_MORE = Band.THEY_INVEST_MORE
 
 
 def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
-    """Turn a tally into the published numbers and the band."""
+    """Turn a tally into the published numbers and the band.
+
+    Written out flat (no helper calls per component): it runs once per contact, and
+    at tens of thousands of contacts per second the call overhead shows.
+    """
     signals = (t.initiation, t.responsiveness, t.commitment, t.effort, t.ledger)
     you = t.effort[0] + t.initiation[0] + t.responsiveness[0] + t.commitment[0] + t.ledger[0]
     them = t.effort[1] + t.initiation[1] + t.responsiveness[1] + t.commitment[1] + t.ledger[1]
@@ -138,15 +123,15 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
     days_since_two_way = None if t.last_two_way_ts is None else (as_ts - t.last_two_way_ts) / _DAY
 
     if confidence < config.min_confidence:
-        band = Band.INSUFFICIENT_DATA
+        band = _INSUFFICIENT
     elif days_since_last is None or days_since_last > config.dormant_after_days:
-        band = Band.DORMANT
+        band = _DORMANT
     elif score >= config.mutual_min_score or lean == 0.0:
-        band = Band.MUTUAL
+        band = _MUTUAL
     elif lean < 0.0:
-        band = Band.YOU_INVEST_MORE
+        band = _YOU_MORE
     else:
-        band = Band.THEY_INVEST_MORE
+        band = _THEY_MORE
 
     starters = t.starters
     evidence = (
@@ -156,10 +141,35 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
         t.messages[0] + t.messages[1] + t.held,
         t.gives[0] + t.gives[1] + t.asks[0] + t.asks[1],
     )
-    components = [
-        _balance_component(name, credits, count, denominator)
-        for name, credits, count in zip(SIGNALS, signals, evidence, strict=True)
-    ]
+    components = []
+    imbalance = []
+    for i in range(5):
+        mine, theirs = signals[i]
+        total = mine + theirs
+        count = evidence[i]
+        if total <= 0.0:
+            imbalance.append(0.0)
+            if count == 0:
+                components.append(_EMPTY[i])
+            else:
+                components.append(Component(SIGNALS[i], None, 0.0, count))
+            continue
+        diff = theirs - mine
+        imbalance.append(abs(diff))
+        share = diff / total  # in [-1, 1]; rounded as signed_round does
+        if share >= 0.0:
+            side_lean = (int(share * 1000.0 + 0.5) or (1 if share else 0)) / 1000.0
+        else:
+            side_lean = -(int(-share * 1000.0 + 0.5) or 1) / 1000.0
+        components.append(
+            Component(
+                SIGNALS[i],
+                int((1.0 - abs(share)) * 1000.0 + 0.5) / 1000.0,
+                int(total / denominator * 1000.0 + 0.5) / 1000.0,
+                count,
+                side_lean,
+            )
+        )
     if days_since_two_way is None:
         components.append(_NO_ENGAGEMENT)
     else:
@@ -167,7 +177,7 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
         components.append(
             Component(
                 "engagement",
-                plain_round(liveliness, 3),
+                int(liveliness * 1000.0 + 0.5) / 1000.0,
                 0.0,
                 t.two_way,
                 0.0,
@@ -182,6 +192,6 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
         band,
         days_since_last,
         days_since_two_way,
-        tuple([abs(c[1] - c[0]) for c in signals]),
+        tuple(imbalance),
         tuple(components),
     )
