@@ -9,6 +9,7 @@ One loop serves the library, the scheduled job and the CLI:
   :class:`~mutuality_core.ports.Source` without any state store.
 * :func:`explain_contact` - one contact and its score (each component carries its
   evidence; ``reasons`` say why). The CLI's ``mutuality explain CONTACT_ID``.
+  :func:`load_history` gives that contact's activities.
 * :func:`is_material_change` - the rule that decides what gets written.
 
 How a source is read depends on ``Source.complete_history``: a complete source
