@@ -199,12 +199,15 @@ def build_reasons(t: Tally, v: Verdict, config: ScoringConfig) -> tuple[str, ...
         _ledger(t),
     )  # in SIGNALS order, like v.imbalance
     # most imbalanced signal first; sorted() is stable, so ties keep the SIGNALS order
-    for i in sorted(range(5), key=v.imbalance.__getitem__, reverse=True):
-        if texts[i]:
-            reasons.append(texts[i])
-
+    ranked = [
+        texts[i] for i in sorted(range(5), key=v.imbalance.__getitem__, reverse=True) if texts[i]
+    ]
+    # recency comes right after the two strongest signals: the least telling reasons sit
+    # at the end, where join_reasons drops them first when the CRM field is full
+    reasons.extend(ranked[:2])
     if v.days_since_two_way is not None:
         reasons.append(f"Last two-way exchange {_days(v.days_since_two_way)}")
     elif t.evidence:
         reasons.append("No two-way exchange yet")
+    reasons.extend(ranked[2:])
     return tuple(reasons)
