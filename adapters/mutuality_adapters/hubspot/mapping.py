@@ -11,9 +11,13 @@ Decisions (documented in docs/hubspot.md):
   the tag ``forwarded`` so it can be told apart.
 * Calls: a known disposition GUID decides the outcome; otherwise ``hs_call_status``
   does. A portal's custom disposition with a finished call is kept as ``unknown``.
-* Meetings: ``COMPLETED`` is a ``mutual`` activity. Other outcomes keep direction
-  ``unknown`` (HubSpot does not say who booked). A custom outcome is kept as
-  outcome ``unknown`` with a tag ``outcome:<value>``, never dropped.
+* Meetings: ``COMPLETED`` is a ``mutual`` activity. A meeting not held is
+  ``inbound`` when the contact booked it through a scheduling link, ``outbound``
+  when a HubSpot user set it up, else ``unknown`` (see :mod:`.rules`). A custom
+  outcome is kept as outcome ``unknown`` with a tag ``outcome:<value>``, never dropped.
+* Emails are ``automated`` when sent by a sequence, from a no-reply style address,
+  or to more contacts than ``bulk_recipient_threshold`` (see :mod:`.rules`).
+* Tags also come from the ``tags_property`` and from ``#ask``/``#give`` in subjects.
 * Notes, communications and tasks: direction ``unknown``.
 """
 
@@ -26,6 +30,7 @@ from datetime import datetime, timezone
 
 from mutuality_core.model import Activity, Channel, Contact, Direction, MutualityScore, Outcome
 
+from .rules import DEFAULT_RULES, MappingRules
 from .settings import PropertyNames
 
 Properties = Mapping[str, "str | None"]
@@ -202,13 +207,25 @@ def _upper(props: Properties, key: str) -> str:
     return value.strip().upper() if value else ""
 
 
+def engagement_properties(object_type: str, rules: MappingRules = DEFAULT_RULES) -> tuple[str, ...]:
+    """Every property the mapping of ``object_type`` reads under ``rules``."""
+    return tuple(dict.fromkeys((*ENGAGEMENT_PROPERTIES[object_type],
+                                *rules.extra_properties(object_type))))  # fmt: skip
+
+
 def map_engagement(
-    object_type: str, object_id: str, props: Properties, contact_ids: list[str] | tuple[str, ...]
+    object_type: str,
+    object_id: str,
+    props: Properties,
+    contact_ids: list[str] | tuple[str, ...],
+    rules: MappingRules = DEFAULT_RULES,
 ) -> list[Activity]:
     """One Activity per associated contact (same id). No time or no contacts: nothing."""
     when = activity_time(object_type, props)
     if when is None or not contact_ids:
         return []
+    contacts = list(dict.fromkeys(str(c) for c in contact_ids))
+    automated = False
     channel: Channel
     direction = Direction.UNKNOWN
     outcome = Outcome.COMPLETED
@@ -228,6 +245,13 @@ def map_engagement(
         elif status in ("SCHEDULED", "SENDING"):
             outcome = Outcome.SCHEDULED if status == "SCHEDULED" else Outcome.COMPLETED
         thread_id = email_thread(props)
+        if (props.get("hs_sequence_id") or "").strip():
+            automated = True
+            tags.append("sequence")
+        else:
+            automated = rules.is_automated_sender(
+                props.get("hs_email_from_email")
+            ) or rules.is_bulk(len(contacts))
     elif object_type == "calls":
         channel = Channel.CALL
         raw = _upper(props, "hs_call_direction")
@@ -267,6 +291,12 @@ def map_engagement(
             outcome = Outcome.UNKNOWN
         if outcome is Outcome.COMPLETED:
             direction = Direction.MUTUAL
+        else:
+            booked_by = rules.meeting_booked_by(props)
+            if booked_by == "contact":
+                direction = Direction.INBOUND
+            elif booked_by == "user":
+                direction = Direction.OUTBOUND
         start = parse_hubspot_time(props.get("hs_meeting_start_time"))
         end = parse_hubspot_time(props.get("hs_meeting_end_time"))
         if start and end and end >= start:
@@ -291,6 +321,7 @@ def map_engagement(
     # Engagement ids come from one sequence shared by every engagement type, so the
     # HubSpot id alone identifies the activity (and matches what users see in HubSpot).
     activity_id = str(object_id)
+    tags.extend(rules.tags(object_type, props))
     return [
         Activity(
             id=activity_id,
@@ -301,9 +332,10 @@ def map_engagement(
             outcome=outcome,
             thread_id=thread_id,
             duration_seconds=duration,
+            automated=automated,
             tags=tags,
         )
-        for contact_id in dict.fromkeys(str(c) for c in contact_ids)
+        for contact_id in contacts
     ]
 
 

@@ -29,6 +29,7 @@ from .mapping import (
     ENGAGEMENT_PROPERTIES,
     ENGAGEMENT_TYPES,
     TASKS,
+    engagement_properties,
     map_contact,
     map_engagement,
     modified_property,
@@ -62,6 +63,7 @@ class HubSpotSource:
         self.skipped_own_writes = 0
         self.skipped_engagements = 0
         self._rejected: list[Rejection] = []
+        self._optional_properties_refused = False
 
     # -- the port ------------------------------------------------------------------------
 
@@ -99,7 +101,7 @@ class HubSpotSource:
         lag = int(self.settings.search_lag_seconds * 1000)
         after = position.after
         is_contacts = object_type == "contacts"
-        properties = CONTACT_PROPERTIES if is_contacts else ENGAGEMENT_PROPERTIES[object_type]
+        properties = CONTACT_PROPERTIES if is_contacts else self._engagement_properties(object_type)
         while True:
             body = self.api.list_page(
                 object_type,
@@ -139,13 +141,13 @@ class HubSpotSource:
         properties = (
             (*CONTACT_PROPERTIES, self.settings.properties.scored_at)
             if is_contacts
-            else ENGAGEMENT_PROPERTIES[object_type]
+            else self._engagement_properties(object_type)
         )
         limit = self.settings.search_page_size
         pending: list[Mapping[str, Any]] = []
         done = False
         while not done:
-            body = self.api.search(
+            body = self._search(
                 object_type,
                 {
                     "filterGroups": [
@@ -191,6 +193,39 @@ class HubSpotSource:
                     rejected=self._take_rejected(),
                 )
 
+    # -- optional properties ---------------------------------------------------------------
+
+    def _engagement_properties(self, object_type: str) -> tuple[str, ...]:
+        if self._optional_properties_refused:
+            return ENGAGEMENT_PROPERTIES[object_type]
+        return engagement_properties(object_type, self.settings.rules)
+
+    def _search(self, object_type: str, body: dict[str, Any]) -> Mapping[str, Any]:
+        """Search; a 400 while asking for the heuristics' optional properties drops them once.
+
+        HubSpot documents that a list request ignores unknown properties, not that a
+        search does; the heuristics' properties (``hs_sequence_id``, ``hs_meeting_source``,
+        the tags property...) may not exist in every portal, so a refusal must not stop
+        the sync: the run goes on without them and says so.
+        """
+        try:
+            return self.api.search(object_type, body)
+        except HubSpotApiError as exc:
+            base = ENGAGEMENT_PROPERTIES.get(object_type)
+            if exc.status != 400 or base is None or self._optional_properties_refused:
+                raise
+            if set(body.get("properties") or ()) <= set(base):
+                raise
+            log.warning(
+                "HubSpot refused a %s search asking for optional properties (%s); "
+                "reading without them (automated/tags/meeting-direction rules see less) "
+                "this run",
+                object_type,
+                exc,
+            )
+            self._optional_properties_refused = True
+            return self.api.search(object_type, {**body, "properties": list(base)})
+
     # -- mapping helpers -------------------------------------------------------------------
 
     def _contacts(
@@ -220,7 +255,9 @@ class HubSpotSource:
         props = record.get("properties") or {}
         problem = None
         try:
-            activities = map_engagement(object_type, str(record["id"]), props, contact_ids)
+            activities = map_engagement(
+                object_type, str(record["id"]), props, contact_ids, self.settings.rules
+            )
         except ValueError as exc:
             activities, problem = [], str(exc)
         if not activities and contact_ids and problem is None:

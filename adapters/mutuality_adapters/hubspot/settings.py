@@ -16,6 +16,8 @@ import attrs
 
 from mutuality_core.errors import ConfigError
 
+from .rules import MappingRules
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
@@ -69,6 +71,7 @@ class HubSpotSettings:
     batch_size: int = 100
     association_batch_size: int = 1000
     target: str | None = None
+    rules: MappingRules = attrs.field(factory=MappingRules)
 
     def __repr__(self) -> str:
         return f"HubSpotSettings(base_url={self.base_url!r}, token=<hidden>)"
@@ -85,6 +88,8 @@ class HubSpotSettings:
             "search_requests_per_second", "search_lag_seconds", "own_write_window_seconds",
             "timeout_seconds", "max_retries", "list_page_size", "search_page_size",
             "batch_size", "association_batch_size", "target",
+            "automated_sender_patterns", "bulk_recipient_threshold", "tags_property",
+            "hashtags", "meeting_sources_booked_by_contact", "meeting_sources_set_up_by_user",
         }  # fmt: skip
         generic = {"path", "output", "skip_invalid", "rejects"}  # other adapters' flags
         for key in sorted(generic & set(settings)):
@@ -150,6 +155,8 @@ class HubSpotSettings:
             if value > cap:
                 raise ConfigError(f"{key} must be <= {cap} (HubSpot's limit); got {value}")
 
+        rules = _rules(settings, number)
+
         return cls(
             access_token=str(token).strip(),
             base_url=base_url,
@@ -170,4 +177,38 @@ class HubSpotSettings:
             batch_size=batch,
             association_batch_size=assoc,
             target=settings.get("target"),
+            rules=rules,
         )
+
+
+def _rules(settings: Mapping[str, Any], number: Any) -> MappingRules:
+    """The mapping heuristics; a list may be a TOML array or a ``;``-separated string."""
+    defaults = MappingRules()
+
+    def words(key: str, default: tuple[str, ...]) -> Any:
+        value = settings.get(key, default)
+        if not isinstance(value, (str, list, tuple)):
+            raise ConfigError(f"{key} must be a list of strings or a ';'-separated string")
+        return value
+
+    tags_property = str(settings.get("tags_property", defaults.tags_property) or "").strip()
+    if tags_property and not tags_property.replace("_", "").isalnum():
+        raise ConfigError(
+            f"tags_property must be a HubSpot property's internal name; got {tags_property!r}"
+        )
+    return MappingRules(
+        automated_sender_patterns=words(
+            "automated_sender_patterns", defaults.automated_sender_patterns
+        ),
+        bulk_recipient_threshold=number(
+            "bulk_recipient_threshold", defaults.bulk_recipient_threshold, minimum=0, integer=True
+        ),
+        tags_property=tags_property,
+        hashtags=words("hashtags", defaults.hashtags),
+        contact_booked_meeting_sources=words(
+            "meeting_sources_booked_by_contact", defaults.contact_booked_meeting_sources
+        ),
+        user_booked_meeting_sources=words(
+            "meeting_sources_set_up_by_user", defaults.user_booked_meeting_sources
+        ),
+    )

@@ -7,6 +7,7 @@ datetime properties are stored in HubSpot's ISO form and compared as epoch ms.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -133,7 +134,39 @@ def _standard_properties() -> dict[str, dict[str, dict[str, Any]]]:
                 _prop("hs_object_id", "Record ID", "number", "number", group, read_only=True),
             )
         }  # fmt: skip
+    emails = result["emails"]
+    emails["hs_email_headers"] = _prop("hs_email_headers", "Email headers", "string", "text",
+                                       "emailinformation")  # fmt: skip
+    for name, label in EMAIL_HEADER_FIELDS.values():
+        emails[name] = _prop(name, label, "string", "text", "emailinformation", read_only=True)
     return result
+
+
+#: Read-only email properties HubSpot fills from ``hs_email_headers`` (documented in
+#: HubSpot's emails guide): header key -> (property, label).
+EMAIL_HEADER_FIELDS = {
+    "from": ("hs_email_from_email", "From email"),
+    "to": ("hs_email_to_email", "To email"),
+}
+
+
+def _header_properties(raw: Any) -> dict[str, str | None]:
+    """The sender and recipient properties HubSpot fills from the headers JSON."""
+    try:
+        headers = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return {}
+    if not isinstance(headers, Mapping):
+        return {}
+    sender = headers.get("from") or headers.get("sender") or {}
+    to = headers.get("to") or []
+    out: dict[str, str | None] = {}
+    if isinstance(sender, Mapping) and sender.get("email"):
+        out["hs_email_from_email"] = str(sender["email"])
+    emails = [str(t["email"]) for t in to if isinstance(t, Mapping) and t.get("email")]
+    if emails:
+        out["hs_email_to_email"] = ";".join(emails)
+    return out
 
 
 class Portal:
@@ -193,6 +226,8 @@ class Portal:
         props: dict[str, str | None] = {}
         for key, value in properties.items():
             props[key] = self._normalise(object_type, key, value)
+        if object_type == "emails" and props.get("hs_email_headers"):
+            props.update(_header_properties(props["hs_email_headers"]))
         props["hs_object_id"] = str(object_id)
         props[created_property(object_type)] = iso_ms(created)
         props[modified_property(object_type)] = iso_ms(modified)
@@ -255,6 +290,23 @@ class Portal:
             return iso_ms(ms) if ms is not None else str(value)
         return str(value)
 
+    def define_property(
+        self,
+        object_type: str,
+        name: str,
+        label: str,
+        *,
+        type_: str = "string",
+        field_type: str = "text",
+        group: str | None = None,
+    ) -> None:
+        """Create a custom property (as an admin would in HubSpot's settings); idempotent."""
+        with self.lock:
+            group = group or f"{SINGULAR[object_type]}information"
+            self.property_defs[object_type].setdefault(
+                name, _prop(name, label, type_, field_type, group)
+            )
+
     def get(self, object_type: str, object_id: int | str) -> Record | None:
         try:
             return self.records[object_type].get(int(object_id))
@@ -269,6 +321,8 @@ class Portal:
                 record.properties[key] = (
                     None if value == "" else self._normalise(object_type, key, value)
                 )
+            if object_type == "emails" and "hs_email_headers" in properties:
+                record.properties.update(_header_properties(record.properties["hs_email_headers"]))
             self.touch(object_type, record)
             return record
 

@@ -1,15 +1,29 @@
 """Seed a fake portal from the files adapter's folder (contacts.csv, activities.csv).
 
 Each activity row becomes the HubSpot engagement that the HubSpot adapter maps
-back to the same channel, direction and outcome, so a demo folder gives the
-same scores through either adapter. Rows that share an activity ``id`` become
-one engagement associated with every listed contact. Non-numeric ids are
-replaced by HubSpot-style numeric ids (``seed_from_files`` returns the maps).
+back to the same channel, direction, outcome, ``automated`` flag and tags, written
+the way a real portal holds them (docs/hubspot.md, "Heuristics"):
+
+* an automated email comes from a no-reply address (``hs_email_headers``, from
+  which HubSpot fills ``hs_email_from_email``), or carries ``hs_sequence_id`` when
+  tagged ``sequence``; other outbound mail comes from the rep's own address and
+  inbound mail from the contact's;
+* tags go into the ``mutuality_tags`` engagement property, which the seeder
+  defines in the portal as an admin would;
+* a meeting the contact set up (``inbound``) was booked through a scheduling link
+  (``hs_meeting_source`` ``MEETINGS_PUBLIC``); one you set up was created in the
+  CRM (``CRM_UI``).
+
+Rows that share an activity ``id`` become one engagement associated with every
+listed contact. Non-numeric ids are replaced by HubSpot-style numeric ids
+(``seed_from_files`` returns the maps). What HubSpot cannot represent is listed
+in docs/hubspot.md ("Round trip").
 """
 
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -17,7 +31,12 @@ from typing import Any
 
 import attrs
 
+from ..rules import DEFAULT_TAGS_PROPERTY
 from .portal import Portal, iso_ms
+
+#: The mailbox the seeded portal's user sends from, and the domain of its no-reply mail.
+REP_EMAIL = "rep@seller.example"
+SEQUENCE_ID = "424242"
 
 CONNECTED = "f240bbac-87c9-4f6e-bf70-924b57d47db7"
 NO_ANSWER = "73a0d17f-1163-4015-bdd5-ec830791da20"
@@ -44,16 +63,40 @@ def _ms(text: str) -> int:
     return round(moment.timestamp() * 1000)
 
 
-def engagement_for(row: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "y", "t"}
+
+
+def _email_headers(direction: str, automated: bool, contact_email: str | None) -> str:
+    """``hs_email_headers`` as HubSpot stores them: who sent the mail, to whom."""
+    contact = contact_email or "contact@customer.example"
+    if direction == "inbound":
+        sender = "noreply@" + contact.rpartition("@")[2] if automated else contact
+        to = REP_EMAIL
+    else:
+        sender = "noreply@" + REP_EMAIL.rpartition("@")[2] if automated else REP_EMAIL
+        to = contact
+    return json.dumps({"from": {"email": sender}, "to": [{"email": to}]})
+
+
+def engagement_for(
+    row: Mapping[str, str],
+    *,
+    contact_email: str | None = None,
+    tags_property: str = DEFAULT_TAGS_PROPERTY,
+) -> tuple[str, dict[str, Any]]:
     """The engagement type and properties that map back to this activity row."""
     channel = (row.get("channel") or "other").strip().lower()
     direction = (row.get("direction") or "unknown").strip().lower()
     outcome = (row.get("outcome") or "completed").strip().lower()
     tags = {t.strip().lower() for t in (row.get("tags") or "").split(";") if t.strip()}
+    automated = _truthy(row.get("automated"))
     when = _ms(row["occurred_at"])
     duration = (row.get("duration_seconds") or "").strip()
     object_type = CHANNEL_TYPES.get(channel, "notes")
     props: dict[str, Any] = {"hs_timestamp": iso_ms(when)}
+    if tags and tags_property:
+        props[tags_property] = ";".join(sorted(tags))
     if object_type == "emails":
         props["hs_email_direction"] = {"outbound": "EMAIL", "inbound": "INCOMING_EMAIL"}.get(
             direction, "FORWARDED_EMAIL"
@@ -63,6 +106,11 @@ def engagement_for(row: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
         )
         if row.get("thread_id"):
             props["hs_email_thread_id"] = row["thread_id"]
+        if automated and "sequence" in tags:
+            props["hs_sequence_id"] = SEQUENCE_ID  # sent by a sequence, from the rep's mailbox
+            props["hs_email_headers"] = _email_headers(direction, False, contact_email)
+        else:
+            props["hs_email_headers"] = _email_headers(direction, automated, contact_email)
     elif object_type == "calls":
         if direction in ("inbound", "outbound"):
             props["hs_call_direction"] = direction.upper()
@@ -83,6 +131,10 @@ def engagement_for(row: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
             "canceled": "CANCELED", "declined": "CANCELED",
         }.get(outcome, "SCHEDULED")  # fmt: skip
         props["hs_meeting_start_time"] = iso_ms(when)
+        if direction == "inbound":
+            props["hs_meeting_source"] = "MEETINGS_PUBLIC"  # booked through your scheduling link
+        elif direction in ("outbound", "mutual"):
+            props["hs_meeting_source"] = "CRM_UI"  # created by a HubSpot user
         if duration:
             end = when + int(float(duration) * 1000)
             props["hs_meeting_end_time"] = iso_ms(end)
@@ -95,13 +147,28 @@ def engagement_for(row: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     return object_type, props
 
 
-def seed_from_files(portal: Portal, folder: Path, *, modified_ms: int | None = None) -> SeedResult:
+def define_tags_property(portal: Portal, name: str = DEFAULT_TAGS_PROPERTY) -> None:
+    """The engagement property holding ``;``-separated tags, on every engagement type."""
+    for object_type in sorted(set(CHANNEL_TYPES.values())):
+        portal.define_property(object_type, name, "Mutuality tags")
+
+
+def seed_from_files(
+    portal: Portal,
+    folder: Path,
+    *,
+    modified_ms: int | None = None,
+    tags_property: str = DEFAULT_TAGS_PROPERTY,
+) -> SeedResult:
     """Load ``folder/contacts.csv`` and ``folder/activities.csv`` into ``portal``."""
     contacts_path = folder / "contacts.csv"
     activities_path = folder / "activities.csv"
     if not contacts_path.is_file():
         raise FileNotFoundError(f"{contacts_path} not found (the files adapter's format)")
+    if tags_property:
+        define_tags_property(portal, tags_property)
     contact_ids: dict[str, int] = {}
+    contact_emails: dict[str, str] = {}
     with contacts_path.open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             key = (row.get("id") or "").strip()
@@ -116,6 +183,8 @@ def seed_from_files(portal: Portal, folder: Path, *, modified_ms: int | None = N
             wanted = int(key) if key.isdigit() else None
             if wanted is not None and portal.get("contacts", wanted) is not None:
                 wanted = None
+            if props["email"]:
+                contact_emails[key] = str(props["email"])
             contact_ids[key] = portal.add_contact(
                 {k: v for k, v in props.items() if v}, id=wanted, modified_ms=modified_ms
             )
@@ -126,7 +195,12 @@ def seed_from_files(portal: Portal, folder: Path, *, modified_ms: int | None = N
                 grouped.setdefault(row["id"], []).append(row)
     engagement_ids: dict[str, tuple[str, int]] = {}
     for key, rows in grouped.items():
-        object_type, props = engagement_for(rows[0])
+        first = rows[0]
+        object_type, props = engagement_for(
+            first,
+            contact_email=contact_emails.get(first.get("contact_id", "")),
+            tags_property=tags_property,
+        )
         contacts = [contact_ids[r["contact_id"]] for r in rows if r["contact_id"] in contact_ids]
         wanted = int(key) if key.isdigit() and portal.get(object_type, int(key)) is None else None
         engagement_ids[key] = (
