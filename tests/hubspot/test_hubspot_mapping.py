@@ -200,3 +200,185 @@ def test_score_properties_are_strings_with_reasons_capped():
         "ms_confidence": "0.5",
         "ms_scored_at": "1772323200000",
     }
+
+
+# -- heuristics: automated emails, tags, who set a meeting up --------------------------------
+
+
+def rules_from(**settings):
+    from mutuality_adapters.hubspot.settings import HubSpotSettings
+
+    return HubSpotSettings.from_mapping(settings, environ={"HUBSPOT_ACCESS_TOKEN": "t"}).rules
+
+
+def mapped(object_type, props, contacts=("5",), rules=None):
+    from mutuality_adapters.hubspot.rules import DEFAULT_RULES
+
+    activities = map_engagement(
+        object_type, "77", {"hs_timestamp": WHEN, **props}, list(contacts), rules or DEFAULT_RULES
+    )
+    return activities[0]
+
+
+@pytest.mark.parametrize(
+    ("sender", "automated"),
+    [
+        ("noreply@seller.example", True),
+        ("No-Reply@Seller.Example", True),
+        ("newsletter@seller.example", True),
+        ("notifications@app.example", True),
+        ("bounces+123@bounce.mailer.example", True),
+        ("jane@seller.example", False),
+        ("info@smallshop.example", False),  # people answer info@ in small companies
+        ("replynow@seller.example", False),
+        (None, False),
+    ],
+)
+def test_automated_sender_patterns(sender, automated):
+    props = {"hs_email_direction": "EMAIL"}
+    if sender:
+        props["hs_email_from_email"] = sender
+    activity = mapped("emails", props)
+    assert activity.automated is automated
+    assert activity.direction is Direction.OUTBOUND
+
+
+def test_sender_patterns_are_configurable_and_can_be_switched_off():
+    rules = rules_from(automated_sender_patterns="info@*; *@mailer.example")
+    props = {"hs_email_direction": "EMAIL"}
+    assert mapped(
+        "emails", {**props, "hs_email_from_email": "info@x.example"}, rules=rules
+    ).automated
+    assert mapped(
+        "emails", {**props, "hs_email_from_email": "a@mailer.example"}, rules=rules
+    ).automated
+    noreply = {**props, "hs_email_from_email": "noreply@x.example"}
+    assert not mapped("emails", noreply, rules=rules).automated
+    assert not mapped("emails", noreply, rules=rules_from(automated_sender_patterns=[])).automated
+
+
+def test_a_sequence_email_is_automated_and_tagged():
+    activity = mapped(
+        "emails",
+        {"hs_email_direction": "EMAIL", "hs_sequence_id": "424242",
+         "hs_email_from_email": "jane@seller.example"},
+    )  # fmt: skip
+    assert activity.automated and activity.tags == {"sequence"}
+    assert not mapped("emails", {"hs_email_direction": "EMAIL", "hs_sequence_id": " "}).automated
+
+
+def test_an_email_to_more_contacts_than_the_threshold_is_bulk():
+    props = {"hs_email_direction": "EMAIL", "hs_email_from_email": "jane@seller.example"}
+    contacts = [str(n) for n in range(21)]
+    bulk = map_engagement("emails", "1", {"hs_timestamp": WHEN, **props}, contacts)
+    assert len(bulk) == 21 and all(a.automated for a in bulk)
+    assert not mapped("emails", props, contacts=contacts[:20]).automated
+    off = rules_from(bulk_recipient_threshold=0)
+    assert not mapped("emails", props, contacts=contacts, rules=off).automated
+    # the threshold counts distinct contacts, not repeated association rows
+    assert not mapped("emails", props, contacts=contacts[:20] * 3).automated
+
+
+def test_bulk_never_applies_to_other_channels():
+    contacts = [str(n) for n in range(50)]
+    assert not mapped("meetings", {"hs_meeting_outcome": "COMPLETED"}, contacts=contacts).automated
+
+
+def test_tags_property_is_split_on_semicolons_and_merged_with_derived_tags():
+    activity = mapped(
+        "calls",
+        {"hs_call_disposition": "b2cf5968-551e-4856-9783-52b3da59a7d0",
+         "mutuality_tags": " Ask ;give;;voicemail "},
+    )  # fmt: skip
+    assert activity.tags == {"ask", "give", "voicemail"}
+    assert mapped("notes", {"mutuality_tags": None}).tags == frozenset()
+    custom = rules_from(tags_property="ledger")
+    assert mapped("notes", {"ledger": "ask", "mutuality_tags": "give"}, rules=custom).tags == {
+        "ask"
+    }
+    off = rules_from(tags_property="")
+    assert mapped("notes", {"mutuality_tags": "give"}, rules=off).tags == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("object_type", "field", "text", "tags"),
+    [
+        ("emails", "hs_email_subject", "Intro to Ana #ask", {"ask"}),
+        ("emails", "hs_email_subject", "#GIVE: the deck you wanted", {"give"}),
+        ("emails", "hs_email_subject", "#asking around, c#give, ##ask", set()),
+        ("calls", "hs_call_title", "catch-up #give", {"give"}),
+        ("meetings", "hs_meeting_title", "#ask for a reference", {"ask"}),
+        ("notes", "hs_email_subject", "#ask", set()),  # note bodies are never fetched
+    ],
+)
+def test_hashtags_in_short_text_fields(object_type, field, text, tags):
+    assert mapped(object_type, {field: text}).tags >= tags
+    if not tags:
+        assert not ({"ask", "give"} & mapped(object_type, {field: text}).tags)
+
+
+def test_hashtags_are_configurable():
+    rules = rules_from(hashtags=["#intro"])
+    assert mapped("emails", {"hs_email_subject": "#intro #ask"}, rules=rules).tags == {"intro"}
+
+
+OUTCOME, SOURCE, ENGAGEMENT_SOURCE = (
+    "hs_meeting_outcome",
+    "hs_meeting_source",
+    "hs_engagement_source",
+)
+
+
+@pytest.mark.parametrize(
+    ("props", "direction"),
+    [
+        ({OUTCOME: "CANCELED", SOURCE: "MEETINGS_PUBLIC"}, Direction.INBOUND),
+        ({OUTCOME: "NO_SHOW", SOURCE: "meetings_embedded"}, Direction.INBOUND),
+        ({OUTCOME: "SCHEDULED", "hs_meeting_created_from_link_id": "991"}, Direction.INBOUND),
+        ({OUTCOME: "NO_SHOW", SOURCE: "CRM_UI"}, Direction.OUTBOUND),
+        ({OUTCOME: "CANCELED", ENGAGEMENT_SOURCE: "CRM_UI"}, Direction.OUTBOUND),
+        ({OUTCOME: "CANCELED", ENGAGEMENT_SOURCE: "MEETINGS_PUBLIC"}, Direction.INBOUND),
+        # a calendar-synced meeting may have been sent by either side: not guessed
+        ({OUTCOME: "CANCELED", SOURCE: "BIDIRECTIONAL_SYNC", ENGAGEMENT_SOURCE: "CRM_UI"},
+         Direction.UNKNOWN),
+        ({OUTCOME: "CANCELED"}, Direction.UNKNOWN),
+        # a held meeting is mutual whoever booked it
+        ({OUTCOME: "COMPLETED", SOURCE: "MEETINGS_PUBLIC"}, Direction.MUTUAL),
+    ],
+)  # fmt: skip
+def test_who_set_a_meeting_up(props, direction):
+    assert mapped("meetings", props).direction is direction
+
+
+def test_meeting_sources_are_configurable():
+    rules = rules_from(meeting_sources_set_up_by_user="CRM_UI;BIDIRECTIONAL_SYNC")
+    props = {"hs_meeting_outcome": "NO_SHOW", "hs_meeting_source": "BIDIRECTIONAL_SYNC"}
+    assert mapped("meetings", props, rules=rules).direction is Direction.OUTBOUND
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"tags_property": "my tags"}, "tags_property"),
+        ({"bulk_recipient_threshold": -1}, "bulk_recipient_threshold"),
+        ({"hashtags": 5}, "hashtags"),
+    ],
+)
+def test_bad_rule_settings_are_named(settings, message):
+    from mutuality_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        rules_from(**settings)
+
+
+def test_the_rules_properties_are_requested_only_for_their_types():
+    from mutuality_adapters.hubspot.mapping import engagement_properties
+
+    emails = engagement_properties("emails")
+    assert {"hs_email_from_email", "hs_sequence_id", "mutuality_tags"} <= set(emails)
+    meetings = engagement_properties("meetings")
+    assert {"hs_meeting_source", "hs_meeting_created_from_link_id", "hs_meeting_title"} <= set(
+        meetings
+    )
+    assert "hs_note_body" not in engagement_properties("notes")
+    assert "mutuality_tags" not in engagement_properties("notes", rules_from(tags_property=""))

@@ -231,3 +231,33 @@ def test_an_engagement_without_a_time_is_reported_as_rejected(server, portal, se
     assert [a.id for p in pages for a in p.activities] == [str(good)]
     rejected = [r for p in pages for r in p.rejected]
     assert [(r.where, r.error) for r in rejected] == [(f"hubspot notes {bad}", "no hs_timestamp")]
+
+
+def test_a_search_refusing_the_optional_properties_goes_on_without_them(
+    server, portal, settings_for, fake_time, wall, caplog
+):
+    from mutuality_adapters.hubspot.fake import Fault
+    from mutuality_adapters.hubspot.mapping import ENGAGEMENT_PROPERTIES
+
+    a = portal.add_contact({"email": "a@x.com"})
+    source = source_for(server, settings_for, fake_time, wall)
+    *_, cursors = drain(source, None)
+    wall.advance(60)
+    sent = {**EMAIL, "hs_email_headers": '{"from": {"email": "noreply@seller.example"}}'}
+    portal.add_engagement("emails", sent, [a])
+    wall.advance(1)
+    server.app.inject(Fault(status=400, times=1, path="emails/search", method="POST"))
+    seen: list[list[str]] = []
+    search = source.api.search
+    source.api.search = lambda t, body: (seen.append(list(body["properties"])), search(t, body))[1]
+    with caplog.at_level("WARNING", logger="mutuality_adapters.hubspot.reader"):
+        _, activities, _ = drain(source, cursors[-1])
+    assert [x.contact_id for x in activities] == [str(a)]
+    assert activities[0].automated is False  # the sender was not read: the heuristic saw less
+    assert "hs_email_from_email" in seen[1] and seen[2] == list(ENGAGEMENT_PROPERTIES["emails"])
+    assert "reading without them" in caplog.text
+    # a 400 that is not about optional properties still stops the run
+    server.app.inject(Fault(status=400, times=2, path="contacts/search", method="POST"))
+    wall.advance(60)
+    with pytest.raises(Exception, match="400"):
+        drain(source, cursors[-1])
