@@ -301,3 +301,39 @@ def test_error_bodies_deserialize_as_the_client_error_model(server, portal):
     assert status == 429 and response.headers["Retry-After"] == "1"
     assert body["errorType"] == "RATE_LIMIT" and body["policyName"] == "TEN_SECONDLY_ROLLING"
     assert deserialize(hubspot.crm.contacts, body, "Error").message.startswith("You have reached")
+
+
+def test_seeding_writes_senders_tags_and_meeting_sources_as_a_portal_holds_them(
+    server, tmp_path: Path
+):
+    portal = server.portal
+    folder = tmp_path
+    (folder / "contacts.csv").write_text(
+        "id,email,first_name,last_name,company\nc1,ana@buyer.example,Ana,,\n"
+    )
+    (folder / "activities.csv").write_text(
+        "id,contact_id,occurred_at,channel,direction,outcome,thread_id,duration_seconds,automated,tags\n"
+        "n1,c1,2026-01-01T10:00:00Z,email,outbound,completed,,,true,newsletter\n"
+        "s1,c1,2026-01-01T11:00:00Z,email,outbound,completed,,,true,sequence\n"
+        "p1,c1,2026-01-01T12:00:00Z,email,inbound,completed,,,false,ask;give\n"
+        "m1,c1,2026-01-02T10:00:00Z,meeting,inbound,no_show,,,false,\n"
+        "m2,c1,2026-01-02T11:00:00Z,meeting,outbound,canceled,,,false,\n"
+    )  # fmt: skip
+    ids = {k: v for k, (_, v) in seed_from_files(portal, folder).engagement_ids.items()}
+    props = {k: portal.get(t, ids[k]).properties for k, t in
+             (("n1", "emails"), ("s1", "emails"), ("p1", "emails"), ("m1", "meetings"),
+              ("m2", "meetings"))}  # fmt: skip
+    # HubSpot fills the read-only sender from the headers
+    assert props["n1"]["hs_email_from_email"].startswith("noreply@")
+    assert props["s1"]["hs_sequence_id"] and not props["s1"]["hs_email_from_email"].startswith("no")
+    assert props["p1"]["hs_email_from_email"] == "ana@buyer.example"
+    assert props["p1"]["mutuality_tags"] == "ask;give"
+    assert props["m1"]["hs_meeting_source"] == "MEETINGS_PUBLIC"
+    assert props["m2"]["hs_meeting_source"] == "CRM_UI"
+    # the tags property exists in the portal's schema, like one an admin created
+    status, body, _ = http(server, "GET", "/crm/v3/properties/meetings/mutuality_tags")
+    assert status == 200 and body["name"] == "mutuality_tags" and body["type"] == "string"
+    status, body, _ = http(server, "GET", "/crm/v3/properties/emails/hs_email_from_email")
+    assert status == 200 and body["modificationMetadata"]["readOnlyValue"] is True
+    portal.update("emails", ids["p1"], {"hs_email_headers": '{"from": {"email": "x@y.example"}}'})
+    assert portal.get("emails", ids["p1"]).properties["hs_email_from_email"] == "x@y.example"
