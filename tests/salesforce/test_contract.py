@@ -6,13 +6,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+import attrs
 from mutuality_adapters.salesforce import plugin
 from mutuality_adapters.salesforce.fake import FakeSalesforce, seed_rows
+from mutuality_adapters.salesforce.fake.seed import BOOKING_USER_ID
 from mutuality_adapters.salesforce.fields import FIELDS
 from mutuality_testkit import AdapterContract
 from mutuality_testkit.dataset import Dataset
 
-from mutuality_core.model import Activity
+from mutuality_core.model import Activity, Direction, Outcome
 from mutuality_core.ports import Connection
 
 
@@ -28,6 +30,7 @@ def _rows(activities: list[Activity]) -> list[dict[str, str]]:
             "thread_id": a.thread_id or "",
             "duration_seconds": "" if a.duration_seconds is None else str(a.duration_seconds),
             "automated": "1" if a.automated else "",
+            "tags": ";".join(sorted(a.tags)),
         }
         for a in activities
     ]
@@ -35,15 +38,33 @@ def _rows(activities: list[Activity]) -> list[dict[str, str]]:
 
 class TestSalesforceAdapter(AdapterContract):
     plugin = plugin
+    activity_fields: ClassVar[tuple[str, ...]] = (
+        "occurred_at",
+        "channel",
+        "direction",
+        "outcome",
+        "tags",
+    )
 
     #: Running fakes by connection target (the target names the fake's port).
     fakes: ClassVar[dict[str, FakeSalesforce]] = {}
 
     def dataset(self) -> Dataset:
-        # Salesforce keeps notes as ContentNote, not as activities: the adapter does
-        # not read them, so the kit's note is left out of what must round-trip.
+        # An Event that was not held keeps who set it up (Events are created by a
+        # user, or by a booking tool for the contact): a "mutual" canceled meeting
+        # has no Salesforce form, so the kit's one is the user's (outbound).
         base = super().dataset()
-        return Dataset(base.contacts, [a for a in base.activities if a.channel.value != "note"])
+        return Dataset(
+            base.contacts,
+            [
+                attrs.evolve(a, direction=Direction.OUTBOUND)
+                if a.channel.value == "meeting"
+                and a.outcome is not Outcome.COMPLETED
+                and a.direction is Direction.MUTUAL
+                else a
+                for a in base.activities
+            ],
+        )
 
     def seed(self, dataset: Dataset, tmp_path: Path) -> Connection:
         fake = FakeSalesforce().start()
@@ -56,7 +77,9 @@ class TestSalesforceAdapter(AdapterContract):
         ]  # fmt: skip
         seed_rows(fake.org, contacts, _rows(list(dataset.activities)))
         connection = plugin.connect(
-            {"bulk_poll_seconds": 0}, environ=fake.environ(), sleep=lambda s: None
+            {"bulk_poll_seconds": 0, "booking_user_ids": BOOKING_USER_ID},
+            environ=fake.environ(),
+            sleep=lambda s: None,
         )
         self.fakes[connection.target] = fake
 

@@ -7,19 +7,25 @@ mapping can be tested with literal dictionaries.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
+
+import attrs
 
 from mutuality_core.model import Activity, Channel, Contact, Direction, Outcome
 
 __all__ = [
     "CONTACT_PREFIX",
+    "ActivityRules",
     "contact_from_record",
     "email_activities",
     "event_activities",
     "is_contact_id",
+    "meeting_outcome",
     "parse_sf_datetime",
+    "record_tags",
     "related_contact_ids",
     "task_activities",
 ]
@@ -31,7 +37,98 @@ CONTACT_PREFIX = "003"
 #: TaskSubtype values sent by tools rather than typed by a person.
 AUTOMATED_SUBTYPES = frozenset({"ListEmail", "Cadence"})
 
+#: Task ``Type`` values that mark a logged note (the standard picklist is org-configurable;
+#: orgs that log notes as Tasks add a "Note" value).
+NOTE_TYPES = frozenset({"note", "notes"})
+
 _UTC = timezone.utc
+
+
+@attrs.frozen
+class ActivityRules:
+    """What the reader learnt about this org's optional fields, for one object.
+
+    ``tags_field`` and ``outcome_field`` are set only when describe showed the field
+    (custom fields are invisible without field-level security); ``booking_users``
+    are the 15-character ids of users whose Events were booked by the contact
+    (scheduling tools' integration users).
+    """
+
+    tags_field: str | None = None
+    outcome_field: str | None = None
+    booking_users: frozenset[str] = frozenset()
+
+
+NO_RULES = ActivityRules()
+
+#: ``#ask``, ``#give``, ``#by:them`` in a Subject; not ``#1`` or ``&#39;``.
+_HASHTAG = re.compile(r"(?<![\w#&])#([A-Za-z][\w-]*(?::[\w-]+)?)")
+
+
+def record_tags(record: Mapping[str, Any], tags_field: str | None = None) -> frozenset[str]:
+    """Hashtags in the Subject plus the ``;``-separated values of the tags field."""
+    tags: set[str] = set()
+    subject = record.get("Subject")
+    if isinstance(subject, str) and "#" in subject:
+        tags.update(tag.lower() for tag in _HASHTAG.findall(subject))
+    if tags_field:
+        value = record.get(tags_field)
+        if isinstance(value, str) and value:
+            tags.update(t.strip().lower() for t in value.split(";") if t.strip())
+    return frozenset(tags)
+
+
+#: A Subject that calendar sync or a rep marked as not held: "Canceled: Demo",
+#: "Cancelled - Demo", "[No-show] Intro", "No show: Intro".
+_NOT_HELD_SUBJECT = re.compile(r"^\s*[\[(]?\s*(cancel+ed|no[\s_-]?show)\s*[\]):-]", re.IGNORECASE)
+_HELD_WORDS = frozenset(
+    {"held", "completed", "complete", "done", "attended", "occurred", "happened", "met"}
+)
+_SCHEDULED_WORDS = frozenset({"scheduled", "planned", "pending", "booked", "upcoming"})
+#: Outcomes of a meeting that took place (as far as the record says).
+_HELD = frozenset({Outcome.COMPLETED, Outcome.UNKNOWN})
+
+
+def _outcome_from_text(text: str) -> Outcome | None:
+    """An outcome from free wording, or None when the text names none we know."""
+    words = " ".join(text.lower().replace("_", " ").replace("-", " ").split())
+    if not words:
+        return None
+    if "cancel" in words or "resched" in words:
+        return Outcome.CANCELED
+    if "no show" in words or "noshow" in words or ("show" in words and "not" in words):
+        return Outcome.NO_SHOW
+    if "declin" in words:
+        return Outcome.DECLINED
+    if words in _SCHEDULED_WORDS:
+        return Outcome.SCHEDULED
+    if words in _HELD_WORDS:
+        return Outcome.COMPLETED
+    return None
+
+
+def meeting_outcome(record: Mapping[str, Any], outcome_field: str | None = None) -> Outcome:
+    """Whether an Event was held: the outcome field first, then a Subject prefix.
+
+    Salesforce has no standard "canceled" or "no-show" on Event: calendar sync
+    prefixes a canceled meeting's Subject with "Canceled:", and orgs that track
+    no-shows do it in a custom field. A value the field holds that we cannot read
+    is ``unknown`` (scored like a held meeting, but not claimed to be one).
+    """
+    unreadable = False
+    if outcome_field:
+        value = record.get(outcome_field)
+        if isinstance(value, str) and value.strip():
+            known = _outcome_from_text(value)
+            if known is not None:
+                return known
+            unreadable = True
+    subject = record.get("Subject")
+    if isinstance(subject, str):
+        match = _NOT_HELD_SUBJECT.match(subject)
+        if match:
+            return _outcome_from_text(match.group(1)) or Outcome.UNKNOWN
+    return Outcome.UNKNOWN if unreadable else Outcome.COMPLETED
 
 
 def is_contact_id(value: object) -> bool:
@@ -131,15 +228,24 @@ def _task_shape(record: Mapping[str, Any]) -> tuple[Channel, Direction, Outcome,
         return Channel.EMAIL, Direction.OUTBOUND, outcome, None
     if subtype == "LinkedIn":
         return Channel.MESSAGE, Direction.OUTBOUND, outcome, None
+    task_type = record.get("Type")
+    if isinstance(task_type, str) and task_type.strip().lower() in NOTE_TYPES:
+        return Channel.NOTE, Direction.UNKNOWN, outcome, None
     return Channel.TASK, Direction.OUTBOUND, outcome, None
 
 
-def task_activities(record: Mapping[str, Any], relationship: str | None = None) -> list[Activity]:
+def task_activities(
+    record: Mapping[str, Any],
+    relationship: str | None = None,
+    rules: ActivityRules = NO_RULES,
+) -> list[Activity]:
     """One Activity per related contact; none for internal calls or contact-less tasks.
 
     Open tasks come back as ``scheduled``: a to-do is not yet evidence of effort.
     Logged emails from Salesforce's own composer are sent by the user, hence outbound
     (when the org has Enhanced Email, the reader prefers the EmailMessage, which knows).
+    A Task of ``Type`` Note is a note: nothing in it says who spoke to whom, so its
+    direction is ``unknown``.
     """
     if record.get("IsDeleted"):
         return []
@@ -150,6 +256,7 @@ def task_activities(record: Mapping[str, Any], relationship: str | None = None) 
         return []
     channel, direction, outcome, duration = _task_shape(record)
     automated = (record.get("TaskSubtype") or "") in AUTOMATED_SUBTYPES
+    tags = record_tags(record, rules.tags_field)
     return [
         Activity(
             id=record["Id"],
@@ -160,16 +267,27 @@ def task_activities(record: Mapping[str, Any], relationship: str | None = None) 
             outcome=outcome,
             duration_seconds=duration,
             automated=automated,
+            tags=tags,
         )
         for contact_id in related_contact_ids(record, relationship)
     ]
 
 
-def event_activities(record: Mapping[str, Any], relationship: str | None = None) -> list[Activity]:
-    """A meeting that was held is mutual; an invitee who declined gets ``declined``.
+def event_activities(
+    record: Mapping[str, Any],
+    relationship: str | None = None,
+    rules: ActivityRules = NO_RULES,
+) -> list[Activity]:
+    """A meeting that was held is mutual; one that was not is the organiser's.
 
-    Child copies of group events (``IsChild``) are skipped: the parent carries the
-    whole invitee list, so counting the copies would count the meeting twice.
+    The outcome comes from :func:`meeting_outcome`; an invitee whose
+    ``EventRelation.Status`` is Declined gets ``declined``. A meeting that was not
+    held (canceled, no-show, declined, scheduled) keeps who set it up, which the
+    score needs to tell who let whom down: the contact when a booking tool's user
+    created the Event (``rules.booking_users``), else you (Events are owned and
+    created by users). Child copies of group events (``IsChild``) are skipped: the
+    parent carries the whole invitee list, so counting the copies would count the
+    meeting twice.
     """
     if record.get("IsDeleted") or record.get("IsChild"):
         return []
@@ -192,18 +310,28 @@ def event_activities(record: Mapping[str, Any], relationship: str | None = None)
         for child in _children(record, relationship):
             if is_contact_id(child.get("RelationId")) and child.get("Status"):
                 statuses[child["RelationId"]] = child["Status"]
+    held = meeting_outcome(record, rules.outcome_field)
+    creator = record.get("CreatedById")
+    booked = isinstance(creator, str) and creator[:15] in rules.booking_users
+    organiser = Direction.INBOUND if booked else Direction.OUTBOUND
+    tags = record_tags(record, rules.tags_field)
     activities = []
     for contact_id in related_contact_ids(record, relationship):
-        declined = statuses.get(contact_id) == "Declined"
+        outcome = held
+        if outcome in _HELD and statuses.get(contact_id) == "Declined":
+            outcome = Outcome.DECLINED
+        held_here = outcome in _HELD
         activities.append(
             Activity(
                 id=record["Id"],
                 contact_id=contact_id,
                 occurred_at=start,
                 channel=Channel.MEETING,
-                direction=Direction.MUTUAL,
-                outcome=Outcome.DECLINED if declined else Outcome.COMPLETED,
-                duration_seconds=duration,
+                direction=Direction.MUTUAL if held_here else organiser,
+                outcome=outcome,
+                # the booked slot is not time spent when the meeting did not happen
+                duration_seconds=duration if held_here else None,
+                tags=tags,
             )
         )
     return activities
@@ -227,8 +355,13 @@ def email_activities(
     relationship: str | None,
     *,
     thread_field: str | None = None,
+    rules: ActivityRules = NO_RULES,
 ) -> list[Activity]:
-    """One Activity per contact on the message (From, To, Cc, Bcc), direction from ``Incoming``."""
+    """One Activity per contact on the message (From, To, Cc, Bcc), direction from ``Incoming``.
+
+    ``IsBounced`` (set when Salesforce's bounce management sees the message bounce)
+    gives ``bounced``: the message never reached anyone.
+    """
     if record.get("IsDeleted") or record.get("Status") in _UNSENT_EMAIL_STATUSES:
         return []
     occurred = parse_sf_datetime(record.get("MessageDate")) or parse_sf_datetime(
@@ -239,6 +372,8 @@ def email_activities(
     direction = Direction.INBOUND if record.get("Incoming") else Direction.OUTBOUND
     thread = record.get(thread_field) if thread_field else None
     activity_id = email_activity_id(record)
+    outcome = Outcome.BOUNCED if record.get("IsBounced") else Outcome.COMPLETED
+    tags = record_tags(record, rules.tags_field)
     return [
         Activity(
             id=activity_id,
@@ -246,7 +381,9 @@ def email_activities(
             occurred_at=occurred,
             channel=Channel.EMAIL,
             direction=direction,
+            outcome=outcome,
             thread_id=thread or None,
+            tags=tags,
         )
         for contact_id in related_contact_ids(record, relationship)
     ]

@@ -32,6 +32,7 @@ import attrs
 
 from mutuality_adapters.salesforce import mapping
 from mutuality_adapters.salesforce.client import SalesforceClient
+from mutuality_adapters.salesforce.settings import SalesforceSettings
 from mutuality_core.errors import AuthenticationError, CrmUnavailableError, StateError
 from mutuality_core.model import Activity, Contact
 from mutuality_core.ports import Cursor, Page
@@ -59,6 +60,8 @@ _TASK_FIELDS = (
     "CompletedDateTime",
     "CallType",
     "CallDurationInSeconds",
+    "Subject",
+    "Type",
     "CreatedDate",
     "IsDeleted",
     "SystemModstamp",
@@ -72,6 +75,8 @@ _EVENT_FIELDS = (
     "ActivityDate",
     "DurationInMinutes",
     "IsChild",
+    "Subject",
+    "CreatedById",
     "CreatedDate",
     "IsDeleted",
     "SystemModstamp",
@@ -83,6 +88,8 @@ _EMAIL_FIELDS = (
     "ActivityId",
     "Status",
     "ThreadIdentifier",
+    "Subject",
+    "IsBounced",
     "CreatedDate",
     "IsDeleted",
     "SystemModstamp",
@@ -117,6 +124,9 @@ class OrgShape:
     fields: Mapping[str, tuple[str, ...]]  # object -> selectable fields we use
     relationships: Mapping[str, str | None]  # parent -> child relationship name
     checked_at: str
+    #: The fields looked for (standard and configured custom ones): when the settings
+    #: or this version ask for others, the org is described again.
+    asked: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -124,6 +134,7 @@ class OrgShape:
             "fields": {k: list(v) for k, v in self.fields.items()},
             "relationships": dict(self.relationships),
             "checked_at": self.checked_at,
+            "asked": list(self.asked),
         }
 
     @classmethod
@@ -133,16 +144,53 @@ class OrgShape:
             fields={k: tuple(v) for k, v in data["fields"].items()},
             relationships=dict(data["relationships"]),
             checked_at=data["checked_at"],
+            asked=tuple(data.get("asked", ())),
         )
 
 
-def detect_shape(client: SalesforceClient, now: datetime) -> OrgShape:
+def wanted_fields(settings: SalesforceSettings) -> dict[str, tuple[str, ...]]:
+    """Per activity object, the fields to select when the org has them."""
+    tags = (settings.tags_field,) if settings.tags_field else ()
+    outcome = (settings.meeting_outcome_field,) if settings.meeting_outcome_field else ()
+    return {
+        "Task": (*_TASK_FIELDS, *tags),
+        "Event": (*_EVENT_FIELDS, *outcome, *tags),
+        "EmailMessage": (*_EMAIL_FIELDS, *tags),
+    }
+
+
+def asked_fields(settings: SalesforceSettings) -> tuple[str, ...]:
+    return tuple(
+        f"{obj}.{field}" for obj, fields in wanted_fields(settings).items() for field in fields
+    )
+
+
+def activity_rules(
+    obj: str, shape: OrgShape, settings: SalesforceSettings
+) -> mapping.ActivityRules:
+    """The optional fields this org showed for ``obj``, for the mapping."""
+    present = shape.fields.get(obj, ())
+    tags = settings.tags_field if settings.tags_field in present else None
+    outcome = (
+        settings.meeting_outcome_field
+        if obj == "Event" and settings.meeting_outcome_field in present
+        else None
+    )
+    return mapping.ActivityRules(
+        tags_field=tags, outcome_field=outcome, booking_users=settings.booking_users
+    )
+
+
+def detect_shape(
+    client: SalesforceClient, now: datetime, settings: SalesforceSettings | None = None
+) -> OrgShape:
     """Describe the objects we read (4 calls) and log what this org lacks."""
+    settings = settings or client.settings
     listing = client.call(lambda sf: sf.describe(), what="listing the org's objects")
     present = {o["name"] for o in (listing or {}).get("sobjects", [])}
     fields: dict[str, tuple[str, ...]] = {"Contact": _CONTACT_FIELDS}
     relationships: dict[str, str | None] = {}
-    wanted = {"Task": _TASK_FIELDS, "Event": _EVENT_FIELDS, "EmailMessage": _EMAIL_FIELDS}
+    wanted = wanted_fields(settings)
     for obj, candidates in wanted.items():
         if obj not in present:
             logger.info("Salesforce org has no %s object (e.g. no Enhanced Email): skipped", obj)
@@ -172,7 +220,13 @@ def detect_shape(client: SalesforceClient, now: datetime) -> OrgShape:
     if "EmailMessage" in fields and relationships.get("EmailMessage") is None:
         logger.info("EmailMessage without EmailMessageRelation cannot name contacts: skipped")
         del fields["EmailMessage"]
-    return OrgShape(objects, fields, relationships, mapping.format_sf_datetime(now))
+    return OrgShape(
+        objects,
+        fields,
+        relationships,
+        mapping.format_sf_datetime(now),
+        asked_fields(settings),
+    )
 
 
 # ---------------------------------------------------------------------------- cursor
@@ -293,8 +347,12 @@ class SalesforceSource:
         if full:
             state = CursorState()
         now = self.clock()
-        if state.shape is None or _stamp_key(state.shape.checked_at) < now - SHAPE_MAX_AGE:
-            state.shape = detect_shape(self.client, now)
+        if (
+            state.shape is None
+            or _stamp_key(state.shape.checked_at) < now - SHAPE_MAX_AGE
+            or state.shape.asked != asked_fields(self.settings)
+        ):
+            state.shape = detect_shape(self.client, now, self.settings)
         state.user_id = self._user_id(state)
         shape = state.shape
         run = _Run(self, state, shape, full)
@@ -323,6 +381,10 @@ class _Run:
         self.shape = shape
         self.full = full
         self.read_parents: dict[str, set[str]] = {}
+        self.rules = {
+            obj: activity_rules(obj, shape, self.settings)
+            for obj in ("Task", "Event", "EmailMessage")
+        }
         # Relations changed after this instant are for the next run to find.
         self.start = source._server_now()
 
@@ -500,15 +562,16 @@ class _Run:
             if record.get("IsDeleted"):
                 gone.append(activity_id)
                 continue
+            rules = self.rules[obj]
             if obj == "Task":
-                mapped = mapping.task_activities(record, rel)
+                mapped = mapping.task_activities(record, rel, rules)
             elif obj == "Event":
-                mapped = mapping.event_activities(record, rel)
+                mapped = mapping.event_activities(record, rel, rules)
             else:
                 thread = (
                     "ThreadIdentifier" if "ThreadIdentifier" in self.shape.fields[obj] else None
                 )
-                mapped = mapping.email_activities(record, rel, thread_field=thread)
+                mapped = mapping.email_activities(record, rel, thread_field=thread, rules=rules)
             activities.extend(mapped)
             replaced.append(activity_id)
         if new is not None:

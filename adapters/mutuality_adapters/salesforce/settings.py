@@ -17,10 +17,17 @@ credentials fall back to the ``SALESFORCE_*`` environment variables:
   (2000 changed contacts; 0 = never use Bulk API 2.0); ``bulk_batch_size`` (10000);
   ``timeout`` per request in seconds (60); ``retries`` (4); ``lookback_seconds``
   (300); ``page_size`` (2000, 200-2000); ``bulk_poll_seconds`` (2).
+* ``tags_field`` (``Mutuality_Tags__c``; "" = none): a custom field on Task, Event and
+  EmailMessage holding ``;``-separated tags, read where describe shows it.
+* ``meeting_outcome_field`` (``Mutuality_Meeting_Outcome__c``; "" = none): a custom
+  Event field saying whether the meeting was held (Held, Canceled, No Show, ...).
+* ``booking_user_ids`` (none): ids of users whose Events the contact booked
+  (scheduling tools' integration users); such meetings are the contact's initiative.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,7 +63,43 @@ _KNOWN = {
     "page_size",
     "bulk_poll_seconds",
     "jwt",
+    "tags_field",
+    "meeting_outcome_field",
+    "booking_user_ids",
 }
+
+_API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+
+
+def _field_name(key: str, value: Any) -> str | None:
+    """A field API name, or None for "" (the feature switched off)."""
+    text = str(value).strip()
+    if not text:
+        return None
+    if not _API_NAME.match(text):
+        raise ConfigError(
+            f"salesforce setting {key} must be a field API name such as "
+            f"Mutuality_Tags__c (or empty to switch it off); got {value!r}"
+        )
+    return text
+
+
+def _record_ids(key: str, value: Any) -> tuple[str, ...]:
+    """15- or 18-character ids, from a list or a comma/semicolon/space separated text."""
+    items = value if isinstance(value, (list, tuple)) else re.split(r"[,;\s]+", str(value))
+    ids = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        if not _RECORD_ID.match(text):
+            raise ConfigError(
+                f"salesforce setting {key} must list 15- or 18-character record ids "
+                f"(e.g. 005xx000001Sv6A); got {text!r}"
+            )
+        ids.append(text)
+    return tuple(ids)
 
 
 def _bool(key: str, value: Any) -> bool:
@@ -103,6 +146,14 @@ class SalesforceSettings:
     lookback_seconds: float = 300.0
     page_size: int = 2000
     bulk_poll_seconds: float = 2.0
+    tags_field: str | None = "Mutuality_Tags__c"
+    meeting_outcome_field: str | None = "Mutuality_Meeting_Outcome__c"
+    booking_user_ids: tuple[str, ...] = ()
+
+    @property
+    def booking_users(self) -> frozenset[str]:
+        """The booking users' ids in their 15-character form (case-sensitive, as SOQL returns)."""
+        return frozenset(i[:15] for i in self.booking_user_ids)
 
     @property
     def auth_mode(self) -> str:
@@ -180,6 +231,11 @@ class SalesforceSettings:
         for key, (kind, low, high) in numbers.items():
             if key in merged:
                 kwargs[key] = _number(key, merged[key], kind, low, high)
+        for key in ("tags_field", "meeting_outcome_field"):
+            if key in merged:
+                kwargs[key] = _field_name(key, merged[key])
+        if "booking_user_ids" in merged:
+            kwargs["booking_user_ids"] = _record_ids("booking_user_ids", merged["booking_user_ids"])
         instance = kwargs.get("instance_url")
         if instance and not instance.startswith(("https://", "http://")):
             raise ConfigError(

@@ -2,15 +2,23 @@
 
 Each activity row is turned back into what Salesforce would hold:
 
-| channel           | records                                                             |
-| ----------------- | ------------------------------------------------------------------- |
-| email             | EmailMessage (+ EmailMessageRelation per contact) and its logged  |
-|                   | Task (TaskSubtype Email, ActivityId); automated -> Task ListEmail |
-| call              | Task TaskSubtype Call, CallType from direction, CallDurationInSeconds |
-| meeting           | Event (+ EventRelation per contact; declined -> Status Declined)   |
-| message           | Task TaskSubtype LinkedIn                                           |
-| task, note, other | Task TaskSubtype Task                                               |
+| channel     | records                                                                  |
+| ----------- | ------------------------------------------------------------------------ |
+| email       | EmailMessage (+ EmailMessageRelation per contact; bounced -> IsBounced) |
+|             | and its logged Task (TaskSubtype Email, ActivityId); automated -> Task  |
+|             | ListEmail; scheduled -> open Task Email                                  |
+| call        | Task TaskSubtype Call, CallType from direction, CallDurationInSeconds   |
+| meeting     | Event + EventRelation per contact (declined -> Status Declined); not   |
+|             | held -> outcome field (Canceled, No Show, Scheduled) and, canceled, a   |
+|             | "Canceled: " Subject as calendar sync writes; inbound (booked by the    |
+|             | contact) -> CreatedById = :data:`BOOKING_USER_ID`                       |
+| message     | Task TaskSubtype LinkedIn                                                |
+| note        | Task TaskSubtype Task, Type Note                                         |
+| task, other | Task TaskSubtype Task                                                    |
 
+Tags go to the ``Mutuality_Tags__c`` field (``;``-separated) of every activity
+object; with ``custom_fields=False`` the org gets no custom activity fields and tags
+become Subject hashtags (``#ask``), a no-show a "No-show: " Subject prefix.
 Rows sharing an ``id`` are one shared activity related to several contacts.
 Outcome ``scheduled`` gives an open Task. Activities older than a year are archived
 (visible only through queryAll), as Salesforce does.
@@ -19,6 +27,7 @@ Outcome ``scheduled`` gives an open Task. Activities older than a year are archi
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,7 +36,42 @@ from typing import Any
 from mutuality_adapters.salesforce.fake.org import FakeOrg
 from mutuality_adapters.salesforce.fake.soql import canonical_datetime
 
-__all__ = ["seed_folder", "seed_rows"]
+__all__ = [
+    "BOOKING_USER_ID",
+    "OUTCOME_FIELD",
+    "SALES_USER_ID",
+    "TAGS_FIELD",
+    "add_activity_fields",
+    "seed_folder",
+    "seed_rows",
+]
+
+#: The user who logs activities by hand ("you").
+SALES_USER_ID = "005USER000000001AAA"
+#: A scheduling tool's integration user: Events it creates were booked by the contact.
+BOOKING_USER_ID = "005BOOKING00001AAA"
+TAGS_FIELD = "Mutuality_Tags__c"
+OUTCOME_FIELD = "Mutuality_Meeting_Outcome__c"
+
+_OUTCOME_VALUES = {
+    "canceled": "Canceled",
+    "no_show": "No Show",
+    "scheduled": "Scheduled",
+    "declined": "Declined",
+}
+_HASHTAGGABLE = re.compile(r"^[A-Za-z][\w-]*(?::[\w-]+)?$")
+
+
+def add_activity_fields(org: FakeOrg) -> None:
+    """Create the tags field on Task, Event, EmailMessage and the meeting outcome field.
+
+    Visible to the integration user, as after granting field-level security.
+    """
+    wanted = [(obj, TAGS_FIELD, "LongTextArea") for obj in ("Task", "Event", "EmailMessage")]
+    wanted.append(("Event", OUTCOME_FIELD, "Picklist"))
+    for obj, field, kind in wanted:
+        if obj in org.schema and field not in org.schema[obj]:
+            org.add_custom_field(f"{obj}.{field}", {"type": kind, "label": field}, visible=True)
 
 
 def _when(text: str) -> datetime:
@@ -45,11 +89,21 @@ def seed_rows(
     activities: Iterable[Mapping[str, str]],
     *,
     log_email_tasks: bool = True,
+    custom_fields: bool = True,
 ) -> dict[str, str]:
     """Insert contacts and activities; return ``{seed contact id: Salesforce id}``.
 
-    Activities may name contacts seeded by an earlier call.
+    Activities may name contacts seeded by an earlier call. ``custom_fields`` adds
+    the tags and meeting outcome fields to the org first (see the module docstring).
     """
+    if custom_fields:
+        add_activity_fields(org)
+    if BOOKING_USER_ID not in org.records["User"]:
+        org.records["User"][BOOKING_USER_ID] = {
+            "Id": BOOKING_USER_ID,
+            "Username": "scheduler@example.com",
+            "Name": "Scheduling Integration",
+        }
     ids = org.seed_contact_ids
     new: dict[str, str] = {}
     for row in contacts:
@@ -58,7 +112,7 @@ def seed_rows(
             "Email": row.get("email") or None,
             "FirstName": row.get("first_name") or None,
             "LastName": row.get("last_name") or seed_id,
-            "LastModifiedById": "005USER000000001AAA",
+            "LastModifiedById": SALES_USER_ID,
         }
         if row.get("company"):
             record["Account"] = {"Name": row["company"]}
@@ -83,6 +137,18 @@ def seed_rows(
     return new
 
 
+def _subject_and_tags(
+    org: FakeOrg, obj: str, base: str, tags: list[str]
+) -> tuple[str, dict[str, Any]]:
+    """Tags in the tags field when the object has it, else as Subject hashtags."""
+    if not tags:
+        return base, {}
+    if TAGS_FIELD in org.schema.get(obj, {}):
+        return base, {TAGS_FIELD: ";".join(tags)}
+    hashtags = " ".join(f"#{t}" for t in tags if _HASHTAGGABLE.match(t))
+    return f"{base} {hashtags}".strip(), {}
+
+
 def _insert_activity(
     org: FakeOrg,
     row: Mapping[str, str],
@@ -100,7 +166,10 @@ def _insert_activity(
     archived = when < archive_before
     duration = row.get("duration_seconds") or ""
     automated = _truthy(row.get("automated"))
+    tags = sorted({t.strip().lower() for t in (row.get("tags") or "").split(";") if t.strip()})
+    base_subject = row.get("id") or ""
     open_task = outcome == "scheduled"
+    subject, tag_fields = _subject_and_tags(org, "Task", base_subject, tags)
     task: dict[str, Any] = {
         "WhoId": contact_ids[0],
         "Status": "Not Started" if open_task else "Completed",
@@ -109,42 +178,16 @@ def _insert_activity(
         "CompletedDateTime": None if open_task else stamp,
         "CreatedDate": stamp,
         "IsArchived": archived and not open_task,
-        "Subject": row.get("id"),
+        "Subject": subject,
+        **tag_fields,
     }
     if channel == "meeting":
-        event_id = org.insert(
-            "Event",
-            {
-                "WhoId": contact_ids[0],
-                "StartDateTime": stamp,
-                "ActivityDateTime": stamp,
-                "EndDateTime": canonical_datetime(
-                    when + timedelta(seconds=float(duration or 1800))
-                ),
-                "DurationInMinutes": int(float(duration or 1800) // 60),
-                "IsChild": False,
-                "IsGroupEvent": len(contact_ids) > 1,
-                "CreatedDate": stamp,
-                "IsArchived": archived,
-                "Subject": row.get("id"),
-            },
-        )
-        for contact_id in contact_ids:
-            status = "Declined" if contact_id in declined else "Accepted"
-            org.insert(
-                "EventRelation",
-                {
-                    "EventId": event_id,
-                    "RelationId": contact_id,
-                    "Status": status,
-                    "IsInvitee": True,
-                },
-            )
-        return event_id
-    if channel == "email" and not automated and "EmailMessage" in org.schema:
+        return _insert_event(org, row, contact_ids, declined, archived, tags)
+    if channel == "email" and not automated and not open_task and "EmailMessage" in org.schema:
         task_id = None
         if log_email_tasks:
             task_id = _insert_task(org, {**task, "TaskSubtype": "Email"}, contact_ids)
+        subject, tag_fields = _subject_and_tags(org, "EmailMessage", base_subject, tags)
         message_id = org.insert(
             "EmailMessage",
             {
@@ -152,9 +195,11 @@ def _insert_activity(
                 "MessageDate": stamp,
                 "ActivityId": task_id,
                 "Status": "3",
+                "IsBounced": outcome == "bounced",
                 "ThreadIdentifier": row.get("thread_id") or None,
                 "CreatedDate": stamp,
-                "Subject": row.get("id"),
+                "Subject": subject,
+                **tag_fields,
             },
         )
         for contact_id in contact_ids:
@@ -179,7 +224,70 @@ def _insert_activity(
         task["TaskSubtype"] = "LinkedIn"
     else:
         task["TaskSubtype"] = "Cadence" if automated else "Task"
+        if channel == "note":
+            task["Type"] = "Note"
     return _insert_task(org, task, contact_ids)
+
+
+def _insert_event(
+    org: FakeOrg,
+    row: Mapping[str, str],
+    contact_ids: list[str],
+    declined: set[str],
+    archived: bool,
+    tags: list[str],
+) -> str:
+    """An Event as a rep or a booking tool leaves it, with its invitees."""
+    when = _when(row["occurred_at"])
+    stamp = canonical_datetime(when)
+    direction = (row.get("direction") or "unknown").strip().lower()
+    outcome = (row.get("outcome") or "completed").strip().lower()
+    duration = float(row.get("duration_seconds") or 1800)
+    subject, fields = _subject_and_tags(org, "Event", row.get("id") or "", tags)
+    has_outcome_field = OUTCOME_FIELD in org.schema["Event"]
+    if outcome in _OUTCOME_VALUES and outcome != "declined":
+        if has_outcome_field:
+            fields[OUTCOME_FIELD] = _OUTCOME_VALUES[outcome]
+        if outcome == "canceled":
+            subject = f"Canceled: {subject}"  # what Outlook/Google calendar sync writes
+        elif outcome == "no_show" and not has_outcome_field:
+            subject = f"No-show: {subject}"
+    creator = BOOKING_USER_ID if direction == "inbound" else SALES_USER_ID
+    event_id = org.insert(
+        "Event",
+        {
+            "WhoId": contact_ids[0],
+            "StartDateTime": stamp,
+            "ActivityDateTime": stamp,
+            "EndDateTime": canonical_datetime(when + timedelta(seconds=duration)),
+            "DurationInMinutes": int(duration // 60),
+            "IsChild": False,
+            "IsGroupEvent": len(contact_ids) > 1,
+            "OwnerId": SALES_USER_ID,
+            "CreatedById": creator,
+            "CreatedDate": stamp,
+            "IsArchived": archived,
+            "Subject": subject,
+            **fields,
+        },
+    )
+    for contact_id in contact_ids:
+        if contact_id in declined:
+            status = "Declined"
+        elif outcome == "completed":
+            status = "Accepted"
+        else:
+            status = "New"
+        org.insert(
+            "EventRelation",
+            {
+                "EventId": event_id,
+                "RelationId": contact_id,
+                "Status": status,
+                "IsInvitee": True,
+            },
+        )
+    return event_id
 
 
 def _insert_task(org: FakeOrg, task: Mapping[str, Any], contact_ids: list[str]) -> str:
@@ -192,7 +300,7 @@ def _insert_task(org: FakeOrg, task: Mapping[str, Any], contact_ids: list[str]) 
     return task_id
 
 
-def seed_folder(org: FakeOrg, folder: str | Path) -> dict[str, str]:
+def seed_folder(org: FakeOrg, folder: str | Path, *, custom_fields: bool = True) -> dict[str, str]:
     """Seed from a files-adapter folder holding ``contacts.csv`` and ``activities.csv``."""
     folder = Path(folder)
     with (folder / "contacts.csv").open(newline="", encoding="utf-8-sig") as handle:
@@ -202,4 +310,4 @@ def seed_folder(org: FakeOrg, folder: str | Path) -> dict[str, str]:
     if activities_path.exists():
         with activities_path.open(newline="", encoding="utf-8-sig") as handle:
             activities = list(csv.DictReader(handle))
-    return seed_rows(org, contacts, activities)
+    return seed_rows(org, contacts, activities, custom_fields=custom_fields)
