@@ -139,3 +139,117 @@ def test_chunked_covers_everything(size: int) -> None:
     values = [str(i) for i in range(size)]
     chunks = list(mapping.chunked(values, 300))
     assert [v for c in chunks for v in c] == values and all(len(c) <= 300 for c in chunks)
+
+
+def event(**fields: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "Id": "00U2",
+        "WhoId": C1,
+        "StartDateTime": "2026-03-01T09:00:00.000+0000",
+        "DurationInMinutes": 30,
+        "IsChild": False,
+        "Subject": "Intro",
+        "CreatedById": "005USER000000001AAA",
+        "EventRelations": {
+            "records": [
+                {"RelationId": C1, "Status": "New"},
+                {"RelationId": C2, "Status": "Declined"},
+            ]
+        },
+    }
+    base.update(fields)
+    return base
+
+
+BOOKER = "005BOOKING00001"  # 15-character form, as settings.booking_users gives
+
+
+@pytest.mark.parametrize(
+    ("fields", "outcome"),
+    [
+        ({"Subject": "Canceled: Intro"}, Outcome.CANCELED),
+        ({"Subject": "Cancelled - Intro"}, Outcome.CANCELED),
+        ({"Subject": "[No-show] Intro"}, Outcome.NO_SHOW),
+        ({"Subject": "no show: Intro"}, Outcome.NO_SHOW),
+        ({"Outcome__c": "No Show"}, Outcome.NO_SHOW),
+        ({"Outcome__c": "Did not show up"}, Outcome.NO_SHOW),
+        ({"Outcome__c": "Rescheduled"}, Outcome.CANCELED),
+        ({"Outcome__c": "Scheduled"}, Outcome.SCHEDULED),
+        ({"Outcome__c": "Held", "Subject": "Canceled: Intro"}, Outcome.COMPLETED),
+        ({"Outcome__c": "Demo given"}, Outcome.UNKNOWN),
+        ({"Outcome__c": "Demo given", "Subject": "Canceled: Intro"}, Outcome.CANCELED),
+        ({"Subject": "Cancellation policy review"}, Outcome.COMPLETED),
+        ({"Subject": "No showstoppers: launch"}, Outcome.COMPLETED),
+        ({}, Outcome.COMPLETED),
+    ],
+)
+def test_meeting_outcome_from_field_then_subject(
+    fields: dict[str, object], outcome: Outcome
+) -> None:
+    assert mapping.meeting_outcome(event(**fields), "Outcome__c") is outcome
+
+
+def test_outcome_field_is_ignored_unless_the_org_showed_it() -> None:
+    assert mapping.meeting_outcome(event(Outcome__c="No Show")) is Outcome.COMPLETED
+
+
+def test_meetings_not_held_keep_their_organiser_and_no_duration() -> None:
+    rules = mapping.ActivityRules(booking_users=frozenset({BOOKER}))
+    canceled = mapping.event_activities(event(Subject="Canceled: Intro"), "EventRelations", rules)
+    assert {(a.contact_id, a.direction, a.outcome, a.duration_seconds) for a in canceled} == {
+        (C1, Direction.OUTBOUND, Outcome.CANCELED, None),
+        (C2, Direction.OUTBOUND, Outcome.CANCELED, None),
+    }
+    booked = mapping.event_activities(
+        event(Subject="Canceled: Intro", CreatedById=BOOKER + "AAA"), "EventRelations", rules
+    )
+    assert {a.direction for a in booked} == {Direction.INBOUND}
+    held = mapping.event_activities(event(CreatedById=BOOKER + "AAA"), "EventRelations", rules)
+    by_contact = {a.contact_id: a for a in held}
+    assert (by_contact[C1].direction, by_contact[C1].outcome) == (
+        Direction.MUTUAL,
+        Outcome.COMPLETED,
+    )
+    assert by_contact[C1].duration_seconds == 1800.0
+    # the invitee who declined was invited: the invitation is on your side
+    assert (by_contact[C2].direction, by_contact[C2].outcome) == (
+        Direction.OUTBOUND,
+        Outcome.DECLINED,
+    )
+
+
+def test_tags_from_subject_hashtags_and_the_tags_field() -> None:
+    record = task(Subject="Re: pricing #Ask #by:them, see #1 &#39; x#y", Tags__c="give; Internal;")
+    assert mapping.record_tags(record) == {"ask", "by:them"}
+    assert mapping.record_tags(record, "Tags__c") == {"ask", "by:them", "give", "internal"}
+    [activity] = mapping.task_activities(record, None, mapping.ActivityRules(tags_field="Tags__c"))
+    assert activity.tags == {"ask", "by:them", "give", "internal"}
+    [meeting, _declined] = mapping.event_activities(event(Subject="Intro #give"), "EventRelations")
+    assert meeting.tags == {"give"}
+
+
+def test_task_type_note_is_a_note_without_direction() -> None:
+    [note] = mapping.task_activities(task(Type="Note", Subject="met at the fair #internal"))
+    assert (note.channel, note.direction, note.tags) == (
+        Channel.NOTE,
+        Direction.UNKNOWN,
+        {"internal"},
+    )
+    [todo] = mapping.task_activities(task(Type="Other"))
+    assert (todo.channel, todo.direction) == (Channel.TASK, Direction.OUTBOUND)
+
+
+def test_bounced_email_and_email_tags() -> None:
+    record = {
+        "Id": "02s2",
+        "Incoming": False,
+        "MessageDate": "2026-03-01T09:00:00.000+0000",
+        "Status": "3",
+        "IsBounced": True,
+        "Subject": "Intro #ask",
+        "EmailMessageRelations": {"records": [{"RelationId": C1, "RelationType": "ToAddress"}]},
+    }
+    [email] = mapping.email_activities(record, "EmailMessageRelations")
+    assert (email.outcome, email.tags) == (Outcome.BOUNCED, {"ask"})
+    [sent] = mapping.email_activities({**record, "IsBounced": False}, "EmailMessageRelations")
+    assert sent.outcome is Outcome.COMPLETED

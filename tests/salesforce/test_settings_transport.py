@@ -203,3 +203,27 @@ def test_login_flows_reach_the_client_and_failures_are_typed(
     assert "SECRET" not in str(error.value)
     assert {k: seen[k] for k in expected} == expected
     assert isinstance(seen["session"], SalesforceSession) and seen["version"] == "59.0"
+
+
+def test_activity_field_settings() -> None:
+    env = {"SALESFORCE_INSTANCE_URL": "https://x.my.salesforce.com", "SALESFORCE_SESSION_ID": "s"}
+    default = SalesforceSettings.from_mapping({}, env)
+    assert default.tags_field == "Mutuality_Tags__c"
+    assert default.meeting_outcome_field == "Mutuality_Meeting_Outcome__c"
+    assert default.booking_users == frozenset()
+    custom = SalesforceSettings.from_mapping(
+        {
+            "tags_field": "",
+            "meeting_outcome_field": "Meeting_Outcome__c",
+            "booking_user_ids": "005xx000001Sv6AAAC, 005xx000001Sv6B",
+        },
+        env,
+    )
+    assert custom.tags_field is None and custom.meeting_outcome_field == "Meeting_Outcome__c"
+    assert custom.booking_users == {"005xx000001Sv6A", "005xx000001Sv6B"}
+    listed = SalesforceSettings.from_mapping({"booking_user_ids": ["005xx000001Sv6A"]}, env)
+    assert listed.booking_user_ids == ("005xx000001Sv6A",)
+    with pytest.raises(ConfigError, match="tags_field must be a field API name"):
+        SalesforceSettings.from_mapping({"tags_field": "Tags__c; DROP"}, env)
+    with pytest.raises(ConfigError, match="booking_user_ids must list 15- or 18-character"):
+        SalesforceSettings.from_mapping({"booking_user_ids": "calendly"}, env)

@@ -281,7 +281,8 @@ def event_activities(
     """A meeting that was held is mutual; one that was not is the organiser's.
 
     The outcome comes from :func:`meeting_outcome`; an invitee whose
-    ``EventRelation.Status`` is Declined gets ``declined``. A meeting that was not
+    ``EventRelation.Status`` is Declined gets ``declined``, outbound (the contact
+    turned down an invitation). A meeting that was not
     held (canceled, no-show, declined, scheduled) keeps who set it up, which the
     score needs to tell who let whom down: the contact when a booking tool's user
     created the Event (``rules.booking_users``), else you (Events are owned and
@@ -317,9 +318,10 @@ def event_activities(
     tags = record_tags(record, rules.tags_field)
     activities = []
     for contact_id in related_contact_ids(record, relationship):
-        outcome = held
+        outcome, direction = held, organiser
         if outcome in _HELD and statuses.get(contact_id) == "Declined":
-            outcome = Outcome.DECLINED
+            # this contact turned down an invitation: the invitation was not theirs
+            outcome, direction = Outcome.DECLINED, Direction.OUTBOUND
         held_here = outcome in _HELD
         activities.append(
             Activity(
@@ -327,7 +329,7 @@ def event_activities(
                 contact_id=contact_id,
                 occurred_at=start,
                 channel=Channel.MEETING,
-                direction=Direction.MUTUAL if held_here else organiser,
+                direction=Direction.MUTUAL if held_here else direction,
                 outcome=outcome,
                 # the booked slot is not time spent when the meeting did not happen
                 duration_seconds=duration if held_here else None,
