@@ -128,16 +128,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=50_000)
     parser.add_argument("--activities", type=int, default=1_000_000)
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="keep the generated folder here and reuse it on later runs (same sizes)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("FOLDER", "STATE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(Path(args.child[0]), Path(args.child[1]))
         return
     with tempfile.TemporaryDirectory(prefix="mutuality-bench-") as scratch:
-        folder = Path(scratch) / "crm"
-        folder.mkdir()
+        folder = args.data or Path(scratch) / "crm"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "scores.csv").unlink(missing_ok=True)
         began = time.perf_counter()
-        generate(folder, args.contacts, args.activities)
+        stamp = folder / f".generated-{args.contacts}-{args.activities}"
+        if not stamp.exists():
+            generate(folder, args.contacts, args.activities)
+            stamp.touch()
         size = (folder / "activities.csv").stat().st_size / 2**20
         print(
             f"generated {args.contacts:,} contacts and {args.activities:,} activities "

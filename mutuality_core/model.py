@@ -116,6 +116,11 @@ def _enum_converter(enum_cls: type[_E], field: str) -> Callable[[object], _E]:
     return convert
 
 
+_to_channel = _enum_converter(Channel, "channel")
+_to_direction = _enum_converter(Direction, "direction")
+_to_outcome = _enum_converter(Outcome, "outcome")
+
+
 def _aware(instance: object, attribute: attrs.Attribute[datetime], value: datetime) -> None:
     if not isinstance(value, datetime):
         raise TypeError(f"{attribute.name} must be a datetime; got {type(value).__name__}")
@@ -133,9 +138,12 @@ def _optional_aware(
         _aware(instance, attribute, value)  # type: ignore[arg-type]
 
 
+_NO_TAGS: frozenset[str] = frozenset()
+
+
 def _to_tags(value: Iterable[str] | str | None) -> frozenset[str]:
-    if value is None:
-        return frozenset()
+    if value is None or (type(value) is frozenset and not value):
+        return _NO_TAGS  # one shared empty set for the millions of untagged activities
     if isinstance(value, str):
         value = value.split(";")
     return frozenset(t.strip().lower() for t in value if t and t.strip())
@@ -157,11 +165,9 @@ class Activity:
     id: str = attrs.field(validator=_non_empty_str)
     contact_id: str = attrs.field(validator=_non_empty_str)
     occurred_at: datetime = attrs.field(validator=_aware)
-    channel: Channel = attrs.field(converter=_enum_converter(Channel, "channel"))
-    direction: Direction = attrs.field(converter=_enum_converter(Direction, "direction"))
-    outcome: Outcome = attrs.field(
-        default=Outcome.COMPLETED, converter=_enum_converter(Outcome, "outcome")
-    )
+    channel: Channel = attrs.field(converter=_to_channel)
+    direction: Direction = attrs.field(converter=_to_direction)
+    outcome: Outcome = attrs.field(default=Outcome.COMPLETED, converter=_to_outcome)
     thread_id: str | None = attrs.field(default=None)
     duration_seconds: float | None = attrs.field(default=None)
     automated: bool = attrs.field(default=False)
@@ -173,6 +179,47 @@ class Activity:
     ) -> None:
         if value is not None and value < 0:
             raise ValueError(f"duration_seconds must be >= 0 or None; got {value!r}")
+
+
+_new_object = object.__new__
+(_SET_ID, _SET_CONTACT_ID, _SET_OCCURRED_AT, _SET_CHANNEL, _SET_DIRECTION, _SET_OUTCOME,
+ _SET_THREAD_ID, _SET_DURATION, _SET_AUTOMATED, _SET_TAGS) = (
+    Activity.__dict__[f.name].__set__ for f in attrs.fields(Activity)
+)  # fmt: skip
+
+
+def _trusted_activity(
+    id: str,
+    contact_id: str,
+    occurred_at: datetime,
+    channel: Channel,
+    direction: Direction,
+    outcome: Outcome,
+    thread_id: str | None,
+    duration_seconds: float | None,
+    automated: bool,
+    tags: frozenset[str],
+) -> Activity:
+    """An Activity from values that already are what ``Activity(...)`` would store.
+
+    A private fast path for adapters that parse millions of rows and have checked
+    every value themselves: enum members (not text), an aware datetime, non-empty
+    ids, a duration >= 0 or None, normalised tags (see ``_to_tags``). It skips the
+    converters and validators, which cost three quarters of the constructor's time.
+    The result is equal to, and indistinguishable from, the public constructor's.
+    """
+    activity = _new_object(Activity)
+    _SET_ID(activity, id)
+    _SET_CONTACT_ID(activity, contact_id)
+    _SET_OCCURRED_AT(activity, occurred_at)
+    _SET_CHANNEL(activity, channel)
+    _SET_DIRECTION(activity, direction)
+    _SET_OUTCOME(activity, outcome)
+    _SET_THREAD_ID(activity, thread_id)
+    _SET_DURATION(activity, duration_seconds)
+    _SET_AUTOMATED(activity, automated)
+    _SET_TAGS(activity, tags)
+    return activity
 
 
 @attrs.frozen(slots=True)

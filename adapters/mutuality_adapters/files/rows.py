@@ -19,7 +19,18 @@ from typing import Any
 import attrs
 
 from mutuality_core.errors import InvalidInputError
-from mutuality_core.model import Activity, Contact
+from mutuality_core.model import (
+    Activity,
+    Channel,
+    Contact,
+    Direction,
+    Outcome,
+    _to_channel,
+    _to_direction,
+    _to_outcome,
+    _to_tags,
+    _trusted_activity,
+)
 from mutuality_core.ports import Rejection
 
 from .records import RecordFile, check_columns
@@ -51,6 +62,10 @@ _BOOLEANS = {
     "y": True,
     "n": False,
 }
+
+
+#: How many distinct tags texts the parser remembers the parsed set of (they repeat a lot).
+_TAG_SETS_KEPT = 4096
 
 
 class RowError(ValueError):
@@ -239,7 +254,14 @@ def _activity_chunks(
     shared: set[tuple[str, str]] = set()  # (id, contact) of ids seen for several contacts
     booleans = _BOOLEANS
     fromisoformat = datetime.fromisoformat
-    no_tags: frozenset[str] = frozenset()
+    # Exact-text hits go straight to the enum member; anything else takes the model's
+    # converter, which accepts other spellings and raises its own clear message.
+    channels = {m.value: m for m in Channel}
+    directions = {m.value: m for m in Direction}
+    outcomes = {m.value: m for m in Outcome}
+    outcomes[""] = Outcome.COMPLETED
+    tag_sets: dict[str, frozenset[str]] = {"": _to_tags(None)}  # tags text -> normalised set
+    new_activity = _trusted_activity
     chunk: list[Activity] = []
     append = chunk.append
     for row in records.rows:
@@ -249,8 +271,8 @@ def _activity_chunks(
             if len(row) != width:
                 raise RowError(f"expected {width} fields like the header, found {len(row)}")
             row.append("")
-            (activity_id, raw_contact, text, channel, direction, outcome, thread_id,
-             duration_text, automated_text, tags) = fields(row)  # fmt: skip
+            (activity_id, raw_contact, text, channel_text, direction_text, outcome_text,
+             thread_id, duration_text, automated_text, tags_text) = fields(row)  # fmt: skip
             if not activity_id or activity_id[0] == " " or activity_id[-1] == " ":
                 activity_id = activity_id.strip()
                 if not activity_id:
@@ -276,17 +298,30 @@ def _activity_chunks(
                         f"automated {automated_text!r} is not a yes/no value "
                         "(use true/false, 1/0 or yes/no)"
                     )
-            activity = Activity(
+            # checked in the order the Activity constructor checks them, so a row with
+            # several faults is reported with the same message as before
+            duration = _duration(duration_text) if duration_text else None
+            channel = channels.get(channel_text) or _to_channel(channel_text)
+            direction = directions.get(direction_text) or _to_direction(direction_text)
+            outcome = outcomes.get(outcome_text) or _to_outcome(outcome_text)
+            tags = tag_sets.get(tags_text)
+            if tags is None:
+                tags = _to_tags(tags_text)
+                if len(tag_sets) < _TAG_SETS_KEPT:
+                    tag_sets[tags_text] = tags
+            if duration is not None and duration < 0:
+                raise RowError(f"duration_seconds must be >= 0 or None; got {duration!r}")
+            activity = new_activity(
                 activity_id,
                 contact_id,
                 occurred_at,
                 channel,
                 direction,
-                outcome or "completed",
+                outcome,
                 thread_id or None,
-                _duration(duration_text) if duration_text else None,
+                duration,
                 automated,
-                tags or no_tags,
+                tags,
             )
             first = owner_of.get(activity_id)
             if first is None:
