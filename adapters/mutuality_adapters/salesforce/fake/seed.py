@@ -218,8 +218,11 @@ def _insert_activity(
         task["TaskSubtype"] = "Cadence" if automated else "Call"
         if "CallType" in org.schema["Task"]:
             task["CallType"] = "Inbound" if direction == "inbound" else "Outbound"
-            seconds = 0 if outcome == "no_answer" else int(float(duration or 0))
-            task["CallDurationInSeconds"] = seconds
+            # 0 s on a closed call is Salesforce's "no answer"; no duration stays empty
+            if outcome == "no_answer":
+                task["CallDurationInSeconds"] = 0
+            elif duration:
+                task["CallDurationInSeconds"] = int(float(duration))
     elif channel == "message":
         task["TaskSubtype"] = "LinkedIn"
     else:
