@@ -82,6 +82,7 @@ def setup_command(
 def fake_command(port: int, data: str | None, daily_limit: int, with_fields: bool) -> None:
     """Run a fake Salesforce org on 127.0.0.1 until Ctrl-C (for demos and your own tests)."""
     from mutuality_adapters.salesforce.fake import FakeSalesforce, seed_folder
+    from mutuality_adapters.salesforce.fake.seed import BOOKING_USER_ID
     from mutuality_adapters.salesforce.fields import FIELDS
 
     try:
@@ -99,6 +100,8 @@ def fake_command(port: int, data: str | None, daily_limit: int, with_fields: boo
     click.echo(f"fake Salesforce on {fake.url} (Ctrl-C stops it). In another shell:", err=True)
     click.echo(f"export SALESFORCE_INSTANCE_URL={fake.url}")
     click.echo(f"export SALESFORCE_SESSION_ID={fake.session_id}")
+    # the fake's scheduling-tool user: meetings it created were booked by the contact
+    click.echo(f"export MUTUALITY_SALESFORCE_BOOKING_USER_IDS={BOOKING_USER_ID}")
     try:
         fake.serve_forever()
     except KeyboardInterrupt:
