@@ -270,3 +270,52 @@ def test_fake_refuses_overlong_uris_like_salesforce(fake: FakeSalesforce, connec
     ids = ", ".join(f"'003{i:015d}'" for i in range(700))
     with pytest.raises(CrmUnavailableError, match="414"):
         client.call(lambda sf: sf.query(f"SELECT Id FROM Contact WHERE Id IN ({ids})"), what="t")
+
+
+def _describes(fake: FakeSalesforce) -> int:
+    return sum(1 for _m, r in fake.org.requests if r == "sobjects" or r.endswith("/describe"))
+
+
+def test_a_changed_activity_field_setting_describes_the_org_again(
+    fake: FakeSalesforce, connect: Any, clock: Clock
+) -> None:
+    seed_rows(
+        fake.org,
+        contact_rows(1),
+        [
+            activity("e1", "c0", tags="ask"),
+            activity("m1", "c0", channel="meeting", outcome="no_show", when="2026-10-02T10:00:00Z"),
+        ],
+    )
+    # tags field switched off: the Subject has no hashtag, so no tag; the outcome
+    # field is still read
+    pages, cursor = read_all(connect(tags_field="").source, None)
+    got = {a.channel.value: a for p in pages for a in p.activities}
+    assert got["email"].tags == frozenset() and got["meeting"].outcome.value == "no_show"
+    assert _describes(fake) == 4
+    # back to the default: described again at once (not a day later), the field is read
+    message_id = next(iter(fake.org.records["EmailMessage"]))
+    clock.tick(60)
+    fake.org.modify("EmailMessage", message_id, {"Subject": "e1 edited"})
+    pages, _ = read_all(connect().source, cursor)
+    assert _describes(fake) == 8
+    emails = [a for p in pages for a in p.activities if a.channel.value == "email"]
+    assert [a.tags for a in emails] == [frozenset({"ask"})]
+
+
+def test_activity_fields_the_user_cannot_see_are_not_selected(
+    fake: FakeSalesforce, connect: Any
+) -> None:
+    for obj in ("Task", "Event", "EmailMessage"):
+        fake.org.add_custom_field(f"{obj}.Mutuality_Tags__c", {"type": "Text"}, visible=False)
+    seed_rows(
+        fake.org,
+        contact_rows(1),
+        [activity("e1", "c0", tags="ask"), activity("t1", "c0", channel="task", tags="give")],
+        custom_fields=False,
+    )
+    fake.org.modify("Task", fake.org.seed_activity_ids["t1"], {"Subject": "t1 #give"})
+    pages, _ = read_all(connect().source, None)  # no INVALID_FIELD from a hidden field
+    tags = {a.channel.value: a.tags for p in pages for a in p.activities}
+    # the seeder (an admin) filled the hidden field; only the Subject's hashtag is read
+    assert tags == {"email": frozenset(), "task": frozenset({"give"})}
