@@ -280,3 +280,64 @@ class MutualityScore:
         from mutuality_core.explain import join_reasons
 
         return join_reasons(self.reasons)
+
+
+(_SET_C_NAME, _SET_C_VALUE, _SET_C_WEIGHT, _SET_C_EVIDENCE, _SET_C_LEAN, _SET_C_DETAIL) = (
+    Component.__dict__[f.name].__set__ for f in attrs.fields(Component)
+)
+
+
+def _trusted_component(
+    name: str, value: float | None, weight: float, evidence: int, lean: float, detail: str
+) -> Component:
+    """A Component without attrs' per-field ``object.__setattr__`` calls (the scorer's path)."""
+    component = _new_object(Component)
+    _SET_C_NAME(component, name)
+    _SET_C_VALUE(component, value)
+    _SET_C_WEIGHT(component, weight)
+    _SET_C_EVIDENCE(component, evidence)
+    _SET_C_LEAN(component, lean)
+    _SET_C_DETAIL(component, detail)
+    return component
+
+
+(_SET_S_CONTACT_ID, _SET_S_SCORE, _SET_S_LEAN, _SET_S_STRENGTH, _SET_S_BAND, _SET_S_CONFIDENCE,
+ _SET_S_REASONS, _SET_S_COMPONENTS, _SET_S_ALGORITHM, _SET_S_AS_OF, _SET_S_ACTIVITY_COUNT,
+ _SET_S_LAST_ACTIVITY_AT) = (
+    MutualityScore.__dict__[f.name].__set__ for f in attrs.fields(MutualityScore)
+)  # fmt: skip
+
+
+def _trusted_score(
+    contact_id: str,
+    score: float,
+    lean: float,
+    strength: float,
+    band: Band,
+    confidence: float,
+    reasons: tuple[str, ...],
+    components: tuple[Component, ...],
+    algorithm: str,
+    as_of: datetime,
+    activity_count: int,
+    last_activity_at: datetime | None,
+) -> MutualityScore:
+    """A MutualityScore from the scorer, whose ``band`` is a member and ``as_of`` checked.
+
+    Skips the band converter and the as_of validator (the scorer checked as_of once
+    per run); equal to what the public constructor builds.
+    """
+    result = _new_object(MutualityScore)
+    _SET_S_CONTACT_ID(result, contact_id)
+    _SET_S_SCORE(result, score)
+    _SET_S_LEAN(result, lean)
+    _SET_S_STRENGTH(result, strength)
+    _SET_S_BAND(result, band)
+    _SET_S_CONFIDENCE(result, confidence)
+    _SET_S_REASONS(result, reasons)
+    _SET_S_COMPONENTS(result, components)
+    _SET_S_ALGORITHM(result, algorithm)
+    _SET_S_AS_OF(result, as_of)
+    _SET_S_ACTIVITY_COUNT(result, activity_count)
+    _SET_S_LAST_ACTIVITY_AT(result, last_activity_at)
+    return result

@@ -15,7 +15,7 @@ from operator import attrgetter
 
 from mutuality_core.config import ScoringConfig
 from mutuality_core.explain import build_reasons
-from mutuality_core.model import Activity, MutualityScore
+from mutuality_core.model import Activity, MutualityScore, _trusted_score
 from mutuality_core.scoring.tally import tally
 from mutuality_core.scoring.verdict import judge
 
@@ -74,19 +74,19 @@ def _score_sorted(
         history.sort(key=_full_key)
         t = tally(history, as_ts, config)
     v = judge(t, as_ts, config)
-    return MutualityScore(
-        contact_id=contact_id,
-        score=v.score,
-        lean=v.lean,
-        strength=v.strength,
-        band=v.band,
-        confidence=v.confidence,
-        reasons=build_reasons(t, v, config),
-        components=v.components,
-        algorithm=ALGORITHM_VERSION,
-        as_of=as_of,
-        activity_count=len(history),
-        last_activity_at=t.last_at,
+    return _trusted_score(
+        contact_id,
+        v.score,
+        v.lean,
+        v.strength,
+        v.band,
+        v.confidence,
+        build_reasons(t, v, config),
+        v.components,
+        ALGORITHM_VERSION,
+        as_of,
+        len(history),
+        t.last_at,
     )
 
 

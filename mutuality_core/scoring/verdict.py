@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 from mutuality_core.config import ScoringConfig
-from mutuality_core.model import Band, Component
+from mutuality_core.model import Band, Component, _trusted_component
 from mutuality_core.scoring.tally import Tally
 
 __all__ = ["SIGNALS", "Verdict", "judge"]
@@ -105,22 +105,37 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
     Written out flat (no helper calls per component): it runs once per contact, and
     at tens of thousands of contacts per second the call overhead shows.
     """
-    signals = (t.initiation, t.responsiveness, t.commitment, t.effort, t.ledger)
-    you = t.effort[0] + t.initiation[0] + t.responsiveness[0] + t.commitment[0] + t.ledger[0]
-    them = t.effort[1] + t.initiation[1] + t.responsiveness[1] + t.commitment[1] + t.ledger[1]
+    initiation = t.initiation
+    responsiveness = t.responsiveness
+    commitment = t.commitment
+    effort = t.effort
+    ledger = t.ledger
+    you = effort[0] + initiation[0] + responsiveness[0] + commitment[0] + ledger[0]
+    them = effort[1] + initiation[1] + responsiveness[1] + commitment[1] + ledger[1]
     denominator = you + them + config.prior_credits
     gap = them - you
+    # plain_round and signed_round written out: the same arithmetic, without the calls
     if denominator > 0.0:
         lean = signed_round(gap / denominator, 3)
         excess = abs(gap) - config.imbalance_tolerance * t.last_weight
-        score = plain_round(100.0 * (1.0 - (excess / denominator if excess > 0.0 else 0.0)), 2)
+        score = (
+            int(100.0 * (1.0 - (excess / denominator if excess > 0.0 else 0.0)) * 100.0 + 0.5)
+            / 100.0
+        )
     else:
         lean, score = 0.0, 100.0
-    strength = plain_round(100.0 * (1.0 - math.exp(-t.engagement / config.strength_scale)), 2)
-    confidence = plain_round(t.evidence / (t.evidence + config.confidence_evidence), 3)
+    strength = (
+        int(100.0 * (1.0 - math.exp(-t.engagement / config.strength_scale)) * 100.0 + 0.5) / 100.0
+    )
+    evidence_total = t.evidence
+    confidence = (
+        int(evidence_total / (evidence_total + config.confidence_evidence) * 1000.0 + 0.5) / 1000.0
+    )
 
-    days_since_last = None if t.last_at is None else (as_ts - t.last_at.timestamp()) / _DAY
-    days_since_two_way = None if t.last_two_way_ts is None else (as_ts - t.last_two_way_ts) / _DAY
+    last_at = t.last_at
+    days_since_last = None if last_at is None else (as_ts - last_at.timestamp()) / _DAY
+    last_two_way_ts = t.last_two_way_ts
+    days_since_two_way = None if last_two_way_ts is None else (as_ts - last_two_way_ts) / _DAY
 
     if confidence < config.min_confidence:
         band = _INSUFFICIENT
@@ -134,13 +149,19 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
         band = _THEY_MORE
 
     starters = t.starters
+    failed = t.failed
+    messages = t.messages
+    reach_outs = t.reach_outs
+    held = t.held
     evidence = (
         len(starters) - starters.count(2),
-        t.reach_outs[0] + t.reach_outs[1],
-        t.held + t.failed[0] + t.failed[1],
-        t.messages[0] + t.messages[1] + t.held,
+        reach_outs[0] + reach_outs[1],
+        held + failed[0] + failed[1],
+        messages[0] + messages[1] + held,
         t.gives[0] + t.gives[1] + t.asks[0] + t.asks[1],
     )
+    signals = (initiation, responsiveness, commitment, effort, ledger)
+    component = _trusted_component
     components = []
     imbalance = []
     for i in range(5):
@@ -152,7 +173,7 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
             if count == 0:
                 components.append(_EMPTY[i])
             else:
-                components.append(Component(SIGNALS[i], None, 0.0, count))
+                components.append(component(SIGNALS[i], None, 0.0, count, 0.0, ""))
             continue
         diff = theirs - mine
         imbalance.append(abs(diff))
@@ -162,12 +183,13 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
         else:
             side_lean = -(int(-share * 1000.0 + 0.5) or 1) / 1000.0
         components.append(
-            Component(
+            component(
                 SIGNALS[i],
                 int((1.0 - abs(share)) * 1000.0 + 0.5) / 1000.0,
                 int(total / denominator * 1000.0 + 0.5) / 1000.0,
                 count,
                 side_lean,
+                "",
             )
         )
     if days_since_two_way is None:
@@ -175,7 +197,7 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
     else:
         liveliness = 0.5 ** (max(days_since_two_way, 0.0) / config.half_life_days)
         components.append(
-            Component(
+            component(
                 "engagement",
                 int(liveliness * 1000.0 + 0.5) / 1000.0,
                 0.0,
