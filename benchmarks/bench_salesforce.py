@@ -26,6 +26,7 @@ from typing import Any
 
 from mutuality_adapters.salesforce import plugin
 from mutuality_adapters.salesforce.fake import FakeSalesforce, seed_rows
+from mutuality_adapters.salesforce.fake.seed import BOOKING_USER_ID
 from mutuality_adapters.salesforce.fields import FIELDS
 from mutuality_adapters.sqlite_state import SQLiteStateStore
 
@@ -64,15 +65,19 @@ def make_crm(
         contact = f"c{rng.randrange(n_contacts)}"
         channel = rng.choice(channels)
         when = (as_of - timedelta(days=rng.uniform(0.5, 540))).isoformat()
+        outcome = "completed"
+        if channel == "meeting" and rng.random() < 0.15:  # not held: a Subject + outcome field
+            outcome = rng.choice(("canceled", "canceled", "no_show"))
         row = {
             "id": f"a{i}",
             "contact_id": contact,
             "occurred_at": when,
             "channel": channel,
             "direction": rng.choice(("inbound", "outbound")),
-            "outcome": "completed",
+            "outcome": outcome,
             "duration_seconds": str(rng.randint(0, 1800)),
             "automated": "1" if rng.random() < 0.05 else "",
+            "tags": rng.choice(("ask", "give")) if rng.random() < 0.1 else "",
         }
         activities.append(row)
         if channel == "meeting" and rng.random() < 0.2:  # group meeting: a second contact
@@ -121,7 +126,7 @@ def main() -> int:
     args = parser.parse_args()
     as_of = datetime(2026, 11, 1, tzinfo=timezone.utc)
     clock = Clock(as_of - timedelta(days=1))
-    settings: dict[str, Any] = {"bulk_poll_seconds": 0}
+    settings: dict[str, Any] = {"bulk_poll_seconds": 0, "booking_user_ids": BOOKING_USER_ID}
     with (
         FakeSalesforce(clock=clock, daily_limit=DAILY_LIMIT) as fake,
         tempfile.TemporaryDirectory() as tmp,
