@@ -49,7 +49,7 @@ from mutuality_core.ports import (
     WriteResult,
     WrittenScore,
 )
-from mutuality_core.scoring import score_contact
+from mutuality_core.scoring import _check_as_of, _score_sorted, score_contact
 
 __all__ = [
     "RunReport",
@@ -521,7 +521,14 @@ def _score_and_write(
     tally: _Tally,
     progress: ProgressCallback,
     total: int | None,
+    grouped: bool = False,
 ) -> None:
+    """Score each history and write the material changes in batches.
+
+    ``grouped``: the histories come from a snapshot grouped by ``contact_id`` and are
+    handed over for good, so they are scored in place without score_contact's copy
+    and ownership check (a second pass over a million activities).
+    """
     writer = connection.writer
     limit = writer.batch_size
     if options.batch_size is not None:
@@ -530,9 +537,13 @@ def _score_and_write(
     config = options.scoring
     threshold = options.min_score_change
     batch: list[ScoreUpdate] = []
+    as_ts = _check_as_of(as_of)
     with _automatic_collection_paused() as sweep:
         for contact, activities in histories:
-            result = _score(contact, activities, as_of, config)
+            if grouped:
+                result = _score_sorted(contact.id, activities, as_of, as_ts, config)
+            else:
+                result = _score(contact, activities, as_of, config)
             tally.contacts_scored += 1
             tally.band_counts[result.band.value] += 1
             if tally.contacts_scored % _SCORE_PROGRESS_EVERY == 0:
@@ -658,11 +669,13 @@ def _sync(
     histories: Iterable[tuple[Contact, list[Activity]]]
     total: int | None = None
     snapshot_cursor: Cursor | None = None
+    grouped = False
     if source.complete_history:
         snapshot = _read_snapshot(source, None, tally, progress)
         snapshot_cursor = snapshot.cursor
         total = len(snapshot.contacts)
         histories = _Thawing(snapshot, unique=getattr(source, "unique_activities", False))
+        grouped = True
     elif options.dry_run:
         histories = _histories_without_storing(source, state, target, options.full, tally, progress)
     else:
@@ -685,6 +698,7 @@ def _sync(
         tally=tally,
         progress=progress,
         total=total,
+        grouped=grouped,
     )
     if snapshot_cursor is not None and not options.dry_run:
         state.apply_page(target, Page(cursor=snapshot_cursor))  # remembers what was read

@@ -290,22 +290,33 @@ def _activity_chunks(
                     raise ValueError
             except ValueError:
                 occurred_at = parse_timestamp(text, "occurred_at")
-            automated = booleans.get(automated_text)
-            if automated is None:
+            try:
+                automated = booleans[automated_text]
+            except KeyError:
                 automated = booleans.get(automated_text.strip().lower())
                 if automated is None:
                     raise RowError(
                         f"automated {automated_text!r} is not a yes/no value "
                         "(use true/false, 1/0 or yes/no)"
-                    )
+                    ) from None
             # checked in the order the Activity constructor checks them, so a row with
             # several faults is reported with the same message as before
             duration = _duration(duration_text) if duration_text else None
-            channel = channels.get(channel_text) or _to_channel(channel_text)
-            direction = directions.get(direction_text) or _to_direction(direction_text)
-            outcome = outcomes.get(outcome_text) or _to_outcome(outcome_text)
-            tags = tag_sets.get(tags_text)
-            if tags is None:
+            try:  # subscripts, not .get(): a hit is the rule and costs less this way
+                channel = channels[channel_text]
+            except KeyError:
+                channel = _to_channel(channel_text)
+            try:
+                direction = directions[direction_text]
+            except KeyError:
+                direction = _to_direction(direction_text)
+            try:
+                outcome = outcomes[outcome_text]
+            except KeyError:
+                outcome = _to_outcome(outcome_text)
+            try:
+                tags = tag_sets[tags_text]
+            except KeyError:
                 tags = _to_tags(tags_text)
                 if len(tag_sets) < _TAG_SETS_KEPT:
                     tag_sets[tags_text] = tags
