@@ -277,9 +277,15 @@ class MutualityScore:
     @property
     def reasons_text(self) -> str:
         """The reasons joined for a CRM text field (at most 255 characters)."""
-        from mutuality_core.explain import join_reasons
+        join = _JOIN_REASONS
+        if not join:  # explain imports this module, so it is looked up on first use
+            from mutuality_core.explain import join_reasons
 
-        return join_reasons(self.reasons)
+            join.append(join_reasons)
+        return join[0](self.reasons)
+
+
+_JOIN_REASONS: list[Callable[[tuple[str, ...]], str]] = []
 
 
 (_SET_C_NAME, _SET_C_VALUE, _SET_C_WEIGHT, _SET_C_EVIDENCE, _SET_C_LEAN, _SET_C_DETAIL) = (

@@ -189,7 +189,7 @@ def is_material_change(
     """
     if old is None:
         return True
-    if new.band.value != old.band:
+    if new.band._value_ != old.band:  # _value_: the same text, without Enum's descriptor
         return True
     return abs(round(new.score) - round(old.score)) >= min_score_change
 
@@ -473,7 +473,7 @@ def _written_value(update: ScoreUpdate) -> WrittenScore:
     return WrittenScore(
         contact_id=update.contact.id,
         score=score.score,
-        band=score.band.value,
+        band=score.band._value_,
         lean=score.lean,
         strength=score.strength,
         confidence=score.confidence,
@@ -545,7 +545,7 @@ def _score_and_write(
             else:
                 result = _score(contact, activities, as_of, config)
             tally.contacts_scored += 1
-            tally.band_counts[result.band.value] += 1
+            tally.band_counts[result.band._value_] += 1
             if tally.contacts_scored % _SCORE_PROGRESS_EVERY == 0:
                 progress("score", tally.contacts_scored, total)
             if not is_material_change(result, written.get(contact.id), threshold):

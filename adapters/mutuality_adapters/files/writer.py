@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from mutuality_core.errors import ConfigError
+from mutuality_core.explain import join_reasons
 from mutuality_core.ports import ScoreUpdate, WriteResult
 
 __all__ = ["SCORE_COLUMNS", "ScoresFileWriter"]
@@ -44,6 +45,8 @@ def _utc_text(value: datetime | None) -> str:
     """``2026-03-01T12:00:00Z``: whole seconds in UTC, as CRM imports expect."""
     if value is None:
         return ""
+    if value.tzinfo is timezone.utc:  # the common case: no conversion needed
+        return value.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
     return value.astimezone(timezone.utc).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
@@ -54,11 +57,11 @@ def score_row(update: ScoreUpdate, scored_at: str | None = None) -> list[str]:
         update.contact.id,
         update.contact.email or "",
         str(round(score.score)),
-        score.band.value,
+        score.band._value_,
         f"{score.lean:.2f}",
         str(round(score.strength)),
         f"{score.confidence:.2f}",
-        score.reasons_text,
+        join_reasons(score.reasons),
         _utc_text(update.scored_at) if scored_at is None else scored_at,
         score.algorithm,
         str(score.activity_count),
