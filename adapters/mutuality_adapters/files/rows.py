@@ -250,7 +250,9 @@ def _activity_chunks(
     fields = itemgetter(*(columns.get(c, width) for c in ACTIVITY_COLUMNS))
     # Canonical contact id strings: activities share them instead of holding copies.
     canonical = {cid: c.id for cid, c in contacts.items()}
-    owner_of: dict[str, str] = {}  # activity id -> the first contact it was seen for
+    # activity id -> the first activity with that id: one probe per row claims the id
+    first_with: dict[str, Activity] = {}
+    claim = first_with.setdefault
     shared: set[tuple[str, str]] = set()  # (id, contact) of ids seen for several contacts
     booleans = _BOOLEANS
     fromisoformat = datetime.fromisoformat
@@ -277,13 +279,14 @@ def _activity_chunks(
                 activity_id = activity_id.strip()
                 if not activity_id:
                     raise RowError("id is empty")
-            contact_id = canonical.get(raw_contact)
-            if contact_id is None:
+            try:
+                contact_id = canonical[raw_contact]
+            except KeyError:
                 contact_id = canonical.get(raw_contact.strip())
                 if contact_id is None:
                     raise RowError(
                         _unknown_contact(raw_contact.strip(), rejected_contacts, contacts_name)
-                    )
+                    ) from None
             try:
                 occurred_at = fromisoformat(text)
                 if occurred_at.tzinfo is None:
@@ -334,15 +337,13 @@ def _activity_chunks(
                 automated,
                 tags,
             )
-            first = owner_of.get(activity_id)
-            if first is None:
-                owner_of[activity_id] = contact_id
-            elif first is contact_id or (activity_id, contact_id) in shared:
-                raise RowError(
-                    f"duplicate activity id {activity_id!r} for contact {contact_id!r} "
-                    "(an earlier row has the same id and contact_id)"
-                )
-            else:
+            first = claim(activity_id, activity)
+            if first is not activity:  # the id was seen before: for this contact too?
+                if first.contact_id is contact_id or (activity_id, contact_id) in shared:
+                    raise RowError(
+                        f"duplicate activity id {activity_id!r} for contact {contact_id!r} "
+                        "(an earlier row has the same id and contact_id)"
+                    )
                 shared.add((activity_id, contact_id))
         except ValueError as exc:
             if len(row) > width:
