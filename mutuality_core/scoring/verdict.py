@@ -141,7 +141,9 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
         band = _INSUFFICIENT
     elif days_since_last is None or days_since_last > config.dormant_after_days:
         band = _DORMANT
-    elif score >= config.mutual_min_score or lean == 0.0:
+    elif lean == 0.0 or (score >= config.mutual_min_score and t.two_way > 0):
+        # a history with no two-way exchange at all (no timely reply, no meeting or call
+        # held) is not mutual however lenient the score is with thin evidence
         band = _MUTUAL
     elif lean < 0.0:
         band = _YOU_MORE

@@ -262,3 +262,17 @@ def test_only_unknown_direction_activity_counts_for_strength_not_balance():
     assert result.confidence == 0.0
     assert result.lean == 0.0
     assert result.band is Band.INSUFFICIENT_DATA
+
+
+def test_one_way_history_with_a_lenient_score_is_not_mutual():
+    """Four texts, never answered: the score is lenient with thin evidence, the band is not."""
+    s = Story()
+    for i in range(4):
+        s.add(1 + 2 * i, "outbound", channel="message")
+    result = score(s)
+    assert result.confidence >= 0.3  # enough evidence for a verdict
+    assert result.score >= 65  # the score alone would have called it mutual
+    assert result.band is Band.YOU_INVEST_MORE
+    assert any(r.startswith("No two-way exchange") for r in result.reasons)
+    mirror = score_contact([mirrored(a) for a in s.activities], as_of=AS_OF)
+    assert mirror.band is Band.THEY_INVEST_MORE
