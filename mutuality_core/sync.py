@@ -563,6 +563,8 @@ def _score_and_write(
         progress("score", tally.contacts_scored, tally.contacts_scored)
         if batch:
             _write_batch(batch, writer, state, connection.target, tally)
+            # freed before collection resumes, so that no collection walks it
+            del batch
     if not options.dry_run:
         done = tally.written + len(tally.failures)
         progress("write", done, done)
