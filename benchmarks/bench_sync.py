@@ -144,13 +144,17 @@ def main() -> None:
         (folder / "scores.csv").unlink(missing_ok=True)
         began = time.perf_counter()
         stamp = folder / f".generated-{args.contacts}-{args.activities}"
-        if not stamp.exists():
+        reused = stamp.exists()
+        if not reused:
+            for old in folder.glob(".generated-*"):
+                old.unlink()  # the files are about to be replaced
             generate(folder, args.contacts, args.activities)
             stamp.touch()
         size = (folder / "activities.csv").stat().st_size / 2**20
         print(
-            f"generated {args.contacts:,} contacts and {args.activities:,} activities "
-            f"({size:.0f} MiB) in {time.perf_counter() - began:.1f} s"
+            f"{'reused' if reused else 'generated'} {args.contacts:,} contacts and "
+            f"{args.activities:,} activities ({size:.0f} MiB) in "
+            f"{time.perf_counter() - began:.1f} s"
         )
         state = Path(scratch) / "state.sqlite"
         for name in ("full sync", "no-change sync"):
