@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -53,12 +53,15 @@ from mutuality_core.scoring import _check_as_of, _score_sorted, score_contact
 
 __all__ = [
     "RunReport",
+    "ScoredRead",
+    "ScoringSource",
     "SyncOptions",
     "explain_contact",
     "is_material_change",
     "load_history",
     "run_sync",
     "score_connection",
+    "score_histories",
     "score_source",
 ]
 
@@ -209,6 +212,49 @@ def _dedupe(activities: list[Activity]) -> list[Activity]:
     if len(ids) == len(activities):
         return activities
     return list({a.id: a for a in activities}.values())
+
+
+def score_histories(
+    histories: Iterable[tuple[str, list[Activity]]], *, as_of: datetime, config: ScoringConfig
+) -> Iterator[MutualityScore]:
+    """Score histories already grouped by contact, each list handed over for good.
+
+    The lists are sorted in place (no copy, no ownership check): this is the
+    engine's own path for a complete read, offered to adapters that score a
+    partition of the contacts elsewhere (e.g. in a worker process), so that
+    their scores are the very same as the engine's.
+    """
+    as_ts = _check_as_of(as_of)
+    for contact_id, activities in histories:
+        yield _score_sorted(contact_id, activities, as_of, as_ts, config)
+
+
+@attrs.frozen
+class ScoredRead:
+    """A complete read whose histories were scored by the source itself.
+
+    ``scores`` holds every contact with its score, in the source's contact order
+    (the order a plain read would have scored them in); ``rejections`` the records
+    skipped as invalid, in source order.
+    """
+
+    contacts_read: int
+    activities_read: int
+    scores: Iterable[tuple[Contact, MutualityScore]]
+    rejections: tuple[Rejection, ...] = ()
+    cursor: Cursor | None = None
+
+
+@runtime_checkable
+class ScoringSource(Protocol):
+    """A complete-history source that can read and score in one go (e.g. split over processes).
+
+    :func:`run_sync` asks it first; ``None`` means "read me the ordinary way".
+    The scores must be those :func:`score_histories` gives for the same read, and
+    errors must be those the ordinary read raises.
+    """
+
+    def read_scored(self, *, as_of: datetime, config: ScoringConfig) -> ScoredRead | None: ...
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -374,6 +420,26 @@ def _read_snapshot(
     return snapshot
 
 
+def _read_scored(
+    source: Source,
+    as_of: datetime,
+    config: ScoringConfig,
+    tally: _Tally,
+    progress: ProgressCallback,
+) -> ScoredRead | None:
+    """The source's own read-and-score, if it offers one and wants it for this read."""
+    if not source.complete_history or not isinstance(source, ScoringSource):
+        return None
+    result = source.read_scored(as_of=as_of, config=config)
+    if result is None:
+        return None
+    tally.contacts_read += result.contacts_read
+    tally.activities_read += result.activities_read
+    tally.rejections.extend(result.rejections)
+    progress("read", tally.activities_read, None)
+    return result
+
+
 @attrs.define
 class _Overlay:
     """Pages read but not stored (dry runs, ``score``), laid over the state store's cache."""
@@ -522,12 +588,14 @@ def _score_and_write(
     progress: ProgressCallback,
     total: int | None,
     grouped: bool = False,
+    scored: bool = False,
 ) -> None:
     """Score each history and write the material changes in batches.
 
     ``grouped``: the histories come from a snapshot grouped by ``contact_id`` and are
     handed over for good, so they are scored in place without score_contact's copy
-    and ownership check (a second pass over a million activities).
+    and ownership check (a second pass over a million activities). ``scored``: they
+    are (contact, score) pairs the source scored already (:class:`ScoringSource`).
     """
     writer = connection.writer
     limit = writer.batch_size
@@ -538,12 +606,21 @@ def _score_and_write(
     threshold = options.min_score_change
     batch: list[ScoreUpdate] = []
     as_ts = _check_as_of(as_of)
+    results: Iterable[tuple[Contact, MutualityScore]]
+    if scored:
+        results = histories  # type: ignore[assignment]  # (contact, score) pairs
+    elif grouped:
+        results = (
+            (contact, _score_sorted(contact.id, activities, as_of, as_ts, config))
+            for contact, activities in histories
+        )
+    else:
+        results = (
+            (contact, _score(contact, activities, as_of, config))
+            for contact, activities in histories
+        )
     with _automatic_collection_paused() as sweep:
-        for contact, activities in histories:
-            if grouped:
-                result = _score_sorted(contact.id, activities, as_of, as_ts, config)
-            else:
-                result = _score(contact, activities, as_of, config)
+        for contact, result in results:
             tally.contacts_scored += 1
             tally.band_counts[result.band._value_] += 1
             if tally.contacts_scored % _SCORE_PROGRESS_EVERY == 0:
@@ -671,8 +748,14 @@ def _sync(
     histories: Iterable[tuple[Contact, list[Activity]]]
     total: int | None = None
     snapshot_cursor: Cursor | None = None
-    grouped = False
-    if source.complete_history:
+    grouped = scored = False
+    read_scored = _read_scored(source, as_of, options.scoring, tally, progress)
+    if read_scored is not None:
+        histories = read_scored.scores  # type: ignore[assignment]
+        snapshot_cursor = read_scored.cursor
+        total = read_scored.contacts_read
+        scored = True
+    elif source.complete_history:
         snapshot = _read_snapshot(source, None, tally, progress)
         snapshot_cursor = snapshot.cursor
         total = len(snapshot.contacts)
@@ -701,6 +784,7 @@ def _sync(
         progress=progress,
         total=total,
         grouped=grouped,
+        scored=scored,
     )
     if snapshot_cursor is not None and not options.dry_run:
         state.apply_page(target, Page(cursor=snapshot_cursor))  # remembers what was read

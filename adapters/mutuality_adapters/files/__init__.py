@@ -14,6 +14,9 @@ key             default  meaning
                          ``rejects``) instead of stopping at the first one
 ``rejects``     DIR/     where skipped rows go, with the reason
                 rejects.csv
+``workers``     auto     processes that read and score a large activities
+                         file (auto: 2 from 12 MiB where fork is available;
+                         1: always in this process)
 =============== ======== ===================================================
 """
 
@@ -26,7 +29,8 @@ from typing import Any
 from mutuality_core.errors import ConfigError, InvalidInputError
 from mutuality_core.ports import Connection
 
-from .source import REJECTS_COLUMNS, FilesSource
+from .parallel import WorkerFailedError
+from .source import REJECTS_COLUMNS, FilesSource, check_workers
 from .writer import SCORE_COLUMNS, ScoresFileWriter
 
 __all__ = [
@@ -35,11 +39,12 @@ __all__ = [
     "FilesPlugin",
     "FilesSource",
     "ScoresFileWriter",
+    "WorkerFailedError",
     "connect",
     "plugin",
 ]
 
-SETTINGS = ("path", "output", "skip_invalid", "rejects")
+SETTINGS = ("path", "output", "skip_invalid", "rejects", "workers")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -64,6 +69,7 @@ def connect(
     output: str | Path | None = None,
     skip_invalid: bool = False,
     rejects: str | Path | None = None,
+    workers: int | str = "auto",
 ) -> Connection:
     """Open a folder as a source and a scores file as the writer (library entry point)."""
     folder = Path(path).expanduser().resolve()
@@ -74,7 +80,9 @@ def connect(
         )
     output_path = Path(output).expanduser().resolve() if output else folder / "scores.csv"
     rejects_path = Path(rejects).expanduser().resolve() if rejects else folder / "rejects.csv"
-    source = FilesSource(folder, skip_invalid=skip_invalid, rejects_path=rejects_path)
+    source = FilesSource(
+        folder, skip_invalid=skip_invalid, rejects_path=rejects_path, workers=workers
+    )
     writer = ScoresFileWriter(output_path, source.known_contact_ids)
     target = f"files:{folder}"
     if output_path != folder / "scores.csv":
@@ -101,6 +109,7 @@ class FilesPlugin:
             output=settings.get("output") or None,
             skip_invalid=_flag(settings.get("skip_invalid"), "skip_invalid"),
             rejects=settings.get("rejects") or None,
+            workers=check_workers(settings.get("workers") or "auto"),
         )
 
 

@@ -10,21 +10,45 @@ import csv
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
-from mutuality_core.errors import InvalidInputError
+from mutuality_core.config import ScoringConfig
+from mutuality_core.errors import ConfigError, InvalidInputError
 from mutuality_core.ports import Cursor, Page, Rejection
+from mutuality_core.sync import ScoredRead
 
+from .parallel import parallel_supported, score_in_workers
 from .records import open_records
 from .rows import ACTIVITY_COLUMNS, CONTACT_COLUMNS, RejectLog, parse_activities, parse_contacts
 
-__all__ = ["REJECTS_COLUMNS", "FilesSource"]
+__all__ = ["AUTO_WORKERS_MIN_BYTES", "REJECTS_COLUMNS", "FilesSource", "check_workers"]
 
 log = logging.getLogger(__name__)
 
 REJECTS_COLUMNS = ("file", "line", "error", "record")
+
+#: ``workers="auto"`` reads in two processes from this activities file size on
+#: (about 180,000 rows): below it, starting workers costs more than it saves.
+AUTO_WORKERS_MIN_BYTES = 12 * 2**20
+
+
+def check_workers(value: int | str) -> int | str:
+    """``"auto"`` or a whole number >= 1 (text such as ``"2"`` from settings is accepted)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "auto":
+            return "auto"
+        if text.isdigit():
+            value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"adapters.files.workers must be auto or a whole number >= 1; got {value!r}"
+        )
+    return value
 
 
 class FilesSource:
@@ -45,8 +69,11 @@ class FilesSource:
         skip_invalid: bool = False,
         rejects_path: str | os.PathLike[str] | None = None,
         chunk_size: int = 50_000,
+        workers: int | str = "auto",
     ) -> None:
         self.folder = Path(folder)
+        #: ``"auto"`` (two processes for a large file where fork is available) or a count.
+        self.workers = check_workers(workers)
         self.skip_invalid = skip_invalid
         self.rejects_path = Path(rejects_path) if rejects_path else self.folder / "rejects.csv"
         self.chunk_size = chunk_size
@@ -117,6 +144,59 @@ class FilesSource:
         if self.skip_invalid:
             self._write_rejects(rejects)
         yield Page(rejected=tuple(rejects.rejections[reported:]), cursor=cursor)
+
+    def worker_count(self, activities_path: Path) -> int:
+        """How many processes read ``activities_path`` (1: this one, the ordinary read)."""
+        if self.workers == "auto":
+            if activities_path.stat().st_size < AUTO_WORKERS_MIN_BYTES:
+                return 1
+            return 2 if parallel_supported() else 1
+        assert isinstance(self.workers, int)
+        if self.workers > 1 and "fork" not in multiprocessing.get_all_start_methods():
+            log.warning("workers = %d needs the fork start method; reading in one process",
+                        self.workers)  # fmt: skip
+            return 1
+        return self.workers
+
+    def read_scored(self, *, as_of: datetime, config: ScoringConfig) -> ScoredRead | None:
+        """Read and score in worker processes (see ``parallel``); None when one process reads.
+
+        Same scores, errors and rejects as :meth:`read` followed by the engine's scoring.
+        """
+        contacts_path = self.locate("contacts")
+        activities_path = self.locate("activities")
+        workers = self.worker_count(activities_path)
+        if workers <= 1:
+            return None
+        cursor = self.fingerprint()
+        rejects = RejectLog(self.skip_invalid)
+        contacts, rejected_ids = parse_contacts(
+            open_records(contacts_path, CONTACT_COLUMNS), rejects
+        )
+        self._known_ids = frozenset(contacts)
+        log.info("reading %s in %d worker processes", activities_path.name, workers)
+        scored = score_in_workers(
+            activities_path,
+            contacts,
+            rejected_ids,
+            contacts_path.name,
+            skip_invalid=self.skip_invalid,
+            workers=workers,
+            as_of=as_of,
+            config=config,
+        )
+        rejects.rejections.extend(scored.rejections)
+        rejects.records.extend(scored.records)
+        self.last_rejections = tuple(rejects.rejections)
+        if self.skip_invalid:
+            self._write_rejects(rejects)
+        return ScoredRead(
+            contacts_read=len(contacts),
+            activities_read=scored.activities,
+            scores=scored.scores,
+            rejections=tuple(rejects.rejections),
+            cursor=cursor,
+        )
 
     def _write_rejects(self, rejects: RejectLog) -> None:
         """Replace the rejects file (header only when nothing was rejected this time)."""

@@ -1,0 +1,331 @@
+"""Reading and scoring a large activities file in worker processes, partitioned by contact.
+
+Every worker reads the whole activities file with ``csv.reader`` (cheap), but
+builds activities and scores only for the contacts of its own partition; the
+parent gets back one score per contact and the rows each worker rejected, and
+diffs and writes as usual. Because all rows of one contact land in one worker,
+each worker finds that contact's duplicate activity ids exactly as a single
+process would (an id may repeat across contacts, never within one). Every
+worker also sees every row, so each finds the earliest bad row of its own
+partition; the earliest of those is the error a single process raises.
+
+Workers are forked (``fork`` start method): they inherit the parsed contacts
+without pickling and need no ``if __name__ == "__main__"`` guard in the caller.
+Where ``fork`` is missing, :func:`parallel_supported` says so and the caller
+reads in one process.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing.connection import Connection as Pipe
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any
+
+from mutuality_core.config import ScoringConfig
+from mutuality_core.errors import InvalidInputError, MutualityError
+from mutuality_core.model import (
+    Activity,
+    Band,
+    Contact,
+    MutualityScore,
+    _trusted_component,
+    _trusted_score,
+)
+from mutuality_core.ports import Rejection
+from mutuality_core.sync import score_histories
+
+from .records import open_records
+from .rows import ACTIVITY_COLUMNS, RejectLog, parse_activities
+
+__all__ = [
+    "WorkerFailedError",
+    "parallel_supported",
+    "score_in_workers",
+]
+
+log = logging.getLogger(__name__)
+
+
+class WorkerFailedError(MutualityError):
+    """A worker process died or failed unexpectedly; nothing was written.
+
+    Rerun with the files setting ``workers = 1`` to read in one process (and see
+    the underlying error there, if it is one).
+    """
+
+
+def parallel_supported() -> bool:
+    """Whether worker processes can be started cleanly here (``fork``, and no other threads)."""
+    return (
+        "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+        and (os.cpu_count() or 1) >= 2
+    )
+
+
+@dataclass
+class PartitionResult:
+    """What one worker sends back: its scores in partition order, and what it rejected.
+
+    Scores travel as tuples of plain values (:func:`_flatten`): pickling the attrs
+    objects themselves costs a Python call per object and per component, several
+    times the price of the tuples.
+    """
+
+    scores: list[tuple[Any, ...]]
+    activities: int
+    rejections: list[Rejection] = field(default_factory=list)
+    records: list[tuple[str, int, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class ScoredActivities:
+    """Every contact's score, in contact order, with the merged rejections (file order)."""
+
+    scores: list[tuple[Contact, MutualityScore]]
+    activities: int
+    rejections: list[Rejection]
+    records: list[tuple[str, int, str, str]]
+
+
+def score_in_workers(
+    activities_path: Path,
+    contacts: Mapping[str, Contact],
+    rejected_contacts: Mapping[str, int],
+    contacts_name: str,
+    *,
+    skip_invalid: bool,
+    workers: int,
+    as_of: datetime,
+    config: ScoringConfig,
+) -> ScoredActivities:
+    """Parse and score ``activities_path`` in ``workers`` forked processes.
+
+    Raises the :class:`InvalidInputError` of the earliest bad row (when not
+    skipping), or :class:`WorkerFailedError` if a worker dies; no worker outlives
+    the call, whatever happens (KeyboardInterrupt included).
+    """
+    ordered = list(contacts.values())
+    owner = {contact.id: index % workers for index, contact in enumerate(ordered)}
+    context = multiprocessing.get_context("fork")
+    processes: list[Any] = []
+    pipes: list[Pipe] = []
+    was_enabled = gc.isenabled()
+    gc.disable()  # tens of thousands of acyclic scores to unpickle and rebuild: nothing to collect
+    try:
+        try:
+            for part in range(workers):
+                receiving, sending = context.Pipe(duplex=False)
+                args = (sending, activities_path, contacts, rejected_contacts, contacts_name,
+                        skip_invalid, owner, part, ordered[part::workers], as_of,
+                        config)  # fmt: skip
+                process = context.Process(
+                    target=_worker, name=f"mutuality-files-worker-{part}", args=args, daemon=True
+                )
+                process.start()
+                sending.close()
+                processes.append(process)
+                pipes.append(receiving)
+            messages = _collect(processes, pipes)
+        finally:
+            for pipe in pipes:
+                pipe.close()
+            _stop(processes)
+        return _merge(ordered, messages, workers, as_of)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _merge(
+    ordered: Sequence[Contact], messages: Sequence[Any], workers: int, as_of: datetime
+) -> ScoredActivities:
+    """Every contact's score in contact order; rejections in file order; else the first error."""
+    errors = [m for m in messages if m[0] == "error"]
+    if errors:
+        _, _line, _part, error = min(errors, key=lambda m: (m[1], m[2]))
+        raise error
+    results: list[PartitionResult] = [m[1] for m in messages]
+    bands = {band._value_: band for band in Band}
+    parts = [r.scores for r in results]
+    scores = [
+        (contact, _rebuild(contact.id, parts[index % workers][index // workers], as_of, bands))
+        for index, contact in enumerate(ordered)
+    ]
+    merged = sorted(
+        (record[1], part, n)
+        for part, result in enumerate(results)
+        for n, record in enumerate(result.records)
+    )
+    return ScoredActivities(
+        scores=scores,
+        activities=sum(r.activities for r in results),
+        rejections=[results[part].rejections[n] for _, part, n in merged],
+        records=[results[part].records[n] for _, part, n in merged],
+    )
+
+
+def _collect(processes: Sequence[Any], pipes: Sequence[Pipe]) -> list[Any]:
+    """One message per worker; a worker that exits without one is a failure."""
+    messages: list[Any] = [None] * len(processes)
+    waiting = {pipe: part for part, pipe in enumerate(pipes)}
+    exits = {processes[part].sentinel: part for part in range(len(processes))}
+    while waiting:
+        ready = wait([*waiting, *(s for s, p in exits.items() if pipes[p] in waiting)])
+        for handle in ready:
+            if handle in waiting:
+                part = waiting[handle]
+                try:
+                    messages[part] = handle.recv()
+                except (EOFError, OSError):
+                    raise _died(processes[part]) from None
+                del waiting[handle]
+            elif pipes[exits[handle]] in waiting and not pipes[exits[handle]].poll():
+                raise _died(processes[exits[handle]])
+    for message in messages:
+        if message[0] == "crash":
+            raise WorkerFailedError(
+                f"a files worker process failed unexpectedly:\n{message[1]}"
+                "Rerun with the files setting workers = 1 to read in one process."
+            )
+    return messages
+
+
+def _died(process: Any) -> WorkerFailedError:
+    process.join(5)
+    return WorkerFailedError(
+        f"files worker process {process.name} (pid {process.pid}) died with exit code "
+        f"{process.exitcode} before sending its scores (out of memory? killed?); nothing was "
+        "written. Rerun with the files setting workers = 1 to read in one process."
+    )
+
+
+def _stop(processes: Sequence[Any]) -> None:
+    """Reap every worker: wait briefly for those finishing, terminate the rest."""
+    for process in processes:
+        process.join(0.5 if process.exitcode is None else None)
+        if process.exitcode is None:
+            process.terminate()
+            process.join(5)
+        if process.exitcode is None:  # pragma: no cover - ignored SIGTERM
+            process.kill()
+            process.join()
+        process.close()
+
+
+def _worker(
+    pipe: Pipe,
+    activities_path: Path,
+    contacts: Mapping[str, Contact],
+    rejected_contacts: Mapping[str, int],
+    contacts_name: str,
+    skip_invalid: bool,
+    owner: Mapping[str, int],
+    part: int,
+    mine: Sequence[Contact],
+    as_of: datetime,
+    config: ScoringConfig,
+) -> None:
+    """Runs in a forked child: parse this partition's rows, score its contacts, send back."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us; no second traceback
+    gc.disable()  # millions of acyclic objects; the process ends right after
+    records = None
+    try:
+        records = open_records(activities_path, ACTIVITY_COLUMNS)
+        column = records.header.index("contact_id") if "contact_id" in records.header else None
+        if column is not None:
+            records.rows = _partition_rows(records.rows, column, owner, part)
+        rejects = RejectLog(skip_invalid)
+        groups: dict[str, list[Activity]] = {}
+        get = groups.get
+        count = 0
+        for chunk in parse_activities(records, contacts, rejected_contacts, contacts_name, rejects):
+            count += len(chunk)
+            for activity in chunk:
+                group = get(activity.contact_id)
+                if group is None:
+                    groups[activity.contact_id] = [activity]
+                else:
+                    group.append(activity)
+        histories = ((c.id, groups.pop(c.id, [])) for c in mine)
+        scores = [_flatten(s) for s in score_histories(histories, as_of=as_of, config=config)]
+        message: Any = (
+            "ok",
+            PartitionResult(scores, count, rejects.rejections, rejects.records),
+        )
+    except InvalidInputError as exc:
+        line = records.line() if records is not None else 0
+        message = ("error", line, part, exc)
+    except BaseException:
+        message = ("crash", traceback.format_exc())
+    pipe.send(message)
+    pipe.close()
+
+
+def _flatten(score: MutualityScore) -> tuple[Any, ...]:
+    """A score as plain values (its contact id and as_of are known to the parent)."""
+    return (
+        score.score,
+        score.lean,
+        score.strength,
+        score.band._value_,
+        score.confidence,
+        score.reasons,
+        tuple((c.name, c.value, c.weight, c.evidence, c.lean, c.detail) for c in score.components),
+        score.algorithm,
+        score.activity_count,
+        score.last_activity_at,
+    )
+
+
+def _rebuild(
+    contact_id: str, values: tuple[Any, ...], as_of: datetime, bands: Mapping[str, Band]
+) -> MutualityScore:
+    """The score :func:`_flatten` took apart, equal to the worker's."""
+    (score, lean, strength, band, confidence, reasons, components, algorithm, count,
+     last_at) = values  # fmt: skip
+    return _trusted_score(
+        contact_id,
+        score,
+        lean,
+        strength,
+        bands[band],
+        confidence,
+        reasons,
+        tuple(_trusted_component(*c) for c in components),
+        algorithm,
+        as_of,
+        count,
+        last_at,
+    )
+
+
+def _partition_rows(
+    rows: Iterator[list[str]], column: int, owner: Mapping[str, int], part: int
+) -> Iterator[list[str]]:
+    """The rows of this partition's contacts, plus (in partition 0) rows of no known contact."""
+    for row in rows:
+        try:
+            if owner[row[column]] == part:
+                yield row
+        except (KeyError, IndexError):
+            if _fallback_owner(row, column, owner) == part:
+                yield row
+
+
+def _fallback_owner(row: list[str], column: int, owner: Mapping[str, int]) -> int:
+    """Padded contact ids go where the clean id goes; rows of no known contact to partition 0."""
+    if len(row) <= column:
+        return 0
+    return owner.get(row[column].strip(), 0)
