@@ -94,8 +94,26 @@ def without_scored_at(path: Path) -> list[list[str]]:
     return [row[:column] + row[column + 1 :] for row in rows]
 
 
-def twin_folders(tmp_path: Path) -> tuple[Path, Path]:
+def quote_everything(folder: Path) -> None:
+    """Rewrite activities.csv with every field quoted: workers then split rows with csv.reader."""
+    path = folder / "activities.csv"
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    with path.open("w", newline="") as f:
+        csv.writer(f, quoting=csv.QUOTE_ALL).writerows(rows)
+
+
+@pytest.fixture(params=["plain", "quoted"])
+def layout(request: pytest.FixtureRequest) -> str:
+    """Plain CSV (workers pick their lines unparsed) or quoted CSV (every row parsed)."""
+    return str(request.param)
+
+
+def twin_folders(tmp_path: Path, layout: str = "plain") -> tuple[Path, Path]:
     one = generate(tmp_path / "one")
+    if layout == "quoted":
+        quote_everything(one)
+    assert parallel._is_plain_csv(one / "activities.csv") is (layout == "plain")
     two = tmp_path / "two"
     shutil.copytree(one, two)
     return one, two
@@ -105,8 +123,8 @@ def no_children_left() -> bool:
     return not multiprocessing.active_children()
 
 
-def test_workers_give_the_same_scores_as_one_process(tmp_path):
-    one = generate(tmp_path / "crm")
+def test_workers_give_the_same_scores_as_one_process(tmp_path, layout):
+    one, _ = twin_folders(tmp_path, layout)
     config = ScoringConfig()
     single = list(score_source(FilesSource(one, workers=1), as_of=AS_OF, scoring=config))
     read = FilesSource(one, workers=2).read_scored(as_of=AS_OF, config=config)
@@ -118,8 +136,8 @@ def test_workers_give_the_same_scores_as_one_process(tmp_path):
     assert no_children_left()
 
 
-def test_a_sync_with_workers_writes_the_same_file_and_report(tmp_path):
-    one, two = twin_folders(tmp_path)
+def test_a_sync_with_workers_writes_the_same_file_and_report(tmp_path, layout):
+    one, two = twin_folders(tmp_path, layout)
     a = sync(one, 1, tmp_path / "a.sqlite")
     b = sync(two, 2, tmp_path / "b.sqlite")
     assert without_scored_at(one / "scores.csv") == without_scored_at(two / "scores.csv")
@@ -131,8 +149,8 @@ def test_a_sync_with_workers_writes_the_same_file_and_report(tmp_path):
     assert again.changed == 0 and again.unchanged == 300
 
 
-def test_the_earliest_bad_row_stops_the_run_with_the_same_error(tmp_path):
-    one, two = twin_folders(tmp_path)
+def test_the_earliest_bad_row_stops_the_run_with_the_same_error(tmp_path, layout):
+    one, two = twin_folders(tmp_path, layout)
     for folder in (one, two):  # bad rows for contacts of both partitions; c1's comes first
         append_rows(folder, [
             ["late", "c0", "not a time", "email", "outbound", "", "", "", "", ""],
@@ -152,8 +170,8 @@ def test_the_earliest_bad_row_stops_the_run_with_the_same_error(tmp_path):
     assert no_children_left()
 
 
-def test_skipped_rows_are_the_same_rejects_in_file_order(tmp_path):
-    one, two = twin_folders(tmp_path)
+def test_skipped_rows_are_the_same_rejects_in_file_order(tmp_path, layout):
+    one, two = twin_folders(tmp_path, layout)
     bad = [
         ["x1", "c1", "2026-01-01T00:00:00Z", "fax", "outbound", "", "", "", "", ""],
         ["x2", "nobody", "2026-01-01T00:00:00Z", "email", "outbound", "", "", "", "", ""],

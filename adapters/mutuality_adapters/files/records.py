@@ -54,6 +54,11 @@ class RecordFile:
             return encoding_error(self.path)
         return InvalidInputError(f"{self.path}:{self.line() + 1}: malformed CSV: {exc}")
 
+    @property
+    def handle(self) -> TextIO:
+        """The open text file (positioned after the rows read so far)."""
+        return self._handle
+
     def close(self) -> None:
         self._handle.close()
 
