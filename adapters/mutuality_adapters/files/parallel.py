@@ -25,7 +25,7 @@ import os
 import signal
 import threading
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection as Pipe
@@ -81,10 +81,10 @@ class PartitionResult:
 
     Scores travel as tuples of plain values (:func:`_flatten`): pickling the attrs
     objects themselves costs a Python call per object and per component, several
-    times the price of the tuples.
+    times the price of the tuples. The parent replaces them with the rebuilt scores.
     """
 
-    scores: list[tuple[Any, ...]]
+    scores: list[Any]
     activities: int
     rejections: list[Rejection] = field(default_factory=list)
     records: list[tuple[str, int, str, str]] = field(default_factory=list)
@@ -139,7 +139,18 @@ def score_in_workers(
                 sending.close()
                 processes.append(process)
                 pipes.append(receiving)
-            messages = _collect(processes, pipes)
+            bands = {band._value_: band for band in Band}
+
+            def rebuild(part: int, message: Any) -> None:
+                """Rebuild a worker's scores as it arrives, while the others still work."""
+                if message[0] == "ok":
+                    mine = ordered[part::workers]
+                    message[1].scores = [
+                        _rebuild(c.id, values, as_of, bands)
+                        for c, values in zip(mine, message[1].scores, strict=True)
+                    ]
+
+            messages = _collect(processes, pipes, rebuild)
         finally:
             for pipe in pipes:
                 pipe.close()
@@ -159,11 +170,9 @@ def _merge(
         _, _line, _part, error = min(errors, key=lambda m: (m[1], m[2]))
         raise error
     results: list[PartitionResult] = [m[1] for m in messages]
-    bands = {band._value_: band for band in Band}
     parts = [r.scores for r in results]
     scores = [
-        (contact, _rebuild(contact.id, parts[index % workers][index // workers], as_of, bands))
-        for index, contact in enumerate(ordered)
+        (contact, parts[index % workers][index // workers]) for index, contact in enumerate(ordered)
     ]
     merged = sorted(
         (record[1], part, n)
@@ -178,8 +187,11 @@ def _merge(
     )
 
 
-def _collect(processes: Sequence[Any], pipes: Sequence[Pipe]) -> list[Any]:
-    """One message per worker; a worker that exits without one is a failure."""
+def _collect(
+    processes: Sequence[Any], pipes: Sequence[Pipe], received: Callable[[int, Any], None]
+) -> list[Any]:
+    """One message per worker, each handed to ``received`` as it comes; a worker that
+    exits without one is a failure."""
     messages: list[Any] = [None] * len(processes)
     waiting = {pipe: part for part, pipe in enumerate(pipes)}
     exits = {processes[part].sentinel: part for part in range(len(processes))}
@@ -193,6 +205,7 @@ def _collect(processes: Sequence[Any], pipes: Sequence[Pipe]) -> list[Any]:
                 except (EOFError, OSError):
                     raise _died(processes[part]) from None
                 del waiting[handle]
+                received(part, messages[part])
             elif pipes[exits[handle]] in waiting and not pipes[exits[handle]].poll():
                 raise _died(processes[exits[handle]])
     for message in messages:
