@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import multiprocessing
 import os
 import random
@@ -272,3 +273,28 @@ def test_an_interrupt_stops_the_workers(tmp_path, monkeypatch):
         sync(folder, 2, tmp_path / "s.sqlite")
     assert no_children_left()
     assert not (folder / "scores.csv").exists()
+
+
+def test_json_lines_input_gives_the_same_scores_with_workers(tmp_path):
+    folder = generate(tmp_path / "crm", contacts=60, activities=900)
+    with (folder / "activities.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    (folder / "activities.csv").unlink()
+    (folder / "activities.jsonl").write_text(
+        "".join(json.dumps({k: v for k, v in row.items() if v}) + "\n" for row in rows)
+    )
+    config = ScoringConfig()
+    single = list(score_source(FilesSource(folder, workers=1), as_of=AS_OF, scoring=config))
+    read = FilesSource(folder, workers=2).read_scored(as_of=AS_OF, config=config)
+    assert read is not None and read.activities_read == 900
+    assert [(c.id, repr(s)) for c, s in read.scores] == [(c.id, repr(s)) for c, s in single]
+
+
+def test_plain_csv_detection(tmp_path):
+    path = tmp_path / "activities.csv"
+    path.write_bytes(b"id,contact_id\r\na1,c1\r\n")
+    assert parallel._is_plain_csv(path)
+    path.write_bytes(b'id,contact_id\na1,"c1"\n')
+    assert not parallel._is_plain_csv(path)
+    path.write_bytes(b"id,contact_id\ra1,c1\r")  # old Mac line ends
+    assert not parallel._is_plain_csv(path)
