@@ -298,3 +298,19 @@ def test_plain_csv_detection(tmp_path):
     assert not parallel._is_plain_csv(path)
     path.write_bytes(b"id,contact_id\ra1,c1\r")  # old Mac line ends
     assert not parallel._is_plain_csv(path)
+
+
+def _score_in_a_daemon(folder: str, queue: multiprocessing.SimpleQueue) -> None:
+    read = FilesSource(folder, workers=2).read_scored(as_of=AS_OF, config=ScoringConfig())
+    queue.put(read is None)
+
+
+def test_a_daemon_process_reads_in_one_process(tmp_path):
+    folder = generate(tmp_path / "crm", contacts=20, activities=200)
+    context = multiprocessing.get_context("fork")
+    queue = context.SimpleQueue()
+    daemon = context.Process(target=_score_in_a_daemon, args=(str(folder), queue), daemon=True)
+    daemon.start()
+    daemon.join(30)
+    assert daemon.exitcode == 0
+    assert queue.get() is True  # fell back instead of failing to start workers

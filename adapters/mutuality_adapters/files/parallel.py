@@ -51,6 +51,7 @@ from .rows import ACTIVITY_COLUMNS, RejectLog, parse_activities
 
 __all__ = [
     "WorkerFailedError",
+    "can_fork",
     "parallel_supported",
     "score_in_workers",
 ]
@@ -66,13 +67,21 @@ class WorkerFailedError(MutualityError):
     """
 
 
-def parallel_supported() -> bool:
-    """Whether worker processes can be started cleanly here (``fork``, and no other threads)."""
+def can_fork() -> bool:
+    """Whether this process may fork workers at all (not on Windows, not in a daemon process)."""
     return (
         "fork" in multiprocessing.get_all_start_methods()
-        and threading.active_count() == 1
-        and (os.cpu_count() or 1) >= 2
+        and not multiprocessing.current_process().daemon
     )
+
+
+def parallel_supported() -> bool:
+    """Whether ``workers = auto`` should use workers: fork, two cores, and no other threads.
+
+    Forking a process that runs other threads can deadlock the child on a lock one
+    of them held, so ``auto`` then stays in one process.
+    """
+    return can_fork() and threading.active_count() == 1 and (os.cpu_count() or 1) >= 2
 
 
 @dataclass

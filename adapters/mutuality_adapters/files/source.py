@@ -10,7 +10,6 @@ import csv
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 from collections.abc import Iterator
 from datetime import datetime
@@ -21,7 +20,7 @@ from mutuality_core.errors import ConfigError, InvalidInputError
 from mutuality_core.ports import Cursor, Page, Rejection
 from mutuality_core.sync import ScoredRead
 
-from .parallel import parallel_supported, score_in_workers
+from .parallel import can_fork, parallel_supported, score_in_workers
 from .records import open_records
 from .rows import ACTIVITY_COLUMNS, CONTACT_COLUMNS, RejectLog, parse_activities, parse_contacts
 
@@ -152,9 +151,9 @@ class FilesSource:
                 return 1
             return 2 if parallel_supported() else 1
         assert isinstance(self.workers, int)
-        if self.workers > 1 and "fork" not in multiprocessing.get_all_start_methods():
-            log.warning("workers = %d needs the fork start method; reading in one process",
-                        self.workers)  # fmt: skip
+        if self.workers > 1 and not can_fork():
+            log.warning("workers = %d needs the fork start method outside a daemon process; "
+                        "reading in one process", self.workers)  # fmt: skip
             return 1
         return self.workers
 
