@@ -154,8 +154,22 @@ def _non_empty_str(instance: object, attribute: attrs.Attribute[str], value: str
         raise ValueError(f"{attribute.name} must be a non-empty string; got {value!r}")
 
 
+class _Stamped:
+    """Holds an activity's POSIX time, computed once when the activity is built.
+
+    The scorer sorts and tallies millions of activities by time; a float compares and
+    reads several times faster than ``datetime.timestamp()``. The slot lives outside
+    attrs so that ``attrs.fields``, ``attrs.asdict``, equality, hashing and ``repr``
+    see exactly the public fields.
+    """
+
+    __slots__ = ("_ts",)
+
+    _ts: float
+
+
 @attrs.frozen(slots=True)
-class Activity:
+class Activity(_Stamped):
     """One interaction between you and one contact.
 
     An activity that involves several contacts (a group meeting, an email with
@@ -180,6 +194,21 @@ class Activity:
         if value is not None and value < 0:
             raise ValueError(f"duration_seconds must be >= 0 or None; got {value!r}")
 
+    def __attrs_post_init__(self) -> None:
+        _SET_TS(self, self.occurred_at.timestamp())
+
+
+_SET_TS = _Stamped.__dict__["_ts"].__set__
+_attrs_setstate = Activity.__setstate__
+
+
+def _activity_setstate(self: Activity, state: object) -> None:
+    """Unpickle (and copy) as attrs does, then stamp the time, which is not pickled."""
+    _attrs_setstate(self, state)
+    _SET_TS(self, self.occurred_at.timestamp())
+
+
+Activity.__setstate__ = _activity_setstate  # type: ignore[method-assign]
 
 _new_object = object.__new__
 (_SET_ID, _SET_CONTACT_ID, _SET_OCCURRED_AT, _SET_CHANNEL, _SET_DIRECTION, _SET_OUTCOME,
@@ -219,6 +248,7 @@ def _trusted_activity(
     _SET_DURATION(activity, duration_seconds)
     _SET_AUTOMATED(activity, automated)
     _SET_TAGS(activity, tags)
+    _SET_TS(activity, occurred_at.timestamp())
     return activity
 
 

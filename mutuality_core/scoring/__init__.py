@@ -28,7 +28,11 @@ ALGORITHM_VERSION = "mutuality-1.0"
 logger = logging.getLogger(__name__)
 
 _DEFAULT_CONFIG = ScoringConfig()
-_BY_TIME = attrgetter("occurred_at")
+# Activity._ts is occurred_at.timestamp(), stored when the activity is built: equal
+# instants give equal floats, and a later instant never a smaller float, so this order
+# is the datetime order; instants that share a float are ties, which the tally reports
+# and _full_key (datetime first) then settles exactly as before.
+_BY_TIME = attrgetter("_ts")
 _BLOCK = 1024  # activities grouped per block (see _score_groups)
 
 

@@ -2,10 +2,11 @@
 
 This is the hot path (millions of activities per run), so it is one function with
 local variables, identity tests on enum members and no per-activity calls beyond
-``datetime.timestamp`` and ``math.exp``. Everything that is about *a side* is kept in
-two-slot lists indexed by side (0 = you, 1 = them) and updated by the same
-expression for both sides: swapping inbound and outbound swaps the slots bit for
-bit, which is what makes the mirror property exact.
+``math.exp`` (each activity's POSIX time is stored on it when it is built).
+Everything that is about *a side* is kept in two-slot lists indexed by side
+(0 = you, 1 = them) and updated by the same expression for both sides: swapping
+inbound and outbound swaps the slots bit for bit, which is what makes the mirror
+property exact.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
     asks = [0, 0]
     evidence = 0
     two_way = 0
-    last_at: datetime | None = None
+    last: Activity | None = None  # the latest activity that counts (its time is last_at)
     last_two_way_ts: float | None = None
     ties = False
     last_weight = 0.0
@@ -167,8 +168,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
         channel = a.channel
         if channel is task_:
             continue
-        when = a.occurred_at
-        ts = when.timestamp()
+        ts = a._ts
         if ts > as_ts:
             continue  # not yet happened
         if ts == prev_ts:
@@ -229,10 +229,10 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
                     last_weight = w
                 else:
                     failed_unattributed += 1
-                last_at = when
+                last = a
                 continue
 
-        last_at = when
+        last = a
         cw = cost * w
         engagement += cw
         if side < 0:
@@ -347,7 +347,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
         asks=asks,
         evidence=evidence,
         two_way=two_way,
-        last_at=last_at,
+        last_at=None if last is None else last.occurred_at,
         last_two_way_ts=last_two_way_ts,
         ties=ties,
         last_weight=last_weight,
