@@ -180,14 +180,7 @@ def _open_jsonl(path: Path, expected: tuple[str, ...]) -> RecordFile:
                 line += 1
                 if not text.strip():
                     continue
-                try:
-                    obj = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise InvalidInputError(f"{path}:{line}: invalid JSON: {exc}") from None
-                if not isinstance(obj, dict):
-                    raise InvalidInputError(
-                        f"{path}:{line}: expected a JSON object, got {type(obj).__name__}"
-                    )
+                obj = _json_object(path, line, text)
                 records._line, records.obj = line, obj
                 yield [_jsonl_value(obj.get(h)) for h in header]
         except UnicodeDecodeError:
@@ -197,6 +190,17 @@ def _open_jsonl(path: Path, expected: tuple[str, ...]) -> RecordFile:
     return records
 
 
+def _json_object(path: Path, line: int, text: str) -> dict[str, Any]:
+    """One JSON Lines row as an object, or an error that says where and why."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{path}:{line}: invalid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise InvalidInputError(f"{path}:{line}: expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
 def _first_object(path: Path, handle: Any) -> tuple[int, Any]:
     line = 0
     try:
@@ -204,15 +208,7 @@ def _first_object(path: Path, handle: Any) -> tuple[int, Any]:
             line += 1
             if not text.strip():
                 continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InvalidInputError(f"{path}:{line}: invalid JSON: {exc}") from None
-            if not isinstance(obj, dict):
-                raise InvalidInputError(
-                    f"{path}:{line}: expected a JSON object, got {type(obj).__name__}"
-                )
-            return line, obj
+            return line, _json_object(path, line, text)
     except UnicodeDecodeError:
         raise encoding_error(path) from None
     raise InvalidInputError(f"{path}: the file is empty; it needs one JSON object per line")
