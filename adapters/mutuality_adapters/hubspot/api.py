@@ -423,21 +423,23 @@ class HubSpotApi:
 
     # -- properties and groups ----------------------------------------------------------
 
-    def get_property(self, object_type: str, name: str) -> Mapping[str, Any] | None:
+    def _read_schema_or_none(self, what: str, call: Callable[[], Any]) -> Mapping[str, Any] | None:
+        """A schema read where 404 means "not created yet", not an error."""
         try:
-            _, body = self._call(
-                f"reading property {name}",
-                "general",
-                SCOPE_SCHEMA_READ,
-                lambda: self._properties.get_by_name_with_http_info(
-                    object_type, name, _preload_content=False, _request_timeout=self._timeout
-                ),
-            )
+            _, body = self._call(what, "general", SCOPE_SCHEMA_READ, call)
         except HubSpotApiError as exc:
             if exc.status == 404:
                 return None
             raise
         return body
+
+    def get_property(self, object_type: str, name: str) -> Mapping[str, Any] | None:
+        return self._read_schema_or_none(
+            f"reading property {name}",
+            lambda: self._properties.get_by_name_with_http_info(
+                object_type, name, _preload_content=False, _request_timeout=self._timeout
+            ),
+        )
 
     def create_property(self, object_type: str, spec: Mapping[str, Any]) -> Mapping[str, Any]:
         models = self._models.crm.properties
@@ -477,20 +479,12 @@ class HubSpotApi:
         return body
 
     def get_group(self, object_type: str, name: str) -> Mapping[str, Any] | None:
-        try:
-            _, body = self._call(
-                f"reading property group {name}",
-                "general",
-                SCOPE_SCHEMA_READ,
-                lambda: self._groups.get_by_name_with_http_info(
-                    object_type, name, _preload_content=False, _request_timeout=self._timeout
-                ),
-            )
-        except HubSpotApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return body
+        return self._read_schema_or_none(
+            f"reading property group {name}",
+            lambda: self._groups.get_by_name_with_http_info(
+                object_type, name, _preload_content=False, _request_timeout=self._timeout
+            ),
+        )
 
     def create_group(self, object_type: str, name: str, label: str) -> Mapping[str, Any]:
         models = self._models.crm.properties
