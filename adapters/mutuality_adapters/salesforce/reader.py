@@ -439,6 +439,17 @@ class _Run:
         present = [p for p in parts if p]
         return f" WHERE {' AND '.join(present)}" if present else ""
 
+    def _open_lookback_window(self, new: StreamState) -> datetime:
+        """Set the stream's lookback floor from the server's clock as reading begins.
+
+        Ids stamped before the floor are dropped from the de-duplication set: the
+        next read's window starts at the floor, so they cannot come back in it.
+        """
+        floor = self.source._server_now() - timedelta(seconds=self.settings.lookback_seconds)
+        new.floor = mapping.format_sf_datetime(floor)
+        new.seen = {i: s for i, s in new.seen.items() if _stamp_key(s) >= floor}
+        return floor
+
     def _page(self, **kwargs: Any) -> Page:
         return Page(cursor=self.state.encode(), **kwargs)
 
@@ -462,11 +473,7 @@ class _Run:
         started = False
         for record in self.source._query(soql):
             if not started:
-                floor = self.source._server_now() - timedelta(
-                    seconds=self.settings.lookback_seconds
-                )
-                new.floor = mapping.format_sf_datetime(floor)
-                new.seen = {i: s for i, s in new.seen.items() if _stamp_key(s) >= floor}
+                floor = self._open_lookback_window(new)
                 started = True
             self._advance("Contact", record, floor, new)
             if skip_same(record, old):
@@ -512,11 +519,7 @@ class _Run:
         seen_here = self.read_parents.setdefault(obj, set())
         for record in self.source._query(soql):
             if not started:
-                floor = self.source._server_now() - timedelta(
-                    seconds=self.settings.lookback_seconds
-                )
-                new.floor = mapping.format_sf_datetime(floor)
-                new.seen = {i: s for i, s in new.seen.items() if _stamp_key(s) >= floor}
+                floor = self._open_lookback_window(new)
                 started = True
             self._advance(obj, record, floor, new)
             if old is not None and skip_same(record, old):
