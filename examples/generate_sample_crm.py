@@ -25,24 +25,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from mutuality_adapters.files.rows import ACTIVITY_COLUMNS, CONTACT_COLUMNS
+
 DEFAULT_SEED = 20260630
 DEFAULT_CONTACTS = 320
 END = datetime(2026, 6, 30, tzinfo=timezone.utc)
 START = END - timedelta(days=730)
 
-CONTACT_FIELDS = ("id", "email", "first_name", "last_name", "company")
-ACTIVITY_FIELDS = (
-    "id",
-    "contact_id",
-    "occurred_at",
-    "channel",
-    "direction",
-    "outcome",
-    "thread_id",
-    "duration_seconds",
-    "automated",
-    "tags",
-)
 
 FIRST_NAMES = [
     "Ada",
@@ -442,8 +431,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     people, activities, intended = generate(args.seed, args.contacts)
     args.out.mkdir(parents=True, exist_ok=True)
-    write_csv(args.out / "contacts.csv", CONTACT_FIELDS, people)
-    write_csv(args.out / "activities.csv", ACTIVITY_FIELDS, activities)
+    write_csv(args.out / "contacts.csv", CONTACT_COLUMNS, people)
+    write_csv(args.out / "activities.csv", ACTIVITY_COLUMNS, activities)
     kinds = sorted(set(intended.values()))
     counts = ", ".join(f"{k} {list(intended.values()).count(k)}" for k in kinds)
     print(f"wrote {len(people)} contacts and {len(activities)} activities to {args.out} ({counts})")
