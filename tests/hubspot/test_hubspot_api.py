@@ -62,11 +62,11 @@ def test_5xx_that_persists_raises_crm_unavailable(api, server):
 
 def test_timeouts_are_retried(server, settings_for, fake_time):
     api = HubSpotApi(
-        settings_for(server.base_url, timeout_seconds=0.2),
+        settings_for(server.base_url, timeout_seconds=0.5),
         clock=fake_time.clock,
         sleep=fake_time.sleep,
     )
-    server.app.inject(Fault(status=0, delay=0.6, times=1, path="/contacts"))
+    server.app.inject(Fault(status=0, delay=1.5, times=1, path="/contacts"))
     body = api.list_page("contacts", properties=["email"])
     assert body["results"] == []
     assert api.requests_made == 2

@@ -229,6 +229,7 @@ def test_auth_scopes_rate_limits_and_faults():
     with running_fake_hubspot(
         portal=portal, scopes={"crm.objects.contacts.read"}, limits=limits
     ) as srv:
+        srv.app.monotonic = lambda: 1000.0  # a frozen clock: a slow machine cannot reopen a window
         assert http(srv, "GET", "/crm/v3/objects/contacts", token=None)[0] == 401
         status, body, _ = http(srv, "POST", "/crm/v3/objects/contacts/batch/update", {"inputs": []})
         assert status == 403
