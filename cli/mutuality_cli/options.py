@@ -9,27 +9,14 @@ from typing import Any, TypeVar
 import click
 
 from mutuality_cli.output import FORMATS
+from mutuality_core.timestamps import parse_aware_datetime
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def parse_as_of(text: str) -> datetime:
     """ISO 8601 with an offset or ``Z``; naive times are refused rather than guessed."""
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is not an ISO 8601 date-time; use e.g. 2026-06-30T00:00:00Z"
-        ) from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError(
-            f"{text!r} has no time zone; add Z or an offset, e.g. {text.strip()}Z or "
-            f"{text.strip()}+02:00"
-        )
-    return parsed
+    return parse_aware_datetime(text)
 
 
 class AwareDateTime(click.ParamType):

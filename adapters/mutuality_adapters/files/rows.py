@@ -32,6 +32,7 @@ from mutuality_core.model import (
     _trusted_activity,
 )
 from mutuality_core.ports import Rejection
+from mutuality_core.timestamps import parse_aware_datetime
 
 from .records import RecordFile, check_columns
 
@@ -104,20 +105,10 @@ def parse_timestamp(text: str, field: str) -> datetime:
     """An aware datetime from ISO 8601 text with an offset or ``Z``."""
     if not text:
         raise RowError(f"{field} is empty")
-    value = text.strip()
-    if value[-1:] in ("Z", "z"):
-        value = value[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise RowError(
-            f"{field} {text!r} is not an ISO 8601 timestamp (expected e.g. 2026-03-01T14:30:00Z)"
-        ) from None
-    if parsed.tzinfo is None:
-        raise RowError(
-            f"{field} {text!r} has no time zone; add Z for UTC or an offset such as +01:00"
-        )
-    return parsed
+        return parse_aware_datetime(text)
+    except ValueError as error:
+        raise RowError(f"{field} {error}") from None
 
 
 def parse_contacts(

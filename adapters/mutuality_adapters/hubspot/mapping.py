@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 
 from mutuality_core.model import Activity, Channel, Contact, Direction, MutualityScore, Outcome
+from mutuality_core.timestamps import parse_iso_datetime
 
 from .rules import DEFAULT_RULES, MappingRules
 from .settings import PropertyNames
@@ -112,35 +113,13 @@ def parse_hubspot_time(value: str | None) -> datetime | None:
     text = str(value).strip()
     if text.isdigit() or (text.startswith("-") and text[1:].isdigit()):
         return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = parse_iso_datetime(text)
     except ValueError:
-        parsed = _parse_loose_iso(text)
+        raise ValueError(f"not a HubSpot date-time: {text!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed
-
-
-_LOOSE_ISO = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?([+-]\d{2}:?\d{2})?$"
-)
-
-
-def _parse_loose_iso(text: str) -> datetime:
-    """ISO forms Python 3.10's ``fromisoformat`` refuses (e.g. 1, 2 or 9 fraction digits)."""
-    match = _LOOSE_ISO.match(text)
-    if not match:
-        raise ValueError(f"not a HubSpot date-time: {text!r}")
-    day, clock, fraction, offset = match.groups()
-    if clock.count(":") == 1:
-        clock += ":00"
-    micro = (fraction or "0")[:6].ljust(6, "0")
-    zone = offset or "+00:00"
-    if ":" not in zone:
-        zone = zone[:3] + ":" + zone[3:]
-    return datetime.fromisoformat(f"{day}T{clock}.{micro}{zone}")
 
 
 def to_epoch_ms(value: datetime) -> int:

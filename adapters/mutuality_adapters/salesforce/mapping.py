@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from mutuality_core.model import Activity, Channel, Contact, Direction, Outcome
+from mutuality_core.timestamps import parse_iso_datetime
 
 __all__ = [
     "CONTACT_PREFIX",
@@ -139,17 +140,13 @@ def parse_sf_datetime(value: str | None) -> datetime | None:
     """Parse ``2024-04-25T15:50:37.000+0000`` (or a ``YYYY-MM-DD`` date) as an aware datetime.
 
     ``datetime.fromisoformat`` before Python 3.11 rejects the ``+0000`` offset that
-    Salesforce sends, so the offset gets its colon first.
+    Salesforce sends; the core's parser reads it on every version.
     """
     if not value:
         return None
     if len(value) == 10:
         return datetime.combine(date.fromisoformat(value), datetime.min.time(), _UTC)
-    if value.endswith("Z"):
-        value = value[:-1] + "+00:00"
-    elif len(value) > 5 and value[-5] in "+-" and value[-3] != ":":
-        value = value[:-2] + ":" + value[-2:]
-    parsed = datetime.fromisoformat(value)
+    parsed = parse_iso_datetime(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=_UTC)
     return parsed

@@ -1,0 +1,69 @@
+"""ISO 8601 text to datetimes, the same way on every Python we support.
+
+CRMs, files and the command line all hand us ISO 8601, but in different dialects:
+``Z`` for UTC, ``+0000`` without a colon (Salesforce), one to nine fraction digits
+(HubSpot), a space instead of ``T``. Python 3.10's ``datetime.fromisoformat`` refuses
+most of these, and 3.11's accepts them, so one parser here keeps a file that loads on
+one interpreter from failing on another, and keeps the error wording in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+__all__ = ["parse_aware_datetime", "parse_iso_datetime"]
+
+_LOOSE = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:[.,](\d+))?)?"
+    r"(Z|[+-]\d{2}(?::?\d{2})?)?$",
+    re.IGNORECASE,
+)
+EXAMPLE = "2026-03-01T14:30:00Z"
+
+
+def parse_iso_datetime(text: str) -> datetime:
+    """A datetime from ISO 8601 text; naive when the text has no offset.
+
+    Raises ``ValueError`` whose message quotes the text and shows a valid example.
+    """
+    value = text.strip()
+    if value[-1:] in ("Z", "z"):
+        value = value[:-1] + "+00:00"
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        pass
+    match = _LOOSE.match(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not an ISO 8601 timestamp (expected e.g. {EXAMPLE})")
+    day, clock, fraction, zone = match.groups()
+    clock = clock or "00:00"
+    if clock.count(":") == 1:
+        clock += ":00"
+    micro = (fraction or "0")[:6].ljust(6, "0")
+    if zone is None:
+        offset = ""
+    elif zone in ("Z", "z"):
+        offset = "+00:00"
+    else:
+        digits = zone[1:].replace(":", "").ljust(4, "0")
+        offset = f"{zone[0]}{digits[:2]}:{digits[2:]}"
+    try:
+        return datetime.fromisoformat(f"{day}T{clock}.{micro}{offset}")
+    except ValueError:  # a well-formed but impossible date, e.g. 2026-02-30
+        raise ValueError(f"{text!r} is not a valid date-time (expected e.g. {EXAMPLE})") from None
+
+
+def parse_aware_datetime(text: str) -> datetime:
+    """Like ``parse_iso_datetime``, but a time without a zone is refused rather than guessed.
+
+    Guessing UTC (or the machine's zone) would shift every reply-latency and quiet-gap
+    measurement by hours without anyone noticing.
+    """
+    parsed = parse_iso_datetime(text)
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError(
+            f"{text.strip()!r} has no time zone; add Z for UTC or an offset such as +01:00"
+        )
+    return parsed
