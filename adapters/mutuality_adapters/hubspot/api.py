@@ -214,7 +214,9 @@ class HubSpotApi:
                 status = int(response.status)
                 raw = response.data
                 headers = response.headers
-                response.release_conn()
+                release = getattr(response, "release_conn", None)
+                if release is not None:  # vcrpy < 9 replays responses without it
+                    release()
             except urllib3.exceptions.HTTPError as exc:
                 status, raw = 0, None
                 last = f"{type(exc).__name__}: {exc}"
