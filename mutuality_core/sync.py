@@ -339,8 +339,10 @@ def _bulk_allocation(snapshot: _Snapshot) -> Iterator[None]:
     that more than doubles the read and scoring time. So collection is paused while
     reading, and what was read is then frozen (ignored by collections) until its
     histories have been handed out (see :class:`_Thawing`). Reference counting
-    still frees everything as usual. Nothing is frozen if the host application
-    froze objects itself, so that we never unfreeze them.
+    still frees everything as usual. Nothing is frozen if anything is frozen already
+    (by the host application, or by Python 3.12's own start-up), so that we never
+    unfreeze what others froze (measured on 3.12 with a million activities: no
+    difference beyond noise, 9.5-10.2 s with or without the freeze).
     """
     was_enabled = gc.isenabled()
     gc.disable()
