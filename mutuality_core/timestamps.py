@@ -30,6 +30,8 @@ def parse_iso_datetime(text: str) -> datetime:
     value = text.strip()
     if value[-1:] in ("Z", "z"):
         value = value[:-1] + "+00:00"
+    elif len(value) > 15 and value[-5] in "+-" and value[-4:].isdigit():
+        value = f"{value[:-2]}:{value[-2:]}"  # Salesforce's +0000; cheaper than the fallback
     try:
         return datetime.fromisoformat(value)
     except ValueError:
