@@ -21,6 +21,7 @@ import attrs
 from mutuality_core.model import Activity, Contact, MutualityScore
 
 __all__ = [
+    "COMMAND_SETTINGS_KEY",
     "AdapterPlugin",
     "Connection",
     "Cursor",
@@ -223,6 +224,10 @@ class Connection:
     close: Callable[[], None] = lambda: None
 
 
+COMMAND_SETTINGS_KEY = "mutuality.adapter_settings"
+"""Where mounted adapter commands find ``(config path, -o options) -> settings``."""
+
+
 @runtime_checkable
 class AdapterPlugin(Protocol):
     """What the ``mutuality.adapters`` entry point of an adapter must load to.
@@ -234,7 +239,9 @@ class AdapterPlugin(Protocol):
 
     An adapter may also offer ``commands() -> Mapping[str, click.Command]`` with
     keys ``"setup"`` and/or ``"fake"``; the CLI mounts them as
-    ``mutuality setup NAME`` and ``mutuality fake NAME``.
+    ``mutuality setup NAME`` and ``mutuality fake NAME``. Such a command finds the
+    adapter's settings, resolved exactly as ``sync`` resolves them, by calling
+    ``click.get_current_context().meta[COMMAND_SETTINGS_KEY](config, options)``.
     """
 
     name: str

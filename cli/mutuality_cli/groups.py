@@ -3,14 +3,41 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
 
-from mutuality_cli import discovery, exit_codes
+from mutuality_cli import discovery, exit_codes, settings
 from mutuality_core.errors import MutualityError
+from mutuality_core.ports import COMMAND_SETTINGS_KEY
 
 log = logging.getLogger(__name__)
+
+
+class _SettingsResolver:
+    """An adapter's settings resolved exactly as ``mutuality sync --adapter NAME`` would.
+
+    Handed to the commands an adapter mounts (``setup``, ``fake``) through
+    ``ctx.meta[COMMAND_SETTINGS_KEY]``, so that ``mutuality setup hubspot`` creates the very
+    properties that ``sync`` will write: the same config file, the same
+    ``MUTUALITY_<ADAPTER>_<KEY>`` variables and ``-o`` options, in the same order.
+    Adapters cannot import the CLI, hence a callable rather than a function to import.
+    """
+
+    def __init__(self, adapter: str) -> None:
+        self.adapter = adapter
+
+    def __call__(self, config: str | None = None, options: Sequence[str] = ()) -> dict[str, Any]:
+        effective = settings.resolve(
+            {"adapter": self.adapter, "config": config},
+            options=options,
+            environ=os.environ,
+            cwd=Path.cwd(),
+        )
+        return dict(effective.adapter_settings)
 
 
 class MutualityGroup(click.Group):
@@ -49,6 +76,7 @@ class PluginCommandGroup(MutualityGroup):
                 f"available: {', '.join(self.list_commands(ctx)) or 'none'}",
                 ctx,
             )
+        ctx.meta[COMMAND_SETTINGS_KEY] = _SettingsResolver(cmd_name)
         return command
 
     def resolve_command(

@@ -3,37 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import click
 
-from mutuality_core.errors import ConfigError
+from mutuality_adapters.command_settings import adapter_settings, option_flag
 
 from .settings import HubSpotSettings
-
-
-def _config_table(path: str | None) -> dict[str, Any]:
-    """The ``[adapters.hubspot]`` table of mutuality.toml (the CLI's file), if there is one."""
-    candidate = Path(path) if path else Path(os.environ.get("MUTUALITY_CONFIG", "mutuality.toml"))
-    if not candidate.is_file():
-        if path:
-            raise ConfigError(f"config file {path} not found")
-        return {}
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    try:
-        data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read {candidate}: {exc}") from None
-    table = (data.get("adapters") or {}).get("hubspot") or {}
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"[adapters.hubspot] in {candidate} must be a table")
-    return dict(table)
 
 
 @click.command("hubspot")
@@ -43,6 +19,7 @@ def _config_table(path: str | None) -> dict[str, Any]:
 @click.option("--prefix", help="Property name prefix (default: mutuality_).")
 @click.option("--base-url", help="API base URL (default: https://api.hubapi.com).")
 @click.option("--config", "config_path", help="mutuality.toml to read [adapters.hubspot] from.")
+@option_flag()
 def setup_command(
     dry_run: bool,
     group_name: str | None,
@@ -50,6 +27,7 @@ def setup_command(
     prefix: str | None,
     base_url: str | None,
     config_path: str | None,
+    options: tuple[str, ...],
 ) -> None:
     """Create the Mutuality property group and contact properties in HubSpot (idempotent).
 
@@ -58,7 +36,7 @@ def setup_command(
     from .api import HubSpotApi
     from .properties import setup_properties
 
-    table = _config_table(config_path)
+    table = adapter_settings("hubspot", config_path, options)
     for key, value in (
         ("group_name", group_name),
         ("group_label", group_label),

@@ -4,30 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
-from typing import Any
 
 import click
 
+from mutuality_adapters.command_settings import adapter_settings, option_flag
+
 __all__ = ["fake_command", "setup_command"]
-
-
-def _file_settings(config: str | None) -> dict[str, Any]:
-    """``[adapters.salesforce]`` of --config, $MUTUALITY_CONFIG or ./mutuality.toml."""
-    path = config or os.environ.get("MUTUALITY_CONFIG") or "mutuality.toml"
-    if not Path(path).is_file():
-        if config:
-            from mutuality_core.errors import ConfigError
-
-            raise ConfigError(f"config file {path} does not exist")
-        return {}
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    with open(path, "rb") as handle:
-        data = tomllib.load(handle)
-    return dict((data.get("adapters") or {}).get("salesforce") or {})
 
 
 @click.command("salesforce")
@@ -39,8 +21,13 @@ def _file_settings(config: str | None) -> dict[str, Any]:
 )
 @click.option("--sandbox", is_flag=True, default=None, help="Log in at test.salesforce.com.")
 @click.option("--config", type=click.Path(dir_okay=False), help="mutuality.toml to read.")
+@option_flag()
 def setup_command(
-    dry_run: bool, grant_permission_set: str | None, sandbox: bool | None, config: str | None
+    dry_run: bool,
+    grant_permission_set: str | None,
+    sandbox: bool | None,
+    config: str | None,
+    options: tuple[str, ...],
 ) -> None:
     """Create the Mutuality fields on Contact (Tooling API) and check field-level security.
 
@@ -51,7 +38,7 @@ def setup_command(
     from mutuality_adapters.salesforce.settings import SalesforceSettings
     from mutuality_adapters.salesforce.setup import run_setup
 
-    settings = _file_settings(config)
+    settings = adapter_settings("salesforce", config, options)
     if sandbox:
         settings["sandbox"] = True
     client = open_client(SalesforceSettings.from_mapping(settings, os.environ))
