@@ -245,3 +245,29 @@ def test_a_crash_mid_read_resumes_the_full_read(harness, portal, server):
     assert server.app.stats["list contacts"] == 0  # resumed after the contacts already stored
     assert report.written == 260
     assert harness.writes == {str(i): 1 for i in ids}
+
+
+@pytest.mark.parametrize("limit", ["daily", "budget"])
+def test_a_retry_stopped_by_the_limit_keeps_the_batch_successes(harness, portal, server, limit):
+    """The first batch's successes are recorded even when its retry of 3 records is refused."""
+    ids = seed(portal, 150)
+    harness.sync(dry_run=True)  # counts the requests a full read costs (a dry run saves nothing)
+    reads = server.app.stats["total"]
+    server.app.reset_stats()
+    server.app.fail_updates([str(i) for i in ids[:3]], times=1, category="INTERNAL_ERROR")
+    if limit == "daily":  # the read and the first batch update fit in the day; the retry not
+        server.app.limits = RateLimits(per_day=reads + 1)
+        server.app.new_day()
+        connection = harness.connection()
+    else:
+        connection = harness.connection(max_requests=reads + 1)
+    first = harness.sync(connection=connection)
+    assert first.stopped_reason == "quota"
+    assert server.app.stats["batch/update contacts"] == 1 + (limit == "daily")
+    assert first.written == 97 and first.failed == 3
+    assert all(f.retryable for f in first.failures)
+    assert sum(harness.writes.values()) == 97
+    server.app.limits = RateLimits()
+    second = harness.sync()
+    assert second.stopped_reason is None and second.written == 53
+    assert harness.writes == {str(i): 1 for i in ids}

@@ -9,6 +9,7 @@ from mutuality_adapters.hubspot.api import HubSpotApi, HubSpotApiError
 from mutuality_adapters.hubspot.properties import setup_properties
 from mutuality_adapters.hubspot.writer import HubSpotScoreWriter
 
+from mutuality_core.errors import QuotaExhaustedError
 from mutuality_core.model import Band, Contact, MutualityScore
 from mutuality_core.ports import ScoreUpdate
 
@@ -95,3 +96,27 @@ def test_missing_properties_tell_the_user_to_run_setup(server, portal, settings_
     writer = HubSpotScoreWriter(api, settings)
     with pytest.raises(HubSpotApiError, match="mutuality setup hubspot"):
         writer.write([update(str(portal.add_contact()))])
+
+
+def test_a_retry_over_budget_returns_the_successes_and_stops_the_next_write(
+    server, portal, settings_for, fake_time
+):
+    settings = settings_for(server.base_url, max_requests=3)
+    setup_properties(
+        HubSpotApi(settings_for(server.base_url), clock=fake_time.clock, sleep=fake_time.sleep),
+        settings,
+    )
+    api = HubSpotApi(settings, clock=fake_time.clock, sleep=fake_time.sleep)
+    writer = HubSpotScoreWriter(api, settings)
+    ids = [str(portal.add_contact()) for _ in range(6)]
+    server.app.fail_updates(ids[:2], times=1, category="INTERNAL_ERROR")
+    first = writer.write([update(i) for i in ids[:4]])  # the write and its retry: 2 of the 3
+    assert [r.ok for r in first] == [True, True, True, True]
+    server.app.fail_updates(ids[4:5], times=1, category="INTERNAL_ERROR")
+    second = {r.contact_id: r for r in writer.write([update(i) for i in ids[4:]])}
+    assert second[ids[5]].ok and not second[ids[4]].ok and second[ids[4]].retryable
+    assert "max-requests" in second[ids[4]].error
+    server.app.reset_stats()
+    with pytest.raises(QuotaExhaustedError, match="max-requests"):
+        writer.write([update(ids[4])])
+    assert server.app.stats["total"] == 0

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mutuality_core.errors import MutualityError
 from mutuality_core.ports import ScoreUpdate, WriteResult
 
 from .api import HubSpotApi, HubSpotApiError
@@ -31,8 +32,18 @@ class HubSpotScoreWriter:
         self.settings = settings
         self.batch_size = settings.batch_size
         self.retried = 0
+        self._stop: MutualityError | None = None
 
     def write(self, updates: Sequence[ScoreUpdate]) -> Sequence[WriteResult]:
+        """Write one batch; raise a stop that ended an earlier batch's retry before sending.
+
+        A retry refused by a limit or an outage (daily 429, ``--max-requests``, 5xx) must
+        not hide the successes of the batch it retried: those are returned (the engine
+        records them), the retried records come back as retryable failures, and the error
+        is raised by the next ``write`` instead, so the run still stops there.
+        """
+        if self._stop is not None:
+            raise self._stop
         if len(updates) > self.batch_size:
             raise ValueError(f"at most {self.batch_size} updates per write; got {len(updates)}")
         payload = {
@@ -41,13 +52,27 @@ class HubSpotScoreWriter:
         }
         results: dict[str, WriteResult] = {}
         failed = self._send(payload, results)
-        if failed:
-            self.retried += len(failed)
-            log.info("retrying %d contact update(s) HubSpot refused", len(failed))
-            again = self._send({cid: payload[cid] for cid in failed}, results)
-            for cid, result in again.items():
-                results[cid] = result
-                log.warning("HubSpot refused the score of contact %s: %s", cid, result.error)
+        retry = list(failed)
+        if retry:
+            self.retried += len(retry)
+            log.info("retrying %d contact update(s) HubSpot refused", len(retry))
+            try:
+                again = self._send({cid: payload[cid] for cid in retry}, results)
+                failed = {cid: r for cid, r in failed.items() if cid not in results}
+                failed.update(again)
+            except MutualityError as exc:
+                self._stop = exc
+                log.warning("the retry of %d contact update(s) stopped: %s", len(retry), exc)
+                for cid in retry:
+                    failed[cid] = WriteResult(
+                        contact_id=cid,
+                        ok=False,
+                        error=f"not retried ({exc}); the next run writes it"[:500],
+                        retryable=True,
+                    )
+        for cid, result in failed.items():
+            results[cid] = result
+            log.warning("HubSpot refused the score of contact %s: %s", cid, result.error)
         return [results[u.contact.id] for u in updates]
 
     def _send(

@@ -132,6 +132,11 @@ class FakeHubSpotApp:
         with self.portal.lock:
             self.update_failures.append(UpdateFailure({str(i): times for i in ids}, **kwargs))
 
+    def new_day(self) -> None:
+        """Start a new day: the per-day request count goes back to zero (HubSpot: midnight)."""
+        with self.portal.lock:
+            self._day_count = 0
+
     def reset_stats(self) -> None:
         with self._stats_lock:
             self.stats.clear()
