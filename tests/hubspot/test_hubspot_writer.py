@@ -72,11 +72,21 @@ def test_207_failures_are_retried_once_on_their_own(writer, server, portal):
 
 def test_records_failing_twice_are_reported_not_lost(writer, server, portal):
     ids = [str(portal.add_contact()) for _ in range(5)]
-    server.app.fail_updates(ids[:2], times=2, category="VALIDATION_ERROR", message="bad value")
+    server.app.fail_updates(ids[:2], times=2, category="INTERNAL_ERROR", message="try later")
     results = {r.contact_id: r for r in writer.write([update(i) for i in ids])}
     assert [i for i, r in results.items() if not r.ok] == ids[:2]
-    assert "bad value" in results[ids[0]].error
+    assert "try later" in results[ids[0]].error and results[ids[0]].retryable
     assert server.app.stats["batch/update contacts"] == 2
+    assert set(server.app.writes_by_contact) == set(ids[2:])
+
+
+def test_permanent_failures_are_reported_without_a_retry(writer, server, portal):
+    ids = [str(portal.add_contact()) for _ in range(5)]
+    server.app.fail_updates(ids[:2], times=1, category="VALIDATION_ERROR", message="bad value")
+    results = {r.contact_id: r for r in writer.write([update(i) for i in ids])}
+    assert [i for i, r in results.items() if not r.ok] == ids[:2]
+    assert "bad value" in results[ids[0]].error and not results[ids[0]].retryable
+    assert server.app.stats["batch/update contacts"] == 1
     assert set(server.app.writes_by_contact) == set(ids[2:])
 
 
@@ -87,6 +97,7 @@ def test_unknown_contacts_fail_per_record_and_are_never_created(writer, server, 
     assert results[known].ok
     assert not results["999999"].ok and not results["999999"].retryable
     assert "OBJECT_NOT_FOUND" in results["999999"].error
+    assert server.app.stats["batch/update contacts"] == 1  # a deleted contact is not retried
     assert portal.counts()["contacts"] == before and portal.get("contacts", 999999) is None
 
 

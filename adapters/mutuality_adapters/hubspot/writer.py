@@ -2,9 +2,11 @@
 
 One ``POST /crm/v3/objects/contacts/batch/update`` per 100 contacts. A 207 names
 the failed ids in ``errors[].context.ids``; those records (and any id HubSpot
-neither updated nor named) are retried once, on their own, and whatever still
-fails is reported per record: never lost, never silently dropped. Batch update
-cannot create records, so an unknown or deleted contact is a per-record failure.
+neither updated nor named) are retried once, on their own, unless their category
+says the same write would fail again (:data:`PERMANENT`); whatever still fails is
+reported per record: never lost, never silently dropped. Batch update cannot
+create records, so an unknown or deleted contact is a per-record failure, reported
+as not retryable and not retried.
 """
 
 from __future__ import annotations
@@ -52,7 +54,9 @@ class HubSpotScoreWriter:
         }
         results: dict[str, WriteResult] = {}
         failed = self._send(payload, results)
-        retry = list(failed)
+        # A deleted contact (OBJECT_NOT_FOUND) or a refused value fails the same way again:
+        # retrying it would only spend a request.
+        retry = [cid for cid, result in failed.items() if result.retryable]
         if retry:
             self.retried += len(retry)
             log.info("retrying %d contact update(s) HubSpot refused", len(retry))

@@ -83,11 +83,15 @@ class Fault:
 
 @attrs.define
 class UpdateFailure:
-    """Batch updates of these ids fail per record (in a 207), each ``remaining[id]`` more times."""
+    """Batch updates of these ids fail per record (in a 207), each ``remaining[id]`` more times.
+
+    The default is a transient failure (a client retries it); give a category such as
+    ``VALIDATION_ERROR`` or ``OBJECT_NOT_FOUND`` for one a client should not retry.
+    """
 
     remaining: dict[str, int]
-    category: str = "VALIDATION_ERROR"
-    message: str = "Property values were not valid"
+    category: str = "INTERNAL_ERROR"
+    message: str = "The update of this record failed; try again"
 
 
 class FakeHubSpotApp:
