@@ -64,6 +64,9 @@ def test_second_read_returns_nothing_and_new_activity_only_itself(
     fake: FakeSalesforce, connect: Any, clock: Clock
 ) -> None:
     ids = seed_rows(fake.org, contact_rows(5), [activity(f"a{i}", f"c{i}") for i in range(5)])
+    # Rows stamped in the same instant as a parent query may have missed it: the
+    # reader re-reads their parents on the next run. Seeded data is older here.
+    clock.tick(1)
     source = connect().source
     _pages, cursor = read_all(source, None)
     clock.tick(600)
@@ -227,6 +230,7 @@ def test_edited_logged_email_task_stays_one_email(
     fake: FakeSalesforce, connect: Any, clock: Clock
 ) -> None:
     ids = seed_rows(fake.org, contact_rows(1), [activity("e", "c0", direction="inbound")])
+    clock.tick(1)  # seeded before the run (see the test above)
     source = connect().source
     first, cursor = read_all(source, None)
     [email] = activities_of(first)
@@ -319,3 +323,37 @@ def test_activity_fields_the_user_cannot_see_are_not_selected(
     tags = {a.channel.value: a.tags for p in pages for a in p.activities}
     # the seeder (an admin) filled the hidden field; only the Subject's hashtag is read
     assert tags == {"email": frozenset(), "task": frozenset({"give"})}
+
+
+def test_relation_committed_between_parent_and_junction_queries_is_not_lost(
+    fake: FakeSalesforce, connect: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relation stamped after its Event was read (same run) brings the Event back."""
+    ids = seed_rows(fake.org, contact_rows(2), [activity("m", "c0", channel="meeting")])
+    source = connect().source
+    _pages, cursor = read_all(source, None)
+    clock.tick(3600)
+    [event_id] = list(fake.org.records["Event"])
+    fake.org.modify("Event", event_id, {"Subject": "renamed"})  # read again by the next run
+    real_query = fake.org._query
+    inserted: list[str] = []
+
+    def commit_relation_before_junction_query(text: str, *args: Any) -> Any:
+        if text.startswith("SELECT Id, EventId") and not inserted:
+            clock.tick(5)  # after the Event query, before the EventRelation query
+            inserted.append(
+                fake.org.insert(
+                    "EventRelation",
+                    {"EventId": event_id, "RelationId": ids["c1"], "Status": "Accepted"},
+                )
+            )
+        return real_query(text, *args)
+
+    monkeypatch.setattr(fake.org, "_query", commit_relation_before_junction_query)
+    pages, cursor = read_all(source, cursor)
+    credited = {a.contact_id for a in activities_of(pages) if a.id == event_id}
+    for _ in range(2):  # or, at the latest, a later run
+        clock.tick(600)
+        later, cursor = read_all(source, cursor)
+        credited |= {a.contact_id for a in activities_of(later) if a.id == event_id}
+    assert inserted and ids["c1"] in credited

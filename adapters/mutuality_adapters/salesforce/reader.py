@@ -381,11 +381,14 @@ class _Run:
         self.shape = shape
         self.full = full
         self.read_parents: dict[str, set[str]] = {}
+        #: Server time just before each parent object's query: a relation stamped at
+        #: or after it may have committed after that query read its parent.
+        self.parent_query_started: dict[str, datetime] = {}
         self.rules = {
             obj: activity_rules(obj, shape, self.settings)
             for obj in ("Task", "Event", "EmailMessage")
         }
-        # Relations changed after this instant are for the next run to find.
+        # A full read's relation streams start (minus the lookback) at this instant.
         self.start = source._server_now()
 
     # -- positions
@@ -517,6 +520,9 @@ class _Run:
         batch: list[Mapping[str, Any]] = []
         started = False
         seen_here = self.read_parents.setdefault(obj, set())
+        # The last response's Date header (whole seconds, earlier than this query):
+        # erring early only re-reads a parent more often.
+        self.parent_query_started[obj] = self.source._server_now()
         for record in self.source._query(soql):
             if not started:
                 floor = self._open_lookback_window(new)
@@ -617,6 +623,7 @@ class _Run:
             stale: list[str] = []
             started = False
             already = self.read_parents.get(parent, set())
+            parent_read_at = self.parent_query_started.get(parent)
             for record in self.source._query(soql):
                 if not started:
                     floor = self.source._server_now() - timedelta(
@@ -628,8 +635,21 @@ class _Run:
                 if skip_same(record, old):
                     continue
                 parent_id = record.get(parent_field)
-                if parent_id and parent_id not in already and parent_id not in stale:
-                    stale.append(parent_id)
+                if not parent_id or parent_id in stale:
+                    continue
+                if parent_id in already:
+                    # The parent read this run carries this relation only when the
+                    # relation is older than that parent's query. A newer one may
+                    # have committed after it: it stays out of ``seen`` so the next
+                    # run meets it again and reads its parent then (reading the
+                    # parent twice in one run would repeat its activities).
+                    stamp = _stamp_key(record.get("SystemModstamp"))
+                    if parent_read_at is not None and stamp < parent_read_at:
+                        continue
+                    if new.floor is not None and stamp >= floor:
+                        new.seen.pop(record["Id"], None)
+                        continue
+                stale.append(parent_id)
             for chunk in mapping.chunked(stale, IN_CHUNK):
                 soql = self._select(parent) + self._where(
                     self._base_filter(parent), f"Id IN ({_in(chunk)})"
