@@ -9,7 +9,12 @@ from mutuality_adapters.hubspot.api import HubSpotApi
 from mutuality_adapters.hubspot.fake import Fault, RateLimits
 from mutuality_adapters.hubspot.limiter import SlidingWindowLimiter
 
-from mutuality_core.errors import AuthenticationError, CrmUnavailableError, QuotaExhaustedError
+from mutuality_core.errors import (
+    AuthenticationError,
+    ConfigError,
+    CrmUnavailableError,
+    QuotaExhaustedError,
+)
 
 pytest.importorskip("hubspot")
 
@@ -150,3 +155,13 @@ def test_sliding_window_limiter_paces_exactly(fake_time):
     limiter.pause(5)
     limiter.acquire()
     assert fake_time.now - 1000.0 == pytest.approx(7)
+
+
+def test_a_refused_request_is_a_settings_error_not_an_outage(api, server):
+    """A 400/404 will not pass on a retry: exit 2 (ConfigError), not 3 ("retry later")."""
+    bad = {**SEARCH, "limit": 500}  # over HubSpot's 200
+    with pytest.raises(ConfigError, match="mutuality setup hubspot") as info:
+        api.search("contacts", bad)
+    assert not isinstance(info.value, CrmUnavailableError)
+    assert info.value.status == 400 and "between 1 and 200" in str(info.value)
+    assert api.requests_made == 1

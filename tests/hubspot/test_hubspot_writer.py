@@ -9,7 +9,7 @@ from mutuality_adapters.hubspot.api import HubSpotApi, HubSpotApiError
 from mutuality_adapters.hubspot.properties import setup_properties
 from mutuality_adapters.hubspot.writer import HubSpotScoreWriter
 
-from mutuality_core.errors import QuotaExhaustedError
+from mutuality_core.errors import ConfigError, CrmUnavailableError, QuotaExhaustedError
 from mutuality_core.model import Band, Contact, MutualityScore
 from mutuality_core.ports import ScoreUpdate
 
@@ -105,8 +105,10 @@ def test_missing_properties_tell_the_user_to_run_setup(server, portal, settings_
     settings = settings_for(server.base_url)
     api = HubSpotApi(settings, clock=fake_time.clock, sleep=fake_time.sleep)
     writer = HubSpotScoreWriter(api, settings)
-    with pytest.raises(HubSpotApiError, match="mutuality setup hubspot"):
+    with pytest.raises(ConfigError, match="mutuality setup hubspot") as info:
         writer.write([update(str(portal.add_contact()))])
+    assert isinstance(info.value, HubSpotApiError) and info.value.status == 400
+    assert not isinstance(info.value, CrmUnavailableError)  # exit 2, not 3 ("retry later")
 
 
 def test_a_retry_over_budget_returns_the_successes_and_stops_the_next_write(

@@ -31,8 +31,10 @@ from typing import Any
 
 from mutuality_core.errors import (
     AuthenticationError,
+    ConfigError,
     CrmUnavailableError,
     MissingDependencyError,
+    MutualityError,
     QuotaExhaustedError,
 )
 
@@ -49,14 +51,38 @@ SCOPE_SCHEMA_WRITE = "crm.schemas.contacts.write"
 MAX_RATE_LIMIT_WAITS = 30
 
 
-class HubSpotApiError(CrmUnavailableError):
-    """HubSpot answered with an error we do not retry (a 4xx other than 401/403/423/429)."""
+class HubSpotApiError(MutualityError):
+    """HubSpot answered, but not with what we need; ``status`` and ``body`` say how.
+
+    Raised as one of the two subclasses, so that the CLI's exit code says what to do.
+    """
 
     def __init__(self, status: int, message: str, body: Mapping[str, Any] | None = None) -> None:
         self.status = status
         self.body = dict(body or {})
         self.category = str(self.body.get("category") or "")
         super().__init__(message)
+
+
+class HubSpotRequestError(HubSpotApiError, ConfigError):
+    """HubSpot refused the request as sent (a 4xx other than 401/403/423/429).
+
+    Sending it again fails the same way, so it is a settings or schema problem (exit
+    2), not an outage to wait out (exit 3): a missing property, a band value the
+    property has no option for, a renamed property in the settings.
+    """
+
+
+class HubSpotResponseError(HubSpotApiError, CrmUnavailableError):
+    """HubSpot's answer breaks its documented behaviour (e.g. a search ignoring a filter)."""
+
+
+#: What the message of a refused request tells the user to do.
+REQUEST_ERROR_HINT = (
+    "check the [adapters.hubspot] settings (property names, tags_property) and run "
+    "`mutuality setup hubspot` to create or fix the score properties; "
+    "run the sync again once that is done"
+)
 
 
 def load_client() -> Any:
@@ -278,8 +304,10 @@ class HubSpotApi:
             retryable = status == 0 or status in TRANSIENT_STATUSES or status in (423, 477)
             if not retryable:
                 message = str(body.get("message") or f"HTTP {status}")
-                raise HubSpotApiError(
-                    status, f"HubSpot answered {status} to {what}: {message}", body
+                raise HubSpotRequestError(
+                    status,
+                    f"HubSpot answered {status} to {what}: {message}; {REQUEST_ERROR_HINT}",
+                    body,
                 )
             failures += 1
             last = last if status == 0 else f"HTTP {status}"

@@ -22,7 +22,7 @@ from mutuality_core.model import Activity, Contact
 from mutuality_core.ports import Cursor, Page, Rejection
 
 from . import cursor as cursors
-from .api import HubSpotApi, HubSpotApiError
+from .api import HubSpotApi, HubSpotApiError, HubSpotResponseError
 from .cursor import TypePosition
 from .mapping import (
     CONTACT_PROPERTIES,
@@ -171,7 +171,7 @@ class HubSpotSource:
             if results:
                 ids = [int(r["id"]) for r in results]
                 if min(ids) <= last_id:
-                    raise HubSpotApiError(
+                    raise HubSpotResponseError(
                         200, f"HubSpot search for {object_type} did not honour the id filter"
                     )
                 last_id = max(ids)
@@ -319,7 +319,7 @@ class HubSpotSource:
             for error in body.get("errors") or []:
                 if error.get("category") == "OBJECT_NOT_FOUND":
                     continue  # no associations (or the engagement was deleted): zero contacts
-                raise HubSpotApiError(
+                raise HubSpotResponseError(
                     207,
                     f"HubSpot could not read {object_type} associations: "
                     f"{error.get('message')} ({error.get('category')})",

@@ -18,7 +18,7 @@ from typing import Any
 from mutuality_core.errors import MutualityError
 from mutuality_core.ports import ScoreUpdate, WriteResult
 
-from .api import HubSpotApi, HubSpotApiError
+from .api import HubSpotApi, HubSpotApiError, HubSpotRequestError
 from .mapping import score_properties
 from .settings import HubSpotSettings
 
@@ -96,9 +96,10 @@ class HubSpotScoreWriter:
                     failures.update(self._send(rest, results))
                 return failures
             if "PROPERTY_DOESNT_EXIST" in str(exc):
-                raise HubSpotApiError(
+                raise HubSpotRequestError(
                     exc.status,
-                    f"{exc}; create the score properties with: mutuality setup hubspot",
+                    f"{_first_clause(str(exc))}; "
+                    "create the score properties with: mutuality setup hubspot",
                     exc.body,
                 ) from None
             raise
@@ -125,6 +126,11 @@ class HubSpotScoreWriter:
 
     def close(self) -> None:
         """Nothing to release: the API object's pools close with the process."""
+
+
+def _first_clause(message: str) -> str:
+    """The message without the generic hint, when a more precise one replaces it."""
+    return message.split("; check the [adapters.hubspot]", 1)[0]
 
 
 def _ids_in(error: Mapping[str, Any]) -> list[str]:
