@@ -2,7 +2,8 @@
 
 The cassette was recorded against the fake org (the only Salesforce here), whose
 responses follow the documented shapes (see docs/salesforce.md). To record it
-again: ``MUTUALITY_RECORD_CASSETTES=1 pytest tests/salesforce/test_cassettes.py``.
+again, delete it and run ``MUTUALITY_RECORD_CASSETTES=1 pytest tests/salesforce/test_cassettes.py``
+(recording into an existing file appends to it).
 Authorization headers are filtered; a test checks no secret is left in any cassette.
 """
 
@@ -40,7 +41,9 @@ AS_OF = datetime(2026, 11, 1, tzinfo=timezone.utc)
 def _recorder() -> Any:
     return vcr.VCR(
         record_mode="all" if RECORD else "none",
-        match_on=["method", "scheme", "host", "path", "query"],
+        # the body too: a write (Collections PATCH, Bulk job POST, CSV upload) must
+        # send what was recorded, not only reach the same URL
+        match_on=["method", "scheme", "host", "path", "query", "body"],
         filter_headers=["authorization", "cookie", "set-cookie"],
         decode_compressed_response=True,
     )
@@ -70,6 +73,7 @@ def _org() -> Iterator[dict[str, str]]:
             activity("old", "c3", when="2024-06-01T10:00:00+00:00", channel="call"),
         ],
     )
+    clock.tick(1)  # the data exists before the run starts
     with FakeSalesforce(org, port=PORT) as fake:
         yield fake.environ()
 

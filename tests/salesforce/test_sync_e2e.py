@@ -256,8 +256,18 @@ def test_server_errors_part_way_through_a_batch(
         fake.org.add_custom_field(f"Contact.{spec.name}", spec.metadata, visible=True)
     ids = seed_rows(fake.org, contact_rows(450), [activity(f"a{i}", f"c{i}") for i in range(450)])
     fake.org.fail_next("server_error", times=10, path_contains="composite", skip=1)
-    first = sync(fake, state, clock, sleeps, retries=1)  # one batch, three requests
+    connection = plugin.connect(
+        {"retries": 1, "bulk_poll_seconds": 0},
+        environ=fake.environ(),
+        sleep=sleeps.append,
+        clock=clock,
+    )
+    first = run_sync(connection, state, as_of=AS_OF, now=clock)  # one batch, three requests
     assert (first.written, first.failed) == (200, 250)
+    # the error that cut the run's last write short is not lost: closing raises it
+    with pytest.raises(CrmUnavailableError, match="HTTP 503"):
+        connection.close()
+    clock.tick(60)
     fake.org.clear_faults()
     second = sync(fake, state, clock, sleeps)
     assert second.written == 250

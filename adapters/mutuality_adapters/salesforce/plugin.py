@@ -37,14 +37,19 @@ class SalesforcePlugin:
         logger.info("connecting to Salesforce with %s", parsed.redacted())
         client = open_client(parsed, sleep=sleep)
 
+        writer = SalesforceWriter(client)
+
         def close() -> None:
-            logger.info("%s", client.budget.summary())
-            client.session.close()
+            try:
+                writer.close()  # raises an error kept from the last write
+            finally:
+                logger.info("%s", client.budget.summary())
+                client.session.close()
 
         return Connection(
             target=f"salesforce:{client.sf.sf_instance}",
             source=SalesforceSource(client, clock=clock),
-            writer=SalesforceWriter(client),
+            writer=writer,
             close=close,
         )
 

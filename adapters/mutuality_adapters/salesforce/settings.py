@@ -16,7 +16,10 @@ credentials fall back to the ``SALESFORCE_*`` environment variables:
   of the daily API allowance; ``max_requests`` per run (none); ``bulk_threshold``
   (2000 changed contacts; 0 = never use Bulk API 2.0); ``bulk_batch_size`` (10000);
   ``timeout`` per request in seconds (60); ``retries`` (4); ``lookback_seconds``
-  (300); ``page_size`` (2000, 200-2000); ``bulk_poll_seconds`` (2).
+  (300); ``page_size`` (2000, 200-2000); ``bulk_poll_seconds`` (2): the first wait
+  before a Bulk API 2.0 job's status check, doubled after each check up to
+  ``bulk_poll_max_seconds`` (30); ``bulk_max_wait_seconds`` (3600): how long to wait
+  for one job before giving up on it (every status check is an API call).
 * ``tags_field`` (``Mutuality_Tags__c``; "" = none): a custom field on Task, Event and
   EmailMessage holding ``;``-separated tags, read where describe shows it.
 * ``meeting_outcome_field`` (``Mutuality_Meeting_Outcome__c``; "" = none): a custom
@@ -62,6 +65,8 @@ _KNOWN = {
     "lookback_seconds",
     "page_size",
     "bulk_poll_seconds",
+    "bulk_poll_max_seconds",
+    "bulk_max_wait_seconds",
     "jwt",
     "tags_field",
     "meeting_outcome_field",
@@ -146,6 +151,8 @@ class SalesforceSettings:
     lookback_seconds: float = 300.0
     page_size: int = 2000
     bulk_poll_seconds: float = 2.0
+    bulk_poll_max_seconds: float = 30.0
+    bulk_max_wait_seconds: float = 3600.0
     tags_field: str | None = "Mutuality_Tags__c"
     meeting_outcome_field: str | None = "Mutuality_Meeting_Outcome__c"
     booking_user_ids: tuple[str, ...] = ()
@@ -227,6 +234,8 @@ class SalesforceSettings:
             "lookback_seconds": (float, 0.0, 86_400.0),
             "page_size": (int, 200, 2000),
             "bulk_poll_seconds": (float, 0.0, 600.0),
+            "bulk_poll_max_seconds": (float, 0.0, 600.0),
+            "bulk_max_wait_seconds": (float, 1.0, 86_400.0),
         }
         for key, (kind, low, high) in numbers.items():
             if key in merged:

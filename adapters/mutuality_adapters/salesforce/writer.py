@@ -3,9 +3,13 @@
 Small batches go through sObject Collections (200 records a request,
 ``allOrNone=false``, results in request order). A batch of at least
 ``bulk_threshold`` updates goes through a Bulk API 2.0 update job built from a CSV
-we write ourselves (``Id`` then the fields in a fixed order), which costs about six
-requests whatever its size. In bulk mode the writer asks the engine for batches of
-``bulk_batch_size`` so large runs reach the threshold.
+we write ourselves (``Id`` then the fields in a fixed order, ``#N/A`` for a value
+to clear), run step by step by :mod:`.bulk`: create, upload, close, then status
+polls that back off (see there), plus one request per result file it needs.
+Before the first write, one describe checks that the integration user can edit the
+fields, so a first sync before setup stops at once with the setup hint. In bulk
+mode the writer asks the engine for batches of ``bulk_batch_size`` so large runs
+reach the threshold.
 
 Per record: ``UNABLE_TO_LOCK_ROW`` is retried (through Collections, with backoff);
 if it persists the record is reported ``retryable``, as are rows a bulk job left
@@ -13,22 +17,23 @@ unprocessed. Any other error is reported with its code. A failure that leaves th
 fate of a batch unknown raises, so the engine does not record it as written. When a batch took
 several Collections requests and a later one fails (5xx after retries, the
 allowance guard, an expired session), the write returns what the earlier requests
-did plus retryable failures for the rest, and the *next* write raises the error:
-contacts already written are recorded, so none is written twice.
+did plus retryable failures for the rest, and the *next* write (or ``close``, when
+it was the run's last write) raises the error: contacts already written are
+recorded, so none is written twice.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from mutuality_adapters.salesforce.client import SalesforceClient, import_simple_salesforce
+from mutuality_adapters.salesforce.bulk import run_update_job
+from mutuality_adapters.salesforce.client import SalesforceClient
 from mutuality_adapters.salesforce.fields import FIELD_NAMES, field_values
-from mutuality_core.errors import CrmUnavailableError, MutualityError
+from mutuality_core.errors import ConfigError, CrmUnavailableError, MutualityError
 from mutuality_core.ports import ScoreUpdate, WriteResult
 
 __all__ = ["SalesforceWriter"]
@@ -58,8 +63,14 @@ class SalesforceWriter:
         #: write returned what it knew, and the next write raises it.
         self._deferred: MutualityError | None = None
 
+        self._fields_checked = False
+
     def close(self) -> None:
-        return None
+        """Raise an error kept from the run's last write, so it is not lost."""
+        if self._deferred is not None:
+            error, self._deferred = self._deferred, None
+            logger.warning("the last score write stopped part-way: %s", error)
+            raise error
 
     def write(self, updates: Sequence[ScoreUpdate]) -> Sequence[WriteResult]:
         if self._deferred is not None:
@@ -67,6 +78,9 @@ class SalesforceWriter:
             raise error
         if not updates:
             return []
+        if not self._fields_checked:
+            self._check_fields()
+            self._fields_checked = True
         rows = {u.contact.id: field_values(u) for u in updates}
         threshold = self.settings.bulk_threshold
         if threshold and len(rows) >= threshold:
@@ -74,6 +88,31 @@ class SalesforceWriter:
         else:
             results = self._collections(rows)
         return [results[contact_id] for contact_id in rows]
+
+    def _check_fields(self) -> None:
+        """One describe before the first write: without the fields every row would fail.
+
+        A Collections update would fail each record with INVALID_FIELD and a Bulk job
+        would fail as a whole; neither says to run setup.
+        """
+        described = self.client.call(
+            lambda sf: sf.Contact.describe(), what="checking the Mutuality fields on Contact"
+        )
+        fields = {f.get("name"): f for f in (described or {}).get("fields", [])}
+        hidden = [name for name in FIELD_NAMES if name not in fields]
+        readonly = [n for n in FIELD_NAMES if n in fields and not fields[n].get("updateable")]
+        if hidden or readonly:
+            parts = []
+            if hidden:
+                parts.append(f"missing or invisible: {', '.join(hidden)}")
+            if readonly:
+                parts.append(f"not editable: {', '.join(readonly)}")
+            raise ConfigError(
+                "the integration user cannot write the Mutuality fields on Contact ("
+                + "; ".join(parts)
+                + "); run `mutuality setup salesforce` (with --grant-permission-set NAME to "
+                "grant field-level security). Nothing was written"
+            )
 
     # -- sObject Collections
 
@@ -157,50 +196,30 @@ class SalesforceWriter:
     # -- Bulk API 2.0
 
     def _bulk(self, rows: Mapping[str, Mapping[str, Any]]) -> dict[str, WriteResult]:
-        sfmod = import_simple_salesforce()
-        handle, path = tempfile.mkstemp(prefix="mutuality-sf-", suffix=".csv")
-        try:
-            with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
-                writer = csv.writer(out, lineterminator="\n")
-                writer.writerow(["Id", *FIELD_NAMES])
-                for contact_id, values in rows.items():
-                    writer.writerow([contact_id, *(_csv_value(values[f]) for f in FIELD_NAMES)])
-            self.stats["bulk_jobs"] += 1
-            wait = self.settings.bulk_poll_seconds
-            try:
-                jobs = self.client.call(
-                    lambda sf: sf.bulk2.Contact.update(csv_file=path, wait=wait),
-                    what="writing scores (Bulk API 2.0)",
-                )
-            except sfmod.SalesforceOperationError as error:
-                raise CrmUnavailableError(
-                    f"the Bulk API 2.0 update job failed ({error}); nothing is recorded as "
-                    "written and the next run writes these contacts again"
-                ) from None
-        finally:
-            os.unlink(path)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["Id", *FIELD_NAMES])
+        for contact_id, values in rows.items():
+            writer.writerow([contact_id, *(_csv_value(values[f]) for f in FIELD_NAMES)])
+        self.stats["bulk_jobs"] += 1
+        job = run_update_job(self.client, "Contact", out.getvalue().encode(), sleep=self.sleep)
+        job_id = str(job["id"])
         failed: dict[str, tuple[str, str]] = {}
         unprocessed: set[str] = set()
-        for job in jobs:
-            job_id = job["job_id"]
-            if int(job.get("numberRecordsFailed") or 0):
-                text = self.client.call(
-                    lambda sf, j=job_id: sf.bulk2.Contact.get_failed_records(j),
-                    what="reading the bulk job's failures",
-                )
-                for row in csv.DictReader(text.splitlines()):
-                    code, _, message = (row.get("sf__Error") or "UNKNOWN").partition(":")
-                    failed[row["Id"]] = (code, message.rstrip(":-"))
-            if int(job.get("numberRecordsProcessed") or 0) < int(
-                job.get("numberRecordsTotal") or 0
-            ):
-                text = self.client.call(
-                    lambda sf, j=job_id: sf.bulk2.Contact.get_unprocessed_records(j),
-                    what="reading the bulk job's unprocessed rows",
-                )
-                unprocessed.update(
-                    r["Id"] for r in csv.DictReader(text.splitlines()) if r.get("Id")
-                )
+        if int(job.get("numberRecordsFailed") or 0):
+            text = self.client.call(
+                lambda sf: sf.bulk2.Contact.get_failed_records(job_id),
+                what="reading the bulk job's failures",
+            )
+            for row in csv.DictReader(text.splitlines()):
+                code, _, message = (row.get("sf__Error") or "UNKNOWN").partition(":")
+                failed[row["Id"]] = (code, message.rstrip(":-"))
+        if int(job.get("numberRecordsProcessed") or 0) < len(rows):
+            text = self.client.call(
+                lambda sf: sf.bulk2.Contact.get_unprocessed_records(job_id),
+                what="reading the bulk job's unprocessed rows",
+            )
+            unprocessed.update(r["Id"] for r in csv.DictReader(text.splitlines()) if r.get("Id"))
         results: dict[str, WriteResult] = {}
         retry = [c for c, (code, _m) in failed.items() if code == LOCK_ERROR]
         for contact_id in rows:
@@ -221,7 +240,8 @@ class SalesforceWriter:
 
 
 def _csv_value(value: Any) -> str:
-    return "" if value is None else str(value)
+    """A Bulk API 2.0 cell: an empty cell would leave the field as it was, ``#N/A`` clears it."""
+    return "#N/A" if value is None or value == "" else str(value)
 
 
 def _failure(contact_id: str, code: str, message: str) -> WriteResult:

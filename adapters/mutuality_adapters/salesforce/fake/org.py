@@ -83,7 +83,8 @@ class FakeOrg:
 
     ``clock`` stamps ``SystemModstamp`` on every write (millisecond resolution, so a
     bulk load shares one stamp, as in a real org); ``daily_limit`` is the allowance
-    reported in ``Sforce-Limit-Info`` and ``/limits``.
+    reported in ``Sforce-Limit-Info`` and ``/limits``; ``bulk_job_polls`` is how many
+    status requests a closed Bulk API 2.0 job answers ``InProgress`` before it runs.
     """
 
     def __init__(
@@ -98,6 +99,7 @@ class FakeOrg:
         api_version: str = "59.0",
         session_id: str = "FAKE-SESSION-TOKEN",
         max_page_size: int = 2000,
+        bulk_job_polls: int = 1,
     ) -> None:
         self._lock = threading.RLock()
         self.clock = clock or (lambda: datetime.now(timezone.utc))
@@ -105,6 +107,9 @@ class FakeOrg:
         self.api_used = api_used
         self.api_version = api_version
         self.max_page_size = max_page_size
+        #: Status polls a closed Bulk API 2.0 job answers InProgress before it runs:
+        #: real jobs are asynchronous, so a writer must poll (and not too often).
+        self.bulk_job_polls = bulk_job_polls
         self.features = {
             "enhanced_email": enhanced_email,
             "shared_activities": shared_activities,
@@ -729,13 +734,26 @@ class FakeOrg:
         if job is None:
             raise _SfError(404, "NOT_FOUND", "The requested resource does not exist")
         if len(parts) == 1 and method == "GET":
+            if job["state"] in ("UploadComplete", "InProgress"):
+                if job["_polls_left"] > 0:
+                    job["_polls_left"] -= 1
+                    job["state"] = "InProgress"
+                else:
+                    self._run_job(job, user)
             return self._json(_public(job))
         if len(parts) == 1 and method == "PATCH":
             state = json.loads(body).get("state")
             if state == "UploadComplete" and job["state"] == "Open":
-                self._run_job(job, user)
-            elif state == "Aborted":
+                job["state"] = "UploadComplete"  # runs later, as status polls arrive
+                job["_polls_left"] = self.bulk_job_polls
+            elif state == "Aborted" and job["state"] in ("Open", "UploadComplete", "InProgress"):
                 job["state"] = "Aborted"
+            else:
+                raise _SfError(
+                    400,
+                    "INVALIDJOBSTATE",
+                    f"Job {job['id']} is {job['state']}; it cannot become {state}",
+                )
             return self._json(_public(job))
         if len(parts) == 1 and method == "DELETE":
             del self._jobs[parts[0]]
@@ -771,14 +789,22 @@ class FakeOrg:
         rows = list(reader)
         header, data = (rows[0], rows[1:]) if rows else ([], [])
         job["_header"] = header
-        if "Id" not in header:
+        # As in Salesforce, a header naming a field the user cannot see fails the
+        # whole job (nothing is written), not each row.
+        unknown = [
+            f for f in header if f != "Id" and not self.field_visible(job["object"], f, user)
+        ]
+        if "Id" not in header or unknown:
             job["state"] = "Failed"
-            job["errorMessage"] = "InvalidBatch : Field name not found : Id"
+            missing = "Id" if "Id" not in header else unknown[0]
+            job["errorMessage"] = f"InvalidBatch : Field name not found : {missing}"
             return
         stamp = self.now_stamp()  # a bulk job commits its rows with one stamp
         for row in data:
-            fields = dict(zip(header, row, strict=False))
-            record_id = fields.pop("Id")
+            cells = dict(zip(header, row, strict=False))
+            record_id = cells.pop("Id")
+            # Bulk API 2.0: an empty cell leaves the field as it is; #N/A clears it.
+            fields = {k: None if v == "#N/A" else v for k, v in cells.items() if v != ""}
             try:
                 failure = self._update_one(job["object"], record_id, fields, user, stamp)
             except _SfError as error:
