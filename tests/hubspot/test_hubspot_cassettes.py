@@ -2,7 +2,9 @@
 
 The cassettes were recorded against the fake HubSpot server (the only HTTP there
 is here), which follows HubSpot's documented shapes; they are not recordings of
-the live API. Re-record with ``MUTUALITY_RECORD_CASSETTES=1 pytest tests/hubspot``.
+the live API. Re-record by deleting the cassette and running
+``MUTUALITY_RECORD_CASSETTES=1 pytest tests/hubspot/test_hubspot_cassettes.py``
+(vcrpy's "all" mode appends to an existing cassette).
 Replays match method, path, query and body (POST bodies included), never the
 host or port, and the Authorization header is filtered out before saving.
 """

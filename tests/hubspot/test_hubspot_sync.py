@@ -271,3 +271,47 @@ def test_a_retry_stopped_by_the_limit_keeps_the_batch_successes(harness, portal,
     second = harness.sync()
     assert second.stopped_reason is None and second.written == 53
     assert harness.writes == {str(i): 1 for i in ids}
+
+
+def test_our_own_writes_are_recognised_with_a_backdated_as_of(harness, portal, server):
+    """``--as-of`` in the past (the README demo): our writes are still ours, not changes."""
+    from mutuality_core.sync import SyncOptions
+
+    ids = seed(portal, 40)
+    as_of = START + timedelta(days=210)  # months before the wall clock
+    for _ in range(2):
+        harness.wall.advance(60)
+        report = run_sync(
+            harness.connection(), harness.state, as_of=as_of, now=lambda: as_of,
+            options=SyncOptions(),
+        )  # fmt: skip
+    assert report.contacts_read == 0  # the first run's 40 writes are not re-read as changes
+    assert harness.writes == {str(i): 1 for i in ids}
+
+
+class _SlowWriter:
+    """Writes after the run has been going for ``seconds`` (a long read before the write)."""
+
+    def __init__(self, inner, wall, seconds):
+        self.inner, self.wall, self.seconds = inner, wall, seconds
+        self.batch_size = inner.batch_size
+
+    def write(self, updates):
+        self.wall.advance(self.seconds)
+        self.seconds = 0
+        return self.inner.write(updates)
+
+    def close(self):
+        self.inner.close()
+
+
+def test_our_own_writes_are_recognised_after_a_run_longer_than_the_window(harness, portal):
+    import attrs
+
+    ids = seed(portal, 30)
+    connection = harness.connection()
+    slow = _SlowWriter(connection.writer, harness.wall, 3600)
+    harness.sync(connection=attrs.evolve(connection, writer=slow))
+    assert harness.writes == {str(i): 1 for i in ids}
+    again = harness.sync()
+    assert again.contacts_read == 0 and again.written == 0

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 from mutuality_adapters.hubspot.api import HubSpotApi, HubSpotApiError
+from mutuality_adapters.hubspot.mapping import parse_hubspot_time, to_epoch_ms
 from mutuality_adapters.hubspot.properties import setup_properties
 from mutuality_adapters.hubspot.writer import HubSpotScoreWriter
 
@@ -38,12 +39,12 @@ def update(contact_id: str, score: float = 61.0) -> ScoreUpdate:
 
 
 @pytest.fixture
-def writer(server, settings_for, fake_time):
+def writer(server, settings_for, fake_time, wall):
     settings = settings_for(server.base_url)
     api = HubSpotApi(settings, clock=fake_time.clock, sleep=fake_time.sleep)
     setup_properties(api, settings)
     server.app.reset_stats()
-    return HubSpotScoreWriter(api, settings)
+    return HubSpotScoreWriter(api, settings, now_ms=wall)
 
 
 def test_writes_all_properties_in_one_request(writer, server, portal):
@@ -55,7 +56,10 @@ def test_writes_all_properties_in_one_request(writer, server, portal):
     assert props["mutuality_score"] == "61"
     assert props["mutuality_band"] == "mutual"
     assert props["mutuality_reasons"] == "Replies to most of your emails"
-    assert props["mutuality_scored_at"] == "2026-03-01T00:00:00.000Z"
+    # when it was written (what tells our writes from real edits), not the score's as_of
+    written = parse_hubspot_time(props["mutuality_scored_at"])
+    assert written != AS_OF
+    assert 0 <= portal.get("contacts", ids[0]).updated_ms - to_epoch_ms(written) < 10
     assert writer.batch_size == 100
     with pytest.raises(ValueError):
         writer.write([update(str(i)) for i in range(101)])

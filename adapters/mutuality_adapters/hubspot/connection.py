@@ -33,7 +33,7 @@ def open_connection(
 ) -> Connection:
     api = api_factory(settings, clock=clock, sleep=sleep)
     source = HubSpotSource(api, settings, now_ms=now_ms)
-    writer = HubSpotScoreWriter(api, settings)
+    writer = HubSpotScoreWriter(api, settings, now_ms=now_ms)
     return Connection(
         target=default_target(settings), source=source, writer=writer, close=writer.close
     )

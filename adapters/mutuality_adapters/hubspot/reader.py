@@ -239,10 +239,12 @@ class HubSpotSource:
             if incremental:
                 written = time_ms(props.get(scored_at_name))
                 modified = time_ms(props.get("lastmodifieddate"))
+                # ``scored_at`` is when we wrote; ``abs`` allows for our clock running
+                # ahead of HubSpot's.
                 if (
                     written is not None
                     and modified is not None
-                    and 0 <= modified - written <= window
+                    and abs(modified - written) <= window
                 ):
                     self.skipped_own_writes += 1  # only our own write moved it
                     continue

@@ -63,7 +63,7 @@ class HubSpotSettings:
     rate_window_seconds: float = 10.0
     search_requests_per_second: float = 5.0
     search_lag_seconds: float = 30.0
-    own_write_window_seconds: float = 900.0
+    own_write_window_seconds: float = 300.0  # our write's stamp to its lastmodifieddate
     timeout_seconds: float = 30.0
     max_retries: int = 5
     list_page_size: int = 100
@@ -169,7 +169,7 @@ class HubSpotSettings:
             rate_window_seconds=number("rate_window_seconds", 10.0, minimum=0.01),
             search_requests_per_second=number("search_requests_per_second", 5.0, minimum=0.1),
             search_lag_seconds=number("search_lag_seconds", 30.0, minimum=0),
-            own_write_window_seconds=number("own_write_window_seconds", 900.0, minimum=0),
+            own_write_window_seconds=number("own_write_window_seconds", 300.0, minimum=0),
             timeout_seconds=number("timeout_seconds", 30.0, minimum=0.1),
             max_retries=number("max_retries", 5, minimum=0, integer=True),
             list_page_size=page,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from mutuality_core.errors import MutualityError
@@ -20,6 +21,7 @@ from mutuality_core.ports import ScoreUpdate, WriteResult
 
 from .api import HubSpotApi, HubSpotApiError, HubSpotRequestError
 from .mapping import score_properties
+from .reader import NowMs, _wall_ms
 from .settings import HubSpotSettings
 
 log = logging.getLogger(__name__)
@@ -29,8 +31,11 @@ PERMANENT = frozenset({"OBJECT_NOT_FOUND", "VALIDATION_ERROR", "INVALID_EMAIL", 
 
 
 class HubSpotScoreWriter:
-    def __init__(self, api: HubSpotApi, settings: HubSpotSettings) -> None:
+    def __init__(
+        self, api: HubSpotApi, settings: HubSpotSettings, *, now_ms: NowMs = _wall_ms
+    ) -> None:
         self.api = api
+        self.now_ms = now_ms
         self.settings = settings
         self.batch_size = settings.batch_size
         self.retried = 0
@@ -48,8 +53,12 @@ class HubSpotScoreWriter:
             raise self._stop
         if len(updates) > self.batch_size:
             raise ValueError(f"at most {self.batch_size} updates per write; got {len(updates)}")
+        # ``scored_at`` is the write time, not the run's as_of: the reader tells our own
+        # writes from real edits by comparing it with lastmodifieddate, which our write
+        # moves to (about) now, whatever as_of a backdated or hour-long run has.
+        written_at = datetime.fromtimestamp(self.now_ms() / 1000, tz=timezone.utc)
         payload = {
-            u.contact.id: score_properties(u.score, u.scored_at, self.settings.properties)
+            u.contact.id: score_properties(u.score, written_at, self.settings.properties)
             for u in updates
         }
         results: dict[str, WriteResult] = {}
