@@ -357,3 +357,25 @@ def test_relation_committed_between_parent_and_junction_queries_is_not_lost(
         later, cursor = read_all(source, cursor)
         credited |= {a.contact_id for a in activities_of(later) if a.id == event_id}
     assert inserted and ids["c1"] in credited
+
+
+def test_a_big_group_event_credits_every_invitee_past_the_first_child_batch(
+    clock: Clock,
+) -> None:
+    """Sub-query rows come in batches too (nested done/nextRecordsUrl): follow them."""
+    from mutuality_adapters.salesforce import plugin
+
+    with FakeSalesforce(clock=clock, max_child_page_size=200) as fake:
+        ids = seed_rows(
+            fake.org,
+            contact_rows(450),
+            [activity("m", f"c{i}", channel="meeting", direction="mutual") for i in range(450)],
+        )
+        assert len(fake.org.records["Event"]) == 1
+        clock.tick(1)
+        source = plugin.connect(
+            {"bulk_poll_seconds": 0}, environ=fake.environ(), sleep=lambda s: None, clock=clock
+        ).source
+        pages, _ = read_all(source, None)
+        credited = Counter(a.contact_id for a in activities_of(pages))
+        assert set(credited) == set(ids.values()) and set(credited.values()) == {1}

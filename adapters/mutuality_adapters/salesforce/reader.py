@@ -549,6 +549,9 @@ class _Run:
         last: bool = False,
     ) -> Iterator[Page]:
         rel = self.shape.relationships.get(obj)
+        if rel:
+            for record in records:
+                self._complete_children(record, rel)
         if obj == "EmailMessage":
             linked.update(r["ActivityId"] for r in records if r.get("ActivityId"))
         if obj == "Task" and "EmailMessage" in self.shape.fields:
@@ -591,6 +594,30 @@ class _Run:
             yield Page(deleted_activity_ids=replaced)
         if activities or gone or last or new is not None:
             yield self._page(activities=activities, deleted_activity_ids=gone)
+
+    def _complete_children(self, record: Mapping[str, Any], rel: str) -> None:
+        """Fetch the rest of a sub-query's rows when they did not fit in one batch.
+
+        Salesforce returns a parent's child rows like a query of their own: a big
+        group event or mass email comes with ``done: false`` and a nested
+        ``nextRecordsUrl``; without following it, only the first batch of contacts
+        would be credited.
+        """
+        nested = record.get(rel)
+        if not isinstance(nested, dict) or nested.get("done", True):
+            return
+        rows = list(nested.get("records") or ())
+        next_url = nested.get("nextRecordsUrl")
+        while next_url:
+            more = self.source.client.call(
+                lambda sf, u=next_url: sf.query_more(u, identifier_is_url=True),
+                what=f"reading the rest of a record's {rel}",
+            )
+            rows.extend(more.get("records") or ())
+            next_url = None if more.get("done", True) else more.get("nextRecordsUrl")
+        nested["records"] = rows
+        nested["done"] = True
+        nested.pop("nextRecordsUrl", None)
 
     def _linked_tasks(self, task_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()

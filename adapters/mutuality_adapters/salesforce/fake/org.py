@@ -100,6 +100,7 @@ class FakeOrg:
         session_id: str = "FAKE-SESSION-TOKEN",
         max_page_size: int = 2000,
         bulk_job_polls: int = 1,
+        max_child_page_size: int = 200,
     ) -> None:
         self._lock = threading.RLock()
         self.clock = clock or (lambda: datetime.now(timezone.utc))
@@ -110,6 +111,9 @@ class FakeOrg:
         #: Status polls a closed Bulk API 2.0 job answers InProgress before it runs:
         #: real jobs are asynchronous, so a writer must poll (and not too often).
         self.bulk_job_polls = bulk_job_polls
+        #: Sub-query rows per parent in one response; beyond it the nested result has
+        #: ``done: false`` and its own ``nextRecordsUrl``, as in Salesforce.
+        self.max_child_page_size = max_child_page_size
         self.features = {
             "enhanced_email": enhanced_email,
             "shared_activities": shared_activities,
@@ -533,18 +537,20 @@ class FakeOrg:
             kids = self.children(child, parent_field, record["Id"])
             if sub.where is not None:
                 kids = [k for k in kids if sub.where(k)]
-            out[sub.object] = (
-                {
-                    "totalSize": len(kids),
-                    "done": True,
-                    "records": [
-                        {"attributes": {"type": child}, **{f: k.get(f) for f in sub.fields}}
-                        for k in kids
-                    ],
-                }
-                if kids
-                else None
+            if not kids:
+                out[sub.object] = None
+                continue
+            # The child rows are a query result of their own: the first batch inline,
+            # the rest behind a nested nextRecordsUrl.
+            child_query = soql.Query(child, sub.fields, (), None, (), None)
+            locator = uuid.uuid4().hex[:15]
+            self._locators[locator] = (
+                child_query,
+                [k["Id"] for k in kids],
+                False,
+                self.max_child_page_size,
             )
+            out[sub.object] = self._page(locator, 0)
         return out
 
     # ------------------------------------------------------------------ describe
