@@ -113,10 +113,21 @@ def test_email_direction_id_and_drafts() -> None:
     )
     assert (email.id, email.direction, email.thread_id) == ("00T9", Direction.INBOUND, "th")
     assert mapping.email_activities({**record, "Status": "5"}, "EmailMessageRelations") == []
-    outgoing = mapping.email_activities(
-        {**record, "Incoming": False, "ActivityId": None}, "EmailMessageRelations"
-    )
+    sent = {
+        **record,
+        "Incoming": False,
+        "ActivityId": None,
+        "EmailMessageRelations": {"records": [{"RelationId": C1, "RelationType": "ToAddress"}]},
+    }
+    outgoing = mapping.email_activities(sent, "EmailMessageRelations")
     assert outgoing[0].id == "02s1" and outgoing[0].direction is Direction.OUTBOUND
+    # a contact that is the sender of a message we sent is no recipient of ours
+    assert (
+        mapping.email_activities(
+            {**sent, **{k: record[k] for k in ("EmailMessageRelations",)}}, "EmailMessageRelations"
+        )
+        == []
+    )
 
 
 def test_contact_record() -> None:

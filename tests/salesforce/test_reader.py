@@ -379,3 +379,44 @@ def test_a_big_group_event_credits_every_invitee_past_the_first_child_batch(
         pages, _ = read_all(source, None)
         credited = Counter(a.contact_id for a in activities_of(pages))
         assert set(credited) == set(ids.values()) and set(credited.values()) == {1}
+
+
+def test_email_direction_follows_each_contacts_relation_type(
+    fake: FakeSalesforce, connect: Any, clock: Clock
+) -> None:
+    """Incoming mail is the sender's effort only; on sent mail every recipient is outbound."""
+    ids = seed_rows(
+        fake.org,
+        contact_rows(5),
+        [
+            activity("in", "c0", direction="inbound"),  # From c0
+            activity("out", "c2", direction="outbound"),  # To c2
+        ],
+    )
+    incoming = next(i for i, r in fake.org.records["EmailMessage"].items() if r["Incoming"])
+    outgoing = next(i for i, r in fake.org.records["EmailMessage"].items() if not r["Incoming"])
+    for message, contact, kind in (
+        (incoming, "c1", "CcAddress"),  # cc'd on a mail c0 sent us
+        (incoming, "c3", "ToAddress"),
+        (outgoing, "c4", "CcAddress"),
+        (outgoing, "c3", "BccAddress"),
+    ):
+        fake.org.insert(
+            "EmailMessageRelation",
+            {"EmailMessageId": message, "RelationId": ids[contact], "RelationType": kind},
+        )
+    clock.tick(1)
+    pages, _ = read_all(connect().source, None)
+    got = {
+        (a.id, a.contact_id): a.direction
+        for a in activities_of(pages)
+        if a.id in {fake.org.records["EmailMessage"][m]["ActivityId"] for m in (incoming, outgoing)}
+    }
+    in_id = fake.org.records["EmailMessage"][incoming]["ActivityId"]
+    out_id = fake.org.records["EmailMessage"][outgoing]["ActivityId"]
+    assert got == {
+        (in_id, ids["c0"]): Direction.INBOUND,
+        (out_id, ids["c2"]): Direction.OUTBOUND,
+        (out_id, ids["c4"]): Direction.OUTBOUND,
+        (out_id, ids["c3"]): Direction.OUTBOUND,
+    }

@@ -336,6 +336,10 @@ def event_activities(
     return activities
 
 
+#: EmailMessageRelation.RelationType values whose contact a message is evidence for.
+_SENDER = frozenset({"FromAddress"})
+_RECIPIENTS = frozenset({"ToAddress", "CcAddress", "BccAddress"})
+
 #: EmailMessage.Status values that mean the message never went anywhere (5 = Draft).
 _UNSENT_EMAIL_STATUSES = frozenset({"5"})
 
@@ -356,7 +360,15 @@ def email_activities(
     thread_field: str | None = None,
     rules: ActivityRules = NO_RULES,
 ) -> list[Activity]:
-    """One Activity per contact on the message (From, To, Cc, Bcc), direction from ``Incoming``.
+    """One Activity per contact whose effort the message shows, direction from ``Incoming``.
+
+    Each contact's ``EmailMessageRelation.RelationType`` says what part it had. A
+    received message (``Incoming``) is the sender's effort: the ``FromAddress``
+    contact gets it, inbound; contacts that were only To/Cc/Bcc recipients alongside
+    us get nothing (being copied on someone else's mail is no effort of theirs, and
+    none of ours towards them). A sent message is ours towards every To/Cc/Bcc
+    contact: outbound. Without a RelationType (an org or record that has none) every
+    related contact gets the message's direction, as before.
 
     ``IsBounced`` (set when Salesforce's bounce management sees the message bounce)
     gives ``bounced``: the message never reached anyone.
@@ -373,6 +385,13 @@ def email_activities(
     activity_id = email_activity_id(record)
     outcome = Outcome.BOUNCED if record.get("IsBounced") else Outcome.COMPLETED
     tags = record_tags(record, rules.tags_field)
+    roles: dict[str, set[str]] = {}
+    if relationship:
+        for child in _children(record, relationship):
+            relation_id, kind = child.get("RelationId"), child.get("RelationType")
+            if is_contact_id(relation_id) and isinstance(kind, str):
+                roles.setdefault(relation_id, set()).add(kind)
+    wanted = _SENDER if record.get("Incoming") else _RECIPIENTS
     return [
         Activity(
             id=activity_id,
@@ -385,6 +404,7 @@ def email_activities(
             tags=tags,
         )
         for contact_id in related_contact_ids(record, relationship)
+        if contact_id not in roles or roles[contact_id] & wanted
     ]
 
 
