@@ -178,29 +178,66 @@ def test_429_bursts_are_waited_out(harness, portal, server):
     assert sum(harness.fake_time.sleeps) >= 4 * 2 + 3 * 10
 
 
-def test_a_daily_limit_stop_saves_state_and_the_next_run_finishes(harness, portal, server):
-    ids = seed(portal, 350)
+def read_cost(harness, server) -> int:
+    """Requests a full read costs here: a dry run reads everything and saves nothing."""
     harness.sync(dry_run=True)
+    cost = server.app.stats["total"]
     server.app.reset_stats()
-    server.app.limits = RateLimits(per_day=10)
+    return cost
+
+
+def test_a_daily_limit_stop_in_the_read_saves_state_and_the_next_day_finishes(
+    harness, portal, server
+):
+    ids = seed(portal, 350)
+    server.app.limits = RateLimits(per_day=3)
+    server.app.new_day()
     report = harness.sync()
-    assert report.stopped_reason == "quota"
-    assert server.app.stats["429 DAILY"] == 1
-    server.app.limits = RateLimits(per_day=10 + 8)  # the next day: a little more allowance
-    server.app._day_count = 10
+    assert report.stopped_reason == "quota" and report.written == 0
+    assert server.app.stats["429 DAILY"] == 1 and server.app.stats["total"] == 4
+    server.app.reset_stats()
+    server.app.new_day()
+    server.app.limits = RateLimits(per_day=100)
     second = harness.sync()
-    server.app.limits = RateLimits()
-    third = harness.sync()
-    assert (second.stopped_reason, third.stopped_reason) == ("quota", None)
+    assert second.stopped_reason is None and second.written == 350
+    assert server.app.stats["list contacts"] == 1  # resumed after the 3 pages read the day before
     assert harness.writes == {str(i): 1 for i in ids}
 
 
-def test_a_request_budget_stops_cleanly(harness, portal):
+def test_a_daily_limit_stop_in_the_write_saves_state_and_the_next_day_finishes(
+    harness, portal, server
+):
+    ids = seed(portal, 350)
+    reads = read_cost(harness, server)
+    server.app.limits = RateLimits(per_day=reads + 2)  # the read and 2 of the 4 batches
+    server.app.new_day()
+    first = harness.sync()
+    assert first.stopped_reason == "quota" and first.written == 200
+    assert server.app.stats["429 DAILY"] == 1
+    server.app.new_day()
+    second = harness.sync()
+    assert second.stopped_reason is None and second.written == 150
+    assert harness.writes == {str(i): 1 for i in ids}
+
+
+def test_a_request_budget_stops_cleanly_in_the_read(harness, portal, server):
     ids = seed(portal, 250)
     first = harness.sync(connection=harness.connection(max_requests=9))
-    assert first.stopped_reason == "quota"
+    assert first.stopped_reason == "quota" and first.written == 0
+    assert server.app.stats["total"] == 9
     second = harness.sync()
-    assert second.stopped_reason is None
+    assert second.stopped_reason is None and second.written == 250
+    assert harness.writes == {str(i): 1 for i in ids}
+
+
+def test_a_request_budget_stops_cleanly_in_the_write(harness, portal, server):
+    ids = seed(portal, 250)
+    reads = read_cost(harness, server)
+    first = harness.sync(connection=harness.connection(max_requests=reads + 1))
+    assert first.stopped_reason == "quota" and first.written == 100
+    assert server.app.stats["batch/update contacts"] == 1
+    second = harness.sync()
+    assert second.stopped_reason is None and second.written == 150
     assert harness.writes == {str(i): 1 for i in ids}
 
 

@@ -541,6 +541,7 @@ class FakeHubSpotApp:
                 "category": category,
                 "message": message,
                 "context": {"ids": ids},
+                **_STANDARD_ERROR_EXTRAS,
             }
             for (category, message), ids in failed.items()
         ]
@@ -656,6 +657,7 @@ class FakeHubSpotApp:
                     "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
                     "message": f"No {to_type} is associated with {from_type} {i}.",
                     "context": {"fromObjectId": [i]},
+                    **_STANDARD_ERROR_EXTRAS,
                 }
                 for i in empty
             ]
@@ -800,6 +802,11 @@ class FakeHubSpotApp:
 
 # -- helpers ---------------------------------------------------------------------------------
 
+#: Fields HubSpot's spec marks required in a batch ``StandardError`` (the client's model
+#: rejects an error without them once its client-side validation is on), although the
+#: documentation's own 207 examples leave them out; empty, as nothing fills them here.
+_STANDARD_ERROR_EXTRAS: Mapping[str, Any] = {"links": {}, "errors": []}
+
 
 class _HttpError(Exception):
     def __init__(self, response: Response) -> None:
@@ -886,6 +893,7 @@ def _batch_response(
                 "message": f"Could not get some {SINGULAR[object_type].upper()} objects, they may "
                 "be deleted or not exist. Check that ids are valid.",
                 "context": {"ids": missing},
+                **_STANDARD_ERROR_EXTRAS,
             }
         )
     body: dict[str, Any] = {
