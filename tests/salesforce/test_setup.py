@@ -69,3 +69,15 @@ def test_fake_command_port_in_use_is_a_clear_error(fake: FakeSalesforce) -> None
     result = CliRunner().invoke(plugin.commands()["fake"], ["--port", str(fake.port)])
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{fake.port}" in result.output
+
+
+def test_a_lost_create_answer_is_checked_not_retried(fake: FakeSalesforce, connect: Any) -> None:
+    """Tooling POST answered 503 after creating the field: setup finds it, no duplicate."""
+    fake.org.fail_next("lost_answer", method="POST", path_contains="tooling/sobjects/CustomField")
+    fake.org.fail_next("lost_answer", method="POST", path_contains="sobjects/PermissionSet")
+    report = run_setup(connect().source.client, grant_permission_set="Mutuality_Integration")
+    assert report.ready, report.lines
+    assert sorted(report.created) == sorted(s.name for s in FIELDS)
+    posts = [r for r in fake.org.requests if r == ("POST", "tooling/sobjects/CustomField")]
+    assert len(posts) == len(FIELDS)  # one each: the lost answer was not retried
+    assert len(fake.org.records["PermissionSet"]) == 1

@@ -344,3 +344,16 @@ def test_bulk_empty_cell_keeps_the_value_and_na_clears_it(
     results = connect(bulk_threshold=10).writer.write(no_reasons)
     assert all(r.ok for r in results)
     assert all(fake.org.records["Contact"][i]["Mutuality_Reasons__c"] is None for i in ids)
+
+
+def test_a_bulk_job_create_is_never_repeated_blindly(fake: FakeSalesforce, connect: Any) -> None:
+    """A 5xx on a POST may come after Salesforce created the job: a retry would orphan one."""
+    with_fields(fake)
+    ids = list(seed_rows(fake.org, contact_rows(12), []).values())
+    fake.org.fail_next("lost_answer", method="POST", path_contains="jobs/ingest")
+    writer = connect(bulk_threshold=10).writer
+    with pytest.raises(CrmUnavailableError, match="HTTP 503"):
+        writer.write([update(i) for i in ids])
+    assert [r for r in fake.org.requests if r[0] == "POST"] == [("POST", "jobs/ingest")]
+    assert not fake.org.updates  # nothing written; the next run writes the batch
+    assert all(r.ok for r in writer.write([update(i) for i in ids]))

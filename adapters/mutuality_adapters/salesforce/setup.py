@@ -18,7 +18,7 @@ import attrs
 
 from mutuality_adapters.salesforce.client import SalesforceClient
 from mutuality_adapters.salesforce.fields import FIELDS, FieldSpec
-from mutuality_core.errors import AuthenticationError, ConfigError
+from mutuality_core.errors import AuthenticationError, ConfigError, CrmUnavailableError
 
 __all__ = ["SetupReport", "run_setup"]
 
@@ -89,12 +89,19 @@ def run_setup(
                     **spec.metadata,
                 },
             }
-            client.call(
-                lambda sf, b=body: sf.toolingexecute(
-                    "sobjects/CustomField/", method="POST", data=b
-                ),
-                what=f"creating Contact.{spec.name} (Tooling API)",
-            )
+            try:
+                client.call(
+                    lambda sf, b=body: sf.toolingexecute(
+                        "sobjects/CustomField/", method="POST", data=b
+                    ),
+                    what=f"creating Contact.{spec.name} (Tooling API)",
+                )
+            except CrmUnavailableError:
+                # A create is never repeated blindly: its answer may have been lost
+                # after Salesforce made the field (a retry would hit DUPLICATE_DEVELOPER_NAME).
+                if spec.name not in _existing_custom_fields(client):
+                    raise
+                logger.info("Contact.%s was created after all", spec.name)
             report.created.append(spec.name)
             report.say(f"Contact.{spec.name}: created ({spec.metadata['type']})")
     if grant_permission_set:
@@ -126,6 +133,13 @@ def run_setup(
     return report
 
 
+def _permission_set(client: SalesforceClient, name: str) -> list[Mapping[str, Any]]:
+    return client.call(
+        lambda sf: sf.query(f"SELECT Id FROM PermissionSet WHERE Name = '{name}'"),
+        what="looking up the permission set",
+    )["records"]
+
+
 def _grant(client: SalesforceClient, report: SetupReport, name: str, *, dry_run: bool) -> None:
     if not name.replace("_", "").isalnum():
         raise ConfigError(
@@ -135,10 +149,7 @@ def _grant(client: SalesforceClient, report: SetupReport, name: str, *, dry_run:
     user_id = (info or {}).get("user_id")
     if not user_id:
         raise AuthenticationError("cannot tell which user this session belongs to (userinfo)")
-    found = client.call(
-        lambda sf: sf.query(f"SELECT Id FROM PermissionSet WHERE Name = '{name}'"),
-        what="looking up the permission set",
-    )["records"]
+    found = _permission_set(client, name)
     if dry_run:
         state = "reuse" if found else "create"
         report.say(
@@ -150,15 +161,21 @@ def _grant(client: SalesforceClient, report: SetupReport, name: str, *, dry_run:
         perm_set_id = found[0]["Id"]
         report.say(f"permission set {name}: found")
     else:
-        created = client.call(
-            lambda sf: sf.restful(
-                "sobjects/PermissionSet/",
-                method="POST",
-                json={"Name": name, "Label": name.replace("_", " ")},
-            ),
-            what="creating the permission set",
-        )
-        perm_set_id = created["id"]
+        try:
+            created = client.call(
+                lambda sf: sf.restful(
+                    "sobjects/PermissionSet/",
+                    method="POST",
+                    json={"Name": name, "Label": name.replace("_", " ")},
+                ),
+                what="creating the permission set",
+            )
+            perm_set_id = created["id"]
+        except CrmUnavailableError:
+            again = _permission_set(client, name)  # the answer may be all that was lost
+            if not again:
+                raise
+            perm_set_id = again[0]["Id"]
         report.say(f"permission set {name}: created")
     granted = client.call(
         lambda sf: sf.query(

@@ -33,6 +33,11 @@ logger = logging.getLogger(__name__)
 
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
+#: Requests that may be sent twice: reads, and our PATCHes (they set fixed values).
+#: A POST creates something (a Bulk job, a field, a permission set) and a PUT uploads
+#: a job's data: when the answer is lost, whether it happened is unknown, so the
+#: caller checks the state instead of the transport repeating it blindly.
+_REPEATABLE = frozenset({"GET", "HEAD", "OPTIONS", "PATCH", "DELETE"})
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -140,6 +145,7 @@ class SalesforceSession(requests.Session):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
         counted = isinstance(url, str) and ("/services/data/" in url or "/services/async/" in url)
+        repeatable = method.upper() in _REPEATABLE
         attempt = 0
         while True:
             if counted:
@@ -148,17 +154,20 @@ class SalesforceSession(requests.Session):
             try:
                 response = super().request(method, url, *args, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as error:
-                if attempt >= self.retries:
+                # A connect timeout never reached the server: safe to repeat any request.
+                sent = not isinstance(error, requests.ConnectTimeout)
+                if attempt >= self.retries or (sent and not repeatable):
+                    not_repeated = "" if repeatable else " (not repeated: it may have taken effect)"
                     raise CrmUnavailableError(
                         f"cannot reach Salesforce ({type(error).__name__}) after "
-                        f"{attempt + 1} attempts: {method} {_path(url)}; check the network "
-                        "and the instance URL, then rerun (state is saved)"
+                        f"{attempt + 1} attempts: {method} {_path(url)}{not_repeated}; check "
+                        "the network and the instance URL, then rerun (state is saved)"
                     ) from None
                 self._pause(attempt, f"{type(error).__name__} on {method} {_path(url)}")
                 attempt += 1
                 continue
             self._observe(response)
-            if response.status_code in _RETRY_STATUSES and attempt < self.retries:
+            if response.status_code in _RETRY_STATUSES and repeatable and attempt < self.retries:
                 self._pause(attempt, f"HTTP {response.status_code} on {method} {_path(url)}")
                 attempt += 1
                 continue

@@ -275,10 +275,11 @@ class FakeOrg:
         """Answer the next ``times`` matching API requests with a fault.
 
         ``kind``: ``server_error`` (503), ``expired_session`` (401 INVALID_SESSION_ID),
-        ``request_limit`` (403 REQUEST_LIMIT_EXCEEDED). ``skip`` lets that many matching
-        requests through first.
+        ``request_limit`` (403 REQUEST_LIMIT_EXCEEDED), ``lost_answer`` (the request is
+        carried out, then answered 503: what a client cannot tell from a failure).
+        ``skip`` lets that many matching requests through first.
         """
-        if kind not in ("server_error", "expired_session", "request_limit"):
+        if kind not in ("server_error", "expired_session", "request_limit", "lost_answer"):
             raise ValueError(f"unknown fault kind {kind!r}")
         with self._lock:
             self._faults.append(_Fault(kind, times, path_contains, method, skip))
@@ -376,6 +377,11 @@ class FakeOrg:
         self.calls[kind] += 1
         self.requests.append((method, resource))
         fault = self._take_fault(method, resource)
+        if fault is not None and fault.kind == "lost_answer":
+            # the request is carried out, then its answer is lost (a 503 on the way back)
+            params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+            self._route(method, resource, params, headers, body, user)
+            raise _SfError(503, "SERVER_UNAVAILABLE", "Service temporarily unavailable")
         if fault is not None:
             if fault.kind == "server_error":
                 raise _SfError(503, "SERVER_UNAVAILABLE", "Service temporarily unavailable")
