@@ -52,6 +52,11 @@ STUDY_DAYS = 28
 #: Score one day after the last possible record, as a nightly job would.
 AS_OF = STUDY_START + timedelta(days=STUDY_DAYS + 1)
 
+CITATION = (
+    "Sapiezynski P., Stopczynski A., Lassen D. D., Lehmann S. Interaction data from the "
+    "Copenhagen Networks Study. Scientific Data 6, 315 (2019), doi:10.1038/s41597-019-0325-x; "
+    "data: figshare doi:10.6084/m9.figshare.7267433 (MIT)"
+)
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20191220
 CONFIDENCE = 0.95
@@ -186,10 +191,13 @@ def checksum_mismatches(data_dir: Path) -> list[str]:
 # --------------------------------------------------------------------- conversion
 
 
-def to_activity(interaction: Interaction, *, you: int) -> Activity:
+def to_activity(interaction: Interaction, *, you: int, zero_is_missed: bool = False) -> Activity:
     """One study record as an activity of the pair's contact, seen from ``you``.
 
     A call with duration -1 rang but was not answered: an attempt, not an exchange.
+    A call of duration 0 counts as answered, as the data's README describes only -1
+    as missed; ``zero_is_missed`` reads it as unanswered instead, for the
+    sensitivity check (many 0-second calls are followed by a quick redial).
     """
     if you not in interaction.pair:
         raise ValueError(f"person {you} is not in pair {interaction.pair}")
@@ -199,7 +207,8 @@ def to_activity(interaction: Interaction, *, you: int) -> Activity:
     contact_id = contact_id_of(interaction.pair)
     if interaction.kind == "sms":
         return Activity(activity_id, contact_id, occurred_at, Channel.MESSAGE, direction)
-    if interaction.duration is not None and interaction.duration < 0:
+    missed_below = 1 if zero_is_missed else 0
+    if interaction.duration is not None and interaction.duration < missed_below:
         return Activity(
             activity_id, contact_id, occurred_at, Channel.CALL, direction, Outcome.NO_ANSWER
         )
@@ -215,7 +224,7 @@ def to_activity(interaction: Interaction, *, you: int) -> Activity:
 
 
 def convert(
-    interactions: Sequence[Interaction], *, mirror: bool = False
+    interactions: Sequence[Interaction], *, mirror: bool = False, zero_is_missed: bool = False
 ) -> tuple[list[Contact], list[Activity]]:
     """One contact per communicating pair ``a-b`` (a < b), seen from a (or b when ``mirror``)."""
     activities = []
@@ -223,7 +232,8 @@ def convert(
     for interaction in interactions:
         pair = interaction.pair
         pairs.add(pair)
-        activities.append(to_activity(interaction, you=pair[1] if mirror else pair[0]))
+        you = pair[1] if mirror else pair[0]
+        activities.append(to_activity(interaction, you=you, zero_is_missed=zero_is_missed))
     contacts = [
         Contact(contact_id_of(p), first_name=str(p[1] if not mirror else p[0]))
         for p in sorted(pairs)
@@ -439,6 +449,11 @@ def stratified_resamples(
     return resamples
 
 
+def people_of(contact_id: str) -> tuple[int, int]:
+    a, b = contact_id.split("-")
+    return int(a), int(b)
+
+
 def quantile(sorted_values: Sequence[float], q: float) -> float:
     """Linear-interpolation quantile (numpy's default), on already sorted values."""
     if not sorted_values:
@@ -613,13 +628,18 @@ def values_by_class(
     return friends, others
 
 
+def resamples_of(rows: Sequence[PairRow], *, seed: int) -> list[list[int]]:
+    """The bootstrap resamples of ``rows`` (see :func:`stratified_resamples`)."""
+    return stratified_resamples([r.friend for r in rows], seed=seed)
+
+
 def auc_table(
-    rows: Sequence[PairRow], signals: Mapping[str, Callable[[PairRow], float]], *, seed: int
+    rows: Sequence[PairRow],
+    signals: Mapping[str, Callable[[PairRow], float]],
+    resamples: Sequence[Sequence[int]],
 ) -> tuple[dict[str, AucResult], dict[str, list[float]]]:
-    is_friend = [r.friend for r in rows]
-    resamples = stratified_resamples(is_friend, seed=seed)
     values = {name: [fn(r) for r in rows] for name, fn in signals.items()}
-    return bootstrap_aucs(values, is_friend, resamples)
+    return bootstrap_aucs(values, [r.friend for r in rows], resamples)
 
 
 def difference_interval(first: Sequence[float], second: Sequence[float]) -> tuple[float, float]:
@@ -639,11 +659,10 @@ def best_product_vs_best_baseline(
     return {
         "best_product_signal": best_product,
         "best_baseline": best_baseline,
-        "auc_difference": _r(aucs[best_product].auc - aucs[best_baseline].auc),
+        "auc_difference": _r(aucs[best_product].auc - aucs[best_baseline].auc, 6),
         "difference_ci95": [_r(low), _r(high)],
-        # "at least" to the reported precision: a 0.0000 difference is a tie, not a loss
-        "product_at_least_baseline": round(aucs[best_product].auc - aucs[best_baseline].auc, 4)
-        >= 0,
+        # exact: a loss in the fifth decimal is still a loss, not a tie
+        "product_at_least_baseline": aucs[best_product].auc >= aucs[best_baseline].auc,
     }
 
 
@@ -893,14 +912,14 @@ def evaluate(
     held_out = [r for r in rows if not is_tuning_half(r.contact_id)]
     confident = [r for r in rows if r.product.band != Band.INSUFFICIENT_DATA.value]
 
-    all_aucs, all_reps = auc_table(rows, untuned, seed=seed)
+    all_aucs, all_reps = auc_table(rows, untuned, resamples_of(rows, seed=seed))
     all_bands = friend_rate_by_band([r.product.band for r in rows], [r.friend for r in rows])
-    confident_aucs, _ = auc_table(confident, untuned, seed=seed)
+    confident_aucs, _ = auc_table(confident, untuned, resamples_of(confident, seed=seed))
 
     chosen, combined_aucs = choose_combined(tuning)
     combined_name = "combined: " + chosen
     held_signals = {**product, combined_name: combined_candidates()[chosen], **baselines}
-    held_aucs, held_reps = auc_table(held_out, held_signals, seed=seed)
+    held_aucs, held_reps = auc_table(held_out, held_signals, resamples_of(held_out, seed=seed))
     variant_rates = {n: group_rates(tuning, bands) for n, bands in variant_bands.items()}
     chosen_config = choose_config(variant_rates)
     held_groups = group_rates(held_out, variant_bands[chosen_config])
@@ -930,6 +949,10 @@ def evaluate(
         "tuning_half": {
             "rule": "first byte of sha256(contact id) is even",
             "pairs": len(tuning),
+            "people_also_in_held_out_half": len(
+                {p for r in tuning for p in people_of(r.contact_id)}
+                & {p for r in held_out for p in people_of(r.contact_id)}
+            ),
             "friends": sum(r.friend for r in tuning),
             "combined_candidates_auc": {n: _r(v) for n, v in combined_aucs.items()},
             "combined_chosen": chosen,
@@ -968,11 +991,17 @@ def pipeline_scorer(folder: Path, output: Path, config: ScoringConfig) -> dict[s
 
 
 def score_view(
-    interactions: Sequence[Interaction], *, mirror: bool, workdir: Path, scorer: Scorer
+    interactions: Sequence[Interaction],
+    *,
+    mirror: bool,
+    workdir: Path,
+    scorer: Scorer,
+    zero_is_missed: bool = False,
 ) -> tuple[Path, dict[str, ScoreRow], list[Activity]]:
     """Convert one view of the pairs to a files-adapter folder and score it with defaults."""
-    contacts, activities = convert(interactions, mirror=mirror)
-    folder = workdir / ("second_member_view" if mirror else "first_member_view")
+    contacts, activities = convert(interactions, mirror=mirror, zero_is_missed=zero_is_missed)
+    name = "second_member_view" if mirror else "first_member_view"
+    folder = workdir / (name + ("_zero_missed" if zero_is_missed else ""))
     write_files_folder(folder, contacts, activities)
     return folder, dict(scorer(folder, folder / "scores.csv", ScoringConfig())), activities
 
@@ -991,12 +1020,21 @@ def validate(
         folder, first, activities = score_view(
             interactions, mirror=False, workdir=workdir, scorer=scorer
         )
-        _, second, _ = score_view(interactions, mirror=True, workdir=workdir, scorer=scorer)
+        second_folder, second, _ = score_view(
+            interactions, mirror=True, workdir=workdir, scorer=scorer
+        )
         variant_bands = {"defaults": {cid: row.band for cid, row in first.items()}}
+        variant_mirrors = {"defaults": mirror_check(first, second)}
         for index, (name, settings) in enumerate(CONFIG_VARIANTS.items()):
             if settings:
-                rows = scorer(folder, workdir / f"variant-{index}.csv", ScoringConfig(**settings))
+                config = ScoringConfig(**settings)
+                rows = scorer(folder, workdir / f"variant-{index}.csv", config)
+                mirrored = scorer(second_folder, workdir / f"variant-{index}-mirror.csv", config)
                 variant_bands[name] = {cid: row.band for cid, row in rows.items()}
+                variant_mirrors[name] = mirror_check(rows, mirrored)
+        _, zero_missed, _ = score_view(
+            interactions, mirror=False, workdir=workdir, scorer=scorer, zero_is_missed=True
+        )
     traffic = traffic_by_contact(activities)
     missing = sorted(set(traffic) - set(first))
     if missing:
@@ -1009,7 +1047,8 @@ def validate(
         label = friendships.label((a, b))
         if label is not None:
             rows.append(PairRow(cid, label, traffic[cid], first[cid]))
-    mirror = mirror_check(first, second)
+    mirror = variant_mirrors["defaults"]
+    zero_rows = [attrs.evolve(r, product=zero_missed[r.contact_id]) for r in rows]
     calls = [i for i in interactions if i.kind == "call"]
     counts = {
         "pairs": len(traffic),
@@ -1018,8 +1057,7 @@ def validate(
     }
     results = {
         "data": {
-            "source": "Copenhagen Networks Study, doi:10.1038/s41597-019-0325-x, "
-            "figshare doi:10.6084/m9.figshare.7267433 (MIT)",
+            "source": CITATION,
             "calls": len(calls),
             "missed_calls": sum(1 for i in calls if (i.duration or 0) < 0),
             "sms": len(interactions) - len(calls),
@@ -1038,8 +1076,113 @@ def validate(
         },
         **evaluate(rows, variant_bands=variant_bands, as_of=AS_OF, seed=seed),
         "mirror": attrs.asdict(mirror) | {"ok": mirror.ok},
+        "mirror_under_other_settings": {
+            name: {
+                "one_sided_pairs": sum(
+                    band in ONE_SIDED_BANDS for band in variant_bands[name].values()
+                ),
+                "mismatches": check.score_mismatches
+                + check.strength_mismatches
+                + check.lean_mismatches
+                + check.band_mismatches
+                + check.missing,
+                "ok": check.ok,
+            }
+            for name, check in variant_mirrors.items()
+        },
+        "sensitivity_zero_second_calls_as_missed": sensitivity(zero_rows, seed=seed),
+        "dependence_check": dependence_check(rows),
     }
     return results, rows
+
+
+def _friend_rate(rows: Sequence[PairRow], band: str) -> float:
+    members = [r.friend for r in rows if r.product.band == band]
+    return sum(members) / len(members) if members else math.nan
+
+
+#: Statistics whose standard error is checked for the dependence between pairs.
+DEPENDENCE_STATISTICS: dict[str, Callable[[Sequence[PairRow]], float]] = {
+    "ROC AUC of score": lambda rows: auc(*values_by_class(rows, lambda r: r.product.score)),
+    "ROC AUC of confidence minus ROC AUC of volume": lambda rows: (
+        auc(*values_by_class(rows, lambda r: r.product.confidence))
+        - auc(*values_by_class(rows, lambda r: float(r.traffic.total)))
+    ),
+    "friend rate of mutual minus insufficient_data": lambda rows: (
+        _friend_rate(rows, Band.MUTUAL.value) - _friend_rate(rows, Band.INSUFFICIENT_DATA.value)
+    ),
+}
+
+
+def jackknife_se(estimates: Sequence[float]) -> float:
+    """The delete-one jackknife standard error from the leave-one-out estimates."""
+    n = len(estimates)
+    return math.sqrt((n - 1) / n * _spread(estimates))
+
+
+def _spread(estimates: Sequence[float]) -> float:
+    mean = sum(estimates) / len(estimates)
+    return sum((e - mean) ** 2 for e in estimates)
+
+
+def _defined(
+    statistic: Callable[[Sequence[PairRow]], float], rows: Sequence[PairRow]
+) -> float | None:
+    try:
+        value = statistic(rows)
+    except ValueError:  # AUC without a friend or a non-friend pair
+        return None
+    return None if math.isnan(value) else value
+
+
+def dependence_check(rows: Sequence[PairRow]) -> dict[str, Any]:
+    """How much wider the intervals get when pairs that share a person are not independent.
+
+    The pairs share people (808 pairs, 559 students), which the pair-level bootstrap
+    ignores. Deleting one person at a time, with all their pairs, sees that sharing,
+    but it also deletes every pair twice (once per member). The two-way
+    cluster-robust form (Cameron, Gelbach and Miller, 2011) removes that double
+    count: variance = spread of the person deletions - spread of the pair deletions.
+    With no dependence the ratio to the pair-level error is about 1.
+    """
+    people = sorted({p for r in rows for p in people_of(r.contact_id)})
+    members = [people_of(r.contact_id) for r in rows]
+    out: dict[str, Any] = {}
+    for name, statistic in DEPENDENCE_STATISTICS.items():
+        estimate = _defined(statistic, rows)
+        by_pair = [_defined(statistic, [*rows[:i], *rows[i + 1 :]]) for i in range(len(rows))]
+        by_person = [
+            _defined(
+                statistic, [r for r, pair in zip(rows, members, strict=True) if person not in pair]
+            )
+            for person in people
+        ]
+        by_pair = [v for v in by_pair if v is not None]  # a deletion can empty a class or band
+        by_person = [v for v in by_person if v is not None]
+        if estimate is None or len(by_pair) < 2 or len(by_person) < 2:
+            out[name] = None
+            continue
+        pair_spread = _spread(by_pair)
+        se_pairs = math.sqrt(pair_spread)
+        se_people = math.sqrt(max(0.0, _spread(by_person) - pair_spread))
+        out[name] = {
+            "estimate": _r(estimate, 6),
+            "se_pairs": _r(se_pairs, 6),
+            "se_people": _r(se_people, 6),
+            "ratio": _r(se_people / se_pairs, 2) if se_pairs else None,
+            "ci95_people": [
+                _r(estimate - Z_95 * se_people, 6),
+                _r(estimate + Z_95 * se_people, 6),
+            ],
+        }
+    return out
+
+
+def sensitivity(rows: Sequence[PairRow], *, seed: int) -> dict[str, Any]:
+    """The headline numbers again with 0-second calls read as unanswered."""
+    aucs, _ = auc_table(rows, product_signals(), resamples_of(rows, seed=seed))
+    bands = friend_rate_by_band([r.product.band for r in rows], [r.friend for r in rows])
+    return {"auc": auc_json(aucs), "bands": bands_json(bands)}
 
 
 # ------------------------------------------------------------------------ output
@@ -1130,11 +1273,16 @@ def render_tracking_table(
     return "\n".join(lines)
 
 
+def _difference(value: float) -> str:
+    """Three decimals, or enough to show that a difference that small is not zero."""
+    return f"{value:+.3f}" if value == 0 or abs(value) >= 0.0005 else f"{value:+.6f}"
+
+
 def _comparison_line(comparison: Mapping[str, Any]) -> str:
     low, high = comparison["difference_ci95"]
     return (
         f"best product signal '{comparison['best_product_signal']}' minus best baseline "
-        f"'{comparison['best_baseline']}': AUC {comparison['auc_difference']:+.3f} "
+        f"'{comparison['best_baseline']}': AUC {_difference(comparison['auc_difference'])} "
         f"(95 % CI {low:+.3f} to {high:+.3f})"
     )
 
@@ -1175,7 +1323,73 @@ def doc_tables(results: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
             f"Band groups, held-out half, settings: {held['config']}",
             render_band_table(held["band_groups"], title="band group"),
         ),
+        "sensitivity": (
+            "Sensitivity: 0-second calls read as unanswered",
+            render_sensitivity_table(full, results["sensitivity_zero_second_calls_as_missed"]),
+        ),
+        "mirror_variants": (
+            "Mirror check under every setting tried",
+            render_mirror_table(results["mirror_under_other_settings"]),
+        ),
+        "dependence": (
+            "Pairs share people: jackknife standard errors",
+            render_dependence_table(results["dependence_check"]),
+        ),
     }
+
+
+def render_dependence_table(checks: Mapping[str, Mapping[str, Any]]) -> str:
+    lines = [
+        "| statistic | estimate | SE, pairs independent | SE, shared people allowed for "
+        "| ratio | 95 % CI, shared people allowed for |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name, e in checks.items():
+        if e is None:
+            lines.append(f"| {name} | undefined on these pairs | | | | |")
+            continue
+        low, high = e["ci95_people"]
+        digits = 3 if abs(e["estimate"]) >= 0.0005 or e["estimate"] == 0 else 6
+        ratio = "–" if e["ratio"] is None else f"{e['ratio']:.2f}"
+        lines.append(
+            f"| {name} | {e['estimate']:+.{digits}f} | {e['se_pairs']:.{digits}f} | "
+            f"{e['se_people']:.{digits}f} | {ratio} | "
+            f"{low:+.{digits}f} to {high:+.{digits}f} |"
+        )
+    return "\n".join(lines)
+
+
+def render_sensitivity_table(reported: Mapping[str, Any], sensitivity: Mapping[str, Any]) -> str:
+    lines = [
+        "| measure | as reported (0 s = answered) | 0 s = unanswered |",
+        "| --- | --- | --- |",
+    ]
+    for name, entry in sensitivity["auc"].items():
+        base = reported["auc"][name]
+        lines.append(
+            f"| ROC AUC, {name} | {base['auc']:.3f} ({_ci(base)}) | "
+            f"{entry['auc']:.3f} ({_ci(entry)}) |"
+        )
+    for band, entry in sensitivity["bands"].items():
+        base = reported["bands"][band]
+        if not (entry["pairs"] or base["pairs"]):
+            continue
+        cells = [
+            "0 pairs"
+            if not e["pairs"]
+            else f"{e['pairs']} {'pair' if e['pairs'] == 1 else 'pairs'}, "
+            f"{100 * e['friend_rate']:.1f} % ({_ci(e, percent=True)})"
+            for e in (base, entry)
+        ]
+        lines.append(f"| friend rate, {band} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
+
+
+def render_mirror_table(checks: Mapping[str, Mapping[str, Any]]) -> str:
+    lines = ["| settings | one-sided pairs | mismatches |", "| --- | ---: | ---: |"]
+    for name, entry in checks.items():
+        lines.append(f"| {name} | {entry['one_sided_pairs']} | {entry['mismatches']} |")
+    return "\n".join(lines)
 
 
 _MARK = "<!-- validate_cns:{key} -->"
@@ -1272,7 +1486,7 @@ def plot_figures(
     ax.set_ylabel("friends (%)")
     ax.set_title("Friend rate by mutuality band, with 95 % Wilson intervals")
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
+    _credit(fig)
     path = img_dir / "validation_friend_rate_by_band.png"
     fig.savefig(path, dpi=120, metadata=metadata)
     plt.close(fig)
@@ -1289,12 +1503,24 @@ def plot_figures(
     ax.set_ylabel("true positive rate (friends ranked high)")
     ax.set_title("ROC for friendship, all labelled pairs")
     ax.legend(loc="lower right", fontsize=7)
-    fig.tight_layout()
+    _credit(fig)
     path = img_dir / "validation_roc.png"
     fig.savefig(path, dpi=120, metadata=metadata)
     plt.close(fig)
     written.append(path)
     return written
+
+
+def _credit(fig: Any) -> None:
+    """Lay the figure out with the data's citation under it, as the data's licence asks."""
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.text(
+        0.01,
+        0.01,
+        "Data: Sapiezynski et al., Copenhagen Networks Study, Sci. Data 6, 315 (2019)",
+        fontsize=6,
+        color="dimgrey",
+    )
 
 
 def roc_curves(rows: Sequence[PairRow], as_of: datetime) -> dict[str, list[tuple[float, float]]]:

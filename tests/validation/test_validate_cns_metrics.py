@@ -229,3 +229,39 @@ def test_spearman_known_values(cns: ModuleType) -> None:
     assert cns.spearman([1, 2, 3], [5, 5, 5]) is None
     with pytest.raises(ValueError, match="same length"):
         cns.spearman([1, 2], [1])
+
+
+def test_jackknife_se_of_a_mean_is_the_textbook_standard_error(cns: ModuleType) -> None:
+    values = [2.0, 4.0, 4.0, 5.0, 7.0, 9.0]
+    n = len(values)
+    leave_one_out = [(sum(values) - v) / (n - 1) for v in values]
+    mean = sum(values) / n
+    sample_sd = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5
+    assert cns.jackknife_se(leave_one_out) == pytest.approx(sample_sd / n**0.5)
+
+
+def _banded(cns: ModuleType, cid: str, friend: bool, band: str, total: int) -> object:
+    traffic = cns.Traffic(outbound=total, inbound=1, last_at=cns.AS_OF)
+    product = cns.ScoreRow(
+        score=50.0 + total, lean=0.0, strength=float(total), band=band, confidence=0.5
+    )
+    return cns.PairRow(cid, friend, traffic, product)
+
+
+def test_pairs_sharing_people_widen_the_people_level_standard_error(cns: ModuleType) -> None:
+    # the same 24 pairs twice: once spread over 48 people, once as 4 hubs with 6 pairs each,
+    # each hub's pairs sharing one label and one band, so a hub's pairs move together
+    labels = [hub % 2 == 0 for hub in range(4) for _ in range(6)]
+    bands = ["mutual" if hub < 2 else "insufficient_data" for hub in range(4) for _ in range(6)]
+    labels[0], labels[12] = False, True  # keep both labels in both bands
+    spread = [_banded(cns, f"{2 * i}-{2 * i + 1}", labels[i], bands[i], i) for i in range(24)]
+    hubs = [_banded(cns, f"{i // 6}-{100 + i}", labels[i], bands[i], i) for i in range(24)]
+    spread_check, hub_check = cns.dependence_check(spread), cns.dependence_check(hubs)
+    for name in cns.DEPENDENCE_STATISTICS:
+        assert spread_check[name]["estimate"] == hub_check[name]["estimate"]
+        assert spread_check[name]["se_pairs"] == pytest.approx(hub_check[name]["se_pairs"])
+    gap = "friend rate of mutual minus insufficient_data"
+    assert spread_check[gap]["ratio"] == pytest.approx(1.0, abs=0.05)
+    assert hub_check[gap]["ratio"] > 1.5
+    low, high = hub_check[gap]["ci95_people"]
+    assert low < hub_check[gap]["estimate"] < high
