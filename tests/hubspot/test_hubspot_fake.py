@@ -255,10 +255,13 @@ def test_auth_scopes_rate_limits_and_faults():
         assert http(srv, "GET", "/crm/v3/objects/contacts")[0] == 200
         status, body, response = http(srv, "GET", "/crm/v3/objects/contacts")
         assert status == 429 and body["policyName"] == "TEN_SECONDLY_ROLLING"
-        assert float(response.headers["Retry-After"]) > 0
+        # HubSpot documents the rate-limit headers, not a Retry-After, on a 429
+        assert "Retry-After" not in response.headers
+        assert response.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "60000"
         assert http(srv, "POST", "/crm/v3/objects/contacts/search", {})[0] == 200
         status, body, response = http(srv, "POST", "/crm/v3/objects/contacts/search", {})
         assert status == 429 and body["policyName"] == "SECONDLY"
+        assert "Retry-After" not in response.headers
         assert "X-HubSpot-RateLimit-Max" not in response.headers  # search has no such headers
         srv.app.limits.search_per_second = None
         assert http(srv, "POST", "/crm/v3/objects/contacts/search", {})[0] == 200
@@ -354,3 +357,47 @@ def test_seeding_writes_senders_tags_and_meeting_sources_as_a_portal_holds_them(
     assert status == 200 and body["modificationMetadata"]["readOnlyValue"] is True
     portal.update("emails", ids["p1"], {"hs_email_headers": '{"from": {"email": "x@y.example"}}'})
     assert portal.get("emails", ids["p1"]).properties["hs_email_from_email"] == "x@y.example"
+
+
+def test_retry_after_on_rate_limit_429s_is_an_option():
+    limits = RateLimits(per_window=1, window_seconds=60, search_per_second=1, retry_after=True)
+    with running_fake_hubspot(limits=limits) as srv:
+        srv.app.monotonic = lambda: 1000.0
+        for path, body in (("/crm/v3/objects/contacts", None),
+                           ("/crm/v3/objects/contacts/search", {})):  # fmt: skip
+            method = "GET" if body is None else "POST"
+            assert http(srv, method, path, body)[0] == 200
+            status, _, response = http(srv, method, path, body)
+            assert status == 429 and float(response.headers["Retry-After"]) > 0
+
+
+def test_a_new_day_resets_the_daily_limit_by_request_or_by_day_length():
+    now = [1000.0]
+    with running_fake_hubspot(limits=RateLimits(per_day=2)) as srv:
+        srv.app.monotonic = lambda: now[0]
+        srv.app.new_day()
+        for _ in range(2):
+            assert http(srv, "GET", "/crm/v3/objects/contacts")[0] == 200
+        status, body, _ = http(srv, "GET", "/crm/v3/objects/contacts")
+        assert status == 429 and body["policyName"] == "DAILY"
+        assert http(srv, "POST", "/_fake/reset-stats")[0] == 200  # counters only, not the day
+        assert http(srv, "GET", "/crm/v3/objects/contacts")[0] == 429
+        assert http(srv, "POST", "/_fake/new-day")[0] == 200
+        assert http(srv, "GET", "/crm/v3/objects/contacts")[0] == 200
+
+        srv.app.limits = RateLimits(per_day=1, day_seconds=60)
+        srv.app.new_day()
+        assert http(srv, "GET", "/crm/v3/objects/contacts")[0] == 200
+        now[0] += 59
+        assert http(srv, "GET", "/crm/v3/objects/contacts")[0] == 429
+        now[0] += 1
+        assert http(srv, "GET", "/crm/v3/objects/contacts")[0] == 200
+
+
+def test_a_bad_control_request_is_a_400_naming_the_allowed_keys(server):
+    status, body, _ = http(server, "POST", "/_fake/faults", {"status": 503, "count": 2})
+    assert status == 400 and "unknown key(s) count" in body["message"]
+    assert "times" in body["message"] and "retry_after" in body["message"]
+    status, body, _ = http(server, "POST", "/_fake/fail-updates", {"times": 1})
+    assert status == 400 and "missing key(s) ids" in body["message"]
+    assert not server.app.faults and not server.app.update_failures

@@ -86,6 +86,7 @@ def test_fake_command_help_runs():
 
     result = CliRunner().invoke(plugin.commands()["fake"], ["--help"])
     assert result.exit_code == 0 and "--rate-limit" in result.output
+    assert "--day-seconds" in result.output and "--retry-after" in result.output
 
 
 def test_fake_command_serves_a_seeded_portal(tmp_path):

@@ -82,7 +82,16 @@ def _parse_rate(text: str | None) -> tuple[int | None, float]:
 @click.option("--rate-limit", help="Requests per window, e.g. 100/10 (HubSpot's burst limit).")
 @click.option("--daily-limit", type=int, help="Requests per day before 429 DAILY.")
 @click.option("--search-rate", type=int, help="Search requests per second (HubSpot: 5).")
-@click.option("--no-retry-after", is_flag=True, help="Send 429s without a Retry-After header.")
+@click.option(
+    "--retry-after",
+    is_flag=True,
+    help="Send a Retry-After header on rate-limit 429s (HubSpot documents none).",
+)
+@click.option(
+    "--day-seconds",
+    type=click.FloatRange(min=0.001),
+    help="Length of a day for --daily-limit (default: until POST /_fake/new-day).",
+)
 @click.option("--token", help="Accept only this bearer token (default: any).")
 def fake_command(
     port: int,
@@ -91,7 +100,8 @@ def fake_command(
     rate_limit: str | None,
     daily_limit: int | None,
     search_rate: int | None,
-    no_retry_after: bool,
+    retry_after: bool,
+    day_seconds: float | None,
     token: str | None,
 ) -> None:
     """Run a fake HubSpot CRM API in memory on 127.0.0.1 until Ctrl-C."""
@@ -109,7 +119,8 @@ def fake_command(
         window_seconds=window,
         search_per_second=search_rate,
         per_day=daily_limit,
-        retry_after=not no_retry_after,
+        retry_after=retry_after,
+        day_seconds=day_seconds,
     )
     server = FakeHubSpotServer(FakeHubSpotApp(portal, token=token, limits=limits), port=port)
     counts = ", ".join(f"{n} {t}" for t, n in portal.counts().items() if n)
@@ -118,7 +129,10 @@ def fake_command(
         f"  export MUTUALITY_HUBSPOT_BASE_URL={server.base_url} "
         f"HUBSPOT_ACCESS_TOKEN={token or 'fake-token'}"
     )
-    click.echo("  stats: GET /_fake/stats; faults: POST /_fake/faults; Ctrl-C to stop")
+    click.echo(
+        "  stats: GET /_fake/stats; faults: POST /_fake/faults; "
+        "a new day: POST /_fake/new-day; Ctrl-C to stop"
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -55,13 +55,21 @@ class Response:
 @attrs.define
 class RateLimits:
     """HubSpot-shaped limits. ``None`` disables one. Search and v4 association batch reads are
-    exempt from the ten-secondly window (as HubSpot's specs mark them) but count per day."""
+    exempt from the ten-secondly window (as HubSpot's specs mark them) but count per day.
+
+    ``retry_after``: HubSpot does not document a ``Retry-After`` on its rate-limit 429s
+    (and search responses carry no rate-limit headers at all), so by default there is
+    none; a non-search 429 carries the ``X-HubSpot-RateLimit-*`` headers, as other
+    responses do. ``day_seconds``: the length of a "day" for ``per_day`` (None: the day
+    lasts until :meth:`FakeHubSpotApp.new_day` or ``POST /_fake/new-day``).
+    """
 
     per_window: int | None = None
     window_seconds: float = 10.0
     search_per_second: int | None = None
     per_day: int | None = None
-    retry_after: bool = True
+    retry_after: bool = False
+    day_seconds: float | None = None
 
 
 @attrs.define
@@ -119,6 +127,7 @@ class FakeHubSpotApp:
         self._window: deque[float] = deque()
         self._search_window: deque[float] = deque()
         self._day_count = 0
+        self._day_started = monotonic()
         self.stats: Counter[str] = Counter()
         self.writes_by_contact: Counter[str] = Counter()
         self.request_log: list[tuple[str, str, int]] = []
@@ -140,6 +149,7 @@ class FakeHubSpotApp:
         """Start a new day: the per-day request count goes back to zero (HubSpot: midnight)."""
         with self.portal.lock:
             self._day_count = 0
+            self._day_started = self.monotonic()
 
     def reset_stats(self) -> None:
         with self._stats_lock:
@@ -243,7 +253,10 @@ class FakeHubSpotApp:
                 return fault
         return None
 
-    def _rate_limited(self, policy: str, retry_after: float | None) -> Response:
+    def _rate_limited(
+        self, policy: str, retry_after: float | None, *, search: bool = True
+    ) -> Response:
+        """A 429 as HubSpot sends it; ``search=False`` adds the rate-limit headers."""
         messages = {
             "DAILY": "You have reached your daily limit.",
             "SECONDLY": "You have reached your secondly limit.",
@@ -257,6 +270,8 @@ class FakeHubSpotApp:
             "policyName": policy,
         }
         headers = {}
+        if not search:
+            headers.update(self._limit_headers())
         if retry_after is not None:
             headers["Retry-After"] = f"{retry_after:g}"
         with self._stats_lock:
@@ -267,8 +282,11 @@ class FakeHubSpotApp:
         limits = self.limits
         now = self.monotonic()
         with self.portal.lock:
+            if limits.day_seconds is not None and now - self._day_started >= limits.day_seconds:
+                self._day_count = 0
+                self._day_started = now
             if limits.per_day is not None and self._day_count >= limits.per_day:
-                return self._rate_limited("DAILY", None)
+                return self._rate_limited("DAILY", None, search=search)
             if search and limits.search_per_second is not None:
                 window = self._search_window
                 while window and now - window[0] >= 1.0:
@@ -286,7 +304,9 @@ class FakeHubSpotApp:
                 if len(window) >= limits.per_window:
                     wait = limits.window_seconds - (now - window[0])
                     return self._rate_limited(
-                        "TEN_SECONDLY_ROLLING", round(wait, 3) if limits.retry_after else None
+                        "TEN_SECONDLY_ROLLING",
+                        round(wait, 3) if limits.retry_after else None,
+                        search=False,
                     )
                 window.append(now)
             self._day_count += 1
@@ -786,16 +806,22 @@ class FakeHubSpotApp:
                         "contacts_written": sum(self.writes_by_contact.values()),
                     },
                 )
-        if path == "/_fake/faults" and method == "POST":
-            spec = _json(body)
-            self.inject(Fault(**spec))
-            return Response(200, {"ok": True})
-        if path == "/_fake/fail-updates" and method == "POST":
-            spec = _json(body)
-            self.fail_updates(spec.pop("ids"), **spec)
-            return Response(200, {"ok": True})
+        try:
+            if path == "/_fake/faults" and method == "POST":
+                spec = _control_spec(body, _FAULT_KEYS)
+                self.inject(Fault(**spec))
+                return Response(200, {"ok": True})
+            if path == "/_fake/fail-updates" and method == "POST":
+                spec = _control_spec(body, _FAIL_UPDATE_KEYS, required=("ids",))
+                self.fail_updates(spec.pop("ids"), **spec)
+                return Response(200, {"ok": True})
+        except _HttpError as exc:
+            return exc.response
         if path == "/_fake/reset-stats" and method == "POST":
             self.reset_stats()
+            return Response(200, {"ok": True})
+        if path == "/_fake/new-day" and method == "POST":
+            self.new_day()
             return Response(200, {"ok": True})
         return _error(404, f"unknown control endpoint {method} {path}", "OBJECT_NOT_FOUND")
 
@@ -811,6 +837,29 @@ _STANDARD_ERROR_EXTRAS: Mapping[str, Any] = {"links": {}, "errors": []}
 class _HttpError(Exception):
     def __init__(self, response: Response) -> None:
         self.response = response
+
+
+_FAULT_KEYS = tuple(a.name for a in attrs.fields(Fault))
+_FAIL_UPDATE_KEYS = ("ids", "times", "category", "message")
+
+
+def _control_spec(
+    body: bytes, allowed: Sequence[str], *, required: Sequence[str] = ()
+) -> dict[str, Any]:
+    """A control request's JSON object; a 400 naming the allowed keys for anything else."""
+    spec = _json(body)
+    unknown = sorted(set(spec) - set(allowed))
+    missing = [key for key in required if key not in spec]
+    if unknown or missing:
+        problem = (
+            f"unknown key(s) {', '.join(unknown)}"
+            if unknown
+            else f"missing key(s) {', '.join(missing)}"
+        )
+        raise _HttpError(
+            _error(400, f"{problem}; allowed keys: {', '.join(allowed)}", "VALIDATION_ERROR")
+        )
+    return spec
 
 
 def _object_type(raw: str) -> str:
