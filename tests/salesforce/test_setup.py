@@ -81,3 +81,48 @@ def test_a_lost_create_answer_is_checked_not_retried(fake: FakeSalesforce, conne
     posts = [r for r in fake.org.requests if r == ("POST", "tooling/sobjects/CustomField")]
     assert len(posts) == len(FIELDS)  # one each: the lost answer was not retried
     assert len(fake.org.records["PermissionSet"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "metadata", "expected"),
+    [
+        ("Mutuality_Reasons__c", {"type": "Text", "length": 100}, r"Text\(255\)"),
+        ("Mutuality_Score__c", {"type": "Number", "precision": 3, "scale": 0}, r"Number\(5,2\)"),
+        ("Mutuality_Lean__c", {"type": "Number", "precision": 3, "scale": 3}, r"Number\(4,3\)"),
+        (
+            "Mutuality_Confidence__c",
+            {"type": "Percent", "precision": 3, "scale": 2},
+            "'percent'",
+        ),
+    ],
+)
+def test_an_existing_field_too_small_or_of_another_kind_is_a_clear_error(
+    fake: FakeSalesforce, connect: Any, name: str, metadata: dict[str, Any], expected: str
+) -> None:
+    """Text(100) reasons would fail writes; Number(3,0) would round every night."""
+    fake.org.add_custom_field(f"Contact.{name}", metadata, visible=True)
+    with pytest.raises(ConfigError, match=rf"Contact\.{name} .*{expected}"):
+        run_setup(connect().source.client)
+
+
+def test_a_bigger_existing_number_field_is_accepted(fake: FakeSalesforce, connect: Any) -> None:
+    fake.org.add_custom_field(
+        "Contact.Mutuality_Score__c", {"type": "Number", "precision": 8, "scale": 3}, visible=True
+    )
+    report = run_setup(connect().source.client, grant_permission_set="Mutuality_Integration")
+    assert report.ready
+
+
+def test_a_refused_field_permission_grant_is_not_reported_as_granted(
+    fake: FakeSalesforce, connect: Any
+) -> None:
+    fake.org.reject_inserts["FieldPermissions"] = (
+        "INSUFFICIENT_ACCESS_OR_READONLY",
+        "insufficient access rights on cross-reference id",
+    )
+    report = run_setup(connect().source.client, grant_permission_set="Mutuality_Integration")
+    assert not report.ready
+    assert not any("granted" in line for line in report.lines)
+    refused = [line for line in report.lines if "INSUFFICIENT_ACCESS_OR_READONLY" in line]
+    assert refused and "Manage Profiles and Permission Sets" in refused[0]
+    assert fake.org.records["FieldPermissions"] == {}

@@ -67,7 +67,8 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Mutuality_Confidence__c",
         "Mutuality Confidence",
         _number(3, 2),
-        frozenset({"double", "percent"}),
+        # not Percent: Salesforce shows a percent field's 0.5 as "0.5%"
+        frozenset({"double"}),
         "0-1: how much evidence the score rests on",
     ),
     FieldSpec(

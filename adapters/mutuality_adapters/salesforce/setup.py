@@ -51,12 +51,37 @@ def _existing_custom_fields(client: SalesforceClient) -> set[str]:
 
 
 def _check_type(spec: FieldSpec, field: Mapping[str, Any]) -> str | None:
+    """Why an existing field cannot hold what mutuality writes, or None.
+
+    The size matters as much as the type: a Text(100) field rejects long reasons,
+    and a Number(3,0) score is rounded to a whole number on every write.
+    """
     if field.get("type") not in spec.accepted_types:
         return (
             f"Contact.{spec.name} exists with type {field.get('type')!r}; mutuality needs "
             f"{' or '.join(sorted(spec.accepted_types))}. Rename or delete that field in "
             "Setup > Object Manager > Contact > Fields, then run setup again"
         )
+    meta = spec.metadata
+    if meta.get("type") == "Number":
+        precision, scale = int(field.get("precision") or 0), int(field.get("scale") or 0)
+        want_p, want_s = int(meta["precision"]), int(meta["scale"])
+        if scale < want_s or precision - scale < want_p - want_s:
+            return (
+                f"Contact.{spec.name} is Number({precision},{scale}); mutuality needs "
+                f"Number({want_p},{want_s}) (at least {want_p - want_s} digits before and "
+                f"{want_s} after the decimal point), or values would be rounded or refused. "
+                "Edit the field in Setup > Object Manager > Contact > Fields (or delete it "
+                "and run setup again)"
+            )
+    if "length" in meta:
+        length, want = int(field.get("length") or 0), int(meta["length"])
+        if length < want:
+            return (
+                f"Contact.{spec.name} is Text({length}); mutuality needs Text({want}), or "
+                "longer values would be refused. Edit the field in Setup > Object Manager > "
+                "Contact > Fields (or delete it and run setup again)"
+            )
     return None
 
 
@@ -133,6 +158,24 @@ def run_setup(
     return report
 
 
+def _refusals(answers: Any) -> list[str]:
+    """The errors in a Collections create answer (one entry per failed record)."""
+    if answers is None:
+        return []
+    if not isinstance(answers, list):
+        return [f"unexpected answer {answers!r:.200}"]
+    out = []
+    for item in answers:
+        if not item.get("success"):
+            errors = item.get("errors") or [{}]
+            code = errors[0].get("statusCode") or "UNKNOWN"
+            if code != "ALL_OR_NONE_OPERATION_ROLLED_BACK":
+                out.append(f"{code}: {errors[0].get('message') or ''}".strip().rstrip(":"))
+    if not out and any(not item.get("success") for item in answers):
+        out.append("ALL_OR_NONE_OPERATION_ROLLED_BACK")
+    return sorted(set(out))
+
+
 def _permission_set(client: SalesforceClient, name: str) -> list[Mapping[str, Any]]:
     return client.call(
         lambda sf: sf.query(f"SELECT Id FROM PermissionSet WHERE Name = '{name}'"),
@@ -201,25 +244,58 @@ def _grant(client: SalesforceClient, report: SetupReport, name: str, *, dry_run:
                 for s in missing
             ],
         }
-        client.call(
-            lambda sf: sf.restful("composite/sobjects", method="POST", json=payload),
-            what="granting field-level security",
+        try:
+            answers = client.call(
+                lambda sf: sf.restful("composite/sobjects", method="POST", json=payload),
+                what="granting field-level security",
+            )
+        except CrmUnavailableError:
+            answers = None  # the answer was lost: what the org now has says what happened
+        refused = _refusals(answers)
+        if answers is None:
+            granted_now = client.call(
+                lambda sf: sf.query(
+                    "SELECT Field FROM FieldPermissions WHERE ParentId = "
+                    f"'{perm_set_id}' AND SobjectType = 'Contact'"
+                ),
+                what="reading the permission set's field permissions",
+            )["records"]
+            now = {r["Field"] for r in granted_now}
+            if not all(f"Contact.{s.name}" in now for s in missing):
+                refused = ["the request failed and the grants are not there"]
+        if refused:
+            report.say(
+                f"permission set {name}: granting Read/Edit on the Mutuality fields was "
+                f"refused ({'; '.join(refused)}). Give the integration user 'Manage Profiles "
+                "and Permission Sets' and run setup again, or grant Read and Edit on the "
+                "fields yourself (Setup > Permission Sets > "
+                f"{name} > Object Settings > Contacts)"
+            )
+        else:
+            report.say(f"permission set {name}: granted Read/Edit on {len(missing)} fields")
+
+    def assigned() -> bool:
+        return bool(
+            client.call(
+                lambda sf: sf.query(
+                    "SELECT Id FROM PermissionSetAssignment WHERE PermissionSetId = "
+                    f"'{perm_set_id}' AND AssigneeId = '{user_id}'"
+                ),
+                what="checking the permission set assignment",
+            )["records"]
         )
-        report.say(f"permission set {name}: granted Read/Edit on {len(missing)} fields")
-    assigned = client.call(
-        lambda sf: sf.query(
-            "SELECT Id FROM PermissionSetAssignment WHERE PermissionSetId = "
-            f"'{perm_set_id}' AND AssigneeId = '{user_id}'"
-        ),
-        what="checking the permission set assignment",
-    )["records"]
-    if not assigned:
-        client.call(
-            lambda sf: sf.restful(
-                "sobjects/PermissionSetAssignment/",
-                method="POST",
-                json={"PermissionSetId": perm_set_id, "AssigneeId": user_id},
-            ),
-            what="assigning the permission set",
-        )
+
+    if not assigned():
+        try:
+            client.call(
+                lambda sf: sf.restful(
+                    "sobjects/PermissionSetAssignment/",
+                    method="POST",
+                    json={"PermissionSetId": perm_set_id, "AssigneeId": user_id},
+                ),
+                what="assigning the permission set",
+            )
+        except CrmUnavailableError:
+            if not assigned():  # only the answer may have been lost
+                raise
         report.say(f"permission set {name}: assigned to the integration user")

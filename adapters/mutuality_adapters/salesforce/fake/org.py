@@ -142,6 +142,9 @@ class FakeOrg:
         self.requests: list[tuple[str, str]] = []
         self._faults: list[_Fault] = []
         self._locked: Counter[str] = Counter()  # record id -> writes left that fail to lock
+        #: object -> (code, message): API creates of that object fail per record, e.g.
+        #: FieldPermissions for a user without "Manage Profiles and Permission Sets".
+        self.reject_inserts: dict[str, tuple[str, str]] = {}
         self._locators: dict[str, tuple[soql.Query, list[str], bool, int]] = {}
         self._jobs: dict[str, dict[str, Any]] = {}
         self.updates: Counter[str] = Counter()  # contact id -> successful score writes
@@ -685,17 +688,14 @@ class FakeOrg:
             )
         if payload.get("allOrNone") and method == "PATCH":
             raise _SfError(400, "NOT_SUPPORTED", "the fake supports allOrNone=false only")
-        results = []
+        results: list[dict[str, Any]] = []
+        if method == "POST":
+            return self._json(self._create_many(records, bool(payload.get("allOrNone"))))
         for record in records:
             obj = (record.get("attributes") or {}).get("type")
             if not obj:
                 raise _SfError(400, "INVALID_TYPE", "Must send a concrete entity type.")
             fields = {k: v for k, v in record.items() if k not in ("attributes", "id", "Id")}
-            if method == "POST":
-                self._check_object(obj)
-                new_id = self.insert(obj, fields)
-                results.append({"id": new_id, "success": True, "errors": []})
-                continue
             if method != "PATCH":
                 raise _SfError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed")
             record_id = record.get("id") or record.get("Id") or ""
@@ -710,6 +710,38 @@ class FakeOrg:
                     }
                 )
         return self._json(results)
+
+    def _create_many(
+        self, records: list[dict[str, Any]], all_or_none: bool
+    ) -> list[dict[str, Any]]:
+        """sObject Collections create; with allOrNone, one failure rolls back the rest."""
+        planned: list[tuple[str, dict[str, Any], tuple[str, str] | None]] = []
+        for record in records:
+            obj = (record.get("attributes") or {}).get("type")
+            if not obj:
+                raise _SfError(400, "INVALID_TYPE", "Must send a concrete entity type.")
+            self._check_object(obj)
+            fields = {k: v for k, v in record.items() if k not in ("attributes", "id", "Id")}
+            planned.append((obj, fields, self.reject_inserts.get(obj)))
+        failed = any(error for _o, _f, error in planned)
+        results = []
+        for obj, fields, error in planned:
+            if error is None and all_or_none and failed:
+                error = (
+                    "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                    "Record rolled back because not all records were valid and the request "
+                    "was using AllOrNone header",
+                )
+            if error is not None:
+                results.append(
+                    {
+                        "success": False,
+                        "errors": [{"statusCode": error[0], "message": error[1], "fields": []}],
+                    }
+                )
+                continue
+            results.append({"id": self.insert(obj, fields), "success": True, "errors": []})
+        return results
 
     def _bulk(self, method: str, parts: list[str], body: bytes, user: str) -> Response:
         if not parts and method == "POST":
