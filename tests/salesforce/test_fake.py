@@ -61,3 +61,32 @@ def test_control_api(fake: FakeSalesforce) -> None:
     assert new == fake.session_id
     stats = post("/_fake/stats", {})
     assert stats["daily_limit"] == 100_000 and stats["records"]["Contact"] == 0
+
+
+def test_fake_rejects_a_date_literal_against_a_datetime_field_like_salesforce() -> None:
+    """SOQL compares a date literal only to date fields and a datetime only to dateTime."""
+    import json
+
+    from mutuality_adapters.salesforce.fake import FakeOrg
+
+    org = FakeOrg()
+    headers = {"Authorization": f"Bearer {org.session_id}"}
+    path = f"/services/data/v{org.api_version}/query"
+
+    def status(soql: str) -> tuple[int, str]:
+        from urllib.parse import urlencode
+
+        answer = org.handle("GET", path, urlencode({"q": soql}), headers, b"")
+        body = json.loads(answer.body)
+        return answer.status, body[0]["errorCode"] if answer.status != 200 else ""
+
+    assert status("SELECT Id FROM Contact WHERE SystemModstamp > 2026-01-01") == (
+        400,
+        "INVALID_FIELD",
+    )
+    assert status("SELECT Id FROM Task WHERE ActivityDate > 2026-01-01T00:00:00Z") == (
+        400,
+        "INVALID_FIELD",
+    )
+    assert status("SELECT Id FROM Contact WHERE SystemModstamp > 2026-01-01T00:00:00Z")[0] == 200
+    assert status("SELECT Id FROM Task WHERE ActivityDate >= 2026-01-01")[0] == 200

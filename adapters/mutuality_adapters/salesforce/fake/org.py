@@ -476,6 +476,16 @@ class FakeOrg:
                 )
             for field in sub.fields:
                 self._check_field(relationship[2], field, user)
+        for field, literal in query.temporal:
+            kind = self.schema[query.object].get(field)
+            if kind in ("date", "datetime") and kind != literal:
+                wanted = "dateTime" if kind == "datetime" else "date"
+                raise _SfError(
+                    400,
+                    "INVALID_FIELD",
+                    f"value of filter criterion for field '{field}' must be of type {wanted} "
+                    "and should not be enclosed in quotes",
+                )
         rows = self.records[query.object].values()
         if not include_deleted:
             rows = [r for r in rows if not r.get("IsDeleted") and not r.get("IsArchived")]

@@ -80,12 +80,16 @@ class Query:
     where: Callable[[Mapping[str, Any]], bool] | None
     order_by: tuple[tuple[str, bool], ...]  # (field, descending)
     limit: int | None
+    #: (field, "date" | "datetime") for each date or datetime literal it is compared
+    #: with: Salesforce refuses a date literal against a dateTime field and vice versa.
+    temporal: tuple[tuple[str, str], ...] = ()
 
 
 class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = _tokenize(text)
         self.pos = 0
+        self.temporal: list[tuple[str, str]] = []
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -162,7 +166,9 @@ class _Parser:
             if kind != "num":
                 raise MalformedQuery(f"LIMIT needs a number, got {value!r}")
             limit = int(value)
-        return Query(obj, tuple(fields), tuple(subqueries), where, tuple(order), limit)
+        return Query(
+            obj, tuple(fields), tuple(subqueries), where, tuple(order), limit, tuple(self.temporal)
+        )
 
     def disjunction(self) -> Callable[[Mapping[str, Any]], bool]:
         terms = [self.conjunction()]
@@ -208,10 +214,10 @@ class _Parser:
         negate = self.keyword("NOT")
         if self.keyword("IN"):
             self.expect_punct("(")
-            values = [self.literal()]
+            values = [self._literal_for(field)]
             while self.peek() == ("punct", ","):
                 self.next()
-                values.append(self.literal())
+                values.append(self._literal_for(field))
             self.expect_punct(")")
             allowed = frozenset(values)
             if negate:
@@ -222,8 +228,14 @@ class _Parser:
         kind, op = self.next()
         if kind != "op":
             raise MalformedQuery(f"expected an operator after {field}, got {op!r}")
-        value = self.literal()
+        value = self._literal_for(field)
         return _comparison(field, op, value)
+
+    def _literal_for(self, field: str) -> Any:
+        kind = self.peek()
+        if kind is not None and kind[0] in ("dt", "date"):
+            self.temporal.append((field, "datetime" if kind[0] == "dt" else "date"))
+        return self.literal()
 
 
 def _comparison(field: str, op: str, value: Any) -> Callable[[Mapping[str, Any]], bool]:
