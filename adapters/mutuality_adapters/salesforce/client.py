@@ -22,7 +22,7 @@ from mutuality_core.errors import (
     QuotaExhaustedError,
 )
 
-__all__ = ["SalesforceClient", "import_simple_salesforce", "open_client"]
+__all__ = ["SalesforceClient", "import_simple_salesforce", "limit_exceeded_message", "open_client"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,11 +83,23 @@ class SalesforceClient:
         """Run ``operation(sf)``; ``relogin=False`` for steps that cannot be repeated
         on a new client (the next page of a running query)."""
         sfmod = import_simple_salesforce()
-        relogged = not relogin
+        relogged = False
         while True:
             try:
                 return operation(self.sf)
             except sfmod.SalesforceExpiredSession:
+                if not relogin:
+                    raise AuthenticationError(
+                        f"the Salesforce session expired while {what}; a running query "
+                        "cannot continue on a new session. State is saved up to the last "
+                        "page: rerun to continue"
+                        + (
+                            ""
+                            if self.can_relogin()
+                            else " with a fresh SALESFORCE_SESSION_ID (or configure "
+                            "username/password/security token or the JWT flow)"
+                        )
+                    ) from None
                 if relogged and self.can_relogin():
                     raise AuthenticationError(
                         f"the Salesforce session expired while {what} and logging in again "
@@ -108,8 +120,7 @@ class SalesforceClient:
                 codes = _codes(error.content)
                 if "REQUEST_LIMIT_EXCEEDED" in codes:
                     raise QuotaExhaustedError(
-                        "the org's daily API allowance is exhausted (REQUEST_LIMIT_EXCEEDED); "
-                        "state is saved, rerun later"
+                        limit_exceeded_message(_messages(error.content))
                     ) from None
                 raise AuthenticationError(
                     f"Salesforce refused {what} ({', '.join(codes) or 'HTTP 403'}): the "
@@ -125,13 +136,58 @@ class SalesforceClient:
                         f"--grant-permission-set). Salesforce said: {_messages(error.content)}"
                     ) from None
                 raise CrmUnavailableError(
-                    f"Salesforce rejected {what}: {_messages(error.content)}"
+                    f"Salesforce rejected {what}: {_messages(error.content)}. " + _next_step(codes)
                 ) from None
             except sfmod.SalesforceError as error:
+                if error.status in (414, 431):
+                    raise CrmUnavailableError(
+                        f"Salesforce refused {what} as too long (HTTP {error.status}): "
+                        f"{_messages(error.content)}. Rerunning will not help: this is a "
+                        "bug in how mutuality splits its queries, please report it with "
+                        "this message (state is saved)"
+                    ) from None
                 raise CrmUnavailableError(
                     f"Salesforce failed while {what} (HTTP {error.status}): "
                     f"{_messages(error.content)}; state is saved, rerun later"
                 ) from None
+
+
+def limit_exceeded_message(content: Any) -> str:
+    """REQUEST_LIMIT_EXCEEDED is two different limits; say which one was hit.
+
+    ``TotalRequests Limit exceeded`` is the rolling 24-hour allowance; other
+    messages (``ConcurrentPerOrgLongTxn Limit exceeded``) mean too many requests of
+    20 s or more are running at once in the org, which clears within minutes.
+    """
+    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
+    if "TotalRequests" in text:
+        return (
+            "Salesforce refused the request: the org's daily API allowance is exhausted "
+            "(REQUEST_LIMIT_EXCEEDED: TotalRequests). State is saved; rerun when the rolling "
+            "24-hour usage has dropped (Setup > Company Information shows it)"
+        )
+    return (
+        "Salesforce refused the request: too many concurrent long-running requests in the "
+        f"org (REQUEST_LIMIT_EXCEEDED: {text[:200]}). State is saved; rerun in a few "
+        "minutes, or at a time when other integrations are quieter"
+    )
+
+
+def _next_step(codes: list[str]) -> str:
+    """What to do about a 400 answer, by its error code."""
+    if "QUERY_TIMEOUT" in codes:
+        return (
+            "The query ran too long on Salesforce's side; state is saved, so rerun "
+            "(ideally off-peak). If it recurs, lower page_size (e.g. 500) so each request "
+            "does less work"
+        )
+    if "INVALID_FIELD" in codes:
+        return (
+            "The integration user cannot see a field mutuality reads (field-level "
+            "security): grant it Read on that field (Setup > Permission Sets > Object "
+            "Settings), then rerun; state is saved"
+        )
+    return "State is saved; if a rerun fails the same way, report it with this message"
 
 
 def _codes(content: Any) -> list[str]:

@@ -310,10 +310,17 @@ class SalesforceSource:
 
     def _query(self, soql: str) -> Iterator[Mapping[str, Any]]:
         headers = {"Sforce-Query-Options": f"batchSize={self.settings.page_size}"}
-        iterator = self.client.call(
-            lambda sf: sf.query_all_iter(soql, include_deleted=True, headers=headers),
-            what="starting a query",
-        )
+
+        def start(sf: Any) -> tuple[Iterator[Mapping[str, Any]], Any]:
+            # query_all_iter sends nothing until iterated: the first page is fetched
+            # here, inside the call that may log in again and start over.
+            iterator = sf.query_all_iter(soql, include_deleted=True, headers=headers)
+            return iterator, next(iterator, _END)
+
+        iterator, first = self.client.call(start, what="starting a query")
+        if first is _END:
+            return
+        yield first
         while True:
             try:
                 record = self.client.call(
@@ -685,6 +692,9 @@ class _Run:
                 yield from self._emit(parent, records, linked, True, False, None)
             self.state.streams[child] = new
             yield self._page()
+
+
+_END = object()
 
 
 def skip_same(record: Mapping[str, Any], old: StreamState | None) -> bool:

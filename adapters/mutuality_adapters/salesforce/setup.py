@@ -191,7 +191,13 @@ def _grant(client: SalesforceClient, report: SetupReport, name: str, *, dry_run:
     info = client.call(lambda sf: sf.oauth2("userinfo"), what="identifying the integration user")
     user_id = (info or {}).get("user_id")
     if not user_id:
-        raise AuthenticationError("cannot tell which user this session belongs to (userinfo)")
+        raise AuthenticationError(
+            "Salesforce's userinfo did not say which user this session belongs to, so the "
+            "permission set cannot be assigned. Log in as the integration user itself "
+            "(username/password/token or JWT rather than a shared session id), or assign "
+            "the permission set in Setup > Users and run setup without "
+            "--grant-permission-set"
+        )
     found = _permission_set(client, name)
     if dry_run:
         state = "reuse" if found else "create"

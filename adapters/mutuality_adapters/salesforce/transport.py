@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import attrs
 import requests
 
+from mutuality_adapters.salesforce.client import limit_exceeded_message
 from mutuality_core.errors import CrmUnavailableError, QuotaExhaustedError
 
 __all__ = ["ApiBudget", "SalesforceSession", "loopback_netloc"]
@@ -172,10 +173,7 @@ class SalesforceSession(requests.Session):
                 attempt += 1
                 continue
             if response.status_code == 403 and b"REQUEST_LIMIT_EXCEEDED" in response.content:
-                raise QuotaExhaustedError(
-                    "Salesforce refused the request: the org's daily API allowance is "
-                    "exhausted (REQUEST_LIMIT_EXCEEDED). State is saved; rerun later"
-                )
+                raise QuotaExhaustedError(limit_exceeded_message(response.content))
             return response
 
     def _observe(self, response: requests.Response) -> None:

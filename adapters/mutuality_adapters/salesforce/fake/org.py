@@ -50,6 +50,18 @@ _TOOLING_TYPES = {
 }
 
 
+_FAULT_KINDS = frozenset(
+    {
+        "server_error",
+        "expired_session",
+        "request_limit",
+        "lost_answer",
+        "concurrent_limit",
+        "query_timeout",
+    }
+)
+
+
 @attrs.define
 class Response:
     status: int
@@ -279,10 +291,12 @@ class FakeOrg:
 
         ``kind``: ``server_error`` (503), ``expired_session`` (401 INVALID_SESSION_ID),
         ``request_limit`` (403 REQUEST_LIMIT_EXCEEDED), ``lost_answer`` (the request is
-        carried out, then answered 503: what a client cannot tell from a failure).
+        carried out, then answered 503: what a client cannot tell from a failure),
+        ``concurrent_limit`` (403 REQUEST_LIMIT_EXCEEDED for too many concurrent
+        long-running requests), ``query_timeout`` (400 QUERY_TIMEOUT).
         ``skip`` lets that many matching requests through first.
         """
-        if kind not in ("server_error", "expired_session", "request_limit", "lost_answer"):
+        if kind not in _FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}")
         with self._lock:
             self._faults.append(_Fault(kind, times, path_contains, method, skip))
@@ -390,6 +404,18 @@ class FakeOrg:
                 raise _SfError(503, "SERVER_UNAVAILABLE", "Service temporarily unavailable")
             if fault.kind == "expired_session":
                 raise _SfError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+            if fault.kind == "concurrent_limit":
+                raise _SfError(
+                    403,
+                    "REQUEST_LIMIT_EXCEEDED",
+                    "ConcurrentPerOrgLongTxn Limit exceeded.",
+                )
+            if fault.kind == "query_timeout":
+                raise _SfError(
+                    400,
+                    "QUERY_TIMEOUT",
+                    "Your query request was running for too long.",
+                )
             raise _SfError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         if self.api_used > self.daily_limit:
             raise _SfError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
