@@ -37,16 +37,20 @@ def test_a_missing_client_is_a_one_line_missing_dependency(monkeypatch):
     assert "pip install 'mutuality[hubspot]'" in str(info.value)
 
 
-def test_connect_gives_a_source_and_writer_keyed_by_portal_host():
+def test_connect_gives_a_source_and_writer_keyed_by_portal_id():
     pytest.importorskip("hubspot")
-    connection = plugin.connect(
-        {"base_url": "http://127.0.0.1:9"}, environ={"HUBSPOT_ACCESS_TOKEN": "pat-x"}
-    )
+    from mutuality_adapters.hubspot.fake import Portal, running_fake_hubspot
+
+    with running_fake_hubspot(portal=Portal(portal_id=8675309)) as server:
+        connection = plugin.connect(
+            {"base_url": server.base_url}, environ={"HUBSPOT_ACCESS_TOKEN": "pat-x"}
+        )
+        assert server.app.stats["account details"] == 1
     assert isinstance(connection.source, Source) and not connection.source.complete_history
     assert isinstance(connection.writer, ScoreWriter) and connection.writer.batch_size == 100
-    assert connection.target == "hubspot:127.0.0.1:9"
+    assert connection.target == "hubspot:portal-8675309"
     named = plugin.connect({"target": "hubspot:portal-42"}, environ={"HUBSPOT_ACCESS_TOKEN": "x"})
-    assert named.target == "hubspot:portal-42"
+    assert named.target == "hubspot:portal-42"  # no request: nothing listens on the default URL
 
 
 def test_settings_come_from_the_mapping_then_the_environment():

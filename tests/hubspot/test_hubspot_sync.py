@@ -111,11 +111,13 @@ def test_full_sync_writes_each_contact_once_and_a_rerun_writes_nothing(harness, 
     assert again.written == 0 and not again.full
     assert again.contacts_read == 0  # contacts changed only by our own write are not "changed"
     assert server.app.stats["batch/update contacts"] == 0
-    # Reading back our own 230 writes costs 2 contact searches; the other types 1 each.
-    assert server.app.stats["total"] == 2 + 5
+    # The portal id (the state key) costs 1 request; reading back our own 230 writes
+    # costs 2 contact searches; the other types 1 each.
+    assert server.app.stats["account details"] == 1
+    assert server.app.stats["total"] == 1 + 2 + 5
     server.app.reset_stats()
     third = harness.sync()
-    assert third.written == 0 and server.app.stats["total"] == 6
+    assert third.written == 0 and server.app.stats["total"] == 1 + 6
 
 
 def test_new_engagements_rescore_only_their_contacts(harness, portal):
@@ -190,11 +192,11 @@ def test_a_daily_limit_stop_in_the_read_saves_state_and_the_next_day_finishes(
     harness, portal, server
 ):
     ids = seed(portal, 350)
-    server.app.limits = RateLimits(per_day=3)
+    server.app.limits = RateLimits(per_day=4)  # the portal id and 3 pages of contacts
     server.app.new_day()
     report = harness.sync()
     assert report.stopped_reason == "quota" and report.written == 0
-    assert server.app.stats["429 DAILY"] == 1 and server.app.stats["total"] == 4
+    assert server.app.stats["429 DAILY"] == 1 and server.app.stats["total"] == 5
     server.app.reset_stats()
     server.app.new_day()
     server.app.limits = RateLimits(per_day=100)
@@ -352,3 +354,35 @@ def test_our_own_writes_are_recognised_after_a_run_longer_than_the_window(harnes
     assert harness.writes == {str(i): 1 for i in ids}
     again = harness.sync()
     assert again.contacts_read == 0 and again.written == 0
+
+
+def test_two_portals_behind_one_url_keep_separate_state(wall, fake_time, settings_for, tmp_path):
+    """One state file, two portals at the same base URL (as api.hubapi.com serves every
+    portal): each portal has its own cursor and cache, so the second is read in full."""
+    from mutuality_adapters.hubspot.fake import Portal, running_fake_hubspot
+
+    first, second = Portal(clock_ms=wall, portal_id=111), Portal(clock_ms=wall, portal_id=222)
+    seed(first, 30, seed=1)
+    ids = seed(second, 20, seed=2)
+    state = SQLiteStateStore(tmp_path / "state.sqlite")
+    reports = []
+    port = 0
+    try:
+        for portal in (first, second):
+            with running_fake_hubspot(portal=portal, port=port) as server:
+                port = server.port
+                settings = settings_for(server.base_url)
+                connection = open_connection(
+                    settings, clock=fake_time.clock, sleep=fake_time.sleep, now_ms=wall
+                )
+                setup_properties(connection.source.api, settings)
+                server.app.reset_stats()
+                wall.advance(60)
+                as_of = datetime.fromtimestamp(wall.ms / 1000, tz=timezone.utc)
+                reports.append(run_sync(connection, state, as_of=as_of, now=lambda t=as_of: t))
+                writes = dict(server.app.writes_by_contact)
+    finally:
+        state.close()
+    assert [r.target for r in reports] == ["hubspot:portal-111", "hubspot:portal-222"]
+    assert reports[1].full and reports[1].written == 20
+    assert writes == {str(i): 1 for i in ids}

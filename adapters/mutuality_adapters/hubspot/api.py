@@ -451,6 +451,38 @@ class HubSpotApi:
         )
         return body
 
+    # -- the account ---------------------------------------------------------------------
+
+    def portal_id(self) -> str:
+        """The portal (Hub) id of the token's account: ``GET /account-info/v3/details``.
+
+        The client has no typed API for it, so the request goes through one of its
+        ApiClients (same auth, host and pool).
+        """
+        client = self._objects_basic.api_client
+        _, body = self._call(
+            "reading the account details",
+            "general",
+            "oauth",
+            lambda: client.call_api(
+                "/account-info/v3/details",
+                "GET",
+                header_params={"Accept": "application/json"},
+                auth_settings=["oauth2"],
+                _preload_content=False,
+                _request_timeout=self._timeout,
+            ),
+        )
+        portal = body.get("portalId") if isinstance(body, Mapping) else None
+        if portal in (None, ""):
+            raise HubSpotResponseError(
+                200,
+                "HubSpot's account details name no portalId; set target in "
+                '[adapters.hubspot] (e.g. target = "hubspot:portal-123") to name the state key',
+                body if isinstance(body, Mapping) else None,
+            )
+        return str(portal)
+
     # -- properties and groups ----------------------------------------------------------
 
     def _read_schema_or_none(self, what: str, call: Callable[[], Any]) -> Mapping[str, Any] | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from mutuality_core.ports import Connection
 
@@ -15,12 +14,16 @@ from .settings import HubSpotSettings
 from .writer import HubSpotScoreWriter
 
 
-def default_target(settings: HubSpotSettings) -> str:
-    """The state key: ``target`` if set, else the API host (one portal per host by default)."""
+def default_target(settings: HubSpotSettings, api: HubSpotApi) -> str:
+    """The state key: ``target`` if set, else the token's portal id (one request).
+
+    Not the host: api.hubapi.com serves every portal, so two portals synced into one
+    state file would share a cursor and a cache, and scores could land on the wrong
+    portal's contacts.
+    """
     if settings.target:
         return str(settings.target)
-    host = urlsplit(settings.base_url).netloc or settings.base_url
-    return f"hubspot:{host}"
+    return f"hubspot:portal-{api.portal_id()}"
 
 
 def open_connection(
@@ -35,5 +38,5 @@ def open_connection(
     source = HubSpotSource(api, settings, now_ms=now_ms)
     writer = HubSpotScoreWriter(api, settings, now_ms=now_ms)
     return Connection(
-        target=default_target(settings), source=source, writer=writer, close=writer.close
+        target=default_target(settings, api), source=source, writer=writer, close=writer.close
     )

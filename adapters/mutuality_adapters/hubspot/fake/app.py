@@ -36,6 +36,8 @@ SCOPE_READ = "crm.objects.contacts.read"
 SCOPE_WRITE = "crm.objects.contacts.write"
 SCHEMA_READ = "crm.schemas.contacts.read"
 SCHEMA_WRITE = "crm.schemas.contacts.write"
+SCOPE_ACCOUNT = "oauth"  # every token has it
+ACCOUNT_DETAILS = "/account-info/v3/details"
 LIST_MAX = 100
 BATCH_MAX = 100
 SEARCH_MAX = 200
@@ -205,7 +207,7 @@ class FakeHubSpotApp:
             return _error(
                 401, "The OAuth token used to make this call expired.", "EXPIRED_AUTHENTICATION"
             )
-        if self.scopes is not None and scope not in self.scopes:
+        if self.scopes is not None and scope != SCOPE_ACCOUNT and scope not in self.scopes:
             return _error(
                 403,
                 "This app hasn't been granted all required scopes to make this call.",
@@ -363,6 +365,8 @@ class FakeHubSpotApp:
         if m:
             scope = SCHEMA_READ if method == "GET" else SCHEMA_WRITE
             return f"{method} properties", scope, False, False
+        if path == ACCOUNT_DETAILS:
+            return "account details", SCOPE_ACCOUNT, False, False
         return f"{method} other", SCOPE_READ, False, False
 
     def _route(
@@ -392,6 +396,21 @@ class FakeHubSpotApp:
         if m:
             return self._properties(
                 method, _object_type(m["type"]), (m["rest"] or "").rstrip("/"), body
+            )
+        if path == ACCOUNT_DETAILS and method == "GET":
+            return Response(
+                200,
+                {
+                    "portalId": self.portal.portal_id,
+                    "accountType": "STANDARD",
+                    "timeZone": "US/Eastern",
+                    "companyCurrency": "USD",
+                    "additionalCurrencies": [],
+                    "utcOffset": "-05:00",
+                    "utcOffsetMilliseconds": -18_000_000,
+                    "uiDomain": "app.hubspot.com",
+                    "dataHostingLocation": "na1",
+                },
             )
         return _error(404, f"No route for {method} {path}", "OBJECT_NOT_FOUND")
 

@@ -172,7 +172,10 @@ def _header_properties(raw: Any) -> dict[str, str | None]:
 class Portal:
     """An in-memory HubSpot portal. Thread-safe through one lock (``portal.lock``)."""
 
-    def __init__(self, *, clock_ms: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self, *, clock_ms: Callable[[], int] | None = None, portal_id: int = 1234567
+    ) -> None:
+        self.portal_id = portal_id  # what GET /account-info/v3/details names the account
         self.lock = threading.RLock()
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self.records: dict[str, dict[int, Record]] = {t: {} for t in OBJECT_TYPES}
