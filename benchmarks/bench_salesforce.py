@@ -9,6 +9,9 @@ file: a full run, a no-change rerun, and a rerun after 100 new activities.
 "Minimum" is what the page and batch sizes allow for the rows the full read has to
 return: ceil(rows / 2000) per queried object, plus 4 requests per Bulk API 2.0 job
 (create, upload, close, one status poll) or one request per 200 Collections updates.
+The fake's Bulk jobs answer InProgress to their first status poll (bulk_job_polls=1)
+and polls do not wait (bulk_poll_seconds=0): a real org's jobs take longer and cost
+more polls (see docs/salesforce.md, section 7).
 """
 
 from __future__ import annotations
