@@ -12,6 +12,7 @@ from mutuality_adapters.hubspot import plugin
 from mutuality_adapters.hubspot.connection import open_connection
 from mutuality_adapters.hubspot.fake import FakeHubSpotServer, Portal, engagement_for
 from mutuality_adapters.hubspot.fake.app import FakeHubSpotApp
+from mutuality_adapters.hubspot.mapping import activity_id_for
 from mutuality_adapters.hubspot.properties import setup_properties
 from mutuality_adapters.hubspot.settings import HubSpotSettings
 from mutuality_testkit import AdapterContract, Dataset, default_dataset
@@ -40,7 +41,7 @@ class _Portal:
     server: FakeHubSpotServer
     clock: Tick
     contact_ids: dict[str, int] = attrs.field(factory=dict)
-    activity_ids: dict[str, int] = attrs.field(factory=dict)
+    activity_ids: dict[str, str] = attrs.field(factory=dict)  # dataset id -> "emails:123"
 
 
 def _row(activity: Activity) -> dict[str, str]:
@@ -112,10 +113,12 @@ class TestHubSpotContract(AdapterContract):
         contact = state.contact_ids[activity.contact_id]
         if activity.id in state.activity_ids:  # a shared engagement: one more contact
             object_type, _ = engagement_for(_row(activity))
-            portal.associate(object_type, state.activity_ids[activity.id], "contacts", contact)
+            engagement = int(state.activity_ids[activity.id].split(":")[1])
+            portal.associate(object_type, engagement, "contacts", contact)
             return
         object_type, props = engagement_for(_row(activity))
-        state.activity_ids[activity.id] = portal.add_engagement(object_type, props, [contact])
+        engagement = portal.add_engagement(object_type, props, [contact])
+        state.activity_ids[activity.id] = activity_id_for(object_type, engagement)
 
     def add_activity(self, connection: Connection, activity: Activity) -> None:
         state = self.portals[connection.target]
@@ -134,7 +137,8 @@ class TestHubSpotContract(AdapterContract):
         return str(self.portals[connection.target].contact_ids[dataset_id])
 
     def source_activity_id(self, connection: Connection, dataset_id: str) -> str:
-        return str(self.portals[connection.target].activity_ids[dataset_id])
+        state = self.portals[connection.target]
+        return state.activity_ids[dataset_id]
 
     def written_values(self, connection: Connection) -> Mapping[str, Mapping[str, Any]] | None:
         portal = self.portals[connection.target].server.portal

@@ -68,8 +68,8 @@ def test_incremental_reads_only_what_changed(server, portal, settings_for, fake_
     contacts, activities, cursors = drain(source, cursors[-1])
     assert [c.id for c in contacts] == [str(b)] and contacts[0].first_name == "Bea"
     assert sorted((a_.id, a_.contact_id) for a_ in activities if a_.channel.value == "email") == [
-        (str(new_email), str(a)),
-        (str(new_email), str(b)),
+        (f"emails:{new_email}", str(a)),
+        (f"emails:{new_email}", str(b)),
     ]
     assert [x.direction.value for x in activities if x.channel.value == "meeting"] == ["mutual"]
     stats = server.app.stats
@@ -129,7 +129,7 @@ def test_more_than_10000_engagements_on_one_timestamp(server, portal, settings_f
     wall.ms = stamp + 1000
     server.app.reset_stats()
     _, activities, _ = drain(source, cursors[-1])
-    assert Counter(a.id for a in activities) == Counter({str(i): 1 for i in ids})
+    assert Counter(a.id for a in activities) == Counter({f"notes:{i}": 1 for i in ids})
     assert server.app.stats["search notes"] == 51
     assert server.app.stats["associations notes->contacts"] == 11  # 1,000 ids per call
 
@@ -203,7 +203,7 @@ def test_engagement_with_many_contacts_pages_through_v4(server, portal, settings
     source = source_for(server, settings_for, fake_time, wall)
     _, activities, _ = drain(source, None)
     assert sorted(int(a.contact_id) for a in activities) == contacts
-    assert {a.id for a in activities} == {str(meeting)}
+    assert {a.id for a in activities} == {f"meetings:{meeting}"}
     assert server.app.stats["associations meetings->contacts"] == 2  # 500 + 120
 
 
@@ -228,7 +228,7 @@ def test_an_engagement_without_a_time_is_reported_as_rejected(server, portal, se
     good = portal.add_engagement("notes", {"hs_timestamp": "2026-01-01T00:00:00Z"}, [cid])
     source = source_for(server, settings_for, fake_time, wall)
     pages = list(source.read(None))
-    assert [a.id for p in pages for a in p.activities] == [str(good)]
+    assert [a.id for p in pages for a in p.activities] == [f"notes:{good}"]
     rejected = [r for p in pages for r in p.rejected]
     assert [(r.where, r.error) for r in rejected] == [(f"hubspot notes {bad}", "no hs_timestamp")]
 

@@ -21,6 +21,7 @@ import pytest
 from mutuality_adapters import files
 from mutuality_adapters.hubspot import plugin
 from mutuality_adapters.hubspot.fake import Portal, running_fake_hubspot, seed_from_files
+from mutuality_adapters.hubspot.mapping import activity_id_for
 
 from mutuality_core.model import Activity
 from mutuality_core.sync import score_source
@@ -136,7 +137,7 @@ def round_trip(folder: Path) -> tuple[dict[tuple[str, str], Activity], dict[Any,
     portal = Portal()
     seeded = seed_from_files(portal, folder)
     contact_key = {str(v): k for k, v in seeded.contact_ids.items()}
-    activity_key = {str(v[1]): k for k, v in seeded.engagement_ids.items()}
+    activity_key = {activity_id_for(*v): k for k, v in seeded.engagement_ids.items()}
     back = {}
     for activity in read_hubspot(portal, include_tasks=True):
         key = (contact_key[activity.contact_id], activity_key[activity.id])

@@ -386,3 +386,21 @@ def test_two_portals_behind_one_url_keep_separate_state(wall, fake_time, setting
     assert [r.target for r in reports] == ["hubspot:portal-111", "hubspot:portal-222"]
     assert reports[1].full and reports[1].written == 20
     assert writes == {str(i): 1 for i in ids}
+
+
+def test_engagements_of_two_types_sharing_an_id_are_two_activities(harness, portal):
+    """HubSpot does not document one id space across engagement types (communications
+    are not legacy engagements): an email and a call with one id must both count."""
+    cid = portal.add_contact({"email": "same@example.com"})
+    for object_type, channel in (("emails", "email"), ("calls", "call")):
+        _, props = engagement_for(
+            {"occurred_at": "2025-09-01T10:00:00Z", "channel": channel,
+             "direction": "inbound", "outcome": "completed"}
+        )  # fmt: skip
+        portal.add_engagement(object_type, props, [cid], id=7000)
+    connection = harness.connection()
+    harness.sync(connection=connection)
+    ((contact, activities),) = list(harness.state.iter_histories(connection.target))
+    assert contact.id == str(cid)
+    assert sorted(a.id for a in activities) == ["calls:7000", "emails:7000"]
+    assert sorted(a.channel.value for a in activities) == ["call", "email"]

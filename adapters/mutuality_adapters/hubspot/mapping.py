@@ -192,6 +192,11 @@ def engagement_properties(object_type: str, rules: MappingRules = DEFAULT_RULES)
                                 *rules.extra_properties(object_type))))  # fmt: skip
 
 
+def activity_id_for(object_type: str, object_id: str | int) -> str:
+    """The activity id of an engagement: ``<object type>:<HubSpot id>``, e.g. ``calls:123``."""
+    return f"{object_type}:{object_id}"
+
+
 def map_engagement(
     object_type: str,
     object_id: str,
@@ -297,9 +302,10 @@ def map_engagement(
     else:
         raise ValueError(f"not an engagement type: {object_type!r}")
 
-    # Engagement ids come from one sequence shared by every engagement type, so the
-    # HubSpot id alone identifies the activity (and matches what users see in HubSpot).
-    activity_id = str(object_id)
+    # HubSpot documents no id space shared by every engagement type (the legacy
+    # Engagements API shared one, but communications are not legacy engagements), so
+    # the type is part of the activity id: an email and a call with one id stay two.
+    activity_id = activity_id_for(object_type, object_id)
     tags.extend(rules.tags(object_type, props))
     return [
         Activity(
