@@ -261,3 +261,20 @@ def test_a_search_refusing_the_optional_properties_goes_on_without_them(
     wall.advance(60)
     with pytest.raises(Exception, match="400"):
         drain(source, cursors[-1])
+
+
+def test_a_call_that_left_a_voicemail_is_tagged_in_full_and_incremental_reads(
+    server, portal, settings_for, fake_time, wall
+):
+    cid = portal.add_contact()
+    props = {"hs_timestamp": "2026-01-01T00:00:00Z", "hs_call_status": "NO_ANSWER",
+             "hs_call_has_voicemail": "true"}  # fmt: skip
+    portal.add_engagement("calls", props, [cid])
+    source = source_for(server, settings_for, fake_time, wall)
+    _, activities, cursors = drain(source, None)
+    assert [a.tags for a in activities] == [{"voicemail"}]
+    wall.advance(60)
+    portal.add_engagement("calls", props, [cid])
+    wall.advance(1)
+    _, activities, _ = drain(source, cursors[-1])  # through search
+    assert [a.tags for a in activities] == [{"voicemail"}]

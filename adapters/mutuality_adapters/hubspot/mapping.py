@@ -68,6 +68,12 @@ ENGAGEMENT_PROPERTIES: Mapping[str, tuple[str, ...]] = {
     "tasks": ("hs_timestamp", "hs_task_status", "hs_task_type", "hs_lastmodifieddate"),
 }  # fmt: skip
 
+#: Documented properties the mapping reads that a portal might still refuse in a search:
+#: requested like the rules' properties, so a refusal drops them instead of the sync.
+OPTIONAL_PROPERTIES: Mapping[str, tuple[str, ...]] = {
+    "calls": ("hs_call_has_voicemail",),  # a voicemail left: tag "voicemail"
+}
+
 CALL_DISPOSITIONS: Mapping[str, tuple[Outcome, str | None]] = {
     "f240bbac-87c9-4f6e-bf70-924b57d47db7": (Outcome.COMPLETED, None),  # Connected
     "9d9162e7-6cf3-4944-bf63-4dff82258764": (Outcome.NO_ANSWER, "busy"),
@@ -189,6 +195,7 @@ def _upper(props: Properties, key: str) -> str:
 def engagement_properties(object_type: str, rules: MappingRules = DEFAULT_RULES) -> tuple[str, ...]:
     """Every property the mapping of ``object_type`` reads under ``rules``."""
     return tuple(dict.fromkeys((*ENGAGEMENT_PROPERTIES[object_type],
+                                *OPTIONAL_PROPERTIES.get(object_type, ()),
                                 *rules.extra_properties(object_type))))  # fmt: skip
 
 
