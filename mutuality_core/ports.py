@@ -127,6 +127,11 @@ class ScoreWriter(Protocol):
     because writing a score is idempotent). ``batch_size`` is the most updates
     one ``write`` call accepts.
 
+    Optional: a writer may expose ``finish() -> None``, which the engine calls after
+    the last batch of a sync (not a dry run), before ``close``. It may raise an
+    error held back from the last ``write`` (e.g. a quota stop after some records
+    were written), and the engine records it in the run like any other.
+
     Optional: a writer whose target can lose what was written behind our back (a
     scores file that was deleted) may expose ``needs_full_rewrite: bool``; when it
     is True the engine ignores its record of written values and writes every score.

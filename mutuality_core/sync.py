@@ -788,6 +788,12 @@ def _sync(
         grouped=grouped,
         scored=scored,
     )
+    finish = getattr(connection.writer, "finish", None)
+    if finish is not None and not options.dry_run:
+        # A writer may hold back an error from its last batch (results already
+        # returned) and raise it here, inside the run's bookkeeping: a quota stop
+        # then reads "stopped: quota" in the run history instead of vanishing.
+        finish()
     if snapshot_cursor is not None and not options.dry_run:
         state.apply_page(target, Page(cursor=snapshot_cursor))  # remembers what was read
 

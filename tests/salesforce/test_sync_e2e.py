@@ -262,11 +262,14 @@ def test_server_errors_part_way_through_a_batch(
         sleep=sleeps.append,
         clock=clock,
     )
-    first = run_sync(connection, state, as_of=AS_OF, now=clock)  # one batch, three requests
-    assert (first.written, first.failed) == (200, 250)
-    # the error that cut the run's last write short is not lost: closing raises it
+    # one batch, three requests; the error that cut its last write short is not lost:
+    # the run raises it and records it, with the 200 contacts written before it
     with pytest.raises(CrmUnavailableError, match="HTTP 503"):
-        connection.close()
+        run_sync(connection, state, as_of=AS_OF, now=clock)
+    (first,) = state.runs(connection.target, limit=1)
+    assert first["status"] == "error" and "HTTP 503" in first["report"]["error"]
+    assert (first["report"]["written"], first["report"]["failed"]) == (200, 250)
+    connection.close()  # already raised once: closing is quiet
     clock.tick(60)
     fake.org.clear_faults()
     second = sync(fake, state, clock, sleeps)

@@ -294,3 +294,53 @@ def test_run_history_and_report_are_json_ready(state):
     assert crm.write_calls == 4  # min(writer's 3, options' 2)
     (run,) = state.runs("memory:crm")
     assert run["report"] == as_dict and run["options"]["batch_size"] == 2
+
+
+class _HoldsBackAnError:
+    """A writer that, like the Salesforce one, keeps an error from its last batch for finish()."""
+
+    def __init__(self, inner, error: Exception) -> None:
+        self.inner, self.error, self.finished = inner, error, 0
+        self.batch_size = inner.batch_size
+
+    def write(self, updates):
+        return self.inner.write(updates)
+
+    def finish(self) -> None:
+        self.finished += 1
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_an_error_a_writer_holds_back_until_close_is_recorded_in_the_run(state):
+    from mutuality_core.errors import CrmUnavailableError, QuotaExhaustedError
+
+    crm = seeded_crm()
+    connection = crm.connection()
+    writer = _HoldsBackAnError(connection.writer, QuotaExhaustedError("daily allowance reached"))
+    connection = attrs.evolve(connection, writer=writer)
+    report = run_sync(connection, state, as_of=AS_OF, now=clock())
+    assert writer.finished == 1
+    assert report.stopped_reason == "quota" and "daily allowance" in report.error
+    assert state.runs("memory:crm")[0]["status"] == "stopped"
+
+    crm.add_activity(Activity("late", "c0", AS_OF - DAY, "email", "inbound", thread_id="t00"))
+    writer = _HoldsBackAnError(crm.connection().writer, CrmUnavailableError("503 after retries"))
+    connection = attrs.evolve(crm.connection(), writer=writer)
+    with pytest.raises(CrmUnavailableError):
+        run_sync(connection, state, as_of=AS_OF, now=clock())
+    assert state.runs("memory:crm")[0]["status"] == "error"
+
+    dry = _HoldsBackAnError(crm.connection().writer, CrmUnavailableError("never raised"))
+    run_sync(
+        attrs.evolve(crm.connection(), writer=dry),
+        state,
+        as_of=AS_OF,
+        now=clock(),
+        options=SyncOptions(dry_run=True),
+    )
+    assert dry.finished == 0  # a dry run writes nothing, so it has nothing to finish

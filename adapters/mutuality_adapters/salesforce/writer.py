@@ -66,7 +66,10 @@ class SalesforceWriter:
         self._fields_checked = False
 
     def close(self) -> None:
-        """Raise an error kept from the run's last write, so it is not lost."""
+        self.finish()
+
+    def finish(self) -> None:
+        """Raise an error kept from the run's last write, so that the run records it."""
         if self._deferred is not None:
             error, self._deferred = self._deferred, None
             logger.warning("the last score write stopped part-way: %s", error)
