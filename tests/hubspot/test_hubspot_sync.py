@@ -404,3 +404,30 @@ def test_engagements_of_two_types_sharing_an_id_are_two_activities(harness, port
     assert contact.id == str(cid)
     assert sorted(a.id for a in activities) == ["calls:7000", "emails:7000"]
     assert sorted(a.channel.value for a in activities) == ["call", "email"]
+
+
+def test_records_read_without_the_optional_properties_stay_so_until_a_full_run(
+    harness, portal, server
+):
+    """What docs/hubspot.md says of a refused search: the weaker mapping is cached, a later
+    incremental run does not re-read the record, and a ``--full`` run maps it fully."""
+    cid = portal.add_contact({"email": "a@x.com"})
+    connection = harness.connection()
+    harness.sync(connection=connection)
+    row = {"occurred_at": "2025-09-01T10:00:00Z", "channel": "email", "direction": "outbound",
+           "outcome": "completed", "automated": "true"}  # fmt: skip
+    object_type, props = engagement_for(row)
+    assert "noreply" in props["hs_email_headers"]  # the sender the heuristic needs
+    portal.add_engagement(object_type, props, [cid])
+
+    def cached_automated() -> list[bool]:
+        return [a.automated for _, acts in harness.state.iter_histories(connection.target)
+                for a in acts]  # fmt: skip
+
+    server.app.inject(Fault(status=400, times=1, path="emails/search", method="POST"))
+    harness.sync()
+    assert cached_automated() == [False]  # read without hs_email_from_email
+    harness.sync()
+    assert cached_automated() == [False]  # not re-read by the next incremental run
+    harness.sync(full=True)
+    assert cached_automated() == [True]

@@ -218,8 +218,9 @@ class HubSpotSource:
                 raise
             log.warning(
                 "HubSpot refused a %s search asking for optional properties (%s); "
-                "reading without them (automated/tags/meeting-direction rules see less) "
-                "this run",
+                "reading without them for the rest of this run (automated/tags/"
+                "meeting-direction/voicemail rules see less); the engagements read so stay "
+                "mapped so until they change: run with --full once the portal is fixed",
                 object_type,
                 exc,
             )
