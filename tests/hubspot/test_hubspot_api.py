@@ -165,3 +165,12 @@ def test_a_refused_request_is_a_settings_error_not_an_outage(api, server):
     assert not isinstance(info.value, CrmUnavailableError)
     assert info.value.status == 400 and "between 1 and 200" in str(info.value)
     assert api.requests_made == 1
+
+
+def test_the_portal_id_comes_from_the_account_details(api, server):
+    assert api.portal_id() == str(server.portal.portal_id)
+    server.app.inject(Fault(status=403, times=1, path="account-info"))
+    with pytest.raises(
+        AuthenticationError, match=r"missing the scope oauth.*target = \"hubspot:portal-"
+    ):
+        api.portal_id()

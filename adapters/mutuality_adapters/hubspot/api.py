@@ -460,19 +460,27 @@ class HubSpotApi:
         ApiClients (same auth, host and pool).
         """
         client = self._objects_basic.api_client
-        _, body = self._call(
-            "reading the account details",
-            "general",
-            "oauth",
-            lambda: client.call_api(
-                "/account-info/v3/details",
-                "GET",
-                header_params={"Accept": "application/json"},
-                auth_settings=["oauth2"],
-                _preload_content=False,
-                _request_timeout=self._timeout,
-            ),
-        )
+        try:
+            _, body = self._call(
+                "reading the account details",
+                "general",
+                "oauth",
+                lambda: client.call_api(
+                    "/account-info/v3/details",
+                    "GET",
+                    header_params={"Accept": "application/json"},
+                    auth_settings=["oauth2"],
+                    _preload_content=False,
+                    _request_timeout=self._timeout,
+                ),
+            )
+        except AuthenticationError as exc:
+            if "(403)" not in str(exc):
+                raise
+            raise AuthenticationError(
+                f"{exc}; or name the state key yourself with target = "
+                '"hubspot:portal-<your Hub ID>" in [adapters.hubspot], which skips this request'
+            ) from None
         portal = body.get("portalId") if isinstance(body, Mapping) else None
         if portal in (None, ""):
             raise HubSpotResponseError(
