@@ -431,3 +431,20 @@ def test_records_read_without_the_optional_properties_stay_so_until_a_full_run(
     assert cached_automated() == [False]  # not re-read by the next incremental run
     harness.sync(full=True)
     assert cached_automated() == [True]
+
+
+def test_a_limit_that_stops_the_last_batchs_retry_still_ends_the_run_as_stopped(
+    harness, portal, server
+):
+    """With one batch only, the held-back stop is raised by ``finish()``: "quota", not silence."""
+    ids = seed(portal, 60)
+    harness.sync(dry_run=True)
+    reads = server.app.stats["total"]
+    server.app.reset_stats()
+    server.app.fail_updates([str(i) for i in ids[:3]], times=1, category="INTERNAL_ERROR")
+    first = harness.sync(connection=harness.connection(max_requests=reads + 1))
+    assert first.stopped_reason == "quota"
+    assert (first.written, first.failed) == (57, 3)
+    second = harness.sync()
+    assert second.stopped_reason is None and second.written == 3
+    assert harness.writes == {str(i): 1 for i in ids}

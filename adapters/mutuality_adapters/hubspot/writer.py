@@ -133,6 +133,16 @@ class HubSpotScoreWriter:
                 )
         return failures
 
+    def finish(self) -> None:
+        """Raise a stop that ended the last batch's retry, so the run records it.
+
+        The engine calls this after the last batch: without it a daily-limit stop
+        during the final retry would end the run as merely "partial".
+        """
+        if self._stop is not None:
+            stop, self._stop = self._stop, None
+            raise stop
+
     def close(self) -> None:
         """Nothing to release: the API object's pools close with the process."""
 
