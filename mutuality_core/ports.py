@@ -109,12 +109,19 @@ class ScoreUpdate:
 
 @attrs.frozen(slots=True)
 class WriteResult:
-    """What became of one contact's update. ``retryable`` failures are retried on a later run."""
+    """What became of one contact's update. ``retryable`` failures are retried on a later run.
+
+    ``gone``: the contact no longer exists in the CRM (deleted or merged away). It is
+    still reported as a failure once, and the engine drops it from its state, so
+    later runs neither score nor write it again (an incremental read may never see
+    the deletion itself). A contact that comes back is read again when it changes.
+    """
 
     contact_id: str
     ok: bool
     error: str | None = None
     retryable: bool = False
+    gone: bool = False
 
 
 @runtime_checkable

@@ -271,6 +271,7 @@ class _Tally:
     unchanged: int = 0
     written: int = 0
     failures: list[WriteResult] = attrs.field(factory=list)
+    gone: list[str] = attrs.field(factory=list)  # contacts the writer found deleted
     rejections: list[Rejection] = attrs.field(factory=list)
     band_counts: Counter[str] = attrs.field(factory=Counter)
 
@@ -571,6 +572,8 @@ def _write_batch(
             succeeded.append(_written_value(update))
         else:
             tally.failures.append(result)
+            if result.gone:
+                tally.gone.append(result.contact_id)
     if succeeded:
         state.record_written(target, succeeded)
     tally.written += len(succeeded)
@@ -794,6 +797,10 @@ def _sync(
         # returned) and raise it here, inside the run's bookkeeping: a quota stop
         # then reads "stopped: quota" in the run history instead of vanishing.
         finish()
+    if tally.gone and not options.dry_run:
+        # after the write loop, which may still be reading the state's cache
+        log.info("%s: forgetting %d contact(s) gone from the CRM", target, len(tally.gone))
+        state.apply_page(target, Page(deleted_contact_ids=tally.gone))
     if snapshot_cursor is not None and not options.dry_run:
         state.apply_page(target, Page(cursor=snapshot_cursor))  # remembers what was read
 

@@ -197,7 +197,7 @@ class MemoryWriter:
         for update in updates:
             contact_id = update.contact.id
             if contact_id not in crm.contacts:
-                results.append(WriteResult(contact_id, False, "no such contact"))
+                results.append(WriteResult(contact_id, False, "no such contact", gone=True))
                 continue
             if contact_id in crm.refuse:
                 results.append(

@@ -163,5 +163,9 @@ def _ids_in(error: Mapping[str, Any]) -> list[str]:
 def _failure(contact_id: str, category: str, message: str) -> WriteResult:
     text = f"{category}: {message}" if category else message
     return WriteResult(
-        contact_id=contact_id, ok=False, error=text[:500], retryable=category not in PERMANENT
+        contact_id=contact_id,
+        ok=False,
+        error=text[:500],
+        retryable=category not in PERMANENT,
+        gone=category == "OBJECT_NOT_FOUND",  # deleted or merged: mutuality forgets it
     )
