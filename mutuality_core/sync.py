@@ -641,6 +641,7 @@ def _score_and_write(
                 _write_batch(batch, writer, state, connection.target, tally)
                 batch = []
                 sweep()
+                progress("score", tally.contacts_scored, total)
                 progress("write", tally.written + len(tally.failures), None)
         progress("score", tally.contacts_scored, tally.contacts_scored)
         if batch:

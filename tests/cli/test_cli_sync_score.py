@@ -324,7 +324,22 @@ def test_progress_draws_each_stage_on_its_stream():
     progress.close()
     text = stream.getvalue()
     assert "read  20" in text
-    assert "score" in text and "10/10" in text
+    assert "score" in text and "10/10 (100%)" in text
+
+
+def test_writes_between_score_updates_stay_on_the_scoring_line():
+    stream = _Tty()
+    progress = StderrProgress(stream, min_interval=0)
+    progress("read", 500, None)
+    for batch in range(1, 6):
+        progress("score", batch * 100, 500)
+        progress("write", batch * 90, None)
+    progress("score", 500, 500)
+    progress("write", 450, 450)
+    progress.close()
+    lines = stream.getvalue().split("\n")
+    assert len(lines) == 3 and lines[-1] == ""  # one finished line per stage, no more
+    assert lines[1].rsplit("\r", 1)[-1].startswith("score 500/500 (100%)  written 450")
 
 
 def test_verbose_logs_go_to_stderr_without_secrets(runner, install_adapters):
