@@ -13,17 +13,30 @@ Workers are forked (``fork`` start method): they inherit the parsed contacts
 without pickling and need no ``if __name__ == "__main__"`` guard in the caller.
 Where ``fork`` is missing, :func:`parallel_supported` says so and the caller
 reads in one process.
+
+A worker never outlives its parent: if the parent is killed (SIGKILL, OOM
+killer, a SIGTERM it does not handle) there is no ``finally`` to stop the
+workers, and a worker blocked sending its scores into a pipe nobody reads would
+hold the pipe, the caller's stdout/stderr and the state file forever. So each
+worker closes the inherited pipe ends it does not use (its send then fails at
+once with a broken pipe), asks Linux to kill it when the parent dies
+(``prctl(PR_SET_PDEATHSIG)``), and elsewhere watches ``os.getppid()`` from a
+thread.
 """
 
 from __future__ import annotations
 
 import csv
+import ctypes
+import ctypes.util
 import gc
 import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +70,11 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: ``prctl`` option: deliver a signal to this process when its parent exits (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
+#: How often a worker without ``PR_SET_PDEATHSIG`` checks that its parent still lives.
+_PARENT_POLL_SECONDS = 0.2
 
 
 class WorkerFailedError(MutualityError):
@@ -132,15 +150,17 @@ def score_in_workers(
     context = multiprocessing.get_context("fork")
     processes: list[Any] = []
     pipes: list[Pipe] = []
+    parent = os.getpid()
     was_enabled = gc.isenabled()
     gc.disable()  # tens of thousands of acyclic scores to unpickle and rebuild: nothing to collect
     try:
         try:
             for part in range(workers):
                 receiving, sending = context.Pipe(duplex=False)
-                args = (sending, activities_path, contacts, rejected_contacts, contacts_name,
-                        skip_invalid, owner, part, ordered[part::workers], as_of, config,
-                        plain)  # fmt: skip
+                inherited = (*pipes, receiving)  # read ends the child must not keep open
+                args = (parent, inherited, sending, activities_path, contacts,
+                        rejected_contacts, contacts_name, skip_invalid, owner, part,
+                        ordered[part::workers], as_of, config, plain)  # fmt: skip
                 process = context.Process(
                     target=_worker, name=f"mutuality-files-worker-{part}", args=args, daemon=True
                 )
@@ -248,7 +268,41 @@ def _stop(processes: Sequence[Any]) -> None:
         process.close()
 
 
+def _die_with_parent() -> bool:
+    """Ask Linux to SIGKILL this process when its parent exits; False where that is unknown."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    """End this process as soon as ``parent`` is no longer its parent (portable fallback)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mutuality-parent-watch", daemon=True).start()
+
+
+def _bind_to_parent(parent: int, inherited: Sequence[Pipe]) -> None:
+    """Make sure this worker ends when ``parent`` does, whatever way the parent ends."""
+    for pipe in inherited:
+        pipe.close()
+    if not _die_with_parent():
+        _watch_parent(parent)
+    if os.getppid() != parent:  # the parent died before the death signal was armed
+        os._exit(1)
+
+
 def _worker(
+    parent: int,
+    inherited: Sequence[Pipe],
     pipe: Pipe,
     activities_path: Path,
     contacts: Mapping[str, Contact],
@@ -264,6 +318,7 @@ def _worker(
 ) -> None:
     """Runs in a forked child: parse this partition's rows, score its contacts, send back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us; no second traceback
+    _bind_to_parent(parent, inherited)
     gc.disable()  # millions of acyclic objects; the process ends right after
     records = None
     try:
@@ -296,8 +351,11 @@ def _worker(
         message = ("error", line, part, exc)
     except BaseException:
         message = ("crash", traceback.format_exc())
-    pipe.send(message)
-    pipe.close()
+    try:
+        pipe.send(message)
+        pipe.close()
+    except OSError:  # the parent is gone (broken pipe): nobody wants the result
+        os._exit(1)
 
 
 def _flatten(score: MutualityScore) -> tuple[Any, ...]:
