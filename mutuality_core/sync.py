@@ -78,7 +78,7 @@ class SyncOptions:
     """How one run behaves."""
 
     full: bool = False  # ignore the cursor and read everything
-    dry_run: bool = False  # write nothing, advance no cursor, record nothing
+    dry_run: bool = False  # write nothing, cache nothing, advance no cursor (the run is listed)
     batch_size: int | None = attrs.field(default=None)  # None: the writer's own batch_size
     min_score_change: float = attrs.field(default=1.0)  # points on the rounded score
     scoring: ScoringConfig = attrs.field(factory=ScoringConfig)

@@ -23,6 +23,7 @@ USAGE = 2
 CRM_UNAVAILABLE = 3
 LOCK_HELD = 4
 INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+TERMINATED = 143  # 128 + SIGTERM (cron timeouts, `kubectl delete`, CI cancellations)
 
 #: Shown at the bottom of ``mutuality --help`` and mirrored in docs/cli.md.
 EPILOG = """\b
@@ -34,6 +35,7 @@ Exit codes:
   3  cannot reach or authenticate with the CRM
   4  another run holds the lock
   130  interrupted (Ctrl-C); work done so far is saved
+  143  terminated (SIGTERM); work done so far is saved
 """
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,19 +42,48 @@ class _SettingsResolver:
         return dict(effective.adapter_settings)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: stop where the run is; what was written stays recorded."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 class MutualityGroup(click.Group):
-    """A group that turns typed library errors into one line on stderr and an exit code."""
+    """A group that turns typed library errors into one line on stderr and an exit code.
+
+    It also makes SIGTERM (a cron or CI timeout, ``kubectl delete``) stop a run the
+    way Ctrl-C does, through the same bookkeeping, instead of killing it between a
+    write and its record.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
+        if ctx.parent is None and threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _terminate)
+            ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
         try:
             return super().invoke(ctx)
         except MutualityError as error:
             log.debug("command failed", exc_info=True)
             click.echo(f"Error: {exit_codes.one_line(error)}", err=True)
             ctx.exit(exit_codes.exit_code_for(error))
+        except Terminated:
+            click.echo("Terminated; work done so far is saved, rerun to continue.", err=True)
+            ctx.exit(exit_codes.TERMINATED)
         except KeyboardInterrupt:
             click.echo("Interrupted; work done so far is saved, rerun to continue.", err=True)
             ctx.exit(exit_codes.INTERRUPTED)
+        except OSError as error:
+            if error.filename is None:  # not about a path the user gave: a real bug
+                raise
+            log.debug("command failed", exc_info=True)
+            click.echo(
+                f"Error: cannot use {error.filename}: {error.strerror or error}; "
+                "check the path and its permissions",
+                err=True,
+            )
+            ctx.exit(exit_codes.USAGE)
 
 
 class PluginCommandGroup(MutualityGroup):

@@ -234,7 +234,9 @@ def explain(
 @adapter_options
 @as_of_option
 @click.option(
-    "--dry-run", is_flag=True, help="Score and diff, but write nothing and record nothing."
+    "--dry-run",
+    is_flag=True,
+    help="Score and diff, but write nothing and advance nothing (listed in `runs` as a dry run).",
 )
 @click.option("--full", is_flag=True, help="Ignore the saved cursor and read everything.")
 @click.option(

@@ -153,15 +153,20 @@ def run_row(run: Mapping[str, Any]) -> dict[str, str]:
     merged = {**report, **{k: v for k, v in run.items() if v is not None}}
     if "run_id" not in merged and "id" in merged:
         merged["run_id"] = merged["id"]
-    if "status" not in merged:
-        if not merged.get("finished_at"):
-            merged["status"] = "running or interrupted"
-        elif merged.get("stopped_reason"):
-            merged["status"] = f"stopped: {merged['stopped_reason']}"
-        elif merged.get("failed"):
-            merged["status"] = "partial"
-        else:
-            merged["status"] = "dry run" if merged.get("dry_run") else "ok"
+    # The stored status ("ok", "stopped", ...) is the engine's; the table says more.
+    reason = merged.get("stopped_reason")
+    if not merged.get("finished_at"):
+        merged["status"] = "running or interrupted"
+    elif reason == "error" or merged.get("status") == "error":
+        merged["status"] = "error"
+    elif reason:
+        merged["status"] = f"stopped: {reason}"
+    elif merged.get("failed"):
+        merged["status"] = "partial"
+    elif merged.get("dry_run"):
+        merged["status"] = "dry run"
+    else:
+        merged["status"] = merged.get("status") or "ok"
     for key in ("started_at", "finished_at"):
         merged[key] = _short_time(merged.get(key))
     return {k: "" if merged.get(k) is None else str(merged.get(k)) for k in RUN_FIELDS}

@@ -95,3 +95,20 @@ def test_state_show_unlock_and_reset(runner, state_file):
     assert "the next sync reads everything" in reset.stdout
     human = runner.invoke(cli, ["state", "show", "--state", str(state_file)])
     assert f"State file {state_file}" in human.stdout
+
+
+def test_runs_table_says_why_a_run_stopped_and_which_were_dry_runs():
+    from mutuality_cli.reports import run_row
+
+    base = {"id": 7, "target": "t", "started_at": "2026-06-01T00:00:00+00:00"}
+    done = {**base, "finished_at": "2026-06-01T00:01:00+00:00"}
+    stopped = {**done, "status": "stopped", "report": {"stopped_reason": "quota"}}
+    dry = {**done, "status": "ok", "report": {"dry_run": True, "failed": 0}}
+    failed = {**done, "status": "error", "report": {"stopped_reason": "error"}}
+    partial = {**done, "status": "partial", "report": {"failed": 3}}
+    assert run_row(stopped)["status"] == "stopped: quota"
+    assert run_row(dry)["status"] == "dry run"
+    assert run_row(failed)["status"] == "error"
+    assert run_row(partial)["status"] == "partial"
+    assert run_row({**base, "status": "running"})["status"] == "running or interrupted"
+    assert run_row({**done, "status": "ok", "report": {}})["status"] == "ok"

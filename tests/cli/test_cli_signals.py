@@ -1,0 +1,55 @@
+"""SIGTERM stops a sync like Ctrl-C: exit 143, the run recorded, nothing written twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mutuality_adapters.sqlite_state import SQLiteStateStore
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_mid_sync_exits_143_with_the_run_recorded(tmp_path: Path) -> None:
+    data = tmp_path / "crm"
+    subprocess.run(
+        [sys.executable, str(EXAMPLES / "generate_sample_crm.py"), "--out", str(data),
+         "--contacts", "3000"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    state = tmp_path / "state.sqlite"
+    command = [
+        sys.executable, "-m", "mutuality_cli.main", "sync", "--adapter", "files",
+        "--path", str(data), "--state", str(state), "--as-of", "2026-06-30T00:00:00Z",
+        "--batch-size", "1", "-o", "workers=1",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while (
+        time.monotonic() < deadline
+        and process.poll() is None
+        and not (data / "scores.csv").exists()
+    ):
+        time.sleep(0.05)  # the first batch written: the run is in its write loop
+    assert (data / "scores.csv").exists(), process.communicate()
+    os.kill(process.pid, signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, stderr
+    assert "Terminated; work done so far is saved" in stderr
+    assert "Traceback" not in stderr
+    store = SQLiteStateStore(state)
+    try:
+        (run,) = store.runs()
+        assert run["status"] == "error" and "Terminated" in run["report"]["error"]
+        written = store.written(run["target"])
+    finally:
+        store.close()
+    assert 0 < len(written) < 3000
+    rows = (data / "scores.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert len(rows) == len(written)  # what was written is what was recorded
