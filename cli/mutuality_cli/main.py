@@ -476,10 +476,16 @@ def state_reset(
     Run history is kept. Every score is written once more on the next sync.
     """
     configure_logging(verbose)
-    if not yes:
-        click.confirm(f"Forget all state for {target}?", abort=True, err=True)
     store, _ = _store_for(state_path, config_path)
     try:
+        known = _require(store, "targets")()
+        if target not in known:
+            raise ConfigError(
+                f"no state for {target!r}; known targets: {', '.join(known) or 'none'} "
+                "(see `mutuality state show`)"
+            )
+        if not yes:
+            click.confirm(f"Forget all state for {target}?", abort=True, err=True)
         _require(store, "reset")(target)
     finally:
         store.close()

@@ -105,7 +105,7 @@ def summary_lines(
     for band, count in sorted(report.band_counts.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"  {band:<18} {count:>7,}  {100 * count / total:5.1f}%")
     destination = _destination(connection)
-    if destination and not report.dry_run:
+    if destination and not report.dry_run and report.written:
         lines.append(f"Scores written to {destination}")
     if one_sided:
         lines.append("Most one-sided:")

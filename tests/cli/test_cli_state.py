@@ -95,6 +95,9 @@ def test_state_show_unlock_and_reset(runner, state_file):
     assert "the next sync reads everything" in reset.stdout
     human = runner.invoke(cli, ["state", "show", "--state", str(state_file)])
     assert f"State file {state_file}" in human.stdout
+    typo = runner.invoke(cli, ["state", "reset", "files:/c", "--state", str(state_file), "--yes"])
+    assert typo.exit_code == 2
+    assert "no state for 'files:/c'; known targets: files:/a, files:/b" in typo.stderr
 
 
 def test_runs_table_says_why_a_run_stopped_and_which_were_dry_runs():

@@ -53,6 +53,7 @@ def test_quick_start_sync_with_no_configuration(runner, crm):
     again = runner.invoke(cli, ["sync", "--path", str(crm), "--as-of", AS_OF])
     assert again.exit_code == 0
     assert "0 changed, 0 written, 0 failed" in again.stdout
+    assert "Scores written to" not in again.stdout  # nothing was
 
 
 def test_report_file_and_report_on_stdout(runner, crm, tmp_path):
