@@ -328,6 +328,8 @@ def test_skip_invalid_keeps_good_rows_and_reports_and_saves_every_bad_one(tmp_pa
         "activities.csv:7",
     ]
     assert source.last_rejections == tuple(rejected)
+    assert not (path / "rejects.csv").exists()  # reading writes nothing
+    source.write_rejects()  # what a real sync does when it finishes
     with (path / "rejects.csv").open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert [(r["file"], r["line"]) for r in rows] == [tuple(w.where.split(":")) for w in rejected]
@@ -353,10 +355,13 @@ def test_activity_of_a_rejected_contact_points_at_that_contact_row(tmp_path):
 
 def test_skip_invalid_rewrites_the_rejects_file_each_run(tmp_path):
     path = folder(tmp_path, activities=ACTIVITIES + "b1,c1,bad,email,outbound,,,,,\n")
-    read_all(FilesSource(path, skip_invalid=True))
+    source = FilesSource(path, skip_invalid=True)
+    read_all(source)
+    source.write_rejects()
     assert len((path / "rejects.csv").read_text().splitlines()) == 2
     (path / "activities.csv").write_text(ACTIVITIES)
-    read_all(FilesSource(path, skip_invalid=True))
+    read_all(source)
+    source.write_rejects()
     assert (path / "rejects.csv").read_text().splitlines() == ["file,line,error,record"]
 
 

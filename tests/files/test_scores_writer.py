@@ -103,9 +103,8 @@ def test_missing_file_asks_for_a_full_rewrite(tmp_path):
 
 def test_a_file_that_is_not_a_scores_file_is_not_overwritten(tmp_path):
     (tmp_path / "scores.csv").write_text("name,value\nx,1\n")
-    w = writer(tmp_path)
-    with pytest.raises(ConfigError, match="not a scores file"):
-        w.write([update("c1")])
+    with pytest.raises(ConfigError, match="not a scores file"):  # refused before any work
+        writer(tmp_path)
     assert (tmp_path / "scores.csv").read_text() == "name,value\nx,1\n"
 
 
@@ -118,7 +117,7 @@ def test_failed_replace_keeps_the_previous_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr("mutuality_adapters.files.writer.os.replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(ConfigError, match=r"cannot write .*scores\.csv: disk full; fix the cause"):
         w.write([update("c2")])
     assert (tmp_path / "scores.csv").read_text() == before
     assert not list(tmp_path.glob(".*tmp"))

@@ -79,6 +79,9 @@ class FilesSource:
         #: The rows skipped by the last complete read (empty unless ``skip_invalid``).
         self.last_rejections: tuple[Rejection, ...] = ()
         self._known_ids: frozenset[str] | None = None
+        self._rejected_ids: frozenset[str] = frozenset()
+        #: The rejected rows of the last complete read, for :meth:`write_rejects`.
+        self._pending_rejects: RejectLog | None = None
 
     def locate(self, stem: str) -> Path:
         """The one file named ``stem.csv`` or ``stem.jsonl`` in the folder."""
@@ -125,6 +128,7 @@ class FilesSource:
             open_records(contacts_path, CONTACT_COLUMNS), rejects
         )
         self._known_ids = frozenset(contacts)
+        self._rejected_ids = frozenset(rejected_ids)
         reported = len(rejects.rejections)
         yield Page(contacts=list(contacts.values()), rejected=tuple(rejects.rejections))
         chunks = parse_activities(
@@ -140,8 +144,7 @@ class FilesSource:
             reported = len(rejects.rejections)
             yield Page(activities=chunk, rejected=fresh)
         self.last_rejections = tuple(rejects.rejections)
-        if self.skip_invalid:
-            self._write_rejects(rejects)
+        self._pending_rejects = rejects
         yield Page(rejected=tuple(rejects.rejections[reported:]), cursor=cursor)
 
     def worker_count(self, activities_path: Path) -> int:
@@ -173,6 +176,7 @@ class FilesSource:
             open_records(contacts_path, CONTACT_COLUMNS), rejects
         )
         self._known_ids = frozenset(contacts)
+        self._rejected_ids = frozenset(rejected_ids)
         log.info("reading %s in %d worker processes", activities_path.name, workers)
         scored = score_in_workers(
             activities_path,
@@ -187,8 +191,7 @@ class FilesSource:
         rejects.rejections.extend(scored.rejections)
         rejects.records.extend(scored.records)
         self.last_rejections = tuple(rejects.rejections)
-        if self.skip_invalid:
-            self._write_rejects(rejects)
+        self._pending_rejects = rejects
         return ScoredRead(
             contacts_read=len(contacts),
             activities_read=scored.activities,
@@ -197,21 +200,40 @@ class FilesSource:
             cursor=cursor,
         )
 
-    def _write_rejects(self, rejects: RejectLog) -> None:
-        """Replace the rejects file (header only when nothing was rejected this time)."""
+    def write_rejects(self) -> None:
+        """Replace the rejects file with the rows the last complete read skipped.
+
+        Only with ``skip_invalid`` (header only when nothing was rejected this
+        time). Reading never writes: a connection calls this when a real sync
+        finishes, so ``score`` and ``sync --dry-run`` leave the file alone.
+        """
+        rejects = self._pending_rejects
+        if not self.skip_invalid or rejects is None:
+            return
         if rejects.records:
             log.warning(
                 "skipped %d invalid row(s); they are in %s",
                 len(rejects.records),
                 self.rejects_path,
             )
-        self.rejects_path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.rejects_path.with_name(f".{self.rejects_path.name}.{os.getpid()}.tmp")
-        with temporary.open("w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(REJECTS_COLUMNS)
-            writer.writerows(rejects.records)
-        os.replace(temporary, self.rejects_path)
+        try:
+            self.rejects_path.parent.mkdir(parents=True, exist_ok=True)
+            with temporary.open("w", encoding="utf-8", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(REJECTS_COLUMNS)
+                writer.writerows(rejects.records)
+            os.replace(temporary, self.rejects_path)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise ConfigError(
+                f"cannot write the rejects file {self.rejects_path}: {exc.strerror or exc}; "
+                "make its folder writable or choose another file (flag --rejects)"
+            ) from None
+
+    def listed_contact_ids(self) -> frozenset[str]:
+        """The valid contact ids plus those whose row the last read rejected."""
+        return self.known_contact_ids() | self._rejected_ids
 
     def known_contact_ids(self) -> frozenset[str]:
         """The contact ids in the folder (from the last read, or read now)."""

@@ -9,6 +9,7 @@ never half of one, and never a row the state store does not know about.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import logging
 import os
@@ -20,9 +21,18 @@ from mutuality_core.errors import ConfigError
 from mutuality_core.explain import join_reasons
 from mutuality_core.ports import ScoreUpdate, WriteResult
 
-__all__ = ["SCORE_COLUMNS", "ScoresFileWriter"]
+__all__ = ["SCORE_COLUMNS", "OutputError", "ScoresFileWriter"]
 
 log = logging.getLogger(__name__)
+
+
+class OutputError(ConfigError):
+    """An output file (scores or rejects) cannot be read or written (permission, disk full).
+
+    A ConfigError (exit code 2): the fix is in the settings or the folder, and the
+    message names the file, the reason and the next step.
+    """
+
 
 #: Column names that map onto contact properties in HubSpot's and Salesforce's own
 #: CSV imports (``id`` = record id, ``email`` as the alternative match key).
@@ -123,9 +133,14 @@ class ScoresFileWriter:
     """Upserts score rows by contact id into ``path`` (CSV). Never adds unknown contacts.
 
     ``known_ids`` returns the ids of the contacts that exist in the source; an
-    update for any other id fails for that record alone. ``needs_full_rewrite``
-    is True when the file did not exist at start, so the engine rewrites every
-    score instead of trusting its record of what was written before.
+    update for any other id fails for that record alone, and rows of ids the
+    source no longer lists are dropped when the file is next written.
+    ``listed_ids`` (default: ``known_ids``) may add ids whose contact row was
+    rejected this time: their rows stay until the row is fixed or removed.
+    ``needs_full_rewrite`` is True when the file holds no scores (missing, empty,
+    header only), so the engine rewrites every score instead of trusting its
+    record of what was written before. ``on_finish`` runs at the end of a real
+    sync (the engine calls :meth:`finish`; ``score`` and ``--dry-run`` do not).
     """
 
     def __init__(
@@ -134,10 +149,14 @@ class ScoresFileWriter:
         known_ids: Callable[[], frozenset[str]],
         *,
         batch_size: int = 100_000,
+        listed_ids: Callable[[], frozenset[str]] | None = None,
+        on_finish: Callable[[], None] | None = None,
     ) -> None:
         self.path = Path(path)
         self.batch_size = batch_size
         self._known_ids = known_ids
+        self._listed_ids = listed_ids or known_ids
+        self._on_finish = on_finish
         self._rows: dict[str, list[str]] | None = None
         if self.path.exists() and self.path.is_dir():
             raise ConfigError(
@@ -145,31 +164,89 @@ class ScoresFileWriter:
             )
         if not self.path.parent.is_dir():
             raise ConfigError(f"output folder {self.path.parent} does not exist; create it first")
-        self.needs_full_rewrite = not self.path.exists()
+        self._check_header()
 
     @property
     def destination(self) -> str:
         """Where the scores go, for messages."""
         return str(self.path)
 
+    @property
+    def needs_full_rewrite(self) -> bool:
+        """True when the file holds no score rows (missing, 0 bytes, header only, damaged).
+
+        Read by the engine before it writes, so this is also where an output
+        folder that cannot be written stops the run, before any work is lost.
+        """
+        self.check_writable()
+        return not self._load()
+
+    def stored_ids(self) -> frozenset[str]:
+        """The contact ids that have a row in the file now.
+
+        An engine that trusts its record of written scores can drop the ids
+        missing here, so a row deleted by hand is written again.
+        """
+        return frozenset(self._load())
+
+    def check_writable(self) -> None:
+        """ConfigError when the output folder cannot take a new file (read-only, no permission)."""
+        folder = self.path.parent
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ConfigError(
+                f"cannot write the scores file: the output folder {folder} is not writable; "
+                "make it writable or choose another output (flag --output)"
+            )
+
+    def _check_header(self) -> None:
+        """Refuse to replace an existing file that is not a scores file (nothing is lost)."""
+        if not self.path.is_file():
+            return
+        header = self._read_header()
+        if header is not None and not ("id" in header and "score" in header):
+            raise ConfigError(
+                f"output {self.path} exists but is not a scores file (its header has no id and "
+                "score columns); choose another output file or remove it"
+            )
+
+    def _read_header(self) -> list[str] | None:
+        """The header row, or None for an empty file."""
+        try:
+            with self.path.open("r", encoding="utf-8-sig", errors="replace", newline="") as f:
+                return next(csv.reader(f), None)
+        except csv.Error:
+            return []
+        except OSError as exc:
+            raise _os_failure("read", self.path, exc) from None
+
     def _load(self) -> dict[str, list[str]]:
         if self._rows is not None:
             return self._rows
         rows: dict[str, list[str]] = {}
-        if self.path.exists():
-            with self.path.open("r", encoding="utf-8-sig", newline="") as f:
-                reader = csv.reader(f)
-                header = next(reader, None)
-                if header is None or "id" not in header:
-                    raise ConfigError(
-                        f"output {self.path} exists but is not a scores file (no id column); "
-                        "choose another output file or remove it"
-                    )
-                index = [header.index(c) if c in header else None for c in SCORE_COLUMNS]
-                for row in reader:
-                    if row:
-                        values = [row[i] if i is not None and i < len(row) else "" for i in index]
-                        rows[values[0]] = values
+        try:
+            if self.path.exists():
+                with self.path.open("r", encoding="utf-8-sig", newline="") as f:
+                    reader = csv.reader(f)
+                    header = next(reader, None)
+                    if header is not None and not ("id" in header and "score" in header):
+                        raise ConfigError(
+                            f"output {self.path} exists but is not a scores file (no id and "
+                            "score columns); choose another output file or remove it"
+                        )
+                    header = header or []
+                    index = [header.index(c) if c in header else None for c in SCORE_COLUMNS]
+                    for row in reader:
+                        if row:
+                            values = [
+                                row[i] if i is not None and i < len(row) else "" for i in index
+                            ]
+                            if values[0]:
+                                rows[values[0]] = values
+        except OSError as exc:
+            raise _os_failure("read", self.path, exc) from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            log.warning("%s is damaged (%s); rewriting every score", self.path, exc)
+            rows = {}
         self._rows = rows
         return rows
 
@@ -197,8 +274,19 @@ class ScoresFileWriter:
                 stamp = stamps[update.scored_at] = _utc_text(update.scored_at)
             rows[contact_id] = score_row(update, stamp)
             results.append(WriteResult(contact_id, True))
+        self._drop_unlisted(rows)
         self._flush(rows)
         return results
+
+    def _drop_unlisted(self, rows: dict[str, list[str]]) -> bool:
+        """Remove rows of contacts the source no longer lists; True if any were removed."""
+        listed = self._listed_ids()
+        gone = [contact_id for contact_id in rows if contact_id not in listed]
+        for contact_id in gone:
+            del rows[contact_id]
+        if gone:
+            log.info("%s: dropped %d row(s) of contacts no longer listed", self.path, len(gone))
+        return bool(gone)
 
     def _flush(self, rows: dict[str, list[str]]) -> None:
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
@@ -209,10 +297,33 @@ class ScoresFileWriter:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(temporary, self.path)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise _os_failure("write", self.path, exc) from None
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
-        self.needs_full_rewrite = False
+
+    def finish(self) -> None:
+        """End of a real sync: drop rows of contacts no longer listed, then ``on_finish``."""
+        if self.path.exists():
+            rows = self._load()
+            if self._drop_unlisted(rows):
+                self._flush(rows)
+        if self._on_finish is not None:
+            self._on_finish()
 
     def close(self) -> None:
         """Nothing to flush: every ``write`` already replaced the file."""
+
+
+def _os_failure(action: str, path: Path, exc: OSError) -> OutputError:
+    """An OSError as a typed error that says what to do next."""
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+        step = "make the folder writable or choose another output (flag --output)"
+    elif exc.errno == errno.ENOSPC:
+        step = "free some disk space and run again (the previous file is unchanged)"
+    else:
+        step = "fix the cause and run again (the previous file is unchanged)"
+    return OutputError(f"cannot {action} {path}: {reason}; {step}")
