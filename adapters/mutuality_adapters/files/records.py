@@ -18,6 +18,10 @@ from mutuality_core.errors import InvalidInputError
 
 __all__ = ["RecordFile", "check_columns", "encoding_error", "open_records"]
 
+#: Largest CSV field accepted (``csv``'s default is 128 KiB, less than a long email
+#: body pasted into a notes column); the row is in memory either way.
+FIELD_SIZE_LIMIT = 2**31 - 1
+
 
 class RecordFile:
     """An opened input file: its ``header`` and ``rows`` (lists of strings).
@@ -26,6 +30,10 @@ class RecordFile:
     the line number of the current row (its last line, for a CSV record that
     spans lines) and ``obj`` the parsed JSON object (JSON Lines only), so a
     rejected row can be written out whole. Iterate inside ``reading()``.
+
+    A JSON Lines line that is not a JSON object comes through as an empty list
+    with ``bad`` set to what is wrong with it (``bad_text`` holds the line), so
+    the parser can reject it like any bad row; ``bad`` is None otherwise.
     """
 
     def __init__(
@@ -41,6 +49,8 @@ class RecordFile:
         self.rows = rows
         self.format = "jsonl" if path.suffix == ".jsonl" else "csv"
         self.obj: dict[str, Any] | None = None
+        self.bad: str | None = None
+        self.bad_text = ""
         self._line = 0
         self._handle = handle
         self._reader = reader
@@ -48,11 +58,23 @@ class RecordFile:
     def line(self) -> int:
         return self._reader.line_num if self._reader is not None else self._line
 
+    def start_line(self, row: list[str]) -> int:
+        """The line the current row started on (a quoted CSV field may span lines)."""
+        if self._reader is None:
+            return self._line
+        breaks = sum(field.count("\n") for field in row)
+        if breaks and row[-1].endswith("\n"):
+            breaks -= 1  # a quote left open to the end of the file holds the last line break too
+        return self._reader.line_num - breaks
+
     def failure(self, exc: Exception) -> InvalidInputError:
         """The error to raise for an exception the underlying reader raised."""
         if isinstance(exc, UnicodeDecodeError):
             return encoding_error(self.path)
-        return InvalidInputError(f"{self.path}:{self.line() + 1}: malformed CSV: {exc}")
+        return InvalidInputError(
+            f"{self.path}:{self.line()}: malformed CSV: {exc}; fix that line (a field with a "
+            "comma, quote or line break must be enclosed in double quotes, inner quotes doubled)"
+        )
 
     @property
     def handle(self) -> TextIO:
@@ -128,6 +150,8 @@ def encoding_error(path: Path) -> InvalidInputError:
 
 
 def _open_csv(path: Path) -> RecordFile:
+    if csv.field_size_limit() < FIELD_SIZE_LIMIT:
+        csv.field_size_limit(FIELD_SIZE_LIMIT)
     handle = path.open("r", encoding="utf-8-sig", newline="")
     reader = csv.reader(handle)
     try:
@@ -164,24 +188,35 @@ def _open_jsonl(path: Path, expected: tuple[str, ...]) -> RecordFile:
     """
     handle = path.open("r", encoding="utf-8-sig")
     try:
-        first = _first_object(path, handle)
+        bad_before, first = _first_object(path, handle)
     except BaseException:
         handle.close()
         raise
     header = list(expected)
     header += [k for k in first[1] if k not in header]
 
+    def bad(line: int, error: str, text: str) -> list[str]:
+        records._line, records.obj = line, None
+        records.bad, records.bad_text = error, text.rstrip("\r\n")
+        return []
+
     def rows() -> Iterator[list[str]]:
         try:
+            for line, error, text in bad_before:
+                yield bad(line, error, text)
             line, obj = first
-            records._line, records.obj = line, obj
+            records._line, records.obj, records.bad = line, obj, None
             yield [_jsonl_value(obj.get(h)) for h in header]
             for text in handle:
                 line += 1
                 if not text.strip():
                     continue
-                obj = _json_object(path, line, text)
-                records._line, records.obj = line, obj
+                try:
+                    obj = _json_object(text)
+                except ValueError as exc:
+                    yield bad(line, str(exc), text)
+                    continue
+                records._line, records.obj, records.bad = line, obj, None
                 yield [_jsonl_value(obj.get(h)) for h in header]
         except UnicodeDecodeError:
             raise encoding_error(path) from None
@@ -190,25 +225,35 @@ def _open_jsonl(path: Path, expected: tuple[str, ...]) -> RecordFile:
     return records
 
 
-def _json_object(path: Path, line: int, text: str) -> dict[str, Any]:
-    """One JSON Lines row as an object, or an error that says where and why."""
+def _json_object(text: str) -> dict[str, Any]:
+    """One JSON Lines row as an object, or a ValueError that says why (the caller adds where)."""
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"{path}:{line}: invalid JSON: {exc}") from None
+        raise ValueError(f"invalid JSON: {exc}") from None
     if not isinstance(obj, dict):
-        raise InvalidInputError(f"{path}:{line}: expected a JSON object, got {type(obj).__name__}")
+        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
     return obj
 
 
-def _first_object(path: Path, handle: Any) -> tuple[int, Any]:
+def _first_object(
+    path: Path, handle: Any
+) -> tuple[list[tuple[int, str, str]], tuple[int, dict[str, Any]]]:
+    """The lines before the first object that are not one (line, error, text), and that object."""
     line = 0
+    bad: list[tuple[int, str, str]] = []
     try:
         for text in handle:
             line += 1
             if not text.strip():
                 continue
-            return line, _json_object(path, line, text)
+            try:
+                return bad, (line, _json_object(text))
+            except ValueError as exc:
+                bad.append((line, str(exc), text))
     except UnicodeDecodeError:
         raise encoding_error(path) from None
+    if bad:
+        first_line, error, _ = bad[0]
+        raise InvalidInputError(f"{path}:{first_line}: {error}; the file has no valid JSON object")
     raise InvalidInputError(f"{path}: the file is empty; it needs one JSON object per line")

@@ -100,6 +100,34 @@ class RejectLog:
         self.rejections.append(Rejection(f"{records.path.name}:{line}", error))
         self.records.append((records.path.name, line, error, raw))
 
+    def reject_bad_line(self, records: RecordFile) -> None:
+        """A JSON Lines line that is not an object (``records.bad``), kept as its own text."""
+        error, text = records.bad or "", records.bad_text
+        records.bad = None
+        if not self.skip_invalid:
+            self.reject(records, records.line(), error, [], None)
+        self.rejections.append(Rejection(f"{records.path.name}:{records.line()}", error))
+        self.records.append((records.path.name, records.line(), error, text))
+
+
+def wrong_width(records: RecordFile, row: list[str], width: int) -> RowError:
+    """A row with the wrong field count; raises at once for a quote left open.
+
+    A record that spans lines and has the wrong number of fields is almost always
+    an unbalanced quote that swallowed the lines after it. Skipping it would lose
+    all of those rows silently, so that stops the run even with ``skip_invalid``.
+    """
+    start, end = records.start_line(row), records.line()
+    if records.obj is None and end > start:
+        raise InvalidInputError(
+            f"{records.path}:{start}: unbalanced quote: the record starting on line {start} runs "
+            f"to line {end} and has {len(row)} fields instead of {width}; a double quote opened "
+            f"on line {start} is probably never closed. Fix that line (double a quote inside a "
+            "quoted field, or quote the whole field); this stops even with --skip-invalid, "
+            f"because the {end - start} line(s) after it would be lost"
+        )
+    return RowError(f"expected {width} fields like the header, found {len(row)}")
+
 
 def parse_timestamp(text: str, field: str) -> datetime:
     """An aware datetime from ISO 8601 text with an offset or ``Z``."""
@@ -133,6 +161,8 @@ def parse_contacts(
     try:
         for row in records.rows:
             if not row:
+                if records.bad is not None:
+                    log.reject_bad_line(records)
                 continue
             _contact_row(records, row, contacts, lines, rejected, log, extra_columns, width,
                          (i_id, i_email, i_first, i_last, i_company), known)  # fmt: skip
@@ -159,11 +189,11 @@ def _contact_row(
 ) -> None:
     i_id, i_email, i_first, i_last, i_company = indexes
     obj = records.obj
-    line = records.line()
+    line = records.start_line(row)
     contact_id = row[i_id].strip() if len(row) > i_id else ""
     try:
         if obj is None and len(row) != width:
-            raise RowError(f"expected {width} fields like the header, found {len(row)}")
+            raise wrong_width(records, row, width)
         if not contact_id:
             raise RowError("id is empty")
         if contact_id in contacts:
@@ -189,6 +219,8 @@ def _contact_row(
         )
         lines[contact_id] = line
     except ValueError as exc:
+        if isinstance(exc, InvalidInputError):  # an unbalanced quote stops even when skipping
+            raise
         if contact_id and contact_id not in contacts:
             rejected.setdefault(contact_id, line)
         log.reject(records, line, str(exc), row, obj)
@@ -258,11 +290,13 @@ def _activity_chunks(
     chunk: list[Activity] = []
     append = chunk.append
     for row in records.rows:
-        if not row:
-            continue  # a blank line
+        if not row:  # a blank line, or a JSON Lines line that is not an object
+            if records.bad is not None:
+                log.reject_bad_line(records)
+            continue
         try:
             if len(row) != width:
-                raise RowError(f"expected {width} fields like the header, found {len(row)}")
+                raise wrong_width(records, row, width)
             row.append("")
             (activity_id, raw_contact, text, channel_text, direction_text, outcome_text,
              thread_id, duration_text, automated_text, tags_text) = fields(row)  # fmt: skip
@@ -337,9 +371,11 @@ def _activity_chunks(
                     )
                 shared.add((activity_id, contact_id))
         except ValueError as exc:
+            if isinstance(exc, InvalidInputError):  # an unbalanced quote stops even when skipping
+                raise
             if len(row) > width:
                 row.pop()
-            log.reject(records, records.line(), str(exc), row, records.obj)
+            log.reject(records, records.start_line(row), str(exc), row, records.obj)
             continue
         append(activity)
         if len(chunk) >= chunk_size:
