@@ -179,7 +179,9 @@ class ScoresFileWriter:
         folder that cannot be written stops the run, before any work is lost.
         """
         self.check_writable()
-        return not self._load()
+        if self._rows is not None:
+            return not self._rows
+        return not self._scan_ids(first_only=True)
 
     def stored_ids(self) -> frozenset[str]:
         """The contact ids that have a row in the file now.
@@ -187,7 +189,33 @@ class ScoresFileWriter:
         An engine that trusts its record of written scores can drop the ids
         missing here, so a row deleted by hand is written again.
         """
-        return frozenset(self._load())
+        if self._rows is not None:
+            return frozenset(self._rows)
+        return frozenset(self._scan_ids())
+
+    def _scan_ids(self, *, first_only: bool = False) -> set[str]:
+        """The ids in the file without keeping its rows (a no-change sync loads nothing)."""
+        ids: set[str] = set()
+        try:
+            if not self.path.exists():
+                return ids
+            with self.path.open("r", encoding="utf-8-sig", newline="") as f:
+                reader = csv.reader(f)
+                header = next(reader, None) or []
+                if "id" not in header:
+                    return ids
+                column = header.index("id")
+                for row in reader:
+                    if len(row) > column and row[column]:
+                        ids.add(row[column])
+                        if first_only:
+                            break
+        except OSError as exc:
+            raise _os_failure("read", self.path, exc) from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            log.warning("%s is damaged (%s); rewriting every score", self.path, exc)
+            return set()
+        return ids
 
     def check_writable(self) -> None:
         """ConfigError when the output folder cannot take a new file (read-only, no permission)."""
@@ -307,9 +335,11 @@ class ScoresFileWriter:
     def finish(self) -> None:
         """End of a real sync: drop rows of contacts no longer listed, then ``on_finish``."""
         if self.path.exists():
-            rows = self._load()
-            if self._drop_unlisted(rows):
-                self._flush(rows)
+            listed = self._listed_ids()
+            if self._rows is not None or any(i not in listed for i in self._scan_ids()):
+                rows = self._load()
+                if self._drop_unlisted(rows):
+                    self._flush(rows)
         if self._on_finish is not None:
             self._on_finish()
 
