@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from mutuality_adapters.sqlite_state import SQLiteStateStore
@@ -276,10 +281,161 @@ def test_lock_held_by_another_live_process(store, tmp_path):
 def test_break_lock_removes_a_lock_from_another_host(store):
     store._db.execute(
         "INSERT INTO locks VALUES (?, ?, ?, ?, ?, ?)",
-        (TARGET, "run on box-2", "box-2", 1, "2026-01-01", "2026-01-01"),
+        (TARGET, "run on box-2", "box-2", 1, "2026-01-01", datetime.now(timezone.utc).isoformat()),
     )
     with pytest.raises(LockHeldError, match="box-2"), store.lock(TARGET, owner="me"):
         pass
     assert store.break_lock(TARGET) is True
     with store.lock(TARGET, owner="me"):
         pass
+
+
+# -- stale locks --------------------------------------------------------------------------
+
+
+def _insert_lock(store, *, host: str, pid: int, heartbeat: datetime, owner: str = "old run"):
+    store._db.execute(
+        "INSERT INTO locks VALUES (?, ?, ?, ?, ?, ?)",
+        (TARGET, owner, host, pid, "2026-01-01T00:00:00+00:00", heartbeat.isoformat()),
+    )
+
+
+def _ago(**delta: float) -> datetime:
+    return datetime.now(timezone.utc) - timedelta(**delta)
+
+
+def test_a_lock_from_another_host_expires_once_its_heartbeat_is_stale(store, caplog):
+    _insert_lock(store, host="pod-7f9c", pid=1, heartbeat=_ago(hours=2, minutes=1))
+    with store.lock(TARGET, owner="next pod"):
+        assert store.lock_holder(TARGET)["owner"] == "next pod"
+    assert "pod-7f9c" in caplog.text and "heartbeat" in caplog.text
+
+
+def test_a_lock_with_a_fresh_heartbeat_holds_and_says_what_to_do(store):
+    _insert_lock(store, host="pod-7f9c", pid=1, heartbeat=_ago(minutes=90))
+    with pytest.raises(LockHeldError) as info, store.lock(TARGET, owner="next pod"):
+        pass
+    message = str(info.value)
+    assert "old run (pid 1 on host pod-7f9c, started 2026-01-01T00:00:00+00:00" in message
+    assert "expires" in message and "2:00:00" in message
+    assert f"mutuality state unlock {TARGET} --state {store.path}" in message
+
+
+def test_lock_expiry_is_configurable(tmp_path):
+    store = SQLiteStateStore(tmp_path / "s.db", lock_expires_after=timedelta(minutes=10))
+    _insert_lock(store, host="pod-7f9c", pid=1, heartbeat=_ago(minutes=11))
+    with store.lock(TARGET, owner="next pod"):
+        pass
+    never = SQLiteStateStore(tmp_path / "s.db", lock_expires_after=None)
+    _insert_lock(never, host="pod-7f9c", pid=1, heartbeat=_ago(days=29))
+    with pytest.raises(LockHeldError, match="pod-7f9c"), never.lock(TARGET, owner="x"):
+        pass
+    with pytest.raises(ValueError, match="lock_expires_after"):
+        SQLiteStateStore(tmp_path / "s.db", lock_expires_after=timedelta(0))
+    store.close()
+    never.close()
+
+
+def test_a_lock_naming_our_own_pid_is_left_from_before_a_restart(store):
+    """A container restarted with the same hostname gets the same pid (often 1) again."""
+    _insert_lock(store, host=store._host, pid=os.getpid(), heartbeat=_ago(minutes=1))
+    with store.lock(TARGET, owner="after restart"):
+        assert store.lock_holder(TARGET)["owner"] == "after restart"
+
+
+def test_a_lock_held_in_this_process_still_holds(store, tmp_path):
+    other = SQLiteStateStore(tmp_path / "state" / "mutuality.db")
+    with (
+        store.lock(TARGET, owner="first"),
+        pytest.raises(LockHeldError, match="first"),
+        other.lock(TARGET, owner="second"),
+    ):
+        pass
+    other.close()
+
+
+def test_long_stages_keep_the_heartbeat_fresh(store, monkeypatch):
+    """Reading a big cache writes nothing else; the heartbeat must still move."""
+    monkeypatch.setattr(store_module, "_HISTORY_CHUNK", 2)
+    store.apply_page(TARGET, Page(contacts=[Contact(f"c{i}") for i in range(6)]))
+    with store.lock(TARGET, owner="run"):
+        old = _ago(hours=1).isoformat(timespec="seconds")
+        store._db.execute("UPDATE locks SET heartbeat_at = ?", (old,))
+        monkeypatch.setattr(store_module, "_HEARTBEAT_EVERY_SECONDS", 0.0)
+        histories(store)
+        assert store.lock_holder(TARGET)["heartbeat_at"] > old
+        store._db.execute("UPDATE locks SET heartbeat_at = ?", (old,))
+        store.start_run(TARGET, started_at=T0, options={})
+        assert store.lock_holder(TARGET)["heartbeat_at"] > old
+    assert histories(store)  # without the lock: no heartbeat, no error
+
+
+# -- unusable state files -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _as_unprivileged_user():
+    """Root ignores file permissions: act as ``nobody`` for the block (no-op for others)."""
+    if os.name != "posix" or os.geteuid() != 0:
+        yield
+        return
+    os.setegid(65534)
+    os.seteuid(65534)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+def test_a_read_only_state_file_says_to_fix_permissions(tmp_path):
+    folder = Path(tempfile.mkdtemp(prefix="mutuality-ro-"))
+    try:
+        folder.chmod(0o777)
+        path = folder / "state.sqlite"
+        SQLiteStateStore(path).close()
+        path.chmod(0o444)
+        with _as_unprivileged_user():
+            store = SQLiteStateStore(path)
+            try:
+                with pytest.raises(StateError) as info, store.lock(TARGET, owner="me"):
+                    pass
+            finally:
+                store.close()
+        message = str(info.value)
+        assert str(path) in message and "read-only" in message and "writable" in message
+        assert isinstance(info.value.__cause__, sqlite3.Error)
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_a_file_damaged_while_open_says_to_move_it_aside(tmp_path):
+    path = tmp_path / "state.sqlite"
+    store = SQLiteStateStore(path)
+    store.apply_page(TARGET, Page(contacts=[Contact(f"c{i}") for i in range(2000)]))
+    store.close()
+    store = SQLiteStateStore(path)
+    size = path.stat().st_size
+    with path.open("r+b") as f:  # keep the header page, ruin the rest
+        f.seek(4096)
+        f.write(b"\xff" * (size - 4096))
+    try:
+        with pytest.raises(StateError, match=r"damaged.*move it aside"):
+            histories(store)
+    finally:
+        store.close()
+
+
+def test_a_state_file_locked_by_another_program_says_to_close_it(tmp_path):
+    path = tmp_path / "state.sqlite"
+    store = SQLiteStateStore(path, busy_timeout_ms=100)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StateError, match=r"busy.*another program") as info:
+            store.record_written(TARGET, [written("c1")])
+        assert str(path) in str(info.value)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        store.close()

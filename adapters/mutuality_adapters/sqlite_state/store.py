@@ -3,28 +3,44 @@
 Every mutating method is one ``BEGIN IMMEDIATE`` transaction, so a run that is
 killed at any point leaves the file as it was after the last committed page or
 batch. WAL mode lets ``mutuality state``/``runs`` read while a sync is writing.
+
+Every ``sqlite3`` error leaves as a :class:`~mutuality_core.errors.StateError`
+that says what to do: fix permissions, close the program holding the file, or
+move a damaged file aside.
+
+The run lock is a row per target with the holder's host, pid and a heartbeat.
+The heartbeat moves with every page, written batch, run record and cache chunk
+a run stores (at least every ``_HEARTBEAT_EVERY_SECONDS`` while reading the
+cache), so a lock whose heartbeat is older than ``lock_expires_after`` (default
+:data:`DEFAULT_LOCK_EXPIRES_AFTER`) belongs to a run that is gone, on whatever
+host it ran. The longest stages without a store call are an adapter waiting on
+the CRM (a Salesforce bulk job waits up to ``bulk_max_wait_seconds``, one hour
+by default) and the files adapter reading a large file (seconds per million
+activities), hence two hours.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import socket
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from mutuality_core.errors import LockHeldError, StateError
+from mutuality_core.errors import ConfigError, LockHeldError, StateError
 from mutuality_core.model import Activity, Contact
 from mutuality_core.ports import Cursor, Page, WrittenScore
 
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["SQLiteStateStore"]
+__all__ = ["DEFAULT_LOCK_EXPIRES_AFTER", "SQLiteStateStore"]
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +53,97 @@ _ACTIVITY_COLUMNS = (
     "contact_id, activity_id, occurred_at, channel, direction, outcome, thread_id, "
     "duration_seconds, automated, tags"
 )
+#: A lock whose heartbeat is older than this was left by a run that is gone (module docstring).
+DEFAULT_LOCK_EXPIRES_AFTER = timedelta(hours=2)
+#: While a run reads its cache (no other writes), refresh its heartbeat this often.
+_HEARTBEAT_EVERY_SECONDS = 60.0
+#: (state file, target) of every lock this process holds: a lock row naming our own
+#: host and pid that is not in here was left by an earlier process with our pid.
+_HELD: set[tuple[str, str]] = set()
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
 _CONTACT_COLUMNS = "contact_id, email, first_name, last_name, company, modified_at, extra"
 _WRITTEN_COLUMNS = "contact_id, score, band, lean, strength, confidence, reasons, scored_at"
 
 
 def _utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _is_error(exc: sqlite3.Error, code: str, *words: str) -> bool:
+    """Whether ``exc`` is SQLite's ``code`` (or an extended form of it), or its message says so."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name == code or name.startswith(code + "_"):
+        return True
+    text = str(exc).lower()
+    return not name and any(word in text for word in words)
+
+
+def _explain(exc: sqlite3.Error, path: str, busy_timeout_ms: int, doing: str) -> StateError:
+    """A :class:`StateError` for ``exc`` that names the file and what to do about it."""
+    if _is_error(exc, "SQLITE_READONLY", "readonly", "read-only"):
+        name = Path(path).name
+        return StateError(
+            f"cannot {doing} state file {path}: it is read-only for this user ({exc}). Make the "
+            f"file and its folder writable by the user running mutuality (SQLite also writes "
+            f"{name}-wal and {name}-shm next to it), or pass --state with a writable path."
+        )
+    if _is_error(exc, "SQLITE_CANTOPEN", "unable to open"):
+        return StateError(
+            f"cannot open state file {path} ({exc}): check that its folder exists and that this "
+            "user may read and write both the file and its folder, or pass --state with another "
+            "path."
+        )
+    if _is_error(exc, "SQLITE_BUSY", "locked", "busy") or _is_error(exc, "SQLITE_LOCKED"):
+        return StateError(
+            f"cannot {doing} state file {path}: it is busy ({exc}): another program has held a "
+            f"lock on it for over {busy_timeout_ms / 1000:g} s, e.g. a sqlite3 shell or database "
+            "browser with an open transaction, or a stuck mutuality process. Close that program "
+            "(or end that process) and run again."
+        )
+    if _is_error(exc, "SQLITE_CORRUPT", "malformed") or _is_error(
+        exc, "SQLITE_NOTADB", "not a database"
+    ):
+        return StateError(
+            f"state file {path} is damaged ({exc}); move it aside (mutuality then starts from a "
+            "fresh state and rewrites every score once)."
+        )
+    if _is_error(exc, "SQLITE_FULL", "is full"):
+        return StateError(
+            f"cannot {doing} state file {path}: the disk is full ({exc}). Free some space and run "
+            "again; everything committed so far is kept."
+        )
+    if _is_error(exc, "SQLITE_IOERR", "i/o error"):
+        return StateError(
+            f"cannot {doing} state file {path}: I/O error ({exc}). Check the disk and the file "
+            "system (SQLite needs a local file system, not a network share) and run again."
+        )
+    return StateError(
+        f"cannot {doing} state file {path}: {exc}. If the file is damaged, move it aside "
+        "(mutuality then starts from a fresh state and rewrites every score once)."
+    )
+
+
+def _reads(method: _F) -> _F:
+    """Turn ``sqlite3`` errors of a reading method into :class:`StateError` (see ``_explain``)."""
+
+    @functools.wraps(method)
+    def reading(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise self._explain(exc, "read") from exc
+
+    return reading  # type: ignore[return-value]
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -65,24 +166,55 @@ class SQLiteStateStore:
 
     ``path`` may be ``":memory:"`` for tests. The file and its parent folder are
     created on first use; an existing file is migrated to the current schema.
+
+    ``lock_expires_after``: a run lock whose heartbeat is older than this is
+    broken (with a warning) by the next run, whatever host it names; ``None``
+    keeps such locks until ``break_lock`` (``mutuality state unlock``). Raise it
+    above the longest time an adapter may wait without storing anything, e.g. a
+    larger Salesforce ``bulk_max_wait_seconds``. Hosts sharing a state file must
+    have clocks within a few minutes of each other.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 10_000) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout_ms: int = 10_000,
+        lock_expires_after: timedelta | None = DEFAULT_LOCK_EXPIRES_AFTER,
+    ) -> None:
+        if lock_expires_after is not None and lock_expires_after <= timedelta(0):
+            raise ConfigError(
+                f"lock_expires_after must be positive (or None: never), not {lock_expires_after}"
+            )
         self.path = str(path)
+        self._busy_timeout_ms = int(busy_timeout_ms)
+        self._lock_expires_after = lock_expires_after
         self._host = socket.gethostname()
+        self._file = f":memory:{id(self)}" if self.path == ":memory:" else os.path.realpath(path)
+        self._beats: dict[str, float] = {}  # target -> when this store last wrote its heartbeat
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StateError(
+                    f"cannot create the folder of state file {self.path}: {exc.strerror}; "
+                    "create it, or pass --state with a writable path"
+                ) from exc
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
-            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        except sqlite3.Error as exc:
+            raise self._explain(exc, "open") from exc
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StateError(
-                f"cannot use state file {self.path}: {exc}. If it is damaged, move it aside "
-                "(mutuality then starts from a fresh state and rewrites every score once)."
-            ) from exc
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise self._explain(exc, "open") from exc
+        except BaseException:
+            self._db.close()
+            raise
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -103,20 +235,37 @@ class SQLiteStateStore:
             if version != SCHEMA_VERSION:
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
+    def _explain(self, exc: sqlite3.Error, doing: str) -> StateError:
+        return _explain(exc, self.path, self._busy_timeout_ms, doing)
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if any; a failure here must not hide the first error."""
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.debug("rollback of %s failed", self.path, exc_info=True)
+
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StateError(f"cannot write state file {self.path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise self._explain(exc, "write to") from exc
         try:
             yield db
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise self._explain(exc, "write to") from exc
         except BaseException:
-            db.execute("ROLLBACK")
+            self._rollback()
             raise
-        else:
+        try:
             db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise self._explain(exc, "write to") from exc
 
     def _generation(self, db: sqlite3.Connection, target: str) -> int:
         db.execute("INSERT OR IGNORE INTO targets (target) VALUES (?)", (target,))
@@ -124,10 +273,21 @@ class SQLiteStateStore:
         return int(row[0])
 
     def _heartbeat(self, db: sqlite3.Connection, target: str) -> None:
+        """Show that the run holding ``target``'s lock still lives (a no-op for others)."""
+        if target not in self._beats:
+            return
         db.execute(
             "UPDATE locks SET heartbeat_at = ? WHERE target = ? AND host = ? AND pid = ?",
             (_utcnow(), target, self._host, os.getpid()),
         )
+        self._beats[target] = time.monotonic()
+
+    def _heartbeat_if_due(self, target: str) -> None:
+        """A heartbeat for stages that store nothing else (e.g. reading the cache)."""
+        last = self._beats.get(target)
+        if last is not None and time.monotonic() - last >= _HEARTBEAT_EVERY_SECONDS:
+            with self._transaction() as db:
+                self._heartbeat(db, target)
 
     # -- lock -----------------------------------------------------------------------
 
@@ -135,9 +295,11 @@ class SQLiteStateStore:
     def lock(self, target: str, *, owner: str) -> Iterator[None]:
         """Hold the run lock for ``target``; raise LockHeldError when another run has it.
 
-        A lock left behind by a process that no longer exists on this host is
-        broken (with a warning). A lock from another host cannot be checked: the
-        error says how to remove it once you know that run is gone.
+        A lock left behind is broken (with a warning) when its heartbeat is older
+        than ``lock_expires_after``, when it names a process that no longer exists
+        on this host, or when it names this very process but was not taken by it
+        (a container restarted with the same hostname and pid). Otherwise the
+        error names the holder and says how to remove the lock.
         """
         self._acquire(target, owner)
         try:
@@ -153,37 +315,77 @@ class SQLiteStateStore:
             ).fetchone()
             if row is not None:
                 held_owner, host, pid, started_at, heartbeat_at = row
-                if host == self._host and not _pid_alive(pid):
-                    log.warning(
-                        "breaking a stale lock on %s: %s (pid %s on %s, started %s) is gone",
-                        target,
-                        held_owner,
-                        pid,
-                        host,
-                        started_at,
-                    )
-                    db.execute("DELETE FROM locks WHERE target = ?", (target,))
-                else:
-                    raise LockHeldError(
-                        f"another run is already syncing {target}: {held_owner} "
-                        f"(pid {pid} on host {host}, started {started_at}, last heartbeat "
-                        f"{heartbeat_at}). Wait for it to finish. If that process no longer "
-                        f"exists, remove the lock with: mutuality state unlock {target}"
-                    )
+                stale = self._why_stale(target, host, pid, heartbeat_at)
+                if stale is None:
+                    raise LockHeldError(self._held_message(target, row))
+                log.warning(
+                    "breaking a stale lock on %s: %s (pid %s on %s, started %s): %s",
+                    target,
+                    held_owner,
+                    pid,
+                    host,
+                    started_at,
+                    stale,
+                )
+                db.execute("DELETE FROM locks WHERE target = ?", (target,))
             now = _utcnow()
             db.execute(
                 "INSERT INTO locks (target, owner, host, pid, started_at, heartbeat_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (target, owner, self._host, os.getpid(), now, now),
             )
+        _HELD.add((self._file, target))
+        self._beats[target] = time.monotonic()
+
+    def _why_stale(self, target: str, host: str, pid: int, heartbeat_at: str) -> str | None:
+        """Why the lock row cannot belong to a live run, or None if it may."""
+        if host == self._host:
+            if pid == os.getpid() and (self._file, target) not in _HELD:
+                return "it names this process's own pid, so it is left from before a restart"
+            if pid != os.getpid() and not _pid_alive(pid):
+                return "that process is gone"
+        if self._lock_expires_after is None:
+            return None
+        beat = _parse_time(heartbeat_at)
+        if beat is None:
+            return f"its heartbeat {heartbeat_at!r} is not a time"
+        age = datetime.now(timezone.utc) - beat
+        if age > self._lock_expires_after:
+            return (
+                f"its last heartbeat was {_duration(age)} ago (locks expire "
+                f"{_duration(self._lock_expires_after)} after their last heartbeat)"
+            )
+        return None
+
+    def _held_message(self, target: str, row: tuple[Any, ...]) -> str:
+        held_owner, host, pid, started_at, heartbeat_at = row
+        beat = _parse_time(heartbeat_at)
+        age = "" if beat is None else f", {_duration(datetime.now(timezone.utc) - beat)} ago"
+        expiry = ""
+        if self._lock_expires_after is not None and beat is not None:
+            expiry = (
+                " If that run was killed, its lock expires on its own "
+                f"{_duration(self._lock_expires_after)} after its last heartbeat (at "
+                f"{(beat + self._lock_expires_after).isoformat(timespec='seconds')})."
+            )
+        return (
+            f"another run is already syncing {target}: {held_owner} (pid {pid} on host {host}, "
+            f"started {started_at}, last heartbeat {heartbeat_at}{age}). Wait for it to "
+            f"finish.{expiry} If you know that run is gone (e.g. its pod or container was "
+            f"killed), remove the lock now with: mutuality state unlock {target} --state "
+            f"{self.path}"
+        )
 
     def _release(self, target: str) -> None:
+        _HELD.discard((self._file, target))
+        self._beats.pop(target, None)
         with self._transaction() as db:
             db.execute(
                 "DELETE FROM locks WHERE target = ? AND host = ? AND pid = ?",
                 (target, self._host, os.getpid()),
             )
 
+    @_reads
     def lock_holder(self, target: str) -> Mapping[str, Any] | None:
         """Who holds the lock on ``target`` (owner, host, pid, started_at, heartbeat_at)."""
         cur = self._db.execute(
@@ -202,10 +404,12 @@ class SQLiteStateStore:
 
     # -- cursor and activity cache ----------------------------------------------------
 
+    @_reads
     def get_cursor(self, target: str) -> Cursor | None:
         row = self._db.execute("SELECT cursor FROM targets WHERE target = ?", (target,)).fetchone()
         return None if row is None else row[0]
 
+    @_reads
     def full_read_pending(self, target: str) -> bool:
         row = self._db.execute(
             "SELECT full_read_pending FROM targets WHERE target = ?", (target,)
@@ -220,6 +424,7 @@ class SQLiteStateStore:
                 "generation = generation + 1, full_read_pending = 1 WHERE target = ?",
                 (_utcnow(), target),
             )
+            self._heartbeat(db, target)
 
     def apply_page(self, target: str, page: Page) -> None:
         with self._transaction() as db:
@@ -306,6 +511,7 @@ class SQLiteStateStore:
             )
             db.execute("DELETE FROM seen_ids")
             db.execute("UPDATE targets SET full_read_pending = 0 WHERE target = ?", (target,))
+            self._heartbeat(db, target)
             if dropped:
                 log.info("full read of %s: dropped %d contacts no longer there", target, dropped)
 
@@ -315,8 +521,15 @@ class SQLiteStateStore:
         Reads in chunks and holds no statement open between chunks, so the caller
         may write (e.g. ``record_written``) while iterating.
         """
+        try:
+            yield from self._histories(target)
+        except sqlite3.Error as exc:
+            raise self._explain(exc, "read") from exc
+
+    def _histories(self, target: str) -> Iterator[tuple[Contact, list[Activity]]]:
         after = ""
         while True:
+            self._heartbeat_if_due(target)
             contact_rows = self._db.execute(
                 f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE target = ? AND contact_id > ? "
                 "ORDER BY contact_id LIMIT ?",
@@ -337,6 +550,7 @@ class SQLiteStateStore:
                 yield _contact_from_row(row), by_contact.get(row[0], [])
             after = last
 
+    @_reads
     def cached_counts(self, target: str) -> Mapping[str, int]:
         """How many contacts and activities the cache holds for ``target``."""
         contacts = self._db.execute(
@@ -349,6 +563,7 @@ class SQLiteStateStore:
 
     # -- written values ---------------------------------------------------------------
 
+    @_reads
     def written(self, target: str) -> Mapping[str, WrittenScore]:
         count = self._db.execute(
             "SELECT count(*) FROM written WHERE target = ?", (target,)
@@ -358,7 +573,7 @@ class SQLiteStateStore:
                 f"SELECT {_WRITTEN_COLUMNS} FROM written WHERE target = ?", (target,)
             )
             return {row[0]: _written_from_row(row) for row in rows}
-        return _WrittenView(self._db, target)
+        return _WrittenView(self._db, target, self._explain)
 
     def record_written(self, target: str, written: Sequence[WrittenScore]) -> None:
         with self._transaction() as db:
@@ -390,6 +605,7 @@ class SQLiteStateStore:
                 "INSERT INTO runs (target, started_at, status, options) VALUES (?, ?, ?, ?)",
                 (target, started_at.isoformat(), "running", json.dumps(options, default=str)),
             )
+            self._heartbeat(db, target)
             return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, *, finished_at: datetime, report: Mapping[str, Any]) -> None:
@@ -400,6 +616,7 @@ class SQLiteStateStore:
                 (finished_at.isoformat(), status, json.dumps(report, default=str), run_id),
             )
 
+    @_reads
     def runs(self, target: str | None = None, *, limit: int = 20) -> list[Mapping[str, Any]]:
         """The latest runs, newest first. A run still ``running`` may also have been killed."""
         sql = "SELECT id, target, started_at, finished_at, status, options, report FROM runs"
@@ -427,6 +644,7 @@ class SQLiteStateStore:
 
     # -- housekeeping -----------------------------------------------------------------
 
+    @_reads
     def targets(self) -> list[str]:
         """Every target this file has state for."""
         rows = self._db.execute(
@@ -457,10 +675,17 @@ class SQLiteStateStore:
 class _WrittenView(Mapping[str, WrittenScore]):
     """``written()`` for very large targets: looks rows up one by one instead of loading all."""
 
-    def __init__(self, db: sqlite3.Connection, target: str) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        target: str,
+        explain: Callable[[sqlite3.Error, str], StateError],
+    ) -> None:
         self._db = db
         self._target = target
+        self._explain = explain
 
+    @_reads
     def __getitem__(self, contact_id: str) -> WrittenScore:
         row = self._db.execute(
             f"SELECT {_WRITTEN_COLUMNS} FROM written WHERE target = ? AND contact_id = ?",
@@ -471,6 +696,12 @@ class _WrittenView(Mapping[str, WrittenScore]):
         return _written_from_row(row)
 
     def __iter__(self) -> Iterator[str]:
+        try:
+            yield from self._ids()
+        except sqlite3.Error as exc:
+            raise self._explain(exc, "read") from exc
+
+    def _ids(self) -> Iterator[str]:
         after = ""
         while True:
             ids = [
@@ -486,12 +717,18 @@ class _WrittenView(Mapping[str, WrittenScore]):
             yield from ids
             after = ids[-1]
 
+    @_reads
     def __len__(self) -> int:
         return int(
             self._db.execute(
                 "SELECT count(*) FROM written WHERE target = ?", (self._target,)
             ).fetchone()[0]
         )
+
+
+def _duration(delta: timedelta) -> str:
+    """``delta`` to the second, e.g. ``2:00:00`` or ``29 days, 0:00:00``."""
+    return str(timedelta(seconds=round(delta.total_seconds())))
 
 
 def _activity_from_row(row: tuple[Any, ...]) -> Activity:
