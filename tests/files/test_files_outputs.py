@@ -164,9 +164,13 @@ def test_an_output_folder_that_cannot_be_written_is_a_config_error(folder, tmp_p
         return real_access(path, mode, **kwargs)
 
     monkeypatch.setattr("mutuality_adapters.files.writer.os.access", read_only)
-    with pytest.raises(ConfigError, match=r"output folder .*out is not writable; make it"):
+    with pytest.raises(ConfigError, match=r"the folder .*out is not writable; make it writable"):
         sync(folder, tmp_path / "s.sqlite", output=out / "scores.csv")
     assert not list(out.iterdir())
+    # the rejects file is written last, so its folder is checked before any score is written too
+    with pytest.raises(ConfigError, match=r"out is not writable; .* \(flag --rejects\)"):
+        sync(folder, tmp_path / "s.sqlite", skip_invalid=True, rejects=out / "sub" / "r.csv")
+    assert not (folder / "scores.csv").exists()
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write to a read-only folder")

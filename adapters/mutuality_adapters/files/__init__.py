@@ -99,6 +99,7 @@ def connect(
         source.known_contact_ids,
         listed_ids=source.listed_contact_ids,
         on_finish=source.write_rejects,
+        also_writable=[("rejects", rejects_path)] if skip_invalid else [],
     )
     target = f"files:{folder}"
     if output_path != folder / "scores.csv":

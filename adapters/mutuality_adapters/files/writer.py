@@ -151,12 +151,15 @@ class ScoresFileWriter:
         batch_size: int = 100_000,
         listed_ids: Callable[[], frozenset[str]] | None = None,
         on_finish: Callable[[], None] | None = None,
+        also_writable: Sequence[tuple[str, Path]] = (),
     ) -> None:
         self.path = Path(path)
         self.batch_size = batch_size
         self._known_ids = known_ids
         self._listed_ids = listed_ids or known_ids
         self._on_finish = on_finish
+        #: other files written at the end of a sync (setting name, path), checked up front too
+        self._also_writable = tuple(also_writable)
         self._rows: dict[str, list[str]] | None = None
         if self.path.exists() and self.path.is_dir():
             raise ConfigError(
@@ -218,13 +221,16 @@ class ScoresFileWriter:
         return ids
 
     def check_writable(self) -> None:
-        """ConfigError when the output folder cannot take a new file (read-only, no permission)."""
-        folder = self.path.parent
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise ConfigError(
-                f"cannot write the scores file: the output folder {folder} is not writable; "
-                "make it writable or choose another output (flag --output)"
-            )
+        """ConfigError when the output (or rejects) folder cannot take a new file (read-only)."""
+        for setting, path in (("output", self.path), *self._also_writable):
+            folder = path.parent
+            while not folder.exists() and folder != folder.parent:
+                folder = folder.parent  # a missing folder is created where its parent allows
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ConfigError(
+                    f"cannot write {path}: the folder {folder} is not writable; make it "
+                    f"writable or choose another file (flag --{setting})"
+                )
 
     def _check_header(self) -> None:
         """Refuse to replace an existing file that is not a scores file (nothing is lost)."""
