@@ -134,6 +134,10 @@ class ScoreWriter(Protocol):
     because writing a score is idempotent). ``batch_size`` is the most updates
     one ``write`` call accepts.
 
+    Optional: a writer whose target can lose single records behind our back (rows
+    deleted from a scores file by hand) may expose ``stored_ids() -> frozenset[str]``;
+    the engine then treats written values of ids missing there as never written.
+
     Optional: a writer may expose ``finish() -> None``, which the engine calls after
     the last batch of a sync (not a dry run), before ``close``. It may raise an
     error held back from the last ``write`` (e.g. a quota stop after some records

@@ -272,6 +272,7 @@ class _Tally:
     written: int = 0
     failures: list[WriteResult] = attrs.field(factory=list)
     gone: list[str] = attrs.field(factory=list)  # contacts the writer found deleted
+    seen: set[str] | None = None  # ids scored, kept when the source reads everything
     rejections: list[Rejection] = attrs.field(factory=list)
     band_counts: Counter[str] = attrs.field(factory=Counter)
 
@@ -624,8 +625,11 @@ def _score_and_write(
             (contact, _score(contact, activities, as_of, config))
             for contact, activities in histories
         )
+    seen = tally.seen = set() if connection.source.complete_history else None
     with _automatic_collection_paused() as sweep:
         for contact, result in results:
+            if seen is not None:
+                seen.add(contact.id)
             tally.contacts_scored += 1
             tally.band_counts[result.band._value_] += 1
             if tally.contacts_scored % _SCORE_PROGRESS_EVERY == 0:
@@ -777,8 +781,17 @@ def _sync(
     if getattr(connection.writer, "needs_full_rewrite", False):
         log.info("%s: the output holds no scores yet; writing every contact", target)
         written: Mapping[str, WrittenScore] = {}
+        recorded: Mapping[str, WrittenScore] = {}
     else:
-        written = state.written(target)
+        written = recorded = state.written(target)
+        stored_ids = getattr(connection.writer, "stored_ids", None)
+        if stored_ids is not None and written:
+            present = stored_ids()
+            lost = [cid for cid in written if cid not in present]
+            if lost:
+                # e.g. rows deleted from a scores file by hand: write them again
+                log.info("%s: %d written score(s) missing from the output", target, len(lost))
+                written = {cid: w for cid, w in written.items() if cid in present}
     _score_and_write(
         histories,
         written,
@@ -798,9 +811,14 @@ def _sync(
         # returned) and raise it here, inside the run's bookkeeping: a quota stop
         # then reads "stopped: quota" in the run history instead of vanishing.
         finish()
+    if source.complete_history and not options.dry_run and tally.seen is not None:
+        # the read saw every contact: written values of the others are of removed contacts
+        removed = [cid for cid in recorded if cid not in tally.seen]
+        if removed:
+            tally.gone.extend(removed)
     if tally.gone and not options.dry_run:
         # after the write loop, which may still be reading the state's cache
-        log.info("%s: forgetting %d contact(s) gone from the CRM", target, len(tally.gone))
+        log.info("%s: forgetting %d contact(s) no longer in the source", target, len(tally.gone))
         state.apply_page(target, Page(deleted_contact_ids=tally.gone))
     if snapshot_cursor is not None and not options.dry_run:
         state.apply_page(target, Page(cursor=snapshot_cursor))  # remembers what was read

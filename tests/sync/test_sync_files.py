@@ -322,3 +322,26 @@ def test_garbage_collector_is_thawed_when_scoring_stops_early(folder, state, mon
     with pytest.raises(RuntimeError, match="state unreadable"):
         run_sync(connect(folder), state, as_of=AS_OF, now=clock())
     assert gc.isenabled() and gc.get_freeze_count() == frozen
+
+
+def test_a_score_row_deleted_by_hand_is_written_again(folder, state):
+    assert sync(folder, state).written == 9
+    path = folder / "scores.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(line for line in lines if not line.startswith("c4,")))
+    again = sync(folder, state)
+    assert again.written == 1 and "c4" in scores_file(folder)
+    assert sync(folder, state).written == 0
+
+
+def test_contacts_removed_from_the_source_are_forgotten(folder, state):
+    sync(folder, state)
+    contacts = (folder / "contacts.csv").read_text().splitlines(keepends=True)
+    (folder / "contacts.csv").write_text("".join(c for c in contacts if not c.startswith("c8,")))
+    activities = (folder / "activities.csv").read_text().splitlines(keepends=True)
+    (folder / "activities.csv").write_text("".join(a for a in activities if ",c8," not in a))
+    target = connect(folder).target
+    assert "c8" in state.written(target)
+    report = sync(folder, state)
+    assert report.written == 0 and report.failed == 0
+    assert "c8" not in state.written(target) and "c8" not in scores_file(folder)
