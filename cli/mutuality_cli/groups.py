@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from mutuality_cli import discovery, exit_codes, settings
+from mutuality_cli.stopping import Terminated
 from mutuality_core.errors import MutualityError
 from mutuality_core.ports import COMMAND_SETTINGS_KEY
 
@@ -42,10 +43,6 @@ class _SettingsResolver:
         return dict(effective.adapter_settings)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C: stop where the run is; what was written stays recorded."""
-
-
 def _terminate(signum: int, frame: Any) -> None:
     raise Terminated()
 
@@ -53,9 +50,9 @@ def _terminate(signum: int, frame: Any) -> None:
 class MutualityGroup(click.Group):
     """A group that turns typed library errors into one line on stderr and an exit code.
 
-    It also makes SIGTERM (a cron or CI timeout, ``kubectl delete``) stop a run the
-    way Ctrl-C does, through the same bookkeeping, instead of killing it between a
-    write and its record.
+    It also makes SIGTERM (a cron or CI timeout, ``kubectl delete``) stop a command
+    the way Ctrl-C does, through the same bookkeeping; ``sync`` goes further and
+    stops at a safe point (:mod:`mutuality_cli.stopping`).
     """
 
     def invoke(self, ctx: click.Context) -> Any:

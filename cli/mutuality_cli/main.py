@@ -42,6 +42,7 @@ from mutuality_cli.runtime import (
     open_state,
     opened,
 )
+from mutuality_cli.stopping import GracefulStop
 from mutuality_core.errors import ConfigError, MutualityError
 from mutuality_core.ports import StateStore
 
@@ -309,14 +310,15 @@ def sync(
         assert state_store is not None  # sync always opens (and creates) the state file
         previous = latest_run(state_store, connection.target) if report_path else None
         try:
-            report = run_sync(
-                connection,
-                state_store,
-                as_of=moment,
-                now=clock,
-                options=sync_options,
-                progress=progress,
-            )
+            with GracefulStop() as stop:
+                report = run_sync(
+                    connection,
+                    state_store,
+                    as_of=moment,
+                    now=clock,
+                    options=sync_options,
+                    progress=stop.wrap(progress),
+                )
         except (MutualityError, KeyboardInterrupt) as error:
             if report_path:
                 write_failed_report(

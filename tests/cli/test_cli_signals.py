@@ -53,3 +53,24 @@ def test_sigterm_mid_sync_exits_143_with_the_run_recorded(tmp_path: Path) -> Non
     assert 0 < len(written) < 3000
     rows = (data / "scores.csv").read_text(encoding="utf-8").splitlines()[1:]
     assert len(rows) == len(written)  # what was written is what was recorded
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_the_first_signal_asks_for_a_stop_at_a_safe_point_the_second_stops_at_once():
+    from mutuality_cli.stopping import GracefulStop, Terminated
+
+    calls: list[str] = []
+    before = signal.getsignal(signal.SIGTERM)
+    with GracefulStop() as stop:
+        callback = stop.wrap(lambda stage, done, total: calls.append(stage))
+        callback("read", 1, None)
+        os.kill(os.getpid(), signal.SIGTERM)  # handled at the next bytecode: no raise here
+        assert stop.requested == signal.SIGTERM
+        with pytest.raises(Terminated):
+            callback("write", 2, None)  # the safe point raises it
+        with pytest.raises(KeyboardInterrupt) as second:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler runs before this returns
+        assert not isinstance(second.value, Terminated)
+    assert calls == ["read"]
+    assert signal.getsignal(signal.SIGTERM) is before  # restored
