@@ -68,8 +68,13 @@ def connect(config: EffectiveConfig) -> Connection:
     return plugin.connect(dict(config.adapter_settings), environ=os.environ)
 
 
-def open_state(path: Path, *, create: bool = True) -> StateStore:
-    from mutuality_adapters.sqlite_state import SQLiteStateStore
+def open_state(
+    path: Path, *, create: bool = True, lock_expires_after: float | None = None
+) -> StateStore:
+    """The SQLite state store; ``lock_expires_after`` in seconds, 0 = never, None = default."""
+    from datetime import timedelta
+
+    from mutuality_adapters.sqlite_state import DEFAULT_LOCK_EXPIRES_AFTER, SQLiteStateStore
 
     if not create and not path.exists():
         raise ConfigError(f"no state file at {path}; run `mutuality sync` first or pass --state")
@@ -79,7 +84,11 @@ def open_state(path: Path, *, create: bool = True) -> StateStore:
         raise ConfigError(
             f"cannot create the state folder {path.parent}: {error.strerror}; pass --state PATH"
         ) from error
-    return SQLiteStateStore(path)
+    if lock_expires_after is None:
+        expiry: timedelta | None = DEFAULT_LOCK_EXPIRES_AFTER
+    else:
+        expiry = timedelta(seconds=lock_expires_after) if lock_expires_after > 0 else None
+    return SQLiteStateStore(path, lock_expires_after=expiry)
 
 
 @contextmanager
@@ -96,7 +105,7 @@ def opened(
         if read_only and not config.state.exists():
             yield connection, None
             return
-        state = open_state(config.state)
+        state = open_state(config.state, lock_expires_after=config.lock_expires_after)
         try:
             yield connection, state
         finally:

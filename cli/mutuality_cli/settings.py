@@ -59,6 +59,7 @@ TOP_LEVEL: dict[str, Callable[[str], Any]] = {
     "state": str,
     "min_score_change": _non_negative_float,
     "batch_size": _positive_int,
+    "lock_expires_after": _non_negative_float,  # seconds; 0 = a lock never expires
 }
 #: Adapter settings that have their own flag (and a short ``MUTUALITY_<KEY>`` variable).
 ADAPTER_FLAG_KEYS: dict[str, Callable[[str], Any]] = {
@@ -109,6 +110,7 @@ class EffectiveConfig:
     adapter_settings: Mapping[str, Any]
     config_file: Path | None
     origins: Mapping[str, str]
+    lock_expires_after: float | None = None  # seconds; None: the state store's default
 
     def scoring_config(self) -> ScoringConfig:
         try:
@@ -126,6 +128,7 @@ class EffectiveConfig:
             "state": str(self.state),
             "min_score_change": self.min_score_change,
             "batch_size": self.batch_size,
+            "lock_expires_after": self.lock_expires_after,
             "scoring": dict(self.scoring),
             "adapters": {self.adapter: dict(self.adapter_settings)},
             "origins": dict(self.origins),
@@ -177,6 +180,7 @@ def _check_file_value(key: str, value: Any, path: Path) -> Any:
         "state": (str,),
         "min_score_change": (int, float),
         "batch_size": (int,),
+        "lock_expires_after": (int, float),
     }
     if isinstance(value, bool) or not isinstance(value, expected[key]):
         raise ConfigError(f"{path}: {key} has the wrong type ({type(value).__name__})")
@@ -246,6 +250,7 @@ def resolve(
         state_path = cwd / state_path
     min_score_change = pick("min_score_change")
     batch_size = pick("batch_size")
+    lock_expires_after = pick("lock_expires_after")
 
     # Adapter settings: file table < MUTUALITY_<ADAPTER>_<KEY> and short variables < flags.
     adapter_settings: dict[str, Any] = {}
@@ -297,4 +302,5 @@ def resolve(
         adapter_settings=adapter_settings,
         config_file=config_file,
         origins=origins,
+        lock_expires_after=lock_expires_after,
     )

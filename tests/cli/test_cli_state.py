@@ -115,3 +115,29 @@ def test_runs_table_says_why_a_run_stopped_and_which_were_dry_runs():
     assert run_row(partial)["status"] == "partial"
     assert run_row({**base, "status": "running"})["status"] == "running or interrupted"
     assert run_row({**done, "status": "ok", "report": {}})["status"] == "ok"
+
+
+def test_lock_expiry_comes_from_the_configuration(runner, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    folder = tmp_path / "crm"
+    folder.mkdir()
+    (folder / "contacts.csv").write_text("id\nc1\n")
+    (folder / "activities.csv").write_text(
+        "id,contact_id,occurred_at,channel,direction\na1,c1,2026-06-01T10:00:00Z,email,outbound\n"
+    )
+    state_path = tmp_path / "state.sqlite"
+    args = ["sync", "--path", str(folder), "--state", str(state_path)]
+    assert runner.invoke(cli, args).exit_code == 0
+    target = f"files:{folder}"
+    store = SQLiteStateStore(state_path)
+    heartbeat = (datetime.now(timezone.utc) - timedelta(minutes=10)).isoformat()
+    store._db.execute(
+        "INSERT INTO locks VALUES (?, ?, ?, ?, ?, ?)",
+        (target, "killed pod", "pod-7f9c", 1, heartbeat, heartbeat),
+    )
+    store.close()
+    held = runner.invoke(cli, args)  # default: 2 hours
+    assert held.exit_code == 4 and "pod-7f9c" in held.stderr
+    expired = runner.invoke(cli, args, env={"MUTUALITY_LOCK_EXPIRES_AFTER": "300"})
+    assert expired.exit_code == 0, expired.output

@@ -1,5 +1,5 @@
 """The embedded state store: cursors, activity cache, written values, runs and locks in SQLite."""
 
-from .store import SQLiteStateStore
+from .store import DEFAULT_LOCK_EXPIRES_AFTER, SQLiteStateStore
 
-__all__ = ["SQLiteStateStore"]
+__all__ = ["DEFAULT_LOCK_EXPIRES_AFTER", "SQLiteStateStore"]
