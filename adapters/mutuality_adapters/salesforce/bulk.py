@@ -119,15 +119,17 @@ def _put_csv(sf: Any, path: str, data: bytes) -> None:
         import_simple_salesforce().util.exception_handler(response, name=path)
 
 
+def _set_state(client: SalesforceClient, job_id: str, state: str, *, what: str) -> None:
+    client.call(
+        lambda sf: sf.restful(f"jobs/ingest/{job_id}", method="PATCH", json={"state": state}),
+        what=f"{what} Bulk API 2.0 job {job_id}",
+    )
+
+
 def _close(client: SalesforceClient, job_id: str) -> None:
     """Mark the upload complete; if that request fails, believe the job's own state."""
     try:
-        client.call(
-            lambda sf: sf.restful(
-                f"jobs/ingest/{job_id}", method="PATCH", json={"state": "UploadComplete"}
-            ),
-            what=f"closing Bulk API 2.0 job {job_id}",
-        )
+        _set_state(client, job_id, "UploadComplete", what="closing")
     except MutualityError:
         info = client.call(
             lambda sf: sf.restful(f"jobs/ingest/{job_id}", method="GET"),
@@ -141,11 +143,6 @@ def _close(client: SalesforceClient, job_id: str) -> None:
 def _abort(client: SalesforceClient, job_id: str) -> None:
     """Best effort: an open job that is never closed is not run, but shows in Setup."""
     try:
-        client.call(
-            lambda sf: sf.restful(
-                f"jobs/ingest/{job_id}", method="PATCH", json={"state": "Aborted"}
-            ),
-            what=f"aborting Bulk API 2.0 job {job_id}",
-        )
+        _set_state(client, job_id, "Aborted", what="aborting")
     except MutualityError as error:
         logger.warning("could not abort Bulk API 2.0 job %s: %s", job_id, error)

@@ -226,14 +226,7 @@ def _grant(client: SalesforceClient, report: SetupReport, name: str, *, dry_run:
                 raise
             perm_set_id = again[0]["Id"]
         report.say(f"permission set {name}: created")
-    granted = client.call(
-        lambda sf: sf.query(
-            "SELECT Field FROM FieldPermissions WHERE ParentId = "
-            f"'{perm_set_id}' AND SobjectType = 'Contact'"
-        ),
-        what="reading the permission set's field permissions",
-    )["records"]
-    have = {r["Field"] for r in granted}
+    have = _granted_fields(client, perm_set_id)
     missing = [s for s in FIELDS if f"Contact.{s.name}" not in have]
     if missing:
         payload = {
@@ -259,14 +252,7 @@ def _grant(client: SalesforceClient, report: SetupReport, name: str, *, dry_run:
             answers = None  # the answer was lost: what the org now has says what happened
         refused = _refusals(answers)
         if answers is None:
-            granted_now = client.call(
-                lambda sf: sf.query(
-                    "SELECT Field FROM FieldPermissions WHERE ParentId = "
-                    f"'{perm_set_id}' AND SobjectType = 'Contact'"
-                ),
-                what="reading the permission set's field permissions",
-            )["records"]
-            now = {r["Field"] for r in granted_now}
+            now = _granted_fields(client, perm_set_id)
             if not all(f"Contact.{s.name}" in now for s in missing):
                 refused = ["the request failed and the grants are not there"]
         if refused:
@@ -305,3 +291,15 @@ def _grant(client: SalesforceClient, report: SetupReport, name: str, *, dry_run:
             if not assigned():  # only the answer may have been lost
                 raise
         report.say(f"permission set {name}: assigned to the integration user")
+
+
+def _granted_fields(client: SalesforceClient, perm_set_id: str) -> set[str]:
+    """The Contact fields (``Contact.X``) the permission set grants access to."""
+    records = client.call(
+        lambda sf: sf.query(
+            "SELECT Field FROM FieldPermissions WHERE ParentId = "
+            f"'{perm_set_id}' AND SobjectType = 'Contact'"
+        ),
+        what="reading the permission set's field permissions",
+    )["records"]
+    return {r["Field"] for r in records}
