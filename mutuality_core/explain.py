@@ -34,6 +34,9 @@ _POSSESSIVE = ("your", "their")
 def join_reasons(reasons: Sequence[str], limit: int = MAX_REASONS_TEXT) -> str:
     """Join reasons with "; " into at most ``limit`` characters.
 
+    No reason contains "; " itself (two-sided reasons say ", while "), so the field
+    can be split back into its reasons.
+
     Reasons come most important first, so whole reasons are dropped from the end.
     If even the first one is too long it is cut at a word boundary and ends with "…".
     """
@@ -122,8 +125,8 @@ def _responsiveness(t: Tally) -> str | None:
     if reach[0] and reach[1]:
         # the side that answers the smaller share comes first; an exact tie puts "they" first
         if answered[1] * reach[0] < answered[0] * reach[1]:
-            return f"{_reply_clause(t, 0, 'You')}; {_reply_clause(t, 1, 'they')}"
-        return f"{_reply_clause(t, 1, 'They')}; {_reply_clause(t, 0, 'you')}"
+            return f"{_reply_clause(t, 0, 'You')}, while {_reply_clause(t, 1, 'they')}"
+        return f"{_reply_clause(t, 1, 'They')}, while {_reply_clause(t, 0, 'you')}"
     if reach[0]:
         return _reply_clause(t, 1, "They")
     if reach[1]:
@@ -171,8 +174,8 @@ def _ledger(t: Tally) -> str | None:
     them = f"asked {_times(asks[1])} and gave {_times(gives[1])}"
     # the side that takes more comes first; a tie puts "you" first
     if asks[1] - gives[1] > asks[0] - gives[0]:
-        return f"They {them}; you {you}"
-    return f"You {you}; they {them}"
+        return f"They {them}, while you {you}"
+    return f"You {you}, while they {them}"
 
 
 def _days(days: float) -> str:

@@ -90,6 +90,6 @@ def clauses(reasons: Iterable[str]) -> list[str]:
     """Reasons split into clauses, first letter lower-cased, sorted: order-free comparison."""
     out = []
     for reason in reasons:
-        for clause in reason.split("; "):
+        for clause in reason.replace(", while ", "; ").split("; "):
             out.append(clause[:1].lower() + clause[1:])
     return sorted(out)
