@@ -254,7 +254,14 @@ class ScoringSource(Protocol):
     errors must be those the ordinary read raises.
     """
 
-    def read_scored(self, *, as_of: datetime, config: ScoringConfig) -> ScoredRead | None: ...
+    def read_scored(
+        self,
+        *,
+        as_of: datetime,
+        config: ScoringConfig,
+        progress: Callable[[int], None] | None = None,
+    ) -> ScoredRead | None:
+        """``progress(activities read so far)``, if given, is called now and then."""
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -434,7 +441,9 @@ def _read_scored(
     """The source's own read-and-score, if it offers one and wants it for this read."""
     if not source.complete_history or not isinstance(source, ScoringSource):
         return None
-    result = source.read_scored(as_of=as_of, config=config)
+    result = source.read_scored(
+        as_of=as_of, config=config, progress=lambda done: progress("read", done, None)
+    )
     if result is None:
         return None
     tally.contacts_read += result.contacts_read

@@ -314,3 +314,33 @@ def test_a_daemon_process_reads_in_one_process(tmp_path):
     daemon.join(30)
     assert daemon.exitcode == 0
     assert queue.get() is True  # fell back instead of failing to start workers
+
+
+def test_workers_report_progress_while_they_read(tmp_path, monkeypatch):
+    folder = generate(tmp_path / "crm", contacts=300, activities=40_000)
+    # both are inherited by the forked workers: smaller chunks, and a report per 1,000 rows
+    parse = parallel.parse_activities
+    monkeypatch.setattr(parallel, "parse_activities", lambda *args: parse(*args, chunk_size=1000))
+    monkeypatch.setattr(parallel, "PROGRESS_EVERY", 1000)
+    seen: list[int] = []
+    read = FilesSource(folder, workers=2).read_scored(
+        as_of=AS_OF, config=ScoringConfig(), progress=seen.append
+    )
+    assert read is not None and read.activities_read == 40_000
+    assert len(seen) >= 4  # a report per parsed chunk of rows, from each worker
+    assert seen == sorted(seen) and 0 < seen[0] < 40_000 and seen[-1] <= 40_000
+    assert no_children_left()
+
+
+def test_a_stop_requested_during_the_parallel_read_leaves_no_worker(tmp_path, monkeypatch):
+    folder = generate(tmp_path / "crm", contacts=300, activities=6000)
+    monkeypatch.setattr(parallel, "PROGRESS_EVERY", 1000)
+
+    def stop(done: int) -> None:
+        raise KeyboardInterrupt  # what the CLI's safe-point check raises on Ctrl-C
+
+    with pytest.raises(KeyboardInterrupt):
+        FilesSource(folder, workers=2).read_scored(
+            as_of=AS_OF, config=ScoringConfig(), progress=stop
+        )
+    assert no_children_left()

@@ -85,6 +85,10 @@ class WorkerFailedError(MutualityError):
     """
 
 
+#: How many parsed activities a worker reports at a time (a few sends per million rows).
+PROGRESS_EVERY = 100_000
+
+
 def can_fork() -> bool:
     """Whether this process may fork workers at all (not on Windows, not in a daemon process)."""
     return (
@@ -137,8 +141,12 @@ def score_in_workers(
     workers: int,
     as_of: datetime,
     config: ScoringConfig,
+    progress: Callable[[int], None] | None = None,
 ) -> ScoredActivities:
     """Parse and score ``activities_path`` in ``workers`` forked processes.
+
+    ``progress(activities parsed so far)`` is called as the workers report, every
+    :data:`PROGRESS_EVERY` activities each, so a long read shows it is moving.
 
     Raises the :class:`InvalidInputError` of the earliest bad row (when not
     skipping), or :class:`WorkerFailedError` if a worker dies; no worker outlives
@@ -179,7 +187,7 @@ def score_in_workers(
                         for c, values in zip(mine, message[1].scores, strict=True)
                     ]
 
-            messages = _collect(processes, pipes, rebuild)
+            messages = _collect(processes, pipes, rebuild, progress)
         finally:
             for pipe in pipes:
                 pipe.close()
@@ -217,11 +225,16 @@ def _merge(
 
 
 def _collect(
-    processes: Sequence[Any], pipes: Sequence[Pipe], received: Callable[[int, Any], None]
+    processes: Sequence[Any],
+    pipes: Sequence[Pipe],
+    received: Callable[[int, Any], None],
+    progress: Callable[[int], None] | None = None,
 ) -> list[Any]:
-    """One message per worker, each handed to ``received`` as it comes; a worker that
-    exits without one is a failure."""
+    """One final message per worker, each handed to ``received`` as it comes; a worker
+    that exits without one is a failure. ``("progress", n)`` messages before it go to
+    ``progress`` as the sum over workers."""
     messages: list[Any] = [None] * len(processes)
+    parsed = [0] * len(processes)
     waiting = {pipe: part for part, pipe in enumerate(pipes)}
     exits = {processes[part].sentinel: part for part in range(len(processes))}
     while waiting:
@@ -230,9 +243,15 @@ def _collect(
             if handle in waiting:
                 part = waiting[handle]
                 try:
-                    messages[part] = handle.recv()
+                    message = handle.recv()
                 except (EOFError, OSError):
                     raise _died(processes[part]) from None
+                if message[0] == "progress":
+                    parsed[part] = message[1]
+                    if progress is not None:
+                        progress(sum(parsed))
+                    continue
+                messages[part] = message
                 del waiting[handle]
                 received(part, messages[part])
             elif pipes[exits[handle]] in waiting and not pipes[exits[handle]].poll():
@@ -332,8 +351,12 @@ def _worker(
         groups: dict[str, list[Activity]] = {}
         get = groups.get
         count = 0
+        report_at = PROGRESS_EVERY
         for chunk in parse_activities(records, contacts, rejected_contacts, contacts_name, rejects):
             count += len(chunk)
+            if count >= report_at:
+                pipe.send(("progress", count))
+                report_at = count + PROGRESS_EVERY
             for activity in chunk:
                 group = get(activity.contact_id)
                 if group is None:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -160,7 +160,13 @@ class FilesSource:
             return 1
         return self.workers
 
-    def read_scored(self, *, as_of: datetime, config: ScoringConfig) -> ScoredRead | None:
+    def read_scored(
+        self,
+        *,
+        as_of: datetime,
+        config: ScoringConfig,
+        progress: Callable[[int], None] | None = None,
+    ) -> ScoredRead | None:
         """Read and score in worker processes (see ``parallel``); None when one process reads.
 
         Same scores, errors and rejects as :meth:`read` followed by the engine's scoring.
@@ -187,6 +193,7 @@ class FilesSource:
             workers=workers,
             as_of=as_of,
             config=config,
+            progress=progress,
         )
         rejects.rejections.extend(scored.rejections)
         rejects.records.extend(scored.records)
