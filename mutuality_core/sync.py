@@ -296,7 +296,6 @@ class _Snapshot:
 
     contacts: dict[str, Contact] = attrs.field(factory=dict)
     activities: dict[str, list[Activity]] = attrs.field(factory=dict)
-    deleted_activity_ids: set[str] = attrs.field(factory=set)
     cursor: Cursor | None = None
     frozen: bool = False  # the garbage collector ignores the snapshot until it is used
 
@@ -673,14 +672,6 @@ def _no_progress(stage: str, done: int, total: int | None) -> None:
     return None
 
 
-def _check_aware(as_of: datetime) -> None:
-    if as_of.tzinfo is None or as_of.utcoffset() is None:
-        raise ValueError(
-            f"as_of must be timezone-aware (got naive {as_of.isoformat()}); "
-            "use e.g. datetime.now(timezone.utc)"
-        )
-
-
 def run_sync(
     connection: Connection,
     state: StateStore,
@@ -701,7 +692,7 @@ def run_sync(
     before it stay recorded, so the next run does not write them again.
     """
     options = options or SyncOptions()
-    _check_aware(as_of)
+    _check_as_of(as_of)
     report_progress = progress or _no_progress
     target = connection.target
     with state.lock(target, owner=options.owner):
@@ -844,7 +835,7 @@ def score_source(
     progress: ProgressCallback | None = None,
 ) -> Iterator[tuple[Contact, MutualityScore]]:
     """Score every contact of ``source`` from a full read. No state, no writes."""
-    _check_aware(as_of)
+    _check_as_of(as_of)
     config = scoring or ScoringConfig()
     snapshot = _read_snapshot(source, None, _Tally(), progress or _no_progress)
     histories = _Thawing(snapshot, unique=getattr(source, "unique_activities", False))
@@ -865,7 +856,7 @@ def score_connection(
     For an incremental source with a saved cursor, only the changes since that
     cursor are read and laid over the state store's cache (no full CRM read).
     """
-    _check_aware(as_of)
+    _check_as_of(as_of)
     config = scoring or ScoringConfig()
     histories = _histories_without_storing(
         connection.source,
@@ -907,6 +898,6 @@ def explain_contact(
 
     Raises :class:`~mutuality_core.errors.InvalidInputError` for an unknown id.
     """
-    _check_aware(as_of)
+    _check_as_of(as_of)
     contact, activities = load_history(connection, state, contact_id)
     return contact, _score(contact, activities, as_of, scoring or ScoringConfig())

@@ -12,8 +12,6 @@ from mutuality_core.errors import (
     InvalidInputError,
     LockHeldError,
     MissingDependencyError,
-    MutualityError,
-    QuotaExhaustedError,
     StateError,
 )
 
@@ -47,11 +45,7 @@ def exit_code_for(error: BaseException) -> int:
         return CRM_UNAVAILABLE
     if isinstance(error, (ConfigError, InvalidInputError, MissingDependencyError, StateError)):
         return USAGE
-    if isinstance(error, QuotaExhaustedError):
-        return RECORDS_FAILED
-    if isinstance(error, MutualityError):
-        return RECORDS_FAILED
-    return RECORDS_FAILED
+    return RECORDS_FAILED  # QuotaExhaustedError (state saved) and any other error
 
 
 def one_line(error: BaseException) -> str:

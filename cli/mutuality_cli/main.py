@@ -138,9 +138,8 @@ def score(
             connection, state_store, as_of=moment, scoring=scoring, progress=progress
         )
         rows = (score_row(s, contact) for contact, s in results)
-        stdout = sys.stdout
         try:
-            write_rows(rows, fmt, stdout, SCORE_FIELDS)
+            write_rows(rows, fmt, sys.stdout, SCORE_FIELDS)
         finally:
             if progress is not None:
                 progress.close()

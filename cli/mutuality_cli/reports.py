@@ -6,7 +6,6 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from mutuality_cli import exit_codes
 from mutuality_cli.output import iso
 from mutuality_core.errors import ConfigError, MutualityError
 from mutuality_core.ports import Connection, StateStore
+from mutuality_core.timestamps import parse_iso_datetime
 
 
 def write_report(report_dict: Mapping[str, Any], destination: str) -> None:
@@ -177,6 +177,6 @@ def _short_time(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     try:
-        return iso(datetime.fromisoformat(value.replace("Z", "+00:00")).replace(microsecond=0))
+        return iso(parse_iso_datetime(value).replace(microsecond=0))
     except ValueError:
         return value
