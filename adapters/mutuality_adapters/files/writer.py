@@ -161,6 +161,7 @@ class ScoresFileWriter:
         #: other files written at the end of a sync (setting name, path), checked up front too
         self._also_writable = tuple(also_writable)
         self._rows: dict[str, list[str]] | None = None
+        self._ids: set[str] | None = None  # the file's ids from one full scan, if one was made
         if self.path.exists() and self.path.is_dir():
             raise ConfigError(
                 f"output {self.path} is a folder; give a file name such as scores.csv"
@@ -197,7 +198,12 @@ class ScoresFileWriter:
         return frozenset(self._scan_ids())
 
     def _scan_ids(self, *, first_only: bool = False) -> set[str]:
-        """The ids in the file without keeping its rows (a no-change sync loads nothing)."""
+        """The ids in the file without keeping its rows (a no-change sync loads nothing).
+
+        A full scan is kept, so that a sync reads the file for its ids once.
+        """
+        if self._ids is not None and not first_only:
+            return self._ids
         ids: set[str] = set()
         try:
             if not self.path.exists():
@@ -217,7 +223,9 @@ class ScoresFileWriter:
             raise _os_failure("read", self.path, exc) from None
         except (csv.Error, UnicodeDecodeError) as exc:
             log.warning("%s is damaged (%s); rewriting every score", self.path, exc)
-            return set()
+            ids = set()
+        if not first_only:
+            self._ids = ids
         return ids
 
     def check_writable(self) -> None:
@@ -281,6 +289,8 @@ class ScoresFileWriter:
         except (csv.Error, UnicodeDecodeError) as exc:
             log.warning("%s is damaged (%s); rewriting every score", self.path, exc)
             rows = {}
+        # once, as the rows come in: writes add only known ids, and the listed ids stay put
+        self._drop_unlisted(rows)
         self._rows = rows
         return rows
 
@@ -308,19 +318,17 @@ class ScoresFileWriter:
                 stamp = stamps[update.scored_at] = _utc_text(update.scored_at)
             rows[contact_id] = score_row(update, stamp)
             results.append(WriteResult(contact_id, True))
-        self._drop_unlisted(rows)
         self._flush(rows)
         return results
 
-    def _drop_unlisted(self, rows: dict[str, list[str]]) -> bool:
-        """Remove rows of contacts the source no longer lists; True if any were removed."""
+    def _drop_unlisted(self, rows: dict[str, list[str]]) -> None:
+        """Remove rows of contacts the source no longer lists."""
         listed = self._listed_ids()
         gone = [contact_id for contact_id in rows if contact_id not in listed]
         for contact_id in gone:
             del rows[contact_id]
         if gone:
             log.info("%s: dropped %d row(s) of contacts no longer listed", self.path, len(gone))
-        return bool(gone)
 
     def _flush(self, rows: dict[str, list[str]]) -> None:
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
@@ -339,13 +347,15 @@ class ScoresFileWriter:
             raise
 
     def finish(self) -> None:
-        """End of a real sync: drop rows of contacts no longer listed, then ``on_finish``."""
-        if self.path.exists():
+        """End of a real sync: drop rows of contacts no longer listed, then ``on_finish``.
+
+        Rows loaded for a write were pruned as they loaded and written since; a file
+        no write touched is rewritten only when it holds an unlisted id.
+        """
+        if self._rows is None and self.path.exists():
             listed = self._listed_ids()
-            if self._rows is not None or any(i not in listed for i in self._scan_ids()):
-                rows = self._load()
-                if self._drop_unlisted(rows):
-                    self._flush(rows)
+            if any(i not in listed for i in self._scan_ids()):
+                self._flush(self._load())
         if self._on_finish is not None:
             self._on_finish()
 
