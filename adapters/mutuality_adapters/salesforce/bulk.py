@@ -85,14 +85,11 @@ def run_update_job(
         sleep(step)
         waited += step
         polls += 1
-        info = client.call(
-            lambda sf: sf.restful(f"jobs/ingest/{job_id}", method="GET"),
-            what=f"checking Bulk API 2.0 job {job_id}",
-        )
+        info = _job_info(client, job_id)
         state = info.get("state")
         if state in _DONE:
             break
-        delay = min(max(delay * 2, delay), settings.bulk_poll_max_seconds)
+        delay = min(delay * 2, settings.bulk_poll_max_seconds)
     logger.info("Bulk API 2.0 job %s: %s after %d status checks", job_id, state, polls)
     if state == "JobComplete":
         return info
@@ -126,15 +123,19 @@ def _set_state(client: SalesforceClient, job_id: str, state: str, *, what: str) 
     )
 
 
+def _job_info(client: SalesforceClient, job_id: str) -> Any:
+    return client.call(
+        lambda sf: sf.restful(f"jobs/ingest/{job_id}", method="GET"),
+        what=f"checking Bulk API 2.0 job {job_id}",
+    )
+
+
 def _close(client: SalesforceClient, job_id: str) -> None:
     """Mark the upload complete; if that request fails, believe the job's own state."""
     try:
         _set_state(client, job_id, "UploadComplete", what="closing")
     except MutualityError:
-        info = client.call(
-            lambda sf: sf.restful(f"jobs/ingest/{job_id}", method="GET"),
-            what=f"checking Bulk API 2.0 job {job_id}",
-        )
+        info = _job_info(client, job_id)
         if info.get("state") not in _ACCEPTED:
             raise
         logger.info("Bulk API 2.0 job %s was closed after all (%s)", job_id, info["state"])

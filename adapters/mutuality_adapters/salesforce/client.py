@@ -58,8 +58,6 @@ class SalesforceClient:
         self._factory = factory
         self.sleep = sleep
         self.sf = self._login()
-        self.user_id: str | None = None
-        self.org_id: str | None = None
 
     @property
     def budget(self) -> Any:

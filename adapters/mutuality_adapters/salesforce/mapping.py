@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 import attrs
@@ -417,7 +417,3 @@ def chunked(values: Iterable[str], size: int) -> Iterable[list[str]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-def lookback_start(stamp: datetime, seconds: float) -> datetime:
-    return stamp - timedelta(seconds=seconds)

@@ -400,21 +400,18 @@ class _Run:
 
     # -- positions
 
-    def _position_filter(self, stream: StreamState | None) -> tuple[str | None, set[str]]:
-        """The WHERE part for a stream's position and the ids to skip."""
+    def _position_filter(self, stream: StreamState | None) -> str | None:
+        """The WHERE part for a stream's position (ids already seen are skipped by the caller)."""
         if stream is None:
-            return None, set()
+            return None
         if stream.floor and (
             stream.ts is None or _stamp_key(stream.floor) <= _stamp_key(stream.ts)
         ):
-            return f"SystemModstamp >= {_literal(stream.floor)}", set(stream.seen)
+            return f"SystemModstamp >= {_literal(stream.floor)}"
         if stream.ts:
             ts = _literal(stream.ts)
-            return (
-                f"(SystemModstamp > {ts} OR (SystemModstamp = {ts} AND Id > '{stream.id}'))",
-                set(),
-            )
-        return None, set()
+            return f"(SystemModstamp > {ts} OR (SystemModstamp = {ts} AND Id > '{stream.id}'))"
+        return None
 
     def _advance(
         self, name: str, record: Mapping[str, Any], floor: datetime, new: StreamState
@@ -435,15 +432,12 @@ class _Run:
 
     def _begin(self, name: str) -> tuple[StreamState | None, StreamState, datetime]:
         old = self.state.streams.get(name)
-        floor = self.source._server_now() - timedelta(seconds=self.settings.lookback_seconds)
         new = StreamState(
             ts=old.ts if old else None,
             id=old.id if old else None,
-            floor=mapping.format_sf_datetime(floor),
+            seen=old.seen if old else {},  # filtered into a new dict below
         )
-        if old:
-            new.seen = {i: s for i, s in old.seen.items() if _stamp_key(s) >= floor}
-        return old, new, floor
+        return old, new, self._open_lookback_window(new)
 
     def _where(self, *parts: str | None) -> str:
         present = [p for p in parts if p]
@@ -467,7 +461,7 @@ class _Run:
 
     def contacts(self) -> Iterator[Page]:
         old, new, floor = self._begin("Contact")
-        position, _skip = self._position_filter(old)
+        position = self._position_filter(old)
         own = None
         if old is not None and self.state.user_id:
             # Our own score writes move SystemModstamp; they are not a change to read.
@@ -516,7 +510,7 @@ class _Run:
         self, obj: str, linked: set[str], *, email_complete: bool = False
     ) -> Iterator[Page]:
         old, new, floor = self._begin(obj)
-        position, _skip = self._position_filter(old)
+        position = self._position_filter(old)
         deleted = "IsDeleted = false" if old is None else None
         soql = (
             self._select(obj)
@@ -648,7 +642,7 @@ class _Run:
                 floor = self.start - timedelta(seconds=self.settings.lookback_seconds)
                 self.state.streams[child] = StreamState(floor=mapping.format_sf_datetime(floor))
             old, new, floor = self._begin(child)
-            position, _skip = self._position_filter(old)
+            position = self._position_filter(old)
             soql = (
                 f"SELECT Id, {parent_field}, SystemModstamp FROM {child}"
                 + self._where(position)
