@@ -220,9 +220,19 @@ class HubSpotApi:
         what: str,
         kind: str,
         scope: str,
-        send: Callable[[], Any],
-    ) -> tuple[int, Any]:
-        """Send one logical request, retrying as HubSpot's guidelines ask; return (status, body)."""
+        method: Callable[..., Any],
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """Send ``method(*args, **kwargs)``, retrying as HubSpot's guidelines ask; the body.
+
+        Every request goes out raw (``_preload_content=False``, parsed here) and with
+        the configured timeout.
+        """
+
+        def send() -> Any:
+            return method(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
+
         import urllib3
 
         limiter = self.search_limiter if kind == "search" else self.general_limiter
@@ -257,7 +267,7 @@ class HubSpotApi:
 
             limiter.finished()
             if 200 <= status < 300:
-                return status, _decode(raw)
+                return _decode(raw)
             body = _decode(raw) if status else {}
             if not isinstance(body, Mapping):
                 body = {}
@@ -354,15 +364,14 @@ class HubSpotApi:
             kwargs["associations"] = list(associations)
         if after:
             kwargs["after"] = after
-        _, body = self._call(
+        return self._call(
             f"listing {object_type}",
             "general",
             SCOPE_READ,
-            lambda: self._objects_basic.get_page_with_http_info(
-                object_type, _preload_content=False, _request_timeout=self._timeout, **kwargs
-            ),
+            self._objects_basic.get_page_with_http_info,
+            object_type,
+            **kwargs,
         )
-        return body
 
     def search(self, object_type: str, request: Mapping[str, Any]) -> Mapping[str, Any]:
         models = self._models.crm.objects
@@ -391,15 +400,14 @@ class HubSpotApi:
             after=request.get("after"),
             local_vars_configuration=cfg,
         )
-        _, body = self._call(
+        return self._call(
             f"searching {object_type}",
             "search",
             SCOPE_READ,
-            lambda: self._objects_search.do_search_with_http_info(
-                object_type, search_request, _preload_content=False, _request_timeout=self._timeout
-            ),
+            self._objects_search.do_search_with_http_info,
+            object_type,
+            search_request,
         )
-        return body
 
     def read_associations(
         self, from_type: str, to_type: str, inputs: Sequence[tuple[str, str | None]]
@@ -416,15 +424,15 @@ class HubSpotApi:
             ],
             local_vars_configuration=cfg,
         )
-        _, body = self._call(
+        return self._call(
             f"reading {from_type} to {to_type} associations",
             "associations",
             SCOPE_READ,
-            lambda: self._assoc_batch.get_page_with_http_info(
-                from_type, to_type, batch, _preload_content=False, _request_timeout=self._timeout
-            ),
+            self._assoc_batch.get_page_with_http_info,
+            from_type,
+            to_type,
+            batch,
         )
-        return body
 
     def update_contacts(
         self, updates: Sequence[tuple[str, Mapping[str, str]]]
@@ -441,15 +449,13 @@ class HubSpotApi:
             ],
             local_vars_configuration=cfg,
         )
-        _, body = self._call(
+        return self._call(
             f"updating {len(updates)} contacts",
             "write",
             SCOPE_WRITE,
-            lambda: self._contacts_batch.update_with_http_info(
-                batch, _preload_content=False, _request_timeout=self._timeout
-            ),
+            self._contacts_batch.update_with_http_info,
+            batch,
         )
-        return body
 
     # -- the account ---------------------------------------------------------------------
 
@@ -461,18 +467,15 @@ class HubSpotApi:
         """
         client = self._objects_basic.api_client
         try:
-            _, body = self._call(
+            body = self._call(
                 "reading the account details",
                 "general",
                 "oauth",
-                lambda: client.call_api(
-                    "/account-info/v3/details",
-                    "GET",
-                    header_params={"Accept": "application/json"},
-                    auth_settings=["oauth2"],
-                    _preload_content=False,
-                    _request_timeout=self._timeout,
-                ),
+                client.call_api,
+                "/account-info/v3/details",
+                "GET",
+                header_params={"Accept": "application/json"},
+                auth_settings=["oauth2"],
             )
         except AuthenticationError as exc:
             if "(403)" not in str(exc):
@@ -493,10 +496,12 @@ class HubSpotApi:
 
     # -- properties and groups ----------------------------------------------------------
 
-    def _read_schema_or_none(self, what: str, call: Callable[[], Any]) -> Mapping[str, Any] | None:
+    def _read_schema_or_none(
+        self, what: str, method: Callable[..., Any], *args: Any
+    ) -> Mapping[str, Any] | None:
         """A schema read where 404 means "not created yet", not an error."""
         try:
-            _, body = self._call(what, "general", SCOPE_SCHEMA_READ, call)
+            body: Mapping[str, Any] = self._call(what, "general", SCOPE_SCHEMA_READ, method, *args)
         except HubSpotApiError as exc:
             if exc.status == 404:
                 return None
@@ -506,9 +511,9 @@ class HubSpotApi:
     def get_property(self, object_type: str, name: str) -> Mapping[str, Any] | None:
         return self._read_schema_or_none(
             f"reading property {name}",
-            lambda: self._properties.get_by_name_with_http_info(
-                object_type, name, _preload_content=False, _request_timeout=self._timeout
-            ),
+            self._properties.get_by_name_with_http_info,
+            object_type,
+            name,
         )
 
     def create_property(self, object_type: str, spec: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -523,48 +528,46 @@ class HubSpotApi:
             options=[_option(models, o) for o in spec.get("options", [])] or None,
             form_field=False,
         )
-        _, body = self._call(
+        return self._call(
             f"creating property {spec['name']}",
             "general",
             SCOPE_SCHEMA_WRITE,
-            lambda: self._properties.create_with_http_info(
-                object_type, create, _preload_content=False, _request_timeout=self._timeout
-            ),
+            self._properties.create_with_http_info,
+            object_type,
+            create,
         )
-        return body
 
     def update_property_options(
         self, object_type: str, name: str, options: Sequence[Mapping[str, Any]]
     ) -> Mapping[str, Any]:
         models = self._models.crm.properties
         update = models.PropertyUpdate(options=[_option(models, o) for o in options])
-        _, body = self._call(
+        return self._call(
             f"updating property {name}",
             "general",
             SCOPE_SCHEMA_WRITE,
-            lambda: self._properties.update_with_http_info(
-                object_type, name, update, _preload_content=False, _request_timeout=self._timeout
-            ),
+            self._properties.update_with_http_info,
+            object_type,
+            name,
+            update,
         )
-        return body
 
     def get_group(self, object_type: str, name: str) -> Mapping[str, Any] | None:
         return self._read_schema_or_none(
             f"reading property group {name}",
-            lambda: self._groups.get_by_name_with_http_info(
-                object_type, name, _preload_content=False, _request_timeout=self._timeout
-            ),
+            self._groups.get_by_name_with_http_info,
+            object_type,
+            name,
         )
 
     def create_group(self, object_type: str, name: str, label: str) -> Mapping[str, Any]:
         models = self._models.crm.properties
         create = models.PropertyGroupCreate(name=name, label=label, display_order=-1)
-        _, body = self._call(
+        return self._call(
             f"creating property group {name}",
             "general",
             SCOPE_SCHEMA_WRITE,
-            lambda: self._groups.create_with_http_info(
-                object_type, create, _preload_content=False, _request_timeout=self._timeout
-            ),
+            self._groups.create_with_http_info,
+            object_type,
+            create,
         )
-        return body
