@@ -14,15 +14,18 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from mutuality_core.config import ScoringConfig
 from mutuality_core.errors import ConfigError, InvalidInputError
+from mutuality_core.model import Contact
 from mutuality_core.ports import Cursor, Page, Rejection
 from mutuality_core.sync import ScoredRead
 
 from .parallel import can_fork, parallel_supported, score_in_workers
 from .records import open_records
 from .rows import ACTIVITY_COLUMNS, CONTACT_COLUMNS, RejectLog, parse_activities, parse_contacts
+from .writer import replace_file
 
 __all__ = ["AUTO_WORKERS_MIN_BYTES", "REJECTS_COLUMNS", "FilesSource", "check_workers"]
 
@@ -119,16 +122,28 @@ class FilesSource:
         """A full read whatever ``cursor`` says: one page of contacts, then activity chunks."""
         return self._read()
 
-    def _read(self) -> Iterator[Page]:
-        contacts_path = self.locate("contacts")
-        activities_path = self.locate("activities")
-        cursor = self.fingerprint()
+    def _read_contacts(
+        self, contacts_path: Path
+    ) -> tuple[RejectLog, dict[str, Contact], dict[str, int]]:
+        """The first step of every complete read: parse the contacts, remember their ids."""
         rejects = RejectLog(self.skip_invalid)
         contacts, rejected_ids = parse_contacts(
             open_records(contacts_path, CONTACT_COLUMNS), rejects
         )
         self._known_ids = frozenset(contacts)
         self._rejected_ids = frozenset(rejected_ids)
+        return rejects, contacts, rejected_ids
+
+    def _keep_rejects(self, rejects: RejectLog) -> None:
+        """The last step: report what was skipped, and keep it for :meth:`write_rejects`."""
+        self.last_rejections = tuple(rejects.rejections)
+        self._pending_rejects = rejects
+
+    def _read(self) -> Iterator[Page]:
+        contacts_path = self.locate("contacts")
+        activities_path = self.locate("activities")
+        cursor = self.fingerprint()
+        rejects, contacts, rejected_ids = self._read_contacts(contacts_path)
         reported = len(rejects.rejections)
         yield Page(contacts=list(contacts.values()), rejected=tuple(rejects.rejections))
         chunks = parse_activities(
@@ -143,8 +158,7 @@ class FilesSource:
             fresh = tuple(rejects.rejections[reported:])
             reported = len(rejects.rejections)
             yield Page(activities=chunk, rejected=fresh)
-        self.last_rejections = tuple(rejects.rejections)
-        self._pending_rejects = rejects
+        self._keep_rejects(rejects)
         yield Page(rejected=tuple(rejects.rejections[reported:]), cursor=cursor)
 
     def worker_count(self, activities_path: Path) -> int:
@@ -177,12 +191,7 @@ class FilesSource:
         if workers <= 1:
             return None
         cursor = self.fingerprint()
-        rejects = RejectLog(self.skip_invalid)
-        contacts, rejected_ids = parse_contacts(
-            open_records(contacts_path, CONTACT_COLUMNS), rejects
-        )
-        self._known_ids = frozenset(contacts)
-        self._rejected_ids = frozenset(rejected_ids)
+        rejects, contacts, rejected_ids = self._read_contacts(contacts_path)
         log.info("reading %s in %d worker processes", activities_path.name, workers)
         scored = score_in_workers(
             activities_path,
@@ -197,8 +206,7 @@ class FilesSource:
         )
         rejects.rejections.extend(scored.rejections)
         rejects.records.extend(scored.records)
-        self.last_rejections = tuple(rejects.rejections)
-        self._pending_rejects = rejects
+        self._keep_rejects(rejects)
         return ScoredRead(
             contacts_read=len(contacts),
             activities_read=scored.activities,
@@ -223,16 +231,16 @@ class FilesSource:
                 len(rejects.records),
                 self.rejects_path,
             )
-        temporary = self.rejects_path.with_name(f".{self.rejects_path.name}.{os.getpid()}.tmp")
+
+        def body(f: TextIO) -> None:
+            writer = csv.writer(f)
+            writer.writerow(REJECTS_COLUMNS)
+            writer.writerows(rejects.records)
+
         try:
             self.rejects_path.parent.mkdir(parents=True, exist_ok=True)
-            with temporary.open("w", encoding="utf-8", newline="") as f:
-                writer = csv.writer(f)
-                writer.writerow(REJECTS_COLUMNS)
-                writer.writerows(rejects.records)
-            os.replace(temporary, self.rejects_path)
+            replace_file(self.rejects_path, body, durable=False)
         except OSError as exc:
-            temporary.unlink(missing_ok=True)
             raise ConfigError(
                 f"cannot write the rejects file {self.rejects_path}: {exc.strerror or exc}; "
                 "make its folder writable or choose another file (flag --rejects)"

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TextIO
 
 from mutuality_core.errors import ConfigError
 from mutuality_core.explain import join_reasons
@@ -331,20 +332,14 @@ class ScoresFileWriter:
             log.info("%s: dropped %d row(s) of contacts no longer listed", self.path, len(gone))
 
     def _flush(self, rows: dict[str, list[str]]) -> None:
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        def body(f: TextIO) -> None:
+            csv.writer(f).writerow(SCORE_COLUMNS)
+            f.write(_csv_text(rows.values()))
+
         try:
-            with temporary.open("w", encoding="utf-8", newline="") as f:
-                csv.writer(f).writerow(SCORE_COLUMNS)
-                f.write(_csv_text(rows.values()))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temporary, self.path)
+            replace_file(self.path, body, durable=True)
         except OSError as exc:
-            temporary.unlink(missing_ok=True)
             raise _os_failure("write", self.path, exc) from None
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
 
     def finish(self) -> None:
         """End of a real sync: drop rows of contacts no longer listed, then ``on_finish``.
@@ -361,6 +356,25 @@ class ScoresFileWriter:
 
     def close(self) -> None:
         """Nothing to flush: every ``write`` already replaced the file."""
+
+
+def replace_file(path: Path, body: Callable[[TextIO], None], *, durable: bool) -> None:
+    """Write ``path`` through a temporary file and a rename, so no reader sees half of it.
+
+    ``durable`` also syncs it to disk first. An error removes the temporary file
+    and propagates; the previous ``path`` is left as it was.
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8", newline="") as f:
+            body(f)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def _os_failure(action: str, path: Path, exc: OSError) -> OutputError:
