@@ -10,9 +10,9 @@ one interpreter from failing on another, and keeps the error wording in one plac
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 
-__all__ = ["parse_aware_datetime", "parse_iso_datetime"]
+__all__ = ["format_utc_milliseconds", "parse_aware_datetime", "parse_iso_datetime"]
 
 _LOOSE = re.compile(
     r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:[.,](\d+))?)?"
@@ -22,11 +22,19 @@ _LOOSE = re.compile(
 EXAMPLE = "2026-03-01T14:30:00Z"
 
 
-def parse_iso_datetime(text: str) -> datetime:
-    """A datetime from ISO 8601 text; naive when the text has no offset.
+def parse_iso_datetime(text: str, *, naive_as_utc: bool = False) -> datetime:
+    """A datetime from ISO 8601 text; naive when the text has no offset (UTC with
+    ``naive_as_utc``, for APIs that document their times as UTC).
 
     Raises ``ValueError`` whose message quotes the text and shows a valid example.
     """
+    parsed = _parse(text)
+    if naive_as_utc and parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def _parse(text: str) -> datetime:
     value = text.strip()
     if value[-1:] in ("Z", "z"):
         value = value[:-1] + "+00:00"
@@ -69,3 +77,9 @@ def parse_aware_datetime(text: str) -> datetime:
             f"{text.strip()!r} has no time zone; add Z for UTC or an offset such as +01:00"
         )
     return parsed
+
+
+def format_utc_milliseconds(value: datetime) -> str:
+    """``2026-03-01T14:30:00.000Z``: UTC, milliseconds, ``Z``, as HubSpot and SOQL write times."""
+    utc = value.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"

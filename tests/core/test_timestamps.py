@@ -81,3 +81,13 @@ def test_what_isoformat_writes_reads_back_exactly(moment):
     assert parse_aware_datetime(moment.isoformat()) == moment
     utc = moment.astimezone(UTC).replace(tzinfo=None).isoformat()
     assert parse_aware_datetime(utc + "Z") == moment
+
+
+def test_apis_that_document_utc_get_utc_for_a_time_without_a_zone():
+    from mutuality_core.timestamps import format_utc_milliseconds
+
+    assert parse_iso_datetime("2026-03-01T14:30:00", naive_as_utc=True) == datetime(
+        2026, 3, 1, 14, 30, tzinfo=UTC
+    )
+    five_east = datetime(2026, 3, 1, 19, 30, 0, 123999, tzinfo=timezone(timedelta(hours=5)))
+    assert format_utc_milliseconds(five_east) == "2026-03-01T14:30:00.123Z"

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 
 from mutuality_core.model import Activity, Channel, Contact, Direction, MutualityScore, Outcome
-from mutuality_core.timestamps import parse_iso_datetime
+from mutuality_core.timestamps import format_utc_milliseconds, parse_iso_datetime
 
 from .rules import DEFAULT_RULES, MappingRules
 from .settings import PropertyNames
@@ -120,12 +120,9 @@ def parse_hubspot_time(value: str | None) -> datetime | None:
     if text.isdigit() or (text.startswith("-") and text[1:].isdigit()):
         return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
     try:
-        parsed = parse_iso_datetime(text)
+        return parse_iso_datetime(text, naive_as_utc=True)
     except ValueError:
         raise ValueError(f"not a HubSpot date-time: {text!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed
 
 
 def to_epoch_ms(value: datetime) -> int:
@@ -141,10 +138,8 @@ def time_ms(value: str | None) -> int | None:
     return None if parsed is None else to_epoch_ms(parsed)
 
 
-def format_hubspot_time(value: datetime) -> str:
-    """HubSpot's own wire format for datetimes: ISO 8601, UTC, milliseconds, ``Z``."""
-    utc = value.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+#: HubSpot's own wire format for datetimes: ISO 8601, UTC, milliseconds, ``Z``.
+format_hubspot_time = format_utc_milliseconds
 
 
 def map_contact(object_id: str, props: Properties) -> Contact:

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from mutuality_core.model import Activity, Channel, Contact, Direction, Outcome
-from mutuality_core.timestamps import parse_iso_datetime
+from mutuality_core.timestamps import format_utc_milliseconds, parse_iso_datetime
 
 __all__ = [
     "CONTACT_PREFIX",
@@ -146,16 +146,11 @@ def parse_sf_datetime(value: str | None) -> datetime | None:
         return None
     if len(value) == 10:
         return datetime.combine(date.fromisoformat(value), datetime.min.time(), _UTC)
-    parsed = parse_iso_datetime(value)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=_UTC)
-    return parsed
+    return parse_iso_datetime(value, naive_as_utc=True)
 
 
-def format_sf_datetime(value: datetime) -> str:
-    """A SOQL datetime literal (UTC, millisecond precision, unquoted)."""
-    value = value.astimezone(_UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+#: A SOQL datetime literal (UTC, millisecond precision, unquoted).
+format_sf_datetime = format_utc_milliseconds
 
 
 def contact_from_record(record: Mapping[str, Any]) -> Contact:
