@@ -205,7 +205,7 @@ class AdapterContract:
             for field in self.activity_fields:
                 assert getattr(activity, field) == getattr(expected[key], field), (key, field)
         for contact in (c for p in pages for c in p.contacts):
-            original = next(c for k, c in expected_contacts.items() if k == contact.id)
+            original = expected_contacts[contact.id]
             for field in self.contact_fields:
                 assert getattr(contact, field) == getattr(original, field), (contact.id, field)
 
