@@ -49,7 +49,7 @@ from mutuality_core.ports import (
     WriteResult,
     WrittenScore,
 )
-from mutuality_core.scoring import _check_as_of, _score_sorted, score_contact
+from mutuality_core.scoring import _check_as_of, _group_by_contact, _score_sorted, score_contact
 
 __all__ = [
     "RunReport",
@@ -303,14 +303,7 @@ class _Snapshot:
         for contact in page.contacts:
             self.contacts[contact.id] = contact
         groups = self.activities
-        get = groups.get
-        for activity in page.activities:
-            contact_id = activity.contact_id
-            group = get(contact_id)
-            if group is None:
-                groups[contact_id] = [activity]
-            else:
-                group.append(activity)
+        _group_by_contact(groups, page.activities)
         if page.deleted_activity_ids:
             gone = set(page.deleted_activity_ids)
             for contact_id, group in groups.items():
@@ -423,11 +416,23 @@ def _read_snapshot(
 ) -> _Snapshot:
     snapshot = _Snapshot()
     with _bulk_allocation(snapshot):
-        for page in source.read(cursor):
+        for page in _pages(source, cursor, tally, progress):
             snapshot.add(page)
-            tally.count_page(page)
-            progress("read", tally.activities_read, None)
     return snapshot
+
+
+def _pages(
+    source: Source, cursor: Cursor | None, tally: _Tally, progress: ProgressCallback
+) -> Iterator[Page]:
+    """The source's pages, counted; progress is reported once the caller has handled each.
+
+    That order makes every "read" progress call a safe point to stop at (the CLI
+    stops there on Ctrl-C): the page before it is stored, the next not yet read.
+    """
+    for page in source.read(cursor):
+        tally.count_page(page)
+        yield page
+        progress("read", tally.activities_read, None)
 
 
 def _read_scored(
@@ -510,11 +515,9 @@ def _read_into_cache(
     elif resuming_full_read:
         log.info("%s: resuming an interrupted full read", target)
     seen: set[str] = set()
-    for page in source.read(cursor):
+    for page in _pages(source, cursor, tally, progress):
         state.apply_page(target, page)
-        tally.count_page(page)
         seen.update(c.id for c in page.contacts)
-        progress("read", tally.activities_read, None)
     if cursor is None or resuming_full_read:
         state.finish_full_read(target, seen)
 
@@ -536,10 +539,8 @@ def _histories_without_storing(
         return _Thawing(snapshot, unique=getattr(source, "unique_activities", False))
     assert state is not None and target is not None
     overlay = _Overlay()
-    for page in source.read(cursor):
+    for page in _pages(source, cursor, tally, progress):
         overlay.add(page)
-        tally.count_page(page)
-        progress("read", tally.activities_read, None)
     return overlay.merge(state.iter_histories(target))
 
 

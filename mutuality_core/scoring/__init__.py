@@ -140,23 +140,28 @@ def score_activities(
     return _score_groups(activities, as_of, as_ts, config or _DEFAULT_CONFIG)
 
 
+def _group_by_contact(groups: dict[str, list[Activity]], activities: Iterable[Activity]) -> None:
+    """Append each activity to its contact's list in ``groups`` (the order is kept)."""
+    get = groups.get
+    for a in activities:
+        cid = a.contact_id
+        group = get(cid)
+        if group is None:
+            groups[cid] = [a]
+        else:
+            group.append(a)
+
+
 def _score_groups(
     activities: Iterable[Activity], as_of: datetime, as_ts: float, config: ScoringConfig
 ) -> Iterator[MutualityScore]:
     groups: dict[str, list[Activity]] = {}
-    get = groups.get
     stream = iter(activities)
     # Taken in blocks: copying a block touches its activities in one C loop, where the
     # processor overlaps the cache misses that a shuffled million-object input costs;
     # the Python loop below then finds them in the cache (a quarter less time).
     while block := list(islice(stream, _BLOCK)):
-        for a in block:
-            cid = a.contact_id
-            group = get(cid)
-            if group is None:
-                groups[cid] = [a]
-            else:
-                group.append(a)
+        _group_by_contact(groups, block)
     logger.debug("scoring %d contacts as of %s", len(groups), as_of.isoformat())
     for cid in sorted(groups):
         yield _score_sorted(cid, groups.pop(cid), as_of, as_ts, config)
