@@ -36,7 +36,6 @@ from mutuality_cli.reports import (
     write_report,
 )
 from mutuality_cli.runtime import (
-    adapter_flags,
     configure_logging,
     load_config,
     open_state,
@@ -103,14 +102,8 @@ def adapters(as_json: bool) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar on stderr.")
 @common_options
 def score(
-    adapter: str | None,
-    path: str | None,
-    output: str | None,
-    skip_invalid: bool | None,
-    rejects: str | None,
-    max_requests: int | None,
+    flags: dict[str, Any],
     adapter_option: tuple[str, ...],
-    state: str | None,
     as_of: datetime | None,
     fmt: str,
     quiet: bool,
@@ -125,7 +118,7 @@ def score(
     configure_logging(verbose)
     config = load_config(
         config_path,
-        adapter_flags(adapter, path, output, skip_invalid, rejects, max_requests, state),
+        flags,
         adapter_option,
     )
     scoring = config.scoring_config()
@@ -167,14 +160,8 @@ def _component_dict(component: Any) -> dict[str, Any]:
 @common_options
 def explain(
     contact_id: str,
-    adapter: str | None,
-    path: str | None,
-    output: str | None,
-    skip_invalid: bool | None,
-    rejects: str | None,
-    max_requests: int | None,
+    flags: dict[str, Any],
     adapter_option: tuple[str, ...],
-    state: str | None,
     as_of: datetime | None,
     as_json: bool,
     config_path: str | None,
@@ -184,7 +171,7 @@ def explain(
     configure_logging(verbose)
     config = load_config(
         config_path,
-        adapter_flags(adapter, path, output, skip_invalid, rejects, max_requests, state),
+        flags,
         adapter_option,
     )
     scoring = config.scoring_config()
@@ -259,14 +246,8 @@ def explain(
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @common_options
 def sync(
-    adapter: str | None,
-    path: str | None,
-    output: str | None,
-    skip_invalid: bool | None,
-    rejects: str | None,
-    max_requests: int | None,
+    flags: dict[str, Any],
     adapter_option: tuple[str, ...],
-    state: str | None,
     as_of: datetime | None,
     dry_run: bool,
     full: bool,
@@ -285,7 +266,7 @@ def sync(
     configure_logging(verbose)
     config = load_config(
         config_path,
-        adapter_flags(adapter, path, output, skip_invalid, rejects, max_requests, state),
+        flags,
         adapter_option,
         min_score_change=min_score_change,
         batch_size=batch_size,
@@ -506,14 +487,8 @@ def config() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @common_options
 def config_show(
-    adapter: str | None,
-    path: str | None,
-    output: str | None,
-    skip_invalid: bool | None,
-    rejects: str | None,
-    max_requests: int | None,
+    flags: dict[str, Any],
     adapter_option: tuple[str, ...],
-    state: str | None,
     as_json: bool,
     config_path: str | None,
     verbose: int,
@@ -522,7 +497,7 @@ def config_show(
     configure_logging(verbose)
     effective = load_config(
         config_path,
-        adapter_flags(adapter, path, output, skip_invalid, rejects, max_requests, state),
+        flags,
         adapter_option,
     )
     data = effective.to_dict(masked=True)

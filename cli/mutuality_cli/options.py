@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -69,10 +70,25 @@ def common_options(function: F) -> F:
     )
 
 
+#: The adapter-choosing options, handed to the command together as ``flags``.
+ADAPTER_FLAGS = ("adapter", "path", "output", "skip_invalid", "rejects", "max_requests", "state")
+
+
+def _gather_adapter_flags(function: F) -> F:
+    """Pass the options of :data:`ADAPTER_FLAGS` as one ``flags`` dict (what load_config takes)."""
+
+    @functools.wraps(function)
+    def command(**kwargs: Any) -> Any:
+        flags = {name: kwargs.pop(name) for name in ADAPTER_FLAGS}
+        return function(flags=flags, **kwargs)
+
+    return cast(F, command)
+
+
 def adapter_options(function: F) -> F:
     """Which adapter to use and its settings, plus the state file."""
     return _apply(
-        function,
+        _gather_adapter_flags(function),
         [
             click.option(
                 "--adapter",

@@ -112,23 +112,3 @@ def opened(
             state.close()
     finally:
         connection.close()
-
-
-def adapter_flags(
-    adapter: str | None,
-    path: str | None,
-    output: str | None,
-    skip_invalid: bool | None,
-    rejects: str | None,
-    max_requests: int | None,
-    state: str | None,
-) -> dict[str, Any]:
-    return {
-        "adapter": adapter,
-        "path": path,
-        "output": output,
-        "skip_invalid": skip_invalid,
-        "rejects": rejects,
-        "max_requests": max_requests,
-        "state": state,
-    }
