@@ -25,7 +25,7 @@ from mutuality_cli.options import (
     now_utc,
 )
 from mutuality_cli.output import SCORE_FIELDS, render_table, score_row, write_rows
-from mutuality_cli.progress import StderrProgress, progress_wanted
+from mutuality_cli.progress import progress_display
 from mutuality_cli.reports import (
     RUN_FIELDS,
     latest_run,
@@ -125,17 +125,14 @@ def score(
     moment = as_of or now_utc()
     from mutuality_core import sync as engine
 
-    progress = StderrProgress() if progress_wanted(quiet) else None
-    with opened(config, read_only=True) as (connection, state_store):
+    with (
+        opened(config, read_only=True) as (connection, state_store),
+        progress_display(quiet) as progress,
+    ):
         results = engine.score_connection(
             connection, state_store, as_of=moment, scoring=scoring, progress=progress
         )
-        rows = (score_row(s, contact) for contact, s in results)
-        try:
-            write_rows(rows, fmt, sys.stdout, SCORE_FIELDS)
-        finally:
-            if progress is not None:
-                progress.close()
+        write_rows((score_row(s, contact) for contact, s in results), fmt, sys.stdout, SCORE_FIELDS)
 
 
 # --------------------------------------------------------------------------- explain
@@ -284,13 +281,12 @@ def sync(
         option_values["min_score_change"] = config.min_score_change
     sync_options = SyncOptions(**option_values)
     moment = as_of or now_utc()
-    progress = StderrProgress() if progress_wanted(quiet) else None
 
     with opened(config) as (connection, state_store):
         assert state_store is not None  # sync always opens (and creates) the state file
         previous = latest_run(state_store, connection.target) if report_path else None
         try:
-            with GracefulStop() as stop:
+            with progress_display(quiet) as progress, GracefulStop() as stop:
                 report = run_sync(
                     connection,
                     state_store,
@@ -305,9 +301,6 @@ def sync(
                     state_store, connection.target, error, report_path, previous=previous
                 )
             raise
-        finally:
-            if progress is not None:
-                progress.close()
         report_dict = report.to_dict()
         if report_path:
             write_report(report_dict, report_path)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO
 
 #: Stages whose updates are shown on the line of the stage before them.
@@ -23,6 +25,17 @@ def progress_wanted(quiet: bool, stream: IO[str] | None = None) -> bool:
     stream = stream if stream is not None else sys.stderr
     isatty = getattr(stream, "isatty", None)
     return not quiet and bool(isatty and isatty())
+
+
+@contextmanager
+def progress_display(quiet: bool) -> Iterator[StderrProgress | None]:
+    """A progress line when :func:`progress_wanted`, finished however the block ends."""
+    progress = StderrProgress() if progress_wanted(quiet) else None
+    try:
+        yield progress
+    finally:
+        if progress is not None:
+            progress.close()
 
 
 class StderrProgress:
