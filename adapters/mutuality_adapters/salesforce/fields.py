@@ -90,6 +90,13 @@ FIELDS: tuple[FieldSpec, ...] = (
 FIELD_NAMES = tuple(f.name for f in FIELDS)
 
 
+def fls_gaps(described: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """(fields the user cannot see, fields it sees but cannot edit), from a Contact describe."""
+    hidden = [name for name in FIELD_NAMES if name not in described]
+    readonly = [n for n in FIELD_NAMES if n in described and not described[n].get("updateable")]
+    return hidden, readonly
+
+
 def field_values(update: ScoreUpdate) -> dict[str, Any]:
     """The values written for one update, rounded to each field's scale."""
     score = update.score

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from mutuality_adapters.salesforce.client import SalesforceClient
-from mutuality_adapters.salesforce.fields import FIELDS, FieldSpec
+from mutuality_adapters.salesforce.fields import FIELDS, FieldSpec, fls_gaps
 from mutuality_core.errors import AuthenticationError, ConfigError, CrmUnavailableError
 
 __all__ = ["SetupReport", "run_setup"]
@@ -85,6 +85,13 @@ def _check_type(spec: FieldSpec, field: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _refuse_wrong_types(visible: Mapping[str, Mapping[str, Any]]) -> None:
+    """A ConfigError naming every existing Mutuality field of the wrong type or size."""
+    problems = [p for s in FIELDS if s.name in visible if (p := _check_type(s, visible[s.name]))]
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
 def run_setup(
     client: SalesforceClient,
     *,
@@ -94,9 +101,7 @@ def run_setup(
     report = SetupReport()
     visible = _describe_contact(client)
     existing = _existing_custom_fields(client)
-    problems = [p for s in FIELDS if s.name in visible if (p := _check_type(s, visible[s.name]))]
-    if problems:
-        raise ConfigError("; ".join(problems))
+    _refuse_wrong_types(visible)
     for spec in FIELDS:
         if spec.name in visible:
             report.say(f"Contact.{spec.name}: present ({visible[spec.name]['type']})")
@@ -135,13 +140,8 @@ def run_setup(
         report.say("dry run: nothing was changed")
         return report
     visible = _describe_contact(client)
-    problems = [p for s in FIELDS if s.name in visible if (p := _check_type(s, visible[s.name]))]
-    if problems:
-        raise ConfigError("; ".join(problems))
-    hidden = [s.name for s in FIELDS if s.name not in visible]
-    readonly = [
-        s.name for s in FIELDS if s.name in visible and not visible[s.name].get("updateable")
-    ]
+    _refuse_wrong_types(visible)
+    hidden, readonly = fls_gaps(visible)
     if hidden or readonly:
         report.say(
             "field-level security: the integration user cannot "

@@ -32,7 +32,7 @@ from typing import Any
 
 from mutuality_adapters.salesforce.bulk import run_update_job
 from mutuality_adapters.salesforce.client import SalesforceClient
-from mutuality_adapters.salesforce.fields import FIELD_NAMES, field_values
+from mutuality_adapters.salesforce.fields import FIELD_NAMES, field_values, fls_gaps
 from mutuality_core.errors import ConfigError, CrmUnavailableError, MutualityError
 from mutuality_core.ports import ScoreUpdate, WriteResult
 
@@ -102,8 +102,7 @@ class SalesforceWriter:
             lambda sf: sf.Contact.describe(), what="checking the Mutuality fields on Contact"
         )
         fields = {f.get("name"): f for f in (described or {}).get("fields", [])}
-        hidden = [name for name in FIELD_NAMES if name not in fields]
-        readonly = [n for n in FIELD_NAMES if n in fields and not fields[n].get("updateable")]
+        hidden, readonly = fls_gaps(fields)
         if hidden or readonly:
             parts = []
             if hidden:
