@@ -114,6 +114,7 @@ def test_missing_properties_tell_the_user_to_run_setup(server, portal, settings_
         writer.write([update(str(portal.add_contact()))])
     assert isinstance(info.value, HubSpotApiError) and info.value.status == 400
     assert not isinstance(info.value, CrmUnavailableError)  # exit 2, not 3 ("retry later")
+    assert "check the [adapters.hubspot] settings" not in str(info.value)  # the precise hint only
 
 
 def test_a_retry_over_budget_returns_the_successes_and_stops_the_next_write(

@@ -19,7 +19,7 @@ from typing import Any
 from mutuality_core.errors import MutualityError
 from mutuality_core.ports import ScoreUpdate, WriteResult
 
-from .api import HubSpotApi, HubSpotApiError, HubSpotRequestError
+from .api import REQUEST_ERROR_HINT, HubSpotApi, HubSpotApiError, HubSpotRequestError
 from .mapping import score_properties
 from .reader import NowMs, _wall_ms
 from .settings import HubSpotSettings
@@ -149,7 +149,7 @@ class HubSpotScoreWriter:
 
 def _first_clause(message: str) -> str:
     """The message without the generic hint, when a more precise one replaces it."""
-    return message.split("; check the [adapters.hubspot]", 1)[0]
+    return message.removesuffix(f"; {REQUEST_ERROR_HINT}")
 
 
 def _ids_in(error: Mapping[str, Any]) -> list[str]:
