@@ -193,9 +193,11 @@ class HubSpotApi:
         self.general_limiter = SlidingWindowLimiter(
             settings.requests_per_window, settings.rate_window_seconds, clock=clock, sleep=sleep
         )
+        # a fractional rate (0.5/s) becomes 1 request per 2 s
+        per_window = max(1, int(settings.search_requests_per_second))
         self.search_limiter = SlidingWindowLimiter(
-            max(1, int(settings.search_requests_per_second)),
-            max(1, int(settings.search_requests_per_second)) / settings.search_requests_per_second,
+            per_window,
+            per_window / settings.search_requests_per_second,
             clock=clock,
             sleep=sleep,
         )

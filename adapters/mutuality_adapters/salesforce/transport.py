@@ -142,8 +142,7 @@ class SalesforceSession(requests.Session):
     def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         if self._https_prefix and isinstance(url, str) and url.startswith(self._https_prefix):
             url = self._http_prefix + url[len(self._https_prefix) :]  # type: ignore[operator]
-        kwargs.setdefault("timeout", self.timeout)
-        if kwargs.get("timeout") is None:
+        if kwargs.get("timeout") is None:  # missing or None: simple-salesforce sets none
             kwargs["timeout"] = self.timeout
         counted = isinstance(url, str) and ("/services/data/" in url or "/services/async/" in url)
         repeatable = method.upper() in _REPEATABLE
