@@ -48,6 +48,26 @@ class PropertyNames:
         return {field: getattr(self, field) for field in SCORE_FIELDS}
 
 
+#: HubSpot's documented caps, which are also the defaults: page, search and batch sizes.
+SIZE_LIMITS = {
+    "list_page_size": 100,
+    "search_page_size": 200,
+    "batch_size": 100,
+    "association_batch_size": 1000,
+}
+#: Settings read into :class:`MappingRules` (see ``_rules``).
+RULE_KEYS = frozenset(
+    {
+        "automated_sender_patterns",
+        "bulk_recipient_threshold",
+        "tags_property",
+        "hashtags",
+        "meeting_sources_booked_by_contact",
+        "meeting_sources_set_up_by_user",
+    }
+)
+
+
 @attrs.frozen(repr=False)
 class HubSpotSettings:
     """Everything ``connect`` needs. ``repr`` hides the token so it never reaches a log."""
@@ -81,16 +101,8 @@ class HubSpotSettings:
         cls, settings: Mapping[str, Any], *, environ: Mapping[str, str]
     ) -> HubSpotSettings:
         """Parse and check settings; every problem names its key and what is allowed."""
-        known = {
-            "access_token", "base_url", "property_prefix", "properties", "group_name",
-            "group_label", "include_tasks", "max_requests", "requests_per_window",
-            "rate_window_seconds",
-            "search_requests_per_second", "search_lag_seconds", "own_write_window_seconds",
-            "timeout_seconds", "max_retries", "list_page_size", "search_page_size",
-            "batch_size", "association_batch_size", "target",
-            "automated_sender_patterns", "bulk_recipient_threshold", "tags_property",
-            "hashtags", "meeting_sources_booked_by_contact", "meeting_sources_set_up_by_user",
-        }  # fmt: skip
+        fields = attrs.fields_dict(cls)
+        known = (set(fields) - {"rules"}) | {"property_prefix"} | RULE_KEYS
         generic = {"path", "output", "skip_invalid", "rejects"}  # other adapters' flags
         for key in sorted(generic & set(settings)):
             log.warning("the %s setting does not apply to the hubspot adapter; ignored", key)
@@ -125,8 +137,11 @@ class HubSpotSettings:
             )
         names = attrs.evolve(names, **{k: str(v) for k, v in overrides.items()})
 
-        def number(key: str, default: float, *, minimum: float, integer: bool = False) -> Any:
-            raw = settings.get(key, default)
+        def number(
+            key: str, default: float | None = None, *, minimum: float, integer: bool = False
+        ) -> Any:
+            """``settings[key]`` checked; the field's own default when absent."""
+            raw = settings.get(key, fields[key].default if default is None else default)
             try:
                 value = int(raw) if integer else float(raw)
             except (TypeError, ValueError):
@@ -142,16 +157,9 @@ class HubSpotSettings:
         if isinstance(include_tasks, str):
             include_tasks = include_tasks.strip().lower() in {"1", "true", "yes", "on"}
 
-        page = number("list_page_size", 100, minimum=1, integer=True)
-        search_page = number("search_page_size", 200, minimum=1, integer=True)
-        batch = number("batch_size", 100, minimum=1, integer=True)
-        assoc = number("association_batch_size", 1000, minimum=1, integer=True)
-        for key, value, cap in (
-            ("list_page_size", page, 100),
-            ("search_page_size", search_page, 200),
-            ("batch_size", batch, 100),
-            ("association_batch_size", assoc, 1000),
-        ):
+        sizes = {}
+        for key, cap in SIZE_LIMITS.items():
+            sizes[key] = value = number(key, minimum=1, integer=True)
             if value > cap:
                 raise ConfigError(f"{key} must be <= {cap} (HubSpot's limit); got {value}")
 
@@ -165,17 +173,14 @@ class HubSpotSettings:
             group_label=str(settings.get("group_label", "Mutuality")),
             include_tasks=bool(include_tasks),
             max_requests=max_requests,
-            requests_per_window=number("requests_per_window", 100, minimum=1, integer=True),
-            rate_window_seconds=number("rate_window_seconds", 10.0, minimum=0.01),
-            search_requests_per_second=number("search_requests_per_second", 5.0, minimum=0.1),
-            search_lag_seconds=number("search_lag_seconds", 30.0, minimum=0),
-            own_write_window_seconds=number("own_write_window_seconds", 300.0, minimum=0),
-            timeout_seconds=number("timeout_seconds", 30.0, minimum=0.1),
-            max_retries=number("max_retries", 5, minimum=0, integer=True),
-            list_page_size=page,
-            search_page_size=search_page,
-            batch_size=batch,
-            association_batch_size=assoc,
+            requests_per_window=number("requests_per_window", minimum=1, integer=True),
+            rate_window_seconds=number("rate_window_seconds", minimum=0.01),
+            search_requests_per_second=number("search_requests_per_second", minimum=0.1),
+            search_lag_seconds=number("search_lag_seconds", minimum=0),
+            own_write_window_seconds=number("own_write_window_seconds", minimum=0),
+            timeout_seconds=number("timeout_seconds", minimum=0.1),
+            max_retries=number("max_retries", minimum=0, integer=True),
+            **sizes,
             target=settings.get("target"),
             rules=rules,
         )
