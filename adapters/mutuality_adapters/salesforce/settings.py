@@ -52,26 +52,6 @@ _ENV = {
     "sandbox": "SALESFORCE_SANDBOX",
     "domain": "SALESFORCE_DOMAIN",
 }
-_KNOWN = {
-    *_ENV,
-    "api_version",
-    "max_share_per_run",
-    "max_share_total",
-    "max_requests",
-    "bulk_threshold",
-    "bulk_batch_size",
-    "timeout",
-    "retries",
-    "lookback_seconds",
-    "page_size",
-    "bulk_poll_seconds",
-    "bulk_poll_max_seconds",
-    "bulk_max_wait_seconds",
-    "jwt",
-    "tags_field",
-    "meeting_outcome_field",
-    "booking_user_ids",
-}
 
 _API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
@@ -189,11 +169,12 @@ class SalesforceSettings:
     def from_mapping(
         cls, settings: Mapping[str, Any], environ: Mapping[str, str]
     ) -> SalesforceSettings:
-        unknown = sorted(set(settings) - _KNOWN)
+        fields = set(attrs.fields_dict(cls))
+        unknown = sorted(set(settings) - fields - {"jwt"})  # [adapters.salesforce.jwt] table
         if unknown:
             raise ConfigError(
                 f"unknown salesforce setting(s): {', '.join(unknown)}; known: "
-                + ", ".join(sorted(_KNOWN - {"jwt"}))
+                + ", ".join(sorted(fields))
             )
         merged: dict[str, Any] = {}
         for key, env in _ENV.items():
