@@ -367,7 +367,7 @@ class _Thawing(Iterator[tuple[Contact, list[Activity]]]):
     """
 
     def __init__(self, snapshot: _Snapshot, *, unique: bool) -> None:
-        self._snapshot = snapshot
+        self.snapshot = snapshot
         self._histories = snapshot.histories(unique=unique)
 
     def __next__(self) -> tuple[Contact, list[Activity]]:
@@ -378,8 +378,8 @@ class _Thawing(Iterator[tuple[Contact, list[Activity]]]):
             raise
 
     def close(self) -> None:
-        if self._snapshot.frozen:
-            self._snapshot.frozen = False
+        if self.snapshot.frozen:
+            self.snapshot.frozen = False
             gc.unfreeze()
 
     def __del__(self) -> None:
@@ -419,6 +419,12 @@ def _read_snapshot(
         for page in _pages(source, cursor, tally, progress):
             snapshot.add(page)
     return snapshot
+
+
+def _full_histories(source: Source, tally: _Tally, progress: ProgressCallback) -> _Thawing:
+    """Every contact's history from one full read, handed out one by one (see _Thawing)."""
+    snapshot = _read_snapshot(source, None, tally, progress)
+    return _Thawing(snapshot, unique=getattr(source, "unique_activities", False))
 
 
 def _pages(
@@ -535,8 +541,7 @@ def _histories_without_storing(
     if state is not None and target is not None and not source.complete_history and not full:
         cursor = state.get_cursor(target)
     if cursor is None:
-        snapshot = _read_snapshot(source, None, tally, progress)
-        return _Thawing(snapshot, unique=getattr(source, "unique_activities", False))
+        return _full_histories(source, tally, progress)
     assert state is not None and target is not None
     overlay = _Overlay()
     for page in _pages(source, cursor, tally, progress):
@@ -767,10 +772,9 @@ def _sync(
         total = read_scored.contacts_read
         scored = True
     elif source.complete_history:
-        snapshot = _read_snapshot(source, None, tally, progress)
-        snapshot_cursor = snapshot.cursor
-        total = len(snapshot.contacts)
-        histories = _Thawing(snapshot, unique=getattr(source, "unique_activities", False))
+        histories = thawing = _full_histories(source, tally, progress)
+        snapshot_cursor = thawing.snapshot.cursor
+        total = len(thawing.snapshot.contacts)
         grouped = True
     elif options.dry_run:
         histories = _histories_without_storing(source, state, target, options.full, tally, progress)
@@ -838,9 +842,7 @@ def score_source(
     """Score every contact of ``source`` from a full read. No state, no writes."""
     _check_as_of(as_of)
     config = scoring or ScoringConfig()
-    snapshot = _read_snapshot(source, None, _Tally(), progress or _no_progress)
-    histories = _Thawing(snapshot, unique=getattr(source, "unique_activities", False))
-    for contact, activities in histories:
+    for contact, activities in _full_histories(source, _Tally(), progress or _no_progress):
         yield contact, _score(contact, activities, as_of, config)
 
 
