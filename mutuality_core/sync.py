@@ -52,6 +52,8 @@ from mutuality_core.ports import (
 from mutuality_core.scoring import _check_as_of, _group_by_contact, _score_sorted, score_contact
 
 __all__ = [
+    "DiffedRead",
+    "DiffingSource",
     "RunReport",
     "ScoredRead",
     "ScoringSource",
@@ -262,6 +264,45 @@ class ScoringSource(Protocol):
         progress: Callable[[int], None] | None = None,
     ) -> ScoredRead | None:
         """``progress(activities read so far)``, if given, is called now and then."""
+
+
+@attrs.frozen
+class DiffedRead:
+    """A complete read that the source scored *and* diffed against the written values.
+
+    For sources that score where the data lives (a Spark cluster): only the contacts
+    whose score changed materially come back to this process (``changed``, lazily);
+    the others are only counted. ``band_counts`` covers every contact scored;
+    ``removed`` lists contacts with a written value that the read no longer has.
+    """
+
+    contacts_read: int
+    activities_read: int
+    changed: Iterable[tuple[Contact, MutualityScore]]
+    unchanged: int
+    band_counts: Mapping[str, int]
+    removed: Sequence[str] = ()
+    rejections: tuple[Rejection, ...] = ()
+
+
+@runtime_checkable
+class DiffingSource(Protocol):
+    """A complete-history source that scores and diffs in one go (see :class:`DiffedRead`).
+
+    :func:`run_sync` hands it the written values it would diff against itself and
+    the same rule (:func:`is_material_change` with ``min_score_change``); the write
+    loop, its batches, resume and quota handling stay the engine's.
+    """
+
+    def read_diffed(
+        self,
+        *,
+        as_of: datetime,
+        config: ScoringConfig,
+        written: Mapping[str, WrittenScore],
+        min_score_change: float,
+        progress: Callable[[int], None] | None = None,
+    ) -> DiffedRead: ...
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -761,6 +802,9 @@ def _sync(
     progress: ProgressCallback,
 ) -> None:
     source, target = connection.source, connection.target
+    if source.complete_history and isinstance(source, DiffingSource):
+        _sync_diffed(connection, source, state, as_of, options, tally, progress)
+        return
     histories: Iterable[tuple[Contact, list[Activity]]]
     total: int | None = None
     snapshot_cursor: Cursor | None = None
@@ -783,20 +827,7 @@ def _sync(
         counts = getattr(state, "cached_counts", None)
         total = counts(target)["contacts"] if counts is not None else None
         histories = state.iter_histories(target)
-    if getattr(connection.writer, "needs_full_rewrite", False):
-        log.info("%s: the output holds no scores yet; writing every contact", target)
-        written: Mapping[str, WrittenScore] = {}
-        recorded: Mapping[str, WrittenScore] = {}
-    else:
-        written = recorded = state.written(target)
-        stored_ids = getattr(connection.writer, "stored_ids", None)
-        if stored_ids is not None and written:
-            present = stored_ids()
-            lost = [cid for cid in written if cid not in present]
-            if lost:
-                # e.g. rows deleted from a scores file by hand: write them again
-                log.info("%s: %d written score(s) missing from the output", target, len(lost))
-                written = {cid: w for cid, w in written.items() if cid in present}
+    written, recorded = _written_values(connection, state)
     _score_and_write(
         histories,
         written,
@@ -810,23 +841,100 @@ def _sync(
         grouped=grouped,
         scored=scored,
     )
+    _finish_writer(connection, options)
+    if source.complete_history and not options.dry_run and tally.seen is not None:
+        # the read saw every contact: written values of the others are of removed contacts
+        removed = [cid for cid in recorded if cid not in tally.seen]
+        if removed:
+            tally.gone.extend(removed)
+    _forget_gone(state, target, options, tally)
+    if snapshot_cursor is not None and not options.dry_run:
+        state.apply_page(target, Page(cursor=snapshot_cursor))  # remembers what was read
+
+
+def _written_values(
+    connection: Connection, state: StateStore
+) -> tuple[Mapping[str, WrittenScore], Mapping[str, WrittenScore]]:
+    """The values to diff against, and all values recorded as written for the target."""
+    target = connection.target
+    if getattr(connection.writer, "needs_full_rewrite", False):
+        log.info("%s: the output holds no scores yet; writing every contact", target)
+        return {}, {}
+    written = recorded = state.written(target)
+    stored_ids = getattr(connection.writer, "stored_ids", None)
+    if stored_ids is not None and written:
+        present = stored_ids()
+        lost = [cid for cid in written if cid not in present]
+        if lost:
+            # e.g. rows deleted from a scores file by hand: write them again
+            log.info("%s: %d written score(s) missing from the output", target, len(lost))
+            written = {cid: w for cid, w in written.items() if cid in present}
+    return written, recorded
+
+
+def _finish_writer(connection: Connection, options: SyncOptions) -> None:
     finish = getattr(connection.writer, "finish", None)
     if finish is not None and not options.dry_run:
         # A writer may hold back an error from its last batch (results already
         # returned) and raise it here, inside the run's bookkeeping: a quota stop
         # then reads "stopped: quota" in the run history instead of vanishing.
         finish()
-    if source.complete_history and not options.dry_run and tally.seen is not None:
-        # the read saw every contact: written values of the others are of removed contacts
-        removed = [cid for cid in recorded if cid not in tally.seen]
-        if removed:
-            tally.gone.extend(removed)
+
+
+def _sync_diffed(
+    connection: Connection,
+    source: DiffingSource,
+    state: StateStore,
+    as_of: datetime,
+    options: SyncOptions,
+    tally: _Tally,
+    progress: ProgressCallback,
+) -> None:
+    """A sync whose source scores and diffs (DiffingSource): only changes reach the writer.
+
+    The changed contacts go through the same write loop as any sync (batches, each
+    recorded before the next, quota stops), diffed again here against the same
+    written values, so a source cannot make the engine write what did not change.
+    """
+    written, _ = _written_values(connection, state)
+    result = source.read_diffed(
+        as_of=as_of,
+        config=options.scoring,
+        written=written,
+        min_score_change=options.min_score_change,
+        progress=lambda done: progress("read", done, None),
+    )
+    tally.contacts_read += result.contacts_read
+    tally.activities_read += result.activities_read
+    tally.rejections.extend(result.rejections)
+    progress("read", tally.activities_read, None)
+    _score_and_write(
+        result.changed,
+        written,
+        connection=connection,
+        state=state,
+        as_of=as_of,
+        options=options,
+        tally=tally,
+        progress=progress,
+        total=None,
+        scored=True,
+    )
+    tally.seen = None  # the source saw every contact; it named the removed ones itself
+    tally.contacts_scored += result.unchanged
+    tally.unchanged += result.unchanged
+    tally.band_counts = Counter(result.band_counts)
+    _finish_writer(connection, options)
+    if not options.dry_run:
+        tally.gone.extend(result.removed)
+    _forget_gone(state, connection.target, options, tally)
+
+
+def _forget_gone(state: StateStore, target: str, options: SyncOptions, tally: _Tally) -> None:
     if tally.gone and not options.dry_run:
         # after the write loop, which may still be reading the state's cache
         log.info("%s: forgetting %d contact(s) no longer in the source", target, len(tally.gone))
         state.apply_page(target, Page(deleted_contact_ids=tally.gone))
-    if snapshot_cursor is not None and not options.dry_run:
-        state.apply_page(target, Page(cursor=snapshot_cursor))  # remembers what was read
 
 
 # -- reading without writing: score, explain ------------------------------------------------

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import warnings
 from collections.abc import Iterator
 
 import pytest
-
-# PySpark 4.x warns that pandas 3 is not fully supported; its Arrow path (all we use) works.
-warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
 
 
 @pytest.fixture(scope="session")
