@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import click
 
-from mutuality_cli import discovery, exit_codes
+from mutuality_cli import discovery, exit_codes, spark_engine
 from mutuality_cli.groups import MutualityGroup, PluginCommandGroup
 from mutuality_cli.options import (
     adapter_options,
@@ -41,6 +41,7 @@ from mutuality_cli.runtime import (
     open_state,
     opened,
 )
+from mutuality_cli.spark_engine import engine_options
 from mutuality_cli.stopping import GracefulStop
 from mutuality_core.errors import ConfigError, MutualityError
 from mutuality_core.ports import StateStore
@@ -100,9 +101,11 @@ def adapters(as_json: bool) -> None:
 @as_of_option
 @format_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar on stderr.")
+@engine_options
 @common_options
 def score(
     flags: dict[str, Any],
+    spark: dict[str, Any],
     adapter_option: tuple[str, ...],
     as_of: datetime | None,
     fmt: str,
@@ -123,6 +126,17 @@ def score(
     )
     scoring = config.scoring_config()
     moment = as_of or now_utc()
+    if spark["engine"] == "spark":
+        spark_engine.score(
+            spark,
+            output=flags["output"],
+            rejects=flags["rejects"],
+            skip_invalid=bool(flags["skip_invalid"]),
+            as_of=moment,
+            scoring=scoring,
+            quiet=quiet,
+        )
+        return
     from mutuality_core import sync as engine
 
     with (
@@ -241,9 +255,11 @@ def explain(
     help="Most updates per write request (default: the adapter's). [env MUTUALITY_BATCH_SIZE]",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+@engine_options
 @common_options
 def sync(
     flags: dict[str, Any],
+    spark: dict[str, Any],
     adapter_option: tuple[str, ...],
     as_of: datetime | None,
     dry_run: bool,
@@ -284,6 +300,10 @@ def sync(
 
     with opened(config) as (connection, state_store):
         assert state_store is not None  # sync always opens (and creates) the state file
+        if spark["engine"] == "spark":
+            connection = spark_engine.spark_connection(
+                connection, spark, skip_invalid=bool(flags["skip_invalid"]), adapter=config.adapter
+            )
         previous = latest_run(state_store, connection.target) if report_path else None
         try:
             with progress_display(quiet) as progress, GracefulStop() as stop:
