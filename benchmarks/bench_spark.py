@@ -90,10 +90,9 @@ def timed(label: str, rows: int, run: object) -> float:
 
 
 def spark_runs(spark: object, folder: Path, rows: int, out: Path) -> tuple[float, float]:
-    from pyspark.sql import functions as F
-
     from mutuality_spark.frames import job_errors, published, scored_rows
     from mutuality_spark.inputs import read_input, write_table
+    from pyspark.sql import functions as F
 
     def scoring() -> None:
         data = read_input(spark, str(folder))
@@ -113,6 +112,7 @@ def spark_runs(spark: object, folder: Path, rows: int, out: Path) -> tuple[float
 
 def single_process(folder: Path, rows: int) -> float:
     from mutuality_adapters.files import connect
+
     from mutuality_core.sync import score_connection
 
     def run() -> None:
@@ -129,6 +129,7 @@ def single_process(folder: Path, rows: int) -> float:
 def bench_state(contacts: int, tmp: Path) -> None:
     """The state store at scale: record, page through, and ship written values to Spark."""
     from mutuality_adapters.sqlite_state import SQLiteStateStore
+
     from mutuality_core.ports import WrittenScore
 
     store = SQLiteStateStore(tmp / "state.sqlite")
@@ -200,8 +201,9 @@ def main() -> None:
                 single = single_process(folder, rows)
                 print(f"  Spark path / one process rate: {single / scored:.2f}x")
             jvm = jvm_peak_mib(spark)
+            jvm_text = "?" if jvm is None else f"{jvm:,.0f}"
             print(f"  peak RSS: Python driver {python_peak_mib():,.0f} MiB, driver JVM "
-                  f"{'?' if jvm is None else f'{jvm:,.0f}'} MiB (local mode: executors too)")  # fmt: skip
+                  f"{jvm_text} MiB (local mode: it runs the executors too)")  # fmt: skip
             shutil.rmtree(folder, ignore_errors=True)
             shutil.rmtree(tmp / f"out{rows}", ignore_errors=True)
         if len(results) == 2:
