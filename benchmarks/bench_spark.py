@@ -157,6 +157,17 @@ def bench_state(contacts: int, tmp: Path) -> None:
         written.get(f"c{n:09d}")
     print(f"  10,000 single lookups: {time.perf_counter() - began:.2f} s")
     print(f"  peak Python RSS so far: {python_peak_mib():,.0f} MiB", flush=True)
+    from mutuality_spark import spark_session
+    from mutuality_spark.source import written_frame
+
+    spark = spark_session("local[2]", {"spark.ui.showConsoleProgress": "false"})
+    spark.sparkContext.setLogLevel("ERROR")
+    began = time.perf_counter()
+    shipped = written_frame(spark, written).count()
+    jvm = jvm_peak_mib(spark)
+    seconds = time.perf_counter() - began
+    print(f"  shipped {shipped:,} written values into Spark: {seconds:.1f} s; peak Python RSS "
+          f"{python_peak_mib():,.0f} MiB, driver JVM {jvm or 0:,.0f} MiB")  # fmt: skip
     store.close()
 
 
