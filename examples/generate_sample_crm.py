@@ -182,11 +182,16 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "mutual": Profile(10, 0.5, 0.9, 0.9, 5, 6, 4, 0.85, 4, 0.5, 0.75, 0.12, 0.12, 0.0),
+    # Active enough for recent evidence to show: with a 90-day half-life, a relationship
+    # of 10 threads a year leaves too little to call it either way (score 2.0 says
+    # insufficient_data then, rightly).
+    "mutual": Profile(18, 0.5, 0.9, 0.9, 5, 6, 4, 0.85, 4, 0.5, 0.75, 0.12, 0.12, 0.0),
     "you_invest_more": Profile(
-        11, 0.92, 0.9, 0.22, 4, 90, 2, 0.35, 5, 0.95, 0.25, 0.22, 0.02, 0.03
+        16, 0.92, 0.9, 0.15, 4, 90, 2, 0.3, 5, 0.95, 0.2, 0.22, 0.02, 0.03
     ),
-    "they_invest_more": Profile(11, 0.1, 0.25, 0.92, 80, 4, 2, 0.45, 4, 0.08, 0.3, 0.02, 0.22, 0.0),
+    "they_invest_more": Profile(
+        16, 0.08, 0.15, 0.92, 90, 4, 2, 0.4, 4, 0.05, 0.25, 0.02, 0.22, 0.0
+    ),
     "dormant": Profile(11, 0.5, 0.85, 0.85, 8, 8, 3, 0.8, 3, 0.5, 0.7, 0.1, 0.1, 0.0),
     "insufficient_data": Profile(1, 0.6, 0.6, 0.6, 24, 24, 0, 0.5, 0, 0.5, 0.5, 0.0, 0.0, 0.0),
 }
