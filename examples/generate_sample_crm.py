@@ -186,9 +186,7 @@ PROFILES: dict[str, Profile] = {
     # of 10 threads a year leaves too little to call it either way (score 2.0 says
     # insufficient_data then, rightly).
     "mutual": Profile(18, 0.5, 0.9, 0.9, 5, 6, 4, 0.85, 4, 0.5, 0.75, 0.12, 0.12, 0.0),
-    "you_invest_more": Profile(
-        16, 0.92, 0.9, 0.15, 4, 90, 2, 0.3, 5, 0.95, 0.2, 0.22, 0.02, 0.03
-    ),
+    "you_invest_more": Profile(16, 0.92, 0.9, 0.15, 4, 90, 2, 0.3, 5, 0.95, 0.2, 0.22, 0.02, 0.03),
     "they_invest_more": Profile(
         16, 0.08, 0.15, 0.92, 90, 4, 2, 0.4, 4, 0.05, 0.25, 0.02, 0.22, 0.0
     ),
