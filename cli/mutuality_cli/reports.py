@@ -18,7 +18,11 @@ from mutuality_core.timestamps import parse_iso_datetime
 
 def write_report(report_dict: Mapping[str, Any], destination: str) -> None:
     """JSON to stdout (``-``) or a file, replaced atomically so a watcher never reads half."""
-    text = json.dumps(report_dict, indent=2, ensure_ascii=False) + "\n"
+    write_text(json.dumps(report_dict, indent=2, ensure_ascii=False) + "\n", destination)
+
+
+def write_text(text: str, destination: str) -> None:
+    """``text`` to stdout (``-``) or a file, replaced atomically (never half-written)."""
     if destination == "-":
         sys.stdout.write(text)
         return

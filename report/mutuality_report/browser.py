@@ -28,8 +28,9 @@ def chromium_driver(*, width: int = 1200, height: int = 900) -> Any:
             "opening a report in a browser needs selenium: pip install 'mutuality[browser]'"
         ) from None
     browser = next((p for p in map(shutil.which, _BROWSERS) if p), None)
+    debian_driver = Path("/usr/lib/chromium/chromedriver")
     driver = shutil.which("chromedriver") or (
-        "/usr/lib/chromium/chromedriver" if Path("/usr/lib/chromium/chromedriver").exists() else None
+        str(debian_driver) if debian_driver.exists() else None
     )
     if browser is None or driver is None:
         raise MissingDependencyError(

@@ -124,7 +124,8 @@ def _axes(frame: _Frame) -> list[str]:
         y = _n(frame.y(strength))
         parts.append(f'<line x1="{_n(x0 - 5)}" x2="{_n(x0)}" y1="{y}" y2="{y}" stroke="#666"/>')
         parts.append(
-            f'<text x="{_n(x0 - 9)}" y="{y}" dy="4" text-anchor="end" class="tick">{strength}</text>'
+            f'<text x="{_n(x0 - 9)}" y="{y}" dy="4" text-anchor="end" class="tick">'
+            f"{strength}</text>"
         )
     parts += [
         f'<line x1="{_n(xm)}" x2="{_n(xm)}" y1="{_n(y1)}" y2="{_n(y0)}" class="mid"/>',

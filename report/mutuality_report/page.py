@@ -53,7 +53,7 @@ def render(
         _one_sided_section(book_entries, top),
         _changes_section(book_entries, history),
         _runs_section(history.runs, algorithm),
-        '<footer><p>Made by mutuality. This page works offline: it has no scripts and '
+        "<footer><p>Made by mutuality. This page works offline: it has no scripts and "
         "loads nothing from the network.</p></footer>",
     ]
     return (
@@ -61,9 +61,7 @@ def render(
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}{' · ' + escape(target) if target else ''}</title>"
-        f"<style>{CSS}</style></head>\n<body><main>"
-        + "\n".join(body)
-        + "</main></body></html>\n"
+        f"<style>{CSS}</style></head>\n<body><main>" + "\n".join(body) + "</main></body></html>\n"
     )
 
 
@@ -168,7 +166,8 @@ def _bands_section(entries: Sequence[Entry], history: History) -> str:
             continue
         cells = [_band_cell(row.band), _num(row.count), f"{row.share:.1%}"]
         if compared:
-            cells += [_num(row.before or 0), _signed(row.moved_in, "+"), _signed(row.moved_out, "−")]
+            cells += [_num(row.before or 0), _signed(row.moved_in, "+")]
+            cells.append(_signed(row.moved_out, "−"))
         body.append(cells)
     note = (
         f"<p>Moved in and out count the contacts whose band changed in {since}; a new "

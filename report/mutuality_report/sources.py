@@ -117,9 +117,7 @@ def has_written(state: StateStore | None, target: str) -> bool:
     return state is not None and len(state.written(target)) > 0
 
 
-def from_state(
-    connection: Connection, state: StateStore, *, runs_shown: int = RUNS_SHOWN
-) -> Book:
+def from_state(connection: Connection, state: StateStore, *, runs_shown: int = RUNS_SHOWN) -> Book:
     """The book as the last sync wrote it, with each change the last run made.
 
     Needs a state store with ``written_history`` (the SQLite one) for the changes;
@@ -143,9 +141,7 @@ def from_state(
             if last_id is not None and r["run_id"] == last_id
         }
         since = _run_label(last) if last else None
-    entries = [
-        entry_from_written(r, contacts.get(_contact_id(r))) for r in rows
-    ]
+    entries = [entry_from_written(r, contacts.get(_contact_id(r))) for r in rows]
     as_of = run_report(last).get("as_of") if last else None
     basis = "as the last sync wrote them" + (f" (as of {when(as_of)})" if as_of else "")
     return Book(entries, History(since, changes, runs), target, basis)

@@ -9,7 +9,8 @@ body { margin: 0; color: var(--ink); background: #fff;
   Arial, sans-serif; }
 main { max-width: 1040px; margin: 0 auto; padding: 28px 28px 40px; }
 h1 { font-size: 28px; margin: 0 0 4px; letter-spacing: -0.01em; }
-h2 { font-size: 21px; margin: 36px 0 10px; padding-bottom: 6px; border-bottom: 2px solid var(--ink); }
+h2 { font-size: 21px; margin: 36px 0 10px; padding-bottom: 6px;
+  border-bottom: 2px solid var(--ink); }
 h3 { font-size: 16px; margin: 22px 0 8px; }
 h3 .count { color: var(--muted); font-weight: normal; }
 p { margin: 6px 0 10px; max-width: 76ch; }
