@@ -17,7 +17,7 @@ from .book import BAND_LABELS, QUADRANTS, STRONG_FROM, BandRow, Entry, band_labe
 #: per band and grid cell (:data:`GRID`), sized by how many contacts it stands for.
 SCATTER_LIMIT = 2000
 #: Columns (lean) and rows (strength) of the aggregated map's grid.
-GRID = (50, 25)
+GRID = (40, 20)
 
 COLOURS = {
     "mutual": "#009E73",
