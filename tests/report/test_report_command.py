@@ -1,0 +1,185 @@
+"""`mutuality report` on the sample CRM, with and without a state file, and for CRMs."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from mutuality_adapters.files import connect as connect_files
+from mutuality_adapters.sqlite_state import SQLiteStateStore
+from mutuality_cli.main import cli
+from mutuality_report import from_state
+from mutuality_report.book import band_rows
+
+from mutuality_core.sync import run_sync, score_source
+
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample_crm"
+EARLIER, LATER = "2026-03-31T00:00:00Z", "2026-06-30T00:00:00Z"
+LATER_AT = datetime(2026, 6, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def crm(tmp_path, monkeypatch) -> Path:
+    for name in [n for n in __import__("os").environ if n.startswith("MUTUALITY_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(SAMPLE, tmp_path / "crm")
+    return tmp_path / "crm"
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def synced_twice(crm: Path) -> None:
+    """Two nightly runs; the second rewrites every contact so the state equals the core."""
+    invoke("sync", "--path", str(crm), "--as-of", EARLIER, "-q")
+    invoke("sync", "--path", str(crm), "--as-of", LATER, "--min-score-change", "0", "-q")
+
+
+def top_names(page: str, band: str) -> list[str]:
+    start = page.index(f'id="top-{band}"')
+    part = page[start : page.index("</table>", start)]
+    return re.findall(r'<tr><th scope="row" class="num">\d+</th><td>([^<]+) <span', part)
+
+
+def expected_top(band: str, top: int) -> list[str]:
+    """The core's own scores of the sample CRM, most one-sided first (largest |lean|)."""
+    scored = [
+        (c, s)
+        for c, s in score_source(connect_files(SAMPLE).source, as_of=LATER_AT)
+        if s.band == band
+    ]
+    scored.sort(key=lambda cs: (-abs(cs[1].lean), cs[1].score, cs[0].id))
+    return [f"{c.first_name} {c.last_name}" for c, _ in scored[:top]]
+
+
+def test_the_report_of_the_sample_crm_names_the_core_s_most_one_sided_contacts(crm):
+    synced_twice(crm)
+    out = invoke("report", "--path", str(crm), "--output", "r.html", "--top", "7")
+    assert "Report of 320 contacts written to r.html" in out
+    page = Path("r.html").read_text("utf-8")
+    for band in ("you_invest_more", "they_invest_more"):
+        expected = expected_top(band, 7)
+        assert len(expected) == 7
+        assert top_names(page, band) == expected
+    assert "the last run (run 2)" in page
+    assert "mutuality-" in page  # the algorithm version, in the header and the runs table
+
+
+def test_changes_come_from_the_values_the_last_run_replaced(crm):
+    synced_twice(crm)
+    with SQLiteStateStore(".mutuality/state.sqlite") as state:
+        book = from_state(connect_files(crm), state)
+        rows = state.written_history(connect_files(crm).target)
+    moved = {r["contact_id"]: r["previous_band"] for r in rows if r["previous_band"] != r["band"]}
+    assert moved, "the sample CRM changes between March and June"
+    assert {cid: book.history.changes[cid].band for cid in moved} == moved
+    assert sum(r.moved_in for r in band_rows(book.entries, book.history)) == len(moved)
+    names = {e.contact_id: e.name for e in book.entries}
+    assert all(names.values()), "every sample contact has a name from contacts.csv"
+
+
+def test_without_a_state_file_the_report_scores_the_folder_and_creates_nothing(crm):
+    out = invoke("report", "--path", str(crm), "--as-of", LATER, "--output", "r.html", "-q")
+    assert out == ""
+    page = Path("r.html").read_text("utf-8")
+    assert "computed as of 2026-06-30 00:00 UTC" in page and "No earlier run recorded" in page
+    assert not Path(".mutuality").exists()
+
+
+def test_as_of_scores_afresh_and_compares_with_what_the_last_sync_wrote(crm):
+    invoke("sync", "--path", str(crm), "--as-of", EARLIER, "-q")
+    invoke("report", "--path", str(crm), "--as-of", LATER, "--output", "-", "-q")
+    page = CliRunner().invoke(
+        cli, ["report", "--path", str(crm), "--as-of", LATER, "--output", "-"]
+    )
+    assert page.exit_code == 0
+    assert page.output.startswith("<!DOCTYPE html>")
+    assert "before the last run (run 1)" in page.output
+
+
+def test_the_page_is_written_whole_or_not_at_all(crm):
+    Path("taken").write_text("a file, not a folder")
+    result = CliRunner().invoke(cli, ["report", "--path", str(crm), "--output", "taken/r.html"])
+    assert result.exit_code != 0 and "cannot write the report to taken/r.html" in result.output
+
+
+def test_a_hubspot_book_is_reported_from_the_state_without_any_request(tmp_path, crm):
+    pytest.importorskip("hubspot")
+    from mutuality_adapters.hubspot import plugin
+    from mutuality_adapters.hubspot.fake import Portal, running_fake_hubspot, seed_from_files
+    from mutuality_adapters.hubspot.properties import setup_properties
+
+    folder = _small_folder(tmp_path / "small")
+    portal = Portal(portal_id=4242)
+    seed_from_files(portal, folder)
+    with running_fake_hubspot(portal=portal) as server:
+        connection = plugin.connect({"base_url": server.base_url, "access_token": "t"}, environ={})
+        setup_properties(connection.source.api, connection.source.settings)
+        with SQLiteStateStore(tmp_path / "state.sqlite") as state:
+            run_sync(connection, state, as_of=LATER_AT, now=lambda: LATER_AT)
+        connection.close()
+    # the fake portal is gone: the report must not need it
+    result = CliRunner().invoke(
+        cli,
+        ["report", "--adapter", "hubspot", "-o", "target=hubspot:portal-4242",
+         "--state", str(tmp_path / "state.sqlite"), "--output", "hs.html"],
+        env={"HUBSPOT_ACCESS_TOKEN": "t"},
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    page = Path("hs.html").read_text("utf-8")
+    assert "hubspot:portal-4242" in page
+    assert top_names(page, "you_invest_more")[0] == "Ada Chaser"
+    assert "Quiet Corp" in page
+
+
+def test_a_salesforce_book_is_reported_from_the_state(tmp_path, crm):
+    pytest.importorskip("simple_salesforce")
+    from mutuality_adapters.salesforce import plugin
+    from mutuality_adapters.salesforce.fake import FakeSalesforce, seed_folder
+    from mutuality_adapters.salesforce.fields import FIELDS
+
+    folder = _small_folder(tmp_path / "small")
+    with FakeSalesforce() as fake:
+        seed_folder(fake.org, folder)
+        for spec in FIELDS:  # as `mutuality setup salesforce` creates them
+            fake.org.add_custom_field(f"Contact.{spec.name}", spec.metadata, visible=True)
+        environ = fake.environ()
+        connection = plugin.connect({}, environ=environ)
+        with SQLiteStateStore(tmp_path / "state.sqlite") as state:
+            run_sync(connection, state, as_of=LATER_AT, now=lambda: LATER_AT)
+            book = from_state(connection, state)
+        connection.close()
+    by_name = {e.name: e for e in book.entries}
+    assert by_name["Ada Chaser"].band == "you_invest_more"
+    assert by_name["Ada Chaser"].company == "Quiet Corp"
+    assert "Ada Chaser" in book.render()
+
+
+def _small_folder(folder: Path) -> Path:
+    """Two contacts: one you keep chasing, one who answers; plus one without a name."""
+    folder.mkdir(parents=True)
+    (folder / "contacts.csv").write_text(
+        "id,email,first_name,last_name,company\n"
+        "k1,ada@quiet.example,Ada,Chaser,Quiet Corp\n"
+        "k2,bo@busy.example,Bo,Answer,Busy Corp\n"
+        "k3,,,,\n",
+        encoding="utf-8",
+    )
+    rows = ["id,contact_id,occurred_at,channel,direction,outcome,thread_id,duration_seconds,"
+            "automated,tags"]  # fmt: skip
+    for n in range(12):
+        day = f"2026-0{3 + n % 3}-{10 + n:02d}T10:00:00Z"
+        rows.append(f"a{n},k1,{day},email,outbound,completed,t{n},,false,")
+        rows.append(f"b{n},k2,{day},email,outbound,completed,u{n},,false,")
+        rows.append(f"c{n},k2,{day[:-10]}T15:00:00Z,email,inbound,completed,u{n},,false,")
+    (folder / "activities.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return folder
