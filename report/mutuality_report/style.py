@@ -75,7 +75,9 @@ code { font-size: 0.92em; background: var(--soft); padding: 0 3px; border-radius
   figure, tr, .card { break-inside: avoid; }
   .table-wrap { overflow: visible; }
   table { font-size: 9pt; }
-  th, td { padding: 3px 6px; }
+  th, td { padding: 3px 5px; }
+  .band { white-space: normal; }
+  .top-list td:last-child, .change-list td:last-child { min-width: 0; }
   svg.chart { max-width: 100%; }
   .cards { grid-template-columns: repeat(5, 1fr); }
   a { color: inherit; text-decoration: none; }

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import shutil
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -14,50 +11,9 @@ from mutuality_adapters.sqlite_state import SQLiteStateStore
 from mutuality_cli.main import cli
 from mutuality_report import from_state
 from mutuality_report.book import band_rows
+from report_helpers import LATER, LATER_AT, expected_top, invoke, synced_twice, top_names
 
-from mutuality_core.sync import run_sync, score_source
-
-SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample_crm"
-EARLIER, LATER = "2026-03-31T00:00:00Z", "2026-06-30T00:00:00Z"
-LATER_AT = datetime(2026, 6, 30, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def crm(tmp_path, monkeypatch) -> Path:
-    for name in [n for n in __import__("os").environ if n.startswith("MUTUALITY_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    shutil.copytree(SAMPLE, tmp_path / "crm")
-    return tmp_path / "crm"
-
-
-def invoke(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def synced_twice(crm: Path) -> None:
-    """Two nightly runs; the second rewrites every contact so the state equals the core."""
-    invoke("sync", "--path", str(crm), "--as-of", EARLIER, "-q")
-    invoke("sync", "--path", str(crm), "--as-of", LATER, "--min-score-change", "0", "-q")
-
-
-def top_names(page: str, band: str) -> list[str]:
-    start = page.index(f'id="top-{band}"')
-    part = page[start : page.index("</table>", start)]
-    return re.findall(r'<tr><th scope="row" class="num">\d+</th><td>([^<]+) <span', part)
-
-
-def expected_top(band: str, top: int) -> list[str]:
-    """The core's own scores of the sample CRM, most one-sided first (largest |lean|)."""
-    scored = [
-        (c, s)
-        for c, s in score_source(connect_files(SAMPLE).source, as_of=LATER_AT)
-        if s.band == band
-    ]
-    scored.sort(key=lambda cs: (-abs(cs[1].lean), cs[1].score, cs[0].id))
-    return [f"{c.first_name} {c.last_name}" for c, _ in scored[:top]]
+from mutuality_core.sync import run_sync
 
 
 def test_the_report_of_the_sample_crm_names_the_core_s_most_one_sided_contacts(crm):
@@ -95,7 +51,7 @@ def test_without_a_state_file_the_report_scores_the_folder_and_creates_nothing(c
 
 
 def test_as_of_scores_afresh_and_compares_with_what_the_last_sync_wrote(crm):
-    invoke("sync", "--path", str(crm), "--as-of", EARLIER, "-q")
+    invoke("sync", "--path", str(crm), "--as-of", "2026-03-31T00:00:00Z", "-q")
     page = invoke("report", "--path", str(crm), "--as-of", LATER, "--output", "-", "-q")
     assert page.startswith("<!DOCTYPE html>")  # only the page on stdout
     assert "before the last run (run 1)" in page
