@@ -6,6 +6,7 @@ allows no script at all, so a contact named ``<script>…`` is shown, never run.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from html import escape
@@ -106,7 +107,7 @@ def _header(
         (
             "Changed band",
             f"{changed:,}" if history.since else "–",
-            f"since {escape(history.since)}" if history.since else "no earlier run to compare",
+            f"in {escape(history.since)}" if history.since else "no earlier run to compare",
         ),
     ]
     card_html = "".join(
@@ -196,15 +197,17 @@ def _map_section(entries: Sequence[Entry]) -> str:
         if aggregated
         else "One marker per contact."
     )
+    per_band = Counter(e.band for e in entries)
     legend = "".join(
-        f"<li>{charts.marker_svg(band)} {escape(band_label(band))}</li>"
+        f"<li>{charts.marker_svg(band)} {escape(band_label(band))} "
+        f'<span class="n">{per_band[band]:,}</span></li>'
         for band in _bands_present(entries)
     )
     figure = (
         '<figure class="wide"><figcaption id="map-title">Lean against strength, '
-        "by band</figcaption>"
+        'by band</figcaption><div class="map-box">'
         + charts.scatter(entries, title_id="map-title", desc_id="map-desc")
-        + f'<ul class="legend" aria-label="Legend">{legend}</ul>'
+        + f'<ul class="legend" aria-label="Legend">{legend}</ul></div>'
         f'<p id="map-desc" class="sr">Each contact is placed by lean (left: you invest more; '
         f"right: they invest more) and strength (up: stronger). The table below counts the "
         f"contacts of each band in each quadrant.</p></figure>"

@@ -39,8 +39,12 @@ svg .axis { font-size: 13px; fill: var(--ink); }
 svg .quad { font-size: 13px; font-weight: 600; fill: #39404d; }
 svg .mid { stroke: #8a93a3; stroke-dasharray: 4 4; }
 svg .dots use, svg .cells use { stroke: #fff; stroke-width: 0.6; }
-.legend { list-style: none; display: flex; flex-wrap: wrap; gap: 4px 18px; padding: 0;
-  margin: 6px 0 0; }
+.map-box { display: flex; gap: 24px; align-items: flex-start; }
+.map-box svg.chart { flex: 1 1 auto; min-width: 0; }
+.legend { list-style: none; padding: 12px 16px; margin: 8px 0 0; flex: 0 0 210px;
+  border: 1px solid var(--line); border-radius: 8px; background: var(--soft); }
+.legend li { display: flex; align-items: center; gap: 8px; padding: 3px 0; }
+.legend .n { margin-left: auto; color: var(--muted); font-variant-numeric: tabular-nums; }
 .legend li, .band { white-space: nowrap; }
 .marker { vertical-align: -2px; }
 .table-wrap { overflow-x: auto; margin: 8px 0 12px; }
@@ -63,7 +67,10 @@ tbody tr:nth-child(even) { background: #fbfcfd; }
 footer { margin-top: 40px; padding-top: 10px; border-top: 1px solid var(--line);
   color: var(--muted); font-size: 13px; }
 code { font-size: 0.92em; background: var(--soft); padding: 0 3px; border-radius: 3px; }
-@media (max-width: 760px) { .cards { grid-template-columns: repeat(2, 1fr); } }
+@media (max-width: 760px) {
+  .cards { grid-template-columns: repeat(2, 1fr); }
+  .map-box { display: block; }
+}
 @page { size: A4; margin: 14mm 12mm; }
 @media print {
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
@@ -79,6 +86,9 @@ code { font-size: 0.92em; background: var(--soft); padding: 0 3px; border-radius
   .band { white-space: normal; }
   .top-list td:last-child, .change-list td:last-child { min-width: 0; }
   svg.chart { max-width: 100%; }
+  .map-box { display: block; }
+  .legend { display: flex; flex-wrap: wrap; gap: 4px 18px; }
+  .legend .n { margin-left: 0; }
   .cards { grid-template-columns: repeat(5, 1fr); }
   a { color: inherit; text-decoration: none; }
 }
