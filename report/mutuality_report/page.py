@@ -174,7 +174,7 @@ def _bands_section(entries: Sequence[Entry], history: History) -> str:
         f"<p>Moved in and out count the contacts whose band changed in {since}; a new "
         "contact moves in from nowhere.</p>"
         if compared
-        else '<p class="empty">No earlier run recorded, so there are no changes to show.</p>'
+        else '<p class="empty">No earlier values to compare with, so no changes to show.</p>'
     )
     return _section(
         "bands",
@@ -276,8 +276,8 @@ def _changes_section(entries: Sequence[Entry], history: History) -> str:
         return _section(
             "changes",
             "Since the last run",
-            '<p class="empty">No earlier run recorded: after the next sync this section '
-            "lists the relationships that turned one-sided and those that recovered.</p>",
+            '<p class="empty">No earlier values to compare with yet: after the next sync this '
+            "section lists the relationships that turned one-sided and those that recovered.</p>",
         )
     since = escape(history.since)
     parts = []

@@ -140,7 +140,9 @@ def from_state(connection: Connection, state: StateStore, *, runs_shown: int = R
             for r in rows
             if last_id is not None and r["run_id"] == last_id
         }
-        since = _run_label(last) if last else None
+        # values written before schema version 2 name no run: nothing to compare with yet
+        tracked = any(r["run_id"] is not None for r in rows)
+        since = _run_label(last) if last and tracked else None
     entries = [entry_from_written(r, contacts.get(_contact_id(r))) for r in rows]
     as_of = run_report(last).get("as_of") if last else None
     basis = "as the last sync wrote them" + (f" (as of {when(as_of)})" if as_of else "")

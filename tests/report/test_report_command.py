@@ -46,7 +46,10 @@ def test_without_a_state_file_the_report_scores_the_folder_and_creates_nothing(c
     out = invoke("report", "--path", str(crm), "--as-of", LATER, "--output", "r.html", "-q")
     assert out == ""
     page = Path("r.html").read_text("utf-8")
-    assert "computed as of 2026-06-30 00:00 UTC" in page and "No earlier run recorded" in page
+    assert (
+        "computed as of 2026-06-30 00:00 UTC" in page
+        and "No earlier values to compare with" in page
+    )
     assert not Path(".mutuality").exists()
 
 
@@ -136,3 +139,13 @@ def _small_folder(folder: Path) -> Path:
         rows.append(f"c{n},k2,{day[:-10]}T15:00:00Z,email,inbound,completed,u{n},,false,")
     (folder / "activities.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return folder
+
+
+def test_values_from_before_the_history_was_kept_are_not_called_changes(tmp_path, crm):
+    invoke("sync", "--path", str(crm), "--as-of", LATER, "-q")
+    with SQLiteStateStore(".mutuality/state.sqlite") as state:
+        # as a state file migrated from schema version 1 holds them: no run, no previous value
+        state._db.execute("UPDATE written SET run_id = NULL")
+        book = from_state(connect_files(crm), state)
+    assert book.history.since is None and book.history.changes == {}
+    assert "No earlier values to compare with" in book.render()
