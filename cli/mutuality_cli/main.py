@@ -406,10 +406,10 @@ def report(
     import mutuality_report
 
     with opened(config, read_only=True) as (connection, state_store):
-        if as_of is None and mutuality_report.has_written(state_store, connection.target):
-            assert state_store is not None
+        book = None
+        if as_of is None and state_store is not None:
             book = mutuality_report.from_state(connection, state_store)
-        else:
+        if book is None or not book.entries:  # --as-of, or nothing written yet
             from mutuality_core import sync as engine
 
             moment = as_of or now_utc()

@@ -14,7 +14,6 @@ from mutuality_report.sources import (
     entry_from_written,
     from_scores,
     from_state,
-    has_written,
     read_contacts,
 )
 
@@ -29,7 +28,6 @@ __all__ = [
     "entry_from_written",
     "from_scores",
     "from_state",
-    "has_written",
     "read_contacts",
     "render",
 ]

@@ -113,23 +113,20 @@ def _run_label(run: Mapping[str, Any]) -> str:
     return f"the last run (run {run.get('id')})"
 
 
-def has_written(state: StateStore | None, target: str) -> bool:
-    return state is not None and len(state.written(target)) > 0
-
-
 def from_state(connection: Connection, state: StateStore, *, runs_shown: int = RUNS_SHOWN) -> Book:
     """The book as the last sync wrote it, with each change the last run made.
 
-    Needs a state store with ``written_history`` (the SQLite one) for the changes;
+    A target the sync never wrote to gives a book without entries (the CLI then
+    scores afresh). Needs a state store with ``written_history`` (the SQLite one) for the changes;
     any other store gives the current values and the run history only.
     """
     target = connection.target
     runs = state.runs(target, limit=runs_shown)
-    contacts = read_contacts(connection, state)
     last = _last_run(runs)
     history_rows = getattr(state, "written_history", None)
+    rows: list[Any]
     if history_rows is None:
-        rows: Iterable[Any] = state.written(target).values()
+        rows = list(state.written(target).values())
         changes: dict[str, Before] = {}
         since = None
     else:
@@ -143,6 +140,7 @@ def from_state(connection: Connection, state: StateStore, *, runs_shown: int = R
         # values written before schema version 2 name no run: nothing to compare with yet
         tracked = any(r["run_id"] is not None for r in rows)
         since = _run_label(last) if last and tracked else None
+    contacts = read_contacts(connection, state) if rows else {}
     entries = [entry_from_written(r, contacts.get(_contact_id(r))) for r in rows]
     as_of = run_report(last).get("as_of") if last else None
     basis = "as the last sync wrote them" + (f" (as of {when(as_of)})" if as_of else "")
