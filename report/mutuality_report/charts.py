@@ -137,6 +137,12 @@ def _axes(frame: _Frame) -> list[str]:
         f'<text transform="translate(16 {_n((y0 + y1) / 2)}) rotate(-90)" text-anchor="middle" '
         'class="axis">Strength</text>',
     ]
+    return parts
+
+
+def _quadrant_names(frame: _Frame) -> list[str]:
+    """The four quadrants' names in their corners, drawn over the markers with a halo."""
+    x0, x1, y0, y1 = frame.x(-1), frame.x(1), frame.y(0), frame.y(100)
     names = dict(QUADRANTS)
     corners = {
         "you_strong": (x0 + 8, y1 + 18, "start"),
@@ -144,12 +150,11 @@ def _axes(frame: _Frame) -> list[str]:
         "you_weak": (x0 + 8, y0 - 10, "start"),
         "they_weak": (x1 - 8, y0 - 10, "end"),
     }
-    for key, (x, y, anchor) in corners.items():
-        parts.append(
-            f'<text x="{_n(x)}" y="{_n(y)}" text-anchor="{anchor}" class="quad">'
-            f"{escape(names[key])}</text>"
-        )
-    return parts
+    return [
+        f'<text x="{_n(x)}" y="{_n(y)}" text-anchor="{anchor}" class="quad">'
+        f"{escape(names[key])}</text>"
+        for key, (x, y, anchor) in corners.items()
+    ]
 
 
 def _defs(bands: Sequence[str]) -> str:
@@ -181,6 +186,7 @@ def scatter(entries: Sequence[Entry], *, title_id: str, desc_id: str) -> str:
         parts += _dots(entries, bands, frame)
     else:
         parts += _cells(entries, bands, frame)
+    parts += _quadrant_names(frame)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -211,6 +217,7 @@ def _cells(entries: Sequence[Entry], bands: Sequence[str], frame: _Frame) -> lis
         column = min(columns - 1, int((min(1.0, max(-1.0, e.lean)) + 1) / 2 * columns))
         row = min(rows - 1, int(min(100.0, max(0.0, e.strength)) / 100 * rows))
         counts[(e.band, column, row)] += 1
+    most = max(counts.values())
     parts = []
     for band in bands:
         parts.append(f'<g fill="{colour(band)}" class="cells" fill-opacity="0.8">')
@@ -220,7 +227,7 @@ def _cells(entries: Sequence[Entry], bands: Sequence[str], frame: _Frame) -> lis
                 continue
             lean = -1 + (column + 0.5) * 2 / columns
             strength = (row + 0.5) * 100 / rows
-            scale = min(2.6, 0.7 + math.sqrt(n) / 6)
+            scale = 0.6 + 1.4 * math.sqrt(n / most)  # area grows with the count
             low, high = -1 + column * 2 / columns, -1 + (column + 1) * 2 / columns
             parts.append(
                 f'<use href="#{ref}" transform="translate({_n(frame.x(lean))} '

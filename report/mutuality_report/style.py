@@ -36,7 +36,8 @@ svg .lbl { font-size: 14px; }
 svg .val { font-size: 13px; fill: var(--muted); }
 svg .tick { font-size: 12px; fill: var(--muted); }
 svg .axis { font-size: 13px; fill: var(--ink); }
-svg .quad { font-size: 13px; font-weight: 600; fill: #39404d; }
+svg .quad { font-size: 13px; font-weight: 600; fill: #39404d; paint-order: stroke;
+  stroke: #fff; stroke-width: 3px; stroke-linejoin: round; }
 svg .mid { stroke: #8a93a3; stroke-dasharray: 4 4; }
 svg .dots use, svg .cells use { stroke: #fff; stroke-width: 0.6; }
 .map-box { display: flex; gap: 24px; align-items: flex-start; }
