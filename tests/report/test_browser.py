@@ -150,3 +150,25 @@ def test_the_report_prints_on_a4_without_cutting_anything(browser, crm, artefact
     assert len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) >= 2
     boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)", pdf)
     assert boxes and all(abs(float(w) - 595.3) < 2 and abs(float(h) - 841.9) < 2 for w, h in boxes)
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [],
+        [Entry("only", 40, "they_invest_more", 0.6, 30, 0.5, ("They started it",), None, None)],
+    ],
+    ids=["empty book", "one contact without a name"],
+)
+def test_small_books_load_cleanly(browser, tmp_path, entries):
+    page = tmp_path / "small.html"
+    page.write_text(render(entries), encoding="utf-8")
+    open_page(browser, page)
+    assert console_errors(browser) == []
+    for key in SECTIONS:
+        assert browser.find_element(By.ID, key).is_displayed()
+    markers = browser.find_elements(By.CSS_SELECTOR, "svg.map use")
+    assert len(markers) == len(entries)
+    if entries:
+        row = browser.find_element(By.CSS_SELECTOR, "table.they_invest_more tbody tr")
+        assert "only" in row.text  # listed by its id
