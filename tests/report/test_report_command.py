@@ -11,9 +11,13 @@ from mutuality_adapters.sqlite_state import SQLiteStateStore
 from mutuality_cli.main import cli
 from mutuality_report import from_state
 from mutuality_report.book import band_rows
+from mutuality_report.sources import display_name
 from report_helpers import LATER, LATER_AT, expected_top, invoke, synced_twice, top_names
 
-from mutuality_core.sync import run_sync
+from mutuality_core.sync import run_sync, score_source
+
+ENV = {"HUBSPOT_ACCESS_TOKEN": "t"}
+NAMED = ("Ada Chaser", "Bo Answer")
 
 
 def test_the_report_of_the_sample_crm_names_the_core_s_most_one_sided_contacts(crm):
@@ -87,14 +91,19 @@ def test_a_hubspot_book_is_reported_from_the_state_without_any_request(tmp_path,
         cli,
         ["report", "--adapter", "hubspot", "-o", "target=hubspot:portal-4242",
          "--state", str(tmp_path / "state.sqlite"), "--output", "hs.html"],
-        env={"HUBSPOT_ACCESS_TOKEN": "t"},
+        env=ENV,
         catch_exceptions=False,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     page = Path("hs.html").read_text("utf-8")
-    assert "hubspot:portal-4242" in page
-    assert top_names(page, "you_invest_more")[0] == "Ada Chaser"
-    assert "Quiet Corp" in page
+    assert "hubspot:portal-4242" in page and "Ada Chaser" in page
+    expected = _core_bands(folder)
+    for band in ("you_invest_more", "they_invest_more"):
+        assert top_names(page, band) == [n for n, b in expected.items() if b == band]
+    with SQLiteStateStore(tmp_path / "state.sqlite") as state:
+        book = from_state(plugin.connect({"target": "hubspot:portal-4242"}, environ=ENV), state)
+    assert {e.name: e.band for e in book.entries} == expected
+    assert {e.name: e.company for e in book.entries}["Ada Chaser"] == "Quiet Corp"
 
 
 def test_a_salesforce_book_is_reported_from_the_state(tmp_path, crm):
@@ -114,10 +123,17 @@ def test_a_salesforce_book_is_reported_from_the_state(tmp_path, crm):
             run_sync(connection, state, as_of=LATER_AT, now=lambda: LATER_AT)
             book = from_state(connection, state)
         connection.close()
-    by_name = {e.name: e for e in book.entries}
-    assert by_name["Ada Chaser"].band == "you_invest_more"
-    assert by_name["Ada Chaser"].company == "Quiet Corp"
+    assert len(book.entries) == 3
+    named = {e.name: e.band for e in book.entries if e.name in NAMED}  # Salesforce names k3 "k3"
+    assert named == {n: b for n, b in _core_bands(folder).items() if n in NAMED}
+    assert {e.name: e.company for e in book.entries}["Ada Chaser"] == "Quiet Corp"
     assert "Ada Chaser" in book.render()
+
+
+def _core_bands(folder: Path) -> dict[str | None, str]:
+    """Each contact's band as the core scores the folder itself (name, or None unnamed)."""
+    scored = score_source(connect_files(folder).source, as_of=LATER_AT)
+    return {display_name(c): s.band.value for c, s in scored}
 
 
 def _small_folder(folder: Path) -> Path:
