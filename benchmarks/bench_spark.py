@@ -163,11 +163,11 @@ def bench_state(contacts: int, tmp: Path) -> None:
     spark = spark_session("local[2]", {"spark.ui.showConsoleProgress": "false"})
     spark.sparkContext.setLogLevel("ERROR")
     began = time.perf_counter()
-    shipped = written_frame(spark, written).count()
+    shipped = written_frame(spark, written, str(tmp / "staging")).count()
     jvm = jvm_peak_mib(spark)
     seconds = time.perf_counter() - began
-    print(f"  shipped {shipped:,} written values into Spark: {seconds:.1f} s; peak Python RSS "
-          f"{python_peak_mib():,.0f} MiB, driver JVM {jvm or 0:,.0f} MiB")  # fmt: skip
+    print(f"  staged {shipped:,} written values as Parquet for Spark: {seconds:.1f} s; peak RSS "
+          f"Python {python_peak_mib():,.0f} MiB, driver JVM {jvm or 0:,.0f} MiB")  # fmt: skip
     store.close()
 
 

@@ -21,7 +21,7 @@ from mutuality_core.ports import Connection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SPARK_FLAGS = ("engine", "input", "contacts", "master", "conf", "partitions")
+SPARK_FLAGS = ("engine", "input", "contacts", "master", "conf", "partitions", "staging")
 
 
 def engine_options(function: F) -> F:
@@ -35,10 +35,11 @@ def engine_options(function: F) -> F:
     decorators = [
         click.option(
             "--engine",
-            type=click.Choice(["core", "spark"]),
-            default="core",
+            type=click.Choice(["auto", "python", "spark"]),
+            default="auto",
             show_default=True,
-            help="Where to score: in this process, or on Apache Spark (extra 'spark').",
+            help="Where to score: in this process (auto, python: the reference), or on "
+            "Apache Spark (pip install 'mutuality[spark]'). Scores are the same either way.",
         ),
         click.option(
             "--input",
@@ -63,6 +64,12 @@ def engine_options(function: F) -> F:
             "--partitions",
             type=click.IntRange(min=1),
             help="spark: shuffle partitions (default: Spark's, coalesced adaptively).",
+        ),
+        click.option(
+            "--staging",
+            metavar="PATH",
+            help="spark sync: a folder the executors can read (s3://, /dbfs/...) where the "
+            "last written values are staged as Parquet (default: a temp folder in local mode).",
         ),
     ]
     for decorate in reversed(decorators):
@@ -183,5 +190,6 @@ def spark_connection(
         skip_invalid=skip_invalid,
         partitions=spark["partitions"],
         names=data.names,
+        staging=spark["staging"],
     )
     return attrs.evolve(connection, source=source)

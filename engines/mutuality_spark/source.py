@@ -11,11 +11,16 @@ each recorded in the state store before the next, quota stops, resume.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from itertools import islice
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
 
 from mutuality_core.config import ScoringConfig
 from mutuality_core.errors import ConfigError
@@ -52,6 +57,7 @@ class SparkSource:
         skip_invalid: bool = False,
         partitions: int | None = None,
         names: tuple[str, str] = ("activities", "contacts"),
+        staging: str | None = None,
     ) -> None:
         self.spark = spark
         self.activities = activities
@@ -59,6 +65,7 @@ class SparkSource:
         self.skip_invalid = skip_invalid
         self.partitions = partitions
         self.names = names
+        self.staging = staging
 
     def read(self, cursor: Cursor | None) -> Iterator[Page]:
         raise ConfigError(
@@ -78,12 +85,15 @@ class SparkSource:
         from pyspark import StorageLevel
         from pyspark.sql import functions as F
 
+        staging, scratch = self.staging, None
+        if staging is None and _local_master(self.spark):
+            staging = scratch = tempfile.mkdtemp(prefix="mutuality-written-")
         rows = scored_rows(
             self.activities,
             as_of=as_of,
             config=config,
             contacts=self.contacts,
-            written=written_frame(self.spark, written),
+            written=written_frame(self.spark, written, staging),
             skip_invalid=self.skip_invalid,
             min_score_change=min_score_change,
             partitions=self.partitions,
@@ -118,7 +128,7 @@ class SparkSource:
         return DiffedRead(
             contacts_read=changed + unchanged,
             activities_read=activities,
-            changed=_changed(rows, as_of),
+            changed=_changed(rows, as_of, scratch),
             unchanged=unchanged,
             band_counts=dict(bands),
             removed=gone,
@@ -126,7 +136,9 @@ class SparkSource:
         )
 
 
-def _changed(rows: DataFrame, as_of: datetime) -> Iterator[tuple[Contact, MutualityScore]]:
+def _changed(
+    rows: DataFrame, as_of: datetime, scratch: str | None
+) -> Iterator[tuple[Contact, MutualityScore]]:
     """The changed scores, pulled one partition at a time; the job's cache is freed after."""
     from pyspark.sql import functions as F
 
@@ -136,6 +148,8 @@ def _changed(rows: DataFrame, as_of: datetime) -> Iterator[tuple[Contact, Mutual
             yield Contact(row["id"], email=row["email"]), _score(row, as_of)
     finally:
         rows.unpersist()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _score(row: Any, as_of: datetime) -> MutualityScore:
@@ -157,23 +171,52 @@ def _score(row: Any, as_of: datetime) -> MutualityScore:
     )
 
 
-def written_frame(spark: SparkSession, written: Mapping[str, WrittenScore]) -> DataFrame:
-    """The written values (contact_id, score, band) as a DataFrame, built in slices.
+_WRITTEN_SCHEMA = "contact_id string, score double, band string"
 
-    Reads a SQLite store's values in pages (``iter_items``) rather than one query per id.
-    """
-    import pyarrow as pa
 
-    schema = "contact_id string, score double, band string"
+def _slices(written: Mapping[str, WrittenScore]) -> Iterator[pa.Table]:
+    """The written values in tables of WRITTEN_SLICE rows (a SQLite store reads in pages)."""
     items = iter(getattr(written, "iter_items", written.items)())
-    frame = spark.createDataFrame([], schema)
     while chunk := list(islice(items, WRITTEN_SLICE)):
-        table = pa.table(
+        yield pa.table(
             {
-                "contact_id": [cid for cid, _ in chunk],
-                "score": [float(w.score) for _, w in chunk],
-                "band": [w.band for _, w in chunk],
+                "contact_id": pa.array([cid for cid, _ in chunk], pa.string()),
+                "score": pa.array([float(w.score) for _, w in chunk], pa.float64()),
+                "band": pa.array([w.band for _, w in chunk], pa.string()),
             }
         )
-        frame = frame.unionByName(spark.createDataFrame(table.to_pandas(), schema))
-    return frame
+
+
+def written_frame(
+    spark: SparkSession, written: Mapping[str, WrittenScore], staging: str | None = None
+) -> DataFrame:
+    """The written values (contact_id, score, band) as a DataFrame the executors can read.
+
+    With ``staging`` (a folder or URI the executors can read: a local folder in local
+    mode, s3://, gs://, hdfs:// or /dbfs/... on a cluster) they are written there as
+    Parquet, slice by slice, so neither the driver's Python nor its JVM holds them all
+    (10M values measured at ~1 GiB of driver heap otherwise). Without it they travel
+    inside the plan, which needs that much ``spark.driver.memory``.
+    """
+    if staging is None:
+        frame = spark.createDataFrame([], _WRITTEN_SCHEMA)
+        for table in _slices(written):
+            frame = frame.unionByName(spark.createDataFrame(table.to_pandas(), _WRITTEN_SCHEMA))
+        return frame
+    import pyarrow.fs as pafs
+    import pyarrow.parquet as pq
+
+    filesystem, root = pafs.FileSystem.from_uri(
+        staging if ":/" in staging else str(Path(staging).resolve())
+    )
+    filesystem.create_dir(root, recursive=True)
+    count = 0
+    for count, table in enumerate(_slices(written), start=1):
+        pq.write_table(table, f"{root}/written-{count:05d}.parquet", filesystem=filesystem)
+    if not count:
+        return spark.createDataFrame([], _WRITTEN_SCHEMA)
+    return spark.read.schema(_WRITTEN_SCHEMA).parquet(staging)
+
+
+def _local_master(spark: SparkSession) -> bool:
+    return str(spark.sparkContext.master).startswith("local")
