@@ -174,15 +174,26 @@ def _score(row: Any, as_of: datetime) -> MutualityScore:
 _WRITTEN_SCHEMA = "contact_id string, score double, band string"
 
 
-def _slices(written: Mapping[str, WrittenScore]) -> Iterator[pa.Table]:
-    """The written values in tables of WRITTEN_SLICE rows (a SQLite store reads in pages)."""
-    items = iter(getattr(written, "iter_items", written.items)())
+def _score_bands(written: Mapping[str, WrittenScore]) -> Iterator[list[tuple[str, float, str]]]:
+    """(contact id, score, band) in pages; a SQLite store's view reads them in bulk."""
+    pages = getattr(written, "score_band_pages", None)
+    if pages is not None:
+        yield from pages(WRITTEN_SLICE)
+        return
+    items = iter(written.items())
     while chunk := list(islice(items, WRITTEN_SLICE)):
+        yield [(cid, w.score, w.band) for cid, w in chunk]
+
+
+def _slices(written: Mapping[str, WrittenScore]) -> Iterator[pa.Table]:
+    """The written values as Arrow tables of at most WRITTEN_SLICE rows."""
+    for page in _score_bands(written):
+        ids, scores, bands = zip(*page, strict=True)
         yield pa.table(
             {
-                "contact_id": pa.array([cid for cid, _ in chunk], pa.string()),
-                "score": pa.array([float(w.score) for _, w in chunk], pa.float64()),
-                "band": pa.array([w.band for _, w in chunk], pa.string()),
+                "contact_id": pa.array(ids, pa.string()),
+                "score": pa.array(scores, pa.float64()),
+                "band": pa.array(bands, pa.string()),
             }
         )
 

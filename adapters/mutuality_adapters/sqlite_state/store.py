@@ -757,24 +757,23 @@ class _WrittenView(Mapping[str, WrittenScore]):
         except sqlite3.Error as exc:
             raise self._explain(exc, "read") from exc
 
-    def iter_items(self) -> Iterator[tuple[str, WrittenScore]]:
-        """Every (contact id, written value), read in pages of rows, not one query per id.
+    def score_band_pages(self, size: int = 100_000) -> Iterator[list[tuple[str, float, str]]]:
+        """(contact id, score, band) of every written value, a page of rows at a time.
 
-        What a whole-table diff needs (e.g. shipping the values to a Spark job); the
-        default ``Mapping.items`` would look each id up on its own.
+        All that deciding a material change needs (see ``is_material_change``), without
+        building a WrittenScore per row: what a whole-table diff elsewhere (Spark) reads.
         """
         try:
             after = ""
             while True:
                 rows = self._db.execute(
-                    f"SELECT {_WRITTEN_COLUMNS} FROM written WHERE target = ? AND contact_id > ? "
-                    "ORDER BY contact_id LIMIT 10000",
-                    (self._target, after),
+                    "SELECT contact_id, score, band FROM written WHERE target = ? "
+                    "AND contact_id > ? ORDER BY contact_id LIMIT ?",
+                    (self._target, after, size),
                 ).fetchall()
                 if not rows:
                     return
-                for row in rows:
-                    yield row[0], _written_from_row(row)
+                yield rows
                 after = rows[-1][0]
         except sqlite3.Error as exc:
             raise self._explain(exc, "read") from exc
