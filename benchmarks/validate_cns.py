@@ -5,6 +5,9 @@ the closest public ground truth we have for "this tie is real and runs both
 ways", so this script runs the *real* pipeline (files adapter -> sync engine ->
 scores.csv) on the study's calls and text messages and measures how well the
 product's outputs separate friends from non-friends, next to naive baselines.
+Two more tests need no label: does the score on days 0-14 foresee the same pair's
+raw balance on days 14-28 (test-retest), and does the score on days 0-21 foresee
+that the other side writes on days 21-28 (prediction)?
 
 Usage::
 
