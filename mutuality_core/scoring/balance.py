@@ -24,7 +24,7 @@ __all__ = ["balanced_probability", "posterior", "regularized_beta"]
 
 #: Relative change at which the continued fraction has converged (far below the
 #: 0.0001 that a score rounded to two decimals can show).
-EPSILON = 1e-15
+EPSILON = 1e-14
 #: Enough for every (a, b) a CRM produces: convergence takes about sqrt(max(a, b))
 #: steps at worst, and a posterior with a million units of evidence needs ~100.
 MAX_STEPS = 1000
@@ -38,7 +38,7 @@ def _continued_fraction(a: float, b: float, x: float) -> float:
     qam = a - 1.0
     c = 1.0
     d = 1.0 - qab * x / qap
-    if abs(d) < _TINY:
+    if -_TINY < d < _TINY:
         d = _TINY
     d = 1.0 / d
     h = d
@@ -46,19 +46,19 @@ def _continued_fraction(a: float, b: float, x: float) -> float:
         m2 = 2.0 * m
         step = m * (b - m) * x / ((qam + m2) * (a + m2))
         d = 1.0 + step * d
-        if abs(d) < _TINY:
+        if -_TINY < d < _TINY:
             d = _TINY
         c = 1.0 + step / c
-        if abs(c) < _TINY:
+        if -_TINY < c < _TINY:
             c = _TINY
         d = 1.0 / d
         h *= d * c
         step = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
         d = 1.0 + step * d
-        if abs(d) < _TINY:
+        if -_TINY < d < _TINY:
             d = _TINY
         c = 1.0 + step / c
-        if abs(c) < _TINY:
+        if -_TINY < c < _TINY:
             c = _TINY
         d = 1.0 / d
         delta = d * c
@@ -71,15 +71,22 @@ def _continued_fraction(a: float, b: float, x: float) -> float:
 def regularized_beta(a: float, b: float, x: float) -> float:
     """``I_x(a, b)``: the probability that a ``Beta(a, b)`` variable is below ``x``.
 
-    ``a, b > 0`` and ``0 < x < 1``. The continued fraction converges fast only on the
-    side of the mean that ``x`` is on, so the other side uses ``I_x(a, b) = 1 - I_{1-x}(b, a)``.
+    ``a, b > 0`` and ``0 < x < 1``.
     """
-    log_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    )
+    log_beta = math.lgamma(a + b) - (math.lgamma(a) + math.lgamma(b))  # symmetric in a, b
+    return _below(a, b, x, log_beta, math.log(x), math.log1p(-x))
+
+
+def _below(a: float, b: float, x: float, log_beta: float, log_x: float, log_1mx: float) -> float:
+    """``I_x(a, b)`` given ``log_beta = -ln B(a, b)``, ``ln x`` and ``ln(1 - x)``.
+
+    The continued fraction converges fast only on the side of the mean that ``x`` is
+    on, so the other side uses ``I_x(a, b) = 1 - I_{1-x}(b, a)``.
+    """
+    front = math.exp(log_beta + a * log_x + b * log_1mx)
     if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(log_front) * _continued_fraction(a, b, x) / a
-    return 1.0 - math.exp(log_front) * _continued_fraction(b, a, 1.0 - x) / b
+        return front * _continued_fraction(a, b, x) / a
+    return 1.0 - front * _continued_fraction(b, a, 1.0 - x) / b
 
 
 def posterior(theirs: float, yours: float, credits_per_observation: float) -> tuple[float, float]:
@@ -95,9 +102,16 @@ def posterior(theirs: float, yours: float, credits_per_observation: float) -> tu
 
 
 def balanced_probability(a: float, b: float, low: float) -> float:
-    """``P(low <= p <= 1 - low)`` for ``p ~ Beta(a, b)``, clamped to [0, 1]."""
-    below = regularized_beta(a, b, low)
-    above = regularized_beta(b, a, low)
+    """``P(low <= p <= 1 - low)`` for ``p ~ Beta(a, b)``, clamped to [0, 1].
+
+    ``1 - (below + above)`` with ``above`` computed as ``below`` of the swapped
+    parameters: float addition commutes, so swapping the sides gives the same number.
+    """
+    log_beta = math.lgamma(a + b) - (math.lgamma(a) + math.lgamma(b))  # symmetric in a, b
+    log_low = math.log(low)
+    log_high = math.log1p(-low)
+    below = _below(a, b, low, log_beta, log_low, log_high)
+    above = _below(b, a, low, log_beta, log_low, log_high)
     inside = 1.0 - (below + above)
     if inside < 0.0:
         return 0.0

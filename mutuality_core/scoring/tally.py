@@ -197,12 +197,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
         else:
             side = -1
         w = exp((ts - as_ts) * decay)
-        kind = 0
-        if channel is email_:
-            cost = 1.0
-            planned = False
-            kind = 1
-        elif channel is message_:
+        if channel is email_ or channel is message_:
             cost = 1.0
             planned = False
         elif channel is meeting_:
@@ -223,7 +218,6 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
                 if planned:
                     cost = 1.0  # an unanswered call is an attempt: one-way, like a message
                     planned = False
-                    kind = 2
             elif not planned:
                 continue  # a cancelled or declined email says nothing
             else:
@@ -276,7 +270,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
         else:
             effort[side] += ew * cw
             messages[side] += 1
-            if kind == 2:
+            if channel is call_:  # a call that is not planned: nobody picked up
                 calls[side] += 1
 
         # the conversation this activity belongs to
@@ -293,8 +287,11 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
             starters.append(side)
             if side != BOTH:
                 initiation[side] += iw * w
-            state = [BOTH if closes else side, ts, w, not closes, kind]
-            if not closes:
+            if closes:
+                state = [BOTH, ts, w, False, 0]
+            else:
+                kind = 1 if channel is email_ else 2 if channel is call_ else 0
+                state = [side, ts, w, True, kind]
                 reach_outs[side] += 1
                 if kind == 1:
                     email_reach_outs[side] += 1
@@ -330,15 +327,18 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
                 expects = not closes and before in (side, BOTH)
             if expects:
                 reach_outs[side] += 1
-                if kind == 1:
+                if channel is email_:
                     email_reach_outs[side] += 1
-                elif kind == 2:
+                    state[4] = 1
+                elif channel is call_:
                     call_reach_outs[side] += 1
+                    state[4] = 2
+                else:
+                    state[4] = 0
             state[0] = BOTH if closes else side
             state[1] = ts
             state[2] = w
             state[3] = expects
-            state[4] = kind
 
         tags = a.tags
         if tags and side != BOTH:

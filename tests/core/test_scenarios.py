@@ -242,22 +242,20 @@ def test_worked_example_from_the_docs_matches_the_formulas():
     them = c.effort_weight * w(19) + c.responsiveness_weight * 0.5 ** (
         24 / c.latency_half_life_hours
     ) * w(20)
-    n = w(30) + w(26) + w(20) + w(19) + w(10)  # recency-weighted evidence
-    a_, b_ = 1 + n * them / (you + them), 1 + n * you / (you + them)
+    k = c.credits_per_observation
     result = score_contact(history, as_of=as_of)
-    assert result.lean == pytest.approx(n * (them - you) / ((you + them) * (n + 2)), abs=5e-4)
-    assert result.score == pytest.approx(100 * _beta_mass(a_, b_, 1 / 3, 2 / 3), abs=5e-3)
+    assert result.lean == pytest.approx((them - you) / (them + you + 2 * k), abs=5e-4)
+    assert result.score == pytest.approx(
+        100 * _beta_mass(1 + them / k, 1 + you / k, 1 / 3, 2 / 3), abs=5e-3
+    )
+    n = w(30) + w(26) + w(20) + w(19) + w(10)  # recency-weighted evidence
     engagement = w(30) + w(26) + w(20) + w(19) + w(10)
     assert result.strength == pytest.approx(
         100 * (1 - exp(-engagement / c.strength_scale)), abs=5e-3
     )
     assert result.confidence == pytest.approx(n / (n + c.confidence_evidence), abs=5e-4)
-    # P(balanced) = 0.22: leaning your way, not yet beyond one_sided_max_probability (0.2)
-    assert result.band is Band.INSUFFICIENT_DATA
-    assert result.reasons[:2] == (
-        "Not enough evidence yet to call it (5 activities)",
-        "They do about 1 for every 9 of yours",
-    )
+    assert result.band is Band.YOU_INVEST_MORE
+    assert result.reasons[0] == "They do about 1 for every 9 of yours"
 
 
 def _beta_mass(a: float, b: float, low: float, high: float, steps: int = 200_000) -> float:
