@@ -76,6 +76,19 @@ MIGRATIONS: tuple[str, ...] = (
         heartbeat_at TEXT NOT NULL
     );
     """,
+    # 2: which algorithm wrote each score (every score written before was
+    # mutuality-1.0, the only version there was), and failed writes to retry.
+    """
+    ALTER TABLE written ADD COLUMN algorithm TEXT;
+    UPDATE written SET algorithm = 'mutuality-1.0';
+    CREATE TABLE failed (
+        target TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        error TEXT NOT NULL,
+        runs INTEGER NOT NULL,
+        PRIMARY KEY (target, contact_id)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from mutuality_core.errors import ConfigError, LockHeldError, StateError
 from mutuality_core.model import Activity, Contact
-from mutuality_core.ports import Cursor, Page, WrittenScore
+from mutuality_core.ports import Cursor, FailedWrite, Page, WrittenScore
 
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -64,7 +64,11 @@ _HELD: set[tuple[str, str]] = set()
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 _CONTACT_COLUMNS = "contact_id, email, first_name, last_name, company, modified_at, extra"
-_WRITTEN_COLUMNS = "contact_id, score, band, lean, strength, confidence, reasons, scored_at"
+_WRITTEN_COLUMNS = (
+    "contact_id, score, band, lean, strength, confidence, reasons, scored_at, algorithm"
+)
+#: Tables holding one row per (target, contact) that forgetting a contact empties.
+_PER_CONTACT_TABLES = ("contacts", "activities", "written", "failed")
 
 
 def _utcnow() -> str:
@@ -477,7 +481,7 @@ class SQLiteStateStore:
                 )
             if page.deleted_contact_ids:
                 gone = [(target, i) for i in page.deleted_contact_ids]
-                for table in ("contacts", "activities", "written"):
+                for table in _PER_CONTACT_TABLES:
                     db.executemany(
                         f"DELETE FROM {table} WHERE target = ? AND contact_id = ?",
                         gone,
@@ -489,7 +493,7 @@ class SQLiteStateStore:
                 )
             self._heartbeat(db, target)
 
-    def finish_full_read(self, target: str, seen_contact_ids: Iterable[str]) -> None:
+    def finish_full_read(self, target: str, seen_contact_ids: Iterable[str]) -> list[str]:
         with self._transaction() as db:
             generation = self._generation(db, target)
             db.execute("CREATE TEMP TABLE IF NOT EXISTS seen_ids (id TEXT PRIMARY KEY)")
@@ -497,21 +501,37 @@ class SQLiteStateStore:
             db.executemany(
                 "INSERT OR IGNORE INTO seen_ids (id) VALUES (?)", ((i,) for i in seen_contact_ids)
             )
-            dropped = db.execute(
+            dropped = [
+                row[0]
+                for row in db.execute(
+                    "SELECT contact_id FROM contacts WHERE target = ? AND generation < ? "
+                    "AND contact_id NOT IN (SELECT id FROM seen_ids)",
+                    (target, generation),
+                )
+            ]
+            db.execute(
                 "DELETE FROM contacts WHERE target = ? AND generation < ? "
                 "AND contact_id NOT IN (SELECT id FROM seen_ids)",
                 (target, generation),
-            ).rowcount
+            )
             db.execute(
                 "DELETE FROM activities WHERE target = ? AND (generation < ? OR contact_id NOT IN "
                 "(SELECT contact_id FROM contacts WHERE target = ?))",
                 (target, generation, target),
             )
+            for table in ("written", "failed"):
+                db.executemany(
+                    f"DELETE FROM {table} WHERE target = ? AND contact_id = ?",
+                    [(target, i) for i in dropped],
+                )
             db.execute("DELETE FROM seen_ids")
             db.execute("UPDATE targets SET full_read_pending = 0 WHERE target = ?", (target,))
             self._heartbeat(db, target)
             if dropped:
-                log.info("full read of %s: dropped %d contacts no longer there", target, dropped)
+                log.info(
+                    "full read of %s: dropped %d contacts no longer there", target, len(dropped)
+                )
+            return dropped
 
     def iter_histories(self, target: str) -> Iterator[tuple[Contact, list[Activity]]]:
         """Every cached contact with its cached activities, ordered by contact id.
@@ -577,7 +597,7 @@ class SQLiteStateStore:
         with self._transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO written (target, contact_id, score, band, lean, strength, "
-                "confidence, reasons, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "confidence, reasons, scored_at, algorithm) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         target,
@@ -589,9 +609,32 @@ class SQLiteStateStore:
                         w.confidence,
                         w.reasons,
                         w.scored_at.isoformat(),
+                        w.algorithm,
                     )
                     for w in written
                 ],
+            )
+            db.executemany(
+                "DELETE FROM failed WHERE target = ? AND contact_id = ?",
+                [(target, w.contact_id) for w in written],
+            )
+            self._heartbeat(db, target)
+
+    # -- failed writes ----------------------------------------------------------------
+
+    @_reads
+    def failed(self, target: str) -> Mapping[str, FailedWrite]:
+        rows = self._db.execute(
+            "SELECT contact_id, error, runs FROM failed WHERE target = ?", (target,)
+        )
+        return {row[0]: FailedWrite(row[0], row[1], row[2]) for row in rows}
+
+    def record_failed(self, target: str, failed: Sequence[FailedWrite]) -> None:
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO failed (target, contact_id, error, runs) "
+                "VALUES (?, ?, ?, ?)",
+                [(target, f.contact_id, f.error, f.runs) for f in failed],
             )
             self._heartbeat(db, target)
 
@@ -657,7 +700,7 @@ class SQLiteStateStore:
         The next sync reads everything again and rewrites every score once.
         """
         with self._transaction() as db:
-            for table in ("targets", "contacts", "activities", "written"):
+            for table in ("targets", *_PER_CONTACT_TABLES):
                 db.execute(f"DELETE FROM {table} WHERE target = ?", (target,))
 
     def close(self) -> None:
@@ -760,7 +803,7 @@ def _contact_from_row(row: tuple[Any, ...]) -> Contact:
 
 
 def _written_from_row(row: tuple[Any, ...]) -> WrittenScore:
-    contact_id, score, band, lean, strength, confidence, reasons, scored_at = row
+    contact_id, score, band, lean, strength, confidence, reasons, scored_at, algorithm = row
     return WrittenScore(
         contact_id,
         score,
@@ -770,4 +813,5 @@ def _written_from_row(row: tuple[Any, ...]) -> WrittenScore:
         confidence,
         reasons,
         datetime.fromisoformat(scored_at),
+        algorithm,
     )
