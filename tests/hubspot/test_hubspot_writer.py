@@ -56,8 +56,10 @@ def test_writes_all_properties_in_one_request(writer, server, portal):
     assert props["mutuality_score"] == "61"
     assert props["mutuality_band"] == "mutual"
     assert props["mutuality_reasons"] == "Replies to most of your emails"
-    # when it was written (what tells our writes from real edits), not the score's as_of
-    written = parse_hubspot_time(props["mutuality_scored_at"])
+    # scored_at is the as_of the score describes, as in scores.csv and Salesforce
+    assert parse_hubspot_time(props["mutuality_scored_at"]) == AS_OF
+    # written_at is when it was written (what tells our writes from real edits)
+    written = parse_hubspot_time(props["mutuality_written_at"])
     assert written != AS_OF
     assert 0 <= portal.get("contacts", ids[0]).updated_ms - to_epoch_ms(written) < 10
     assert writer.batch_size == 100
