@@ -14,16 +14,25 @@ from typing import Any
 
 import attrs
 
-from mutuality_core.ports import FailedWrite, StoredScore, WrittenScore
+from mutuality_core.errors import ConfigError
+from mutuality_core.ports import Connection, FailedWrite, StateStore, StoredScore, WrittenScore
+from mutuality_core.scoring import ALGORITHM_VERSION
 
-__all__ = ["DRIFT_REASONS", "VerifyReport", "drift_reason", "is_outdated", "verify"]
+__all__ = [
+    "DRIFT_REASONS",
+    "VerifyReport",
+    "drift_reason",
+    "is_outdated",
+    "verify",
+    "verify_connection",
+]
 
 #: Why a contact is rewritten although its score did not change materially.
 DRIFT_REASONS = ("missing", "edited", "outdated")
 
-#: Scores are written rounded (HubSpot to 0.1, Salesforce to 0.01 points): a stored
-#: score this close to the written one is the same score.
-_SCORE_TOLERANCE = 0.051
+#: Scores are written rounded (scores.csv to whole points, HubSpot to 0.1, Salesforce
+#: to 0.01): a stored score within half a point of the written one is the same score.
+_SCORE_TOLERANCE = 0.501
 
 
 def drift_reason(stored: StoredScore, written: WrittenScore) -> str | None:
@@ -140,3 +149,27 @@ def verify(
         not_written=counts["not_written"],
         examples={k: tuple(v) for k, v in examples.items()},
     )
+
+
+def verify_connection(
+    connection: Connection, state: StateStore | None, *, algorithm: str = ALGORITHM_VERSION
+) -> VerifyReport:
+    """Read the target's score fields and compare them with ``state``; writes nothing.
+
+    Costs what listing the contacts' score fields costs (HubSpot: one request per 100
+    contacts; Salesforce: one query, a request per ``page_size`` rows; files: reading
+    the scores file). Takes no lock: a sync running meanwhile may show as differences.
+    """
+    read_stored = getattr(connection.writer, "stored_scores", None)
+    if read_stored is None:
+        raise ConfigError(
+            f"{connection.target}: this adapter cannot list the scores it holds "
+            "(its writer has no stored_scores()), so there is nothing to verify against"
+        )
+    if state is None:
+        written: Mapping[str, WrittenScore] = {}
+        failed: Mapping[str, FailedWrite] = {}
+    else:
+        written = state.written(connection.target)
+        failed = state.failed(connection.target)
+    return verify(connection.target, read_stored(), written, failed, algorithm=algorithm)

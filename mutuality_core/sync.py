@@ -851,7 +851,7 @@ def run_sync(
             log.warning("%s: stopped early, API quota exhausted: %s", target, exc)
             result = report("quota", str(exc))
         except BaseException as exc:
-            result = report("error", f"{type(exc).__name__}: {exc}")
+            result = report("error", _describe(exc))
             try:
                 state.finish_run(run_id, finished_at=result.finished_at, report=result.to_dict())
             except Exception:  # the original error matters more
@@ -861,6 +861,13 @@ def run_sync(
             result = report()
         state.finish_run(run_id, finished_at=result.finished_at, report=result.to_dict())
         return result
+
+
+def _describe(error: BaseException) -> str:
+    """The run history's one line about why a run ended in an error."""
+    if isinstance(error, KeyboardInterrupt):
+        return str(error) or "interrupted by the user (Ctrl-C)"
+    return f"{type(error).__name__}: {error}"
 
 
 def _sync(

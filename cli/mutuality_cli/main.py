@@ -32,6 +32,7 @@ from mutuality_cli.reports import (
     most_one_sided,
     run_row,
     summary_lines,
+    verify_lines,
     write_failed_report,
     write_report,
 )
@@ -51,9 +52,10 @@ from mutuality_core.ports import StateStore
 def cli() -> None:
     """Measure how mutual each CRM relationship is, explain it, and write it back.
 
-    Quick start (no configuration, no credentials):
+    Quick start (no configuration, no credentials; the sample data ends on
+    2026-06-30, so score it as of that day, or most of it is dormant today):
 
-        mutuality sync --adapter files --path examples/sample_crm
+        mutuality sync --adapter files --path examples/sample_crm --as-of 2026-06-30T00:00:00Z
 
     Configuration comes from flags, then MUTUALITY_* environment variables,
     then mutuality.toml (see docs/configuration.md).
@@ -314,6 +316,53 @@ def sync(
             )
             click.echo("\n".join(lines), err=report_path == "-")
     if report.failed or report.stopped_reason:
+        sys.exit(exit_codes.RECORDS_FAILED)
+
+
+# --------------------------------------------------------------------------- verify
+
+
+@cli.command()
+@adapter_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="Output format on stdout.",
+)
+@common_options
+def verify(
+    flags: dict[str, Any],
+    adapter_option: tuple[str, ...],
+    fmt: str,
+    config_path: str | None,
+    verbose: int,
+) -> None:
+    """Check that the CRM still holds the scores the last syncs wrote; changes nothing.
+
+    Counts contacts in sync, missing (fields emptied), edited (changed by someone
+    else), outdated (written by an older algorithm), gone (deleted in the CRM) and
+    failed in the last run. Exits 1 when anything differs, so it can be a
+    monitoring check after the nightly job; `mutuality sync --full` repairs it.
+    """
+    configure_logging(verbose)
+    config = load_config(config_path, flags, adapter_option)
+    if not config.state.exists():
+        raise ConfigError(
+            f"no state file at {config.state}: nothing was synced yet, so there is nothing "
+            "to verify; run `mutuality sync` first (or pass --state)"
+        )
+    from mutuality_core.reconcile import verify_connection
+
+    with opened(config, read_only=True) as (connection, state_store):
+        result = verify_connection(connection, state_store)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo("\n".join(verify_lines(result)))
+    if result.differs:
         sys.exit(exit_codes.RECORDS_FAILED)
 
 

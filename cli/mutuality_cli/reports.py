@@ -99,8 +99,21 @@ def summary_lines(
         f"  read {report.contacts_read:,} contacts and {report.activities_read:,} activities; "
         f"scored {report.contacts_scored:,}",
         f"  {report.changed:,} changed, {report.written:,} written, {report.failed:,} failed",
-        "Bands:",
     ]
+    if report.repaired:
+        why = ", ".join(f"{n:,} {reason}" for reason, n in report.repaired_by_reason.items())
+        verb = "to repair" if report.dry_run else "repaired"
+        lines.append(f"  {report.repaired:,} {verb} ({why}): the CRM's fields had drifted")
+    if report.retried:
+        verb = "to retry" if report.dry_run else "retried"
+        lines.append(f"  {report.retried:,} {verb} (their write failed in an earlier run)")
+    if report.forgotten:
+        lines.append(
+            f"  {len(report.forgotten):,} contact(s) no longer in the source, forgotten: "
+            + ", ".join(report.forgotten[:5])
+            + (" ..." if len(report.forgotten) > 5 else "")
+        )
+    lines.append("Bands:")
     total = sum(report.band_counts.values()) or 1
     for band, count in sorted(report.band_counts.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"  {band:<18} {count:>7,}  {100 * count / total:5.1f}%")
@@ -118,12 +131,25 @@ def summary_lines(
     rejected = getattr(report, "rejected", 0)
     if rejected:
         rejects_file = getattr(connection.source, "rejects_path", None)
-        where = f"; see {rejects_file}" if rejects_file else " (listed in --report)"
+        if report.dry_run:
+            where = "; a dry run writes no rejects file (--report lists them)"
+        else:
+            where = f"; see {rejects_file}" if rejects_file else " (listed in --report)"
         lines.append(f"  {rejected:,} invalid record(s) skipped{where}")
     for failure in list(report.failures)[:5]:
         lines.append(f"  failed {failure.contact_id}: {failure.error}")
     if report.failed > 5:
         lines.append(f"  ... and {report.failed - 5} more (see --report)")
+    persistent = report.persistent_failures
+    if persistent:
+        lines.append(
+            f"  {len(persistent):,} contact(s) failed the same way "
+            f"{report.persistent_failure_runs}+ runs in a row (retried every run):"
+        )
+        for failure in persistent[:5]:
+            runs = report.failure_runs.get(failure.contact_id, 1)
+            hint = "; if it was deleted, `sync --full` forgets it" if failure.gone else ""
+            lines.append(f"    {failure.contact_id} ({runs} runs): {failure.error}{hint}")
     if report.stopped_reason:
         lines.append(
             f"Stopped early ({report.stopped_reason}); state is saved, rerun later to continue."
@@ -140,7 +166,10 @@ def most_one_sided(state: StateStore, target: str, limit: int = 5) -> list[Any]:
     return one_sided[:limit]
 
 
-RUN_FIELDS = ("run_id", "target", "started_at", "finished_at", "status", "written", "failed")
+RUN_FIELDS = (
+    "run_id", "target", "started_at", "finished_at", "status",
+    "written", "repaired", "retried", "failed",
+)  # fmt: skip
 
 
 def run_row(run: Mapping[str, Any]) -> dict[str, str]:
@@ -180,3 +209,33 @@ def _short_time(value: Any) -> Any:
         return iso(parse_iso_datetime(value).replace(microsecond=0))
     except ValueError:
         return value
+
+
+def verify_lines(result: Any) -> list[str]:
+    """``mutuality verify`` as text: the counts, a few ids per difference, what to do."""
+    lines = [f"Verified {result.target} against the state (algorithm {result.algorithm})"]
+    rows = (
+        ("in sync", result.in_sync, None),
+        ("missing", result.missing, "missing"),
+        ("edited", result.edited, "edited"),
+        ("outdated", result.outdated, "outdated"),
+        ("gone", result.gone, "gone"),
+        ("failed last run", result.failed_last_run, "failed_last_run"),
+    )
+    for label, count, key in rows:
+        examples = result.examples.get(key, ()) if key else ()
+        more = f"  e.g. {', '.join(examples)}" if count and examples else ""
+        lines.append(f"  {label:<16} {count:>8,}{more}")
+    if result.not_written:
+        lines.append(
+            f"  {'not synced yet':<16} {result.not_written:>8,}  (new since the last sync; "
+            "not a difference)"
+        )
+    if result.differs:
+        lines.append(
+            "Differences found: `mutuality sync --full` rewrites missing, edited and outdated "
+            "scores, retries failed ones and forgets gone contacts."
+        )
+    else:
+        lines.append("Everything the state wrote is in place.")
+    return lines

@@ -13,14 +13,15 @@ import errno
 import io
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
 from mutuality_core.errors import ConfigError
 from mutuality_core.explain import join_reasons
-from mutuality_core.ports import ScoreUpdate, WriteResult
+from mutuality_core.ports import ScoreUpdate, StoredScore, WriteResult
+from mutuality_core.timestamps import parse_iso_datetime
 
 __all__ = ["SCORE_COLUMNS", "OutputError", "ScoresFileWriter"]
 
@@ -197,6 +198,22 @@ class ScoresFileWriter:
         if self._rows is not None:
             return frozenset(self._rows)
         return frozenset(self._scan_ids())
+
+    def stored_scores(self) -> Iterator[StoredScore]:
+        """Every row of the file as the score fields it holds now (for ``mutuality verify``)."""
+        try:
+            if not self.path.exists():
+                return
+            with self.path.open("r", encoding="utf-8-sig", newline="") as f:
+                for row in csv.DictReader(f):
+                    if row.get("id"):
+                        yield _stored_from_row(row)
+        except OSError as exc:
+            raise _os_failure("read", self.path, exc) from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise OutputError(
+                f"cannot read {self.path}: {exc}; the next sync rewrites it"
+            ) from None
 
     def _scan_ids(self, *, first_only: bool = False) -> set[str]:
         """The ids in the file without keeping its rows (a no-change sync loads nothing).
@@ -387,3 +404,27 @@ def _os_failure(action: str, path: Path, exc: OSError) -> OutputError:
     else:
         step = "fix the cause and run again (the previous file is unchanged)"
     return OutputError(f"cannot {action} {path}: {reason}; {step}")
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return None if not text else float(text)
+    except ValueError:
+        return None
+
+
+def _stored_from_row(row: dict[str, str]) -> StoredScore:
+    try:
+        scored_at = parse_iso_datetime(row["scored_at"]) if row.get("scored_at") else None
+    except ValueError:
+        scored_at = None
+    return StoredScore(
+        contact_id=row["id"],
+        score=_number(row.get("score")),
+        band=row.get("band") or None,
+        lean=_number(row.get("lean")),
+        strength=_number(row.get("strength")),
+        confidence=_number(row.get("confidence")),
+        reasons=row.get("reasons") or None,
+        scored_at=scored_at,
+    )
