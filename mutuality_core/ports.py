@@ -320,6 +320,10 @@ class AdapterPlugin(Protocol):
     ``environ`` is passed in (not read from ``os.environ``) so the adapter can look up
     its own secrets (e.g. ``HUBSPOT_ACCESS_TOKEN``) and stay testable.
 
+    An adapter that reads settings from variables of its own naming (a token in
+    ``HUBSPOT_ACCESS_TOKEN``) may list them as ``environment: Mapping[str, str]``
+    (setting -> variable), so ``mutuality config show`` can say where a value came from.
+
     An adapter may also offer ``commands() -> Mapping[str, click.Command]`` with
     keys ``"setup"`` and/or ``"fake"``; the CLI mounts them as
     ``mutuality setup NAME`` and ``mutuality fake NAME``. Such a command finds the

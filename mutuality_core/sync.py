@@ -974,24 +974,30 @@ def score_connection(
     as_of: datetime,
     scoring: ScoringConfig | None = None,
     progress: ProgressCallback | None = None,
+    rejections: list[Rejection] | None = None,
 ) -> Iterator[tuple[Contact, MutualityScore]]:
     """Score every contact of ``connection``; writes nothing and changes no state.
 
     For an incremental source with a saved cursor, only the changes since that
     cursor are read and laid over the state store's cache (no full CRM read).
+    ``rejections``, if given, receives the records the source skipped as invalid
+    once every contact has been yielded, so the caller can say how many and where.
     """
     _check_as_of(as_of)
     config = scoring or ScoringConfig()
+    tally = _Tally()
     histories = _histories_without_storing(
         connection.source,
         state,
         connection.target,
         False,
-        _Tally(),
+        tally,
         progress or _no_progress,
     )
     for contact, activities in histories:
         yield contact, _score(contact, activities, as_of, config)
+    if rejections is not None:
+        rejections.extend(tally.rejections)
 
 
 def load_history(

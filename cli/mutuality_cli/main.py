@@ -6,6 +6,7 @@ function and renders its result. Typed library errors become documented exit cod
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from mutuality_cli.reports import (
     RUN_FIELDS,
     latest_run,
     most_one_sided,
+    rejection_lines,
     run_row,
     summary_lines,
     verify_lines,
@@ -55,6 +57,7 @@ def cli() -> None:
     Quick start (no configuration, no credentials; the sample data ends on
     2026-06-30, so score it as of that day, or most of it is dormant today):
 
+    \b
         mutuality sync --adapter files --path examples/sample_crm --as-of 2026-06-30T00:00:00Z
 
     Configuration comes from flags, then MUTUALITY_* environment variables,
@@ -127,14 +130,22 @@ def score(
     moment = as_of or now_utc()
     from mutuality_core import sync as engine
 
+    rejections: list[Any] = []
     with (
         opened(config, read_only=True) as (connection, state_store),
         progress_display(quiet) as progress,
     ):
         results = engine.score_connection(
-            connection, state_store, as_of=moment, scoring=scoring, progress=progress
+            connection,
+            state_store,
+            as_of=moment,
+            scoring=scoring,
+            progress=progress,
+            rejections=rejections,
         )
         write_rows((score_row(s, contact) for contact, s in results), fmt, sys.stdout, SCORE_FIELDS)
+    for line in rejection_lines(rejections, written_to=None):
+        click.echo(line, err=True)
 
 
 # --------------------------------------------------------------------------- explain
@@ -543,6 +554,7 @@ def config_show(
         adapter_option,
     )
     data = effective.to_dict(masked=True)
+    _add_adapter_environment(data, effective.adapter)
     # Every scoring setting, defaults included, validated as a run would validate it.
     data["scoring"] = attrs.asdict(effective.scoring_config())
     if as_json:
@@ -560,6 +572,26 @@ def config_show(
     for key, value in data["adapters"][effective.adapter].items():
         origin = origins.get(f"adapters.{effective.adapter}.{key}", "")
         click.echo(f"{key} = {json.dumps(value)}  # {origin}")
+
+
+def _add_adapter_environment(data: dict[str, Any], adapter: str) -> None:
+    """Settings the adapter reads from variables of its own (e.g. HUBSPOT_ACCESS_TOKEN).
+
+    Shown with the variable's name, the value masked when secret; a value from the
+    file or a flag takes precedence in the adapters, so it is not shown twice.
+    """
+    from mutuality_cli.settings import mask
+
+    try:
+        plugin = discovery.load_adapter(adapter)
+    except MutualityError:
+        return  # `mutuality adapters` says why it does not load
+    settings = data["adapters"].setdefault(adapter, {})
+    for key, name in dict(getattr(plugin, "environment", {}) or {}).items():
+        if key in settings or not os.environ.get(name):
+            continue
+        settings[key] = mask({key: os.environ[name]})[key]
+        data["origins"][f"adapters.{adapter}.{key}"] = f"env {name}"
 
 
 # --------------------------------------------------------------------------- plugin commands

@@ -128,14 +128,14 @@ def summary_lines(
                 f"  {w.contact_id:<{width}}  {w.band:<17} lean {w.lean:+.2f}  "
                 f"score {w.score:5.1f}  {_first_reason(w.reasons)}"
             )
-    rejected = getattr(report, "rejected", 0)
-    if rejected:
-        rejects_file = getattr(connection.source, "rejects_path", None)
-        if report.dry_run:
-            where = "; a dry run writes no rejects file (--report lists them)"
-        else:
-            where = f"; see {rejects_file}" if rejects_file else " (listed in --report)"
-        lines.append(f"  {rejected:,} invalid record(s) skipped{where}")
+    if report.rejected:
+        rejects_file = None if report.dry_run else getattr(connection.source, "rejects_path", None)
+        lines.extend(
+            "  " + line
+            for line in rejection_lines(
+                report.rejections, written_to=rejects_file, total=report.rejected
+            )
+        )
     for failure in list(report.failures)[:5]:
         lines.append(f"  failed {failure.contact_id}: {failure.error}")
     if report.failed > 5:
@@ -156,6 +156,28 @@ def summary_lines(
         )
     run = f"run {report.run_id}, " if report.run_id is not None else ""
     lines.append(f"State {state_path} ({run}`mutuality runs` shows history)")
+    return lines
+
+
+def rejection_lines(
+    rejections: Sequence[Any], *, written_to: Any, total: int | None = None, show: int = 3
+) -> list[str]:
+    """How many invalid records were skipped, a few of them, and where the full list is.
+
+    ``written_to``: the rejects file holding them all, or None when nothing was
+    written (``score``, ``sync --dry-run``): then the lines say so, never "see a file".
+    """
+    count = len(rejections) if total is None else total
+    if not count:
+        return []
+    if written_to:
+        where = f"all listed in {written_to}"
+    else:
+        where = "no rejects file was written (a real `mutuality sync` writes one)"
+    lines = [f"{count:,} invalid record(s) skipped; {where}"]
+    lines.extend(f"  {r.where}: {r.error}" for r in rejections[:show])
+    if count > show:
+        lines.append(f"  ... and {count - show:,} more")
     return lines
 
 
