@@ -170,7 +170,9 @@ class ScoreWriter(Protocol):
 
     Optional: a writer whose target can lose single records behind our back (rows
     deleted from a scores file by hand) may expose ``stored_ids() -> frozenset[str]``;
-    the engine then treats written values of ids missing there as never written.
+    the engine then rewrites the ids missing there (``repaired``, reason ``missing``).
+    If it also exposes ``stored_scores()`` (below), the engine reads that instead, once
+    per sync, and also rewrites rows whose values were edited.
 
     Optional: a writer may expose ``finish() -> None``, which the engine calls after
     the last batch of a sync (not a dry run), before ``close``. It may raise an

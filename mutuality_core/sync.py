@@ -863,6 +863,35 @@ def run_sync(
         return result
 
 
+def _compare_local_output(
+    writer: ScoreWriter, recorded: Mapping[str, WrittenScore], tally: _Tally, target: str
+) -> None:
+    """Rows lost from, or edited in, an output the writer can list cheaply (a scores file).
+
+    Such a writer exposes ``stored_ids``; when it also exposes ``stored_scores`` the
+    values are compared too, as a CRM's are when its contacts are read.
+    """
+    stored_ids = getattr(writer, "stored_ids", None)
+    if stored_ids is None:
+        return
+    stored_scores = getattr(writer, "stored_scores", None)
+    if stored_scores is not None:
+        present: set[str] | frozenset[str] = set()
+        for stored in stored_scores():
+            present.add(stored.contact_id)
+            written = recorded.get(stored.contact_id)
+            reason = None if written is None else drift_reason(stored, written)
+            if reason is not None:
+                tally.drift[stored.contact_id] = reason
+    else:
+        present = stored_ids()
+    lost = [cid for cid in recorded if cid not in present]
+    if lost:
+        # e.g. rows deleted from a scores file by hand: write them again
+        log.info("%s: %d written score(s) missing from the output", target, len(lost))
+        tally.drift.update(dict.fromkeys(lost, "missing"))
+
+
 def _describe(error: BaseException) -> str:
     """The run history's one line about why a run ended in an error."""
     if isinstance(error, KeyboardInterrupt):
@@ -909,14 +938,7 @@ def _sync(
             log.info("%s: the output holds no scores; writing every contact again", target)
             tally.drift.update(dict.fromkeys(recorded, "missing"))
     elif recorded:
-        stored_ids = getattr(connection.writer, "stored_ids", None)
-        if stored_ids is not None:
-            present = stored_ids()
-            lost = [cid for cid in recorded if cid not in present]
-            if lost:
-                # e.g. rows deleted from a scores file by hand: write them again
-                log.info("%s: %d written score(s) missing from the output", target, len(lost))
-                tally.drift.update(dict.fromkeys(lost, "missing"))
+        _compare_local_output(connection.writer, recorded, tally, target)
     _score_and_write(
         histories,
         recorded,

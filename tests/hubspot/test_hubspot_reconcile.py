@@ -92,9 +92,7 @@ def test_a_band_edited_by_hand_is_rewritten_by_the_next_incremental_sync_alone(
     ]
 
 
-def test_three_ids_that_fail_are_written_by_the_next_run_and_shown_retried(
-    harness, portal, server
-):
+def test_three_ids_that_fail_are_written_by_the_next_run_and_shown_retried(harness, portal, server):
     ids = seed(portal, 50)
     failing = [str(i) for i in ids[10:13]]
     # a 207 naming them (HubSpot had them missing for a moment); not retried in the run

@@ -10,16 +10,32 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from mutuality_adapters.salesforce import plugin
-from mutuality_adapters.salesforce.fake import FakeSalesforce
-from mutuality_adapters.salesforce.fields import FIELD_NAMES
+from mutuality_adapters.salesforce.fake import FakeSalesforce, seed_rows
+from mutuality_adapters.salesforce.fields import FIELD_NAMES, FIELDS
+from mutuality_adapters.sqlite_state import SQLiteStateStore
 from mutuality_cli.main import cli
 
 from mutuality_core.reconcile import verify_connection
 from mutuality_core.sync import SyncOptions, run_sync
 
-from .test_sync_e2e import AS_OF, org, state, sync  # noqa: F401  (fixtures)
+from .test_sync_e2e import AS_OF, crm, sync
 
 USER_EDIT = {"LastModifiedById": "005USER000000001AAA"}  # a person, not the integration user
+
+
+@pytest.fixture
+def org(fake: FakeSalesforce) -> dict[str, str]:
+    """60 contacts with activities, the Mutuality fields set up (seed id -> Salesforce id)."""
+    for spec in FIELDS:
+        fake.org.add_custom_field(f"Contact.{spec.name}", spec.metadata, visible=True)
+    return seed_rows(fake.org, *crm(60))
+
+
+@pytest.fixture
+def state(tmp_path):
+    store = SQLiteStateStore(tmp_path / "state.db")
+    yield store
+    store.close()
 
 
 def run(fake, state, clock, sleeps, **options: Any):

@@ -21,7 +21,6 @@ from typing import TextIO
 from mutuality_core.errors import ConfigError
 from mutuality_core.explain import join_reasons
 from mutuality_core.ports import ScoreUpdate, StoredScore, WriteResult
-from mutuality_core.timestamps import parse_iso_datetime
 
 __all__ = ["SCORE_COLUMNS", "OutputError", "ScoresFileWriter"]
 
@@ -200,20 +199,38 @@ class ScoresFileWriter:
         return frozenset(self._scan_ids())
 
     def stored_scores(self) -> Iterator[StoredScore]:
-        """Every row of the file as the score fields it holds now (for ``mutuality verify``)."""
+        """Every row of the file as the score fields it holds now.
+
+        The engine compares them with what it wrote (a row edited or deleted by hand
+        is written again) and ``mutuality verify`` counts the differences. The scan
+        also serves :meth:`stored_ids`, so a sync reads the file once.
+        """
+        if self._rows is not None:
+            for contact_id, row in self._rows.items():
+                yield _stored_from_row(contact_id, SCORE_COLUMNS, row)
+            return
+        ids: set[str] = set()
         try:
             if not self.path.exists():
+                self._ids = ids
                 return
             with self.path.open("r", encoding="utf-8-sig", newline="") as f:
-                for row in csv.DictReader(f):
-                    if row.get("id"):
-                        yield _stored_from_row(row)
+                reader = csv.reader(f)
+                header = next(reader, None) or []
+                if "id" not in header:
+                    self._ids = ids
+                    return
+                column = header.index("id")
+                for row in reader:
+                    if len(row) > column and row[column]:
+                        ids.add(row[column])
+                        yield _stored_from_row(row[column], header, row)
         except OSError as exc:
             raise _os_failure("read", self.path, exc) from None
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise OutputError(
-                f"cannot read {self.path}: {exc}; the next sync rewrites it"
-            ) from None
+            log.warning("%s is damaged (%s); rewriting every score", self.path, exc)
+            ids = set()
+        self._ids = ids
 
     def _scan_ids(self, *, first_only: bool = False) -> set[str]:
         """The ids in the file without keeping its rows (a no-change sync loads nothing).
@@ -413,18 +430,15 @@ def _number(text: str | None) -> float | None:
         return None
 
 
-def _stored_from_row(row: dict[str, str]) -> StoredScore:
-    try:
-        scored_at = parse_iso_datetime(row["scored_at"]) if row.get("scored_at") else None
-    except ValueError:
-        scored_at = None
+def _stored_from_row(contact_id: str, header: Sequence[str], row: Sequence[str]) -> StoredScore:
+    """The score fields of one row (``scored_at`` is not compared, so it is not parsed)."""
+    values = dict(zip(header, row, strict=False))
     return StoredScore(
-        contact_id=row["id"],
-        score=_number(row.get("score")),
-        band=row.get("band") or None,
-        lean=_number(row.get("lean")),
-        strength=_number(row.get("strength")),
-        confidence=_number(row.get("confidence")),
-        reasons=row.get("reasons") or None,
-        scored_at=scored_at,
+        contact_id=contact_id,
+        score=_number(values.get("score")),
+        band=values.get("band") or None,
+        lean=_number(values.get("lean")),
+        strength=_number(values.get("strength")),
+        confidence=_number(values.get("confidence")),
+        reasons=values.get("reasons") or None,
     )
