@@ -103,7 +103,7 @@ def test_unknown_contacts_fail_per_record_and_are_never_created(writer, server, 
     assert results[known].ok
     assert not results["999999"].ok and not results["999999"].retryable
     assert "OBJECT_NOT_FOUND" in results["999999"].error
-    assert results["999999"].gone and not results[known].gone  # the engine forgets it
+    assert results["999999"].gone and not results[known].gone  # retried next run until a read says
     assert server.app.stats["batch/update contacts"] == 1  # a deleted contact is not retried
     assert portal.counts()["contacts"] == before and portal.get("contacts", 999999) is None
 

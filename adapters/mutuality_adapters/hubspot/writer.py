@@ -6,7 +6,8 @@ neither updated nor named) are retried once, on their own, unless their category
 says the same write would fail again (:data:`PERMANENT`); whatever still fails is
 reported per record: never lost, never silently dropped. Batch update cannot
 create records, so an unknown or deleted contact is a per-record failure, reported
-as not retryable and not retried.
+as not retryable (``gone``) and not retried in this run. Like every failure, the
+engine writes it again on the next run, until a full read shows the contact gone.
 """
 
 from __future__ import annotations
@@ -185,5 +186,6 @@ def _failure(contact_id: str, category: str, message: str) -> WriteResult:
         ok=False,
         error=text[:500],
         retryable=category not in PERMANENT,
-        gone=category == "OBJECT_NOT_FOUND",  # deleted or merged: mutuality forgets it
+        # deleted or merged, or missing for a moment: retried next run until a full read says
+        gone=category == "OBJECT_NOT_FOUND",
     )

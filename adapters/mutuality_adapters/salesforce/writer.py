@@ -268,6 +268,6 @@ def _failure(contact_id: str, code: str, message: str) -> WriteResult:
         error=f"{code}: {message}".strip().rstrip(":"),
         retryable=code in RETRYABLE,
         # deleted, merged or purged (our fields hold no lookups, so an unknown
-        # cross-reference can only be the contact itself): mutuality forgets it
+        # cross-reference can only be the contact itself): forgotten once a read shows it
         gone=code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"),
     )
