@@ -677,8 +677,24 @@ def _write_batch(
     target: str,
     tally: _Tally,
 ) -> None:
-    """Write one batch and record its successes before anything else happens."""
-    results = writer.write(batch)
+    """Write one batch and record its successes before anything else happens.
+
+    A batch whose fate is unknown (the writer raised: a timeout, a quota stop) is
+    remembered as failed before the error goes on, so the next run writes it again
+    and says so (``retried``), even if its scores no longer changed materially.
+    """
+    try:
+        results = writer.write(batch)
+    except Exception as exc:
+        error = f"batch not written ({type(exc).__name__}: {exc})"[:500]
+        state.record_failed(
+            target,
+            [
+                _failed_value(WriteResult(u.contact.id, False, error), tally.previous_failures)
+                for u in batch
+            ],
+        )
+        raise
     by_id = {r.contact_id: r for r in results}
     succeeded = []
     failed = []

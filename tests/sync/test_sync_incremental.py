@@ -161,9 +161,13 @@ def test_crash_mid_write_then_rerun_writes_every_score_exactly_once(state):
     (run,) = state.runs("memory:crm")
     assert run["status"] == "error" and "WriterCrashed" in run["report"]["error"]
     assert run["report"]["written"] == 3
+    # the crashed batch (fate unknown) is remembered, so the next run says it retries it
+    assert sorted(state.failed("memory:crm")) == ["c3", "c4", "c5"]
+    assert "WriterCrashed" in state.failed("memory:crm")["c3"].error
     crm.crash_after_batches = None
     report = sync(crm, state)
-    assert report.written == 4
+    assert report.written == 4 and report.retried == 3 and report.changed == 1
+    assert state.failed("memory:crm") == {}
     assert dict(crm.write_counts) == {f"c{i}": 1 for i in range(7)}
     assert set(state.written("memory:crm")) == set(crm.contacts)
     assert sync(crm, state).written == 0
