@@ -206,8 +206,9 @@ class ScoresFileWriter:
         also serves :meth:`stored_ids`, so a sync reads the file once.
         """
         if self._rows is not None:
+            read = _stored_reader(SCORE_COLUMNS)
             for contact_id, row in self._rows.items():
-                yield _stored_from_row(contact_id, SCORE_COLUMNS, row)
+                yield read(contact_id, row)
             return
         ids: set[str] = set()
         try:
@@ -221,10 +222,11 @@ class ScoresFileWriter:
                     self._ids = ids
                     return
                 column = header.index("id")
+                read = _stored_reader(header)
                 for row in reader:
                     if len(row) > column and row[column]:
                         ids.add(row[column])
-                        yield _stored_from_row(row[column], header, row)
+                        yield read(row[column], row)
         except OSError as exc:
             raise _os_failure("read", self.path, exc) from None
         except (csv.Error, UnicodeDecodeError) as exc:
@@ -430,15 +432,27 @@ def _number(text: str | None) -> float | None:
         return None
 
 
-def _stored_from_row(contact_id: str, header: Sequence[str], row: Sequence[str]) -> StoredScore:
-    """The score fields of one row (``scored_at`` is not compared, so it is not parsed)."""
-    values = dict(zip(header, row, strict=False))
-    return StoredScore(
-        contact_id=contact_id,
-        score=_number(values.get("score")),
-        band=values.get("band") or None,
-        lean=_number(values.get("lean")),
-        strength=_number(values.get("strength")),
-        confidence=_number(values.get("confidence")),
-        reasons=values.get("reasons") or None,
-    )
+_STORED_COLUMNS = ("score", "band", "lean", "strength", "confidence", "reasons")
+
+
+def _stored_reader(header: Sequence[str]) -> Callable[[str, Sequence[str]], StoredScore]:
+    """Rows of a file with ``header`` to StoredScore (``scored_at`` is not compared or parsed)."""
+    at = [header.index(c) if c in header else None for c in _STORED_COLUMNS]
+    width = max((i for i in at if i is not None), default=-1) + 1
+    i_score, i_band, i_lean, i_strength, i_confidence, i_reasons = at
+
+    def cell(row: Sequence[str], index: int | None) -> str:
+        return row[index] if index is not None and len(row) >= width else ""
+
+    def read(contact_id: str, row: Sequence[str]) -> StoredScore:
+        return StoredScore(
+            contact_id,
+            _number(cell(row, i_score)),
+            cell(row, i_band) or None,
+            _number(cell(row, i_lean)),
+            _number(cell(row, i_strength)),
+            _number(cell(row, i_confidence)),
+            cell(row, i_reasons) or None,
+        )
+
+    return read
