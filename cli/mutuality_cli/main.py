@@ -292,6 +292,8 @@ def sync(
         option_values["batch_size"] = config.batch_size
     if config.min_score_change is not None:
         option_values["min_score_change"] = config.min_score_change
+    if config.persistent_failure_runs is not None:
+        option_values["persistent_failure_runs"] = config.persistent_failure_runs
     sync_options = SyncOptions(**option_values)
     moment = as_of or now_utc()
 
@@ -562,7 +564,7 @@ def config_show(
         return
     origins = data.pop("origins")
     click.echo(f"# config file: {data.pop('config_file') or 'none'}")
-    for key in ("adapter", "state", "min_score_change", "batch_size"):
+    for key in ("adapter", "state", "min_score_change", "batch_size", "persistent_failure_runs"):
         if data[key] is not None:
             click.echo(f"{key} = {json.dumps(data[key])}  # {origins.get(key, 'default')}")
     click.echo("\n[scoring]")

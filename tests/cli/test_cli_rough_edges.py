@@ -112,3 +112,12 @@ def test_config_show_names_salesforce_variables(runner, monkeypatch):
     assert 'session_id = "********"  # env SALESFORCE_SESSION_ID' in result.stdout
     assert "secret-session" not in result.stdout
     assert "# env SALESFORCE_INSTANCE_URL" in result.stdout
+
+
+def test_persistent_failure_runs_comes_from_the_environment_or_the_file(runner, tmp_path):
+    (tmp_path / "mutuality.toml").write_text("persistent_failure_runs = 5\n")
+    result = runner.invoke(cli, ["config", "show", "--json", "--config",
+                                 str(tmp_path / "mutuality.toml")])  # fmt: skip
+    assert json.loads(result.stdout)["persistent_failure_runs"] == 5
+    bad = runner.invoke(cli, ["config", "show"], env={"MUTUALITY_PERSISTENT_FAILURE_RUNS": "0"})
+    assert bad.exit_code == 2 and "MUTUALITY_PERSISTENT_FAILURE_RUNS" in bad.stderr
