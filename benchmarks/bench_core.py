@@ -10,6 +10,10 @@ from issue 2: >= 500,000 activities/s on one core and < 1 GiB peak.
 
     python benchmarks/bench_core.py                 # the full run
     python benchmarks/bench_core.py --activities 200000 --contacts 10000 --profile
+
+``--baseline SRC`` first runs the same benchmark, in a child process, against the
+``mutuality_core`` of another checkout (``git worktree add /tmp/mutuality-1.0 REV``)
+and then prints both models' rates side by side, measured in one run.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import os
 import pstats
 import random
+import re
 import resource
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -102,7 +109,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20260601)
     parser.add_argument("--repeat", type=int, default=1, help="timed runs; the best is kept")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one run")
+    parser.add_argument(
+        "--baseline", metavar="SRC", help="also time the mutuality_core of checkout SRC"
+    )
     args = parser.parse_args()
+    baseline = _run_baseline(args.baseline, sys.argv[1:]) if args.baseline else None
 
     t0 = time.perf_counter()
     history = build(args.contacts, args.activities, args.seed)
@@ -166,6 +177,15 @@ def main() -> None:
         f"{len(small) / best_small:,.0f} activities/s (CPU)"
     )
     print(f"peak RSS of the whole process (input included): {peak_rss_mib():,.0f} MiB")
+    if baseline is not None:
+        from mutuality_core import ALGORITHM_VERSION
+
+        old_version, old_cpu = baseline
+        print(
+            f"\nside by side (CPU, best of {args.repeat}): {old_version} {old_cpu:.2f} s "
+            f"({n / old_cpu:,.0f}/s), {ALGORITHM_VERSION} {best_cpu:.2f} s "
+            f"({n / best_cpu:,.0f}/s): new/old time = {best_cpu / old_cpu:.2f}"
+        )
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -173,6 +193,42 @@ def main() -> None:
             pass
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+
+
+def _run_baseline(source: str, argv: list[str]) -> tuple[str, float]:
+    """Run this script against ``source``'s core; return (its algorithm, its CPU seconds)."""
+    args = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--baseline":
+            skip = True
+        elif not arg.startswith("--baseline="):
+            args.append(arg)
+    # An editable install's import hook would find this checkout's core first: drop it,
+    # put ``source`` first on the path, then run this very script.
+    boot = (
+        "import runpy, sys; "
+        "sys.meta_path = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
+        f"sys.path.insert(0, {os.path.abspath(source)!r}); "
+        "import mutuality_core as m; "
+        f"assert m.__file__.startswith({os.path.abspath(source)!r}), m.__file__; "
+        "print('baseline:', m.ALGORITHM_VERSION, m.__file__, flush=True); "
+        f"sys.argv = [{__file__!r}, *sys.argv[1:]]; "
+        f"runpy.run_path({__file__!r}, run_name='__main__')"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", boot, *args], capture_output=True, text=True, check=False
+    )
+    if child.returncode:
+        raise SystemExit(f"--baseline {source} failed:\n{child.stderr[-2000:]}")
+    version = child.stdout.split(None, 3)[1]
+    print("".join(f"  [baseline] {line}\n" for line in child.stdout.splitlines()), flush=True)
+    found = re.search(r"in [0-9.]+ s wall, ([0-9.]+) s CPU", child.stdout)
+    if not found:
+        raise SystemExit("--baseline: the child printed no timing line")
+    return version[0], float(found.group(1))
 
 
 if __name__ == "__main__":

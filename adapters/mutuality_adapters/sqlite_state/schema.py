@@ -76,8 +76,21 @@ MIGRATIONS: tuple[str, ...] = (
         heartbeat_at TEXT NOT NULL
     );
     """,
-    # 2: which algorithm wrote each score (every score written before was
-    # mutuality-1.0, the only version there was), and failed writes to retry.
+    # 2: the run that wrote each value, and the value it replaced (for `mutuality report`'s
+    # "changed since the last run"). Old rows keep NULLs: nothing is known about before.
+    """
+    ALTER TABLE written ADD COLUMN run_id INTEGER;
+    ALTER TABLE written ADD COLUMN previous_score REAL;
+    ALTER TABLE written ADD COLUMN previous_band TEXT;
+    ALTER TABLE written ADD COLUMN previous_lean REAL;
+    ALTER TABLE written ADD COLUMN previous_strength REAL;
+    ALTER TABLE written ADD COLUMN previous_run_id INTEGER;
+    """,
+    # 3: which algorithm wrote each score, and failed writes to retry on the next run.
+    # Scores written before were taken to be mutuality-1.0, the only released version: a
+    # value a development build wrote with 2.0 is then rewritten once as "outdated",
+    # which is harmless (the same values again), where the opposite guess would leave
+    # 1.0 values in place unnoticed.
     """
     ALTER TABLE written ADD COLUMN algorithm TEXT;
     UPDATE written SET algorithm = 'mutuality-1.0';
