@@ -57,7 +57,8 @@ class VerifyReport:
 
     Exclusive counts over the contacts the state has written: ``in_sync``,
     ``missing`` (fields empty), ``edited`` (changed by someone else), ``outdated``
-    (written by an older algorithm) and ``gone`` (no longer in the target).
+    (written by an older algorithm) and ``gone`` (not in the target's listing: a CRM
+    contact deleted, or a row removed from a scores file).
     ``failed_last_run`` counts contacts whose last write failed (retried by the next
     sync); ``not_written`` contacts the target has that the state never wrote (new
     since the last sync), which is not a difference.

@@ -243,7 +243,8 @@ def verify_lines(result: Any) -> list[str]:
     if result.differs:
         lines.append(
             "Differences found: `mutuality sync --full` rewrites missing, edited and outdated "
-            "scores, retries failed ones and forgets gone contacts."
+            "scores and retries failed ones; a gone contact deleted from the CRM is forgotten, "
+            "a row removed from a scores file is written again."
         )
     else:
         lines.append("Everything the state wrote is in place.")
