@@ -150,8 +150,8 @@ def bench_state(contacts: int, tmp: Path) -> None:
     written = store.written(target)
     print(f"  written() (a lazy view above 250k): {time.perf_counter() - began:.2f} s")
     began = time.perf_counter()
-    count = sum(len(page) for page in written.score_band_pages())  # type: ignore[attr-defined]
-    print(f"  score_band_pages over {count:,} rows: {time.perf_counter() - began:.1f} s")
+    count = sum(len(page) for page in written.decision_pages())  # type: ignore[attr-defined]
+    print(f"  decision_pages over {count:,} rows: {time.perf_counter() - began:.1f} s")
     began = time.perf_counter()
     for n in range(0, contacts, max(1, contacts // 10_000)):
         written.get(f"c{n:09d}")
@@ -163,7 +163,7 @@ def bench_state(contacts: int, tmp: Path) -> None:
     spark = spark_session("local[2]", {"spark.ui.showConsoleProgress": "false"})
     spark.sparkContext.setLogLevel("ERROR")
     began = time.perf_counter()
-    shipped = written_frame(spark, written, str(tmp / "staging")).count()
+    shipped = written_frame(spark, written, frozenset(), str(tmp / "staging")).count()
     jvm = jvm_peak_mib(spark)
     seconds = time.perf_counter() - began
     print(f"  staged {shipped:,} written values as Parquet for Spark: {seconds:.1f} s; peak RSS "

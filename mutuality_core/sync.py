@@ -26,7 +26,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -39,6 +39,7 @@ from mutuality_core.model import Activity, Contact, MutualityScore
 from mutuality_core.ports import (
     Connection,
     Cursor,
+    FailedWrite,
     Page,
     ProgressCallback,
     Rejection,
@@ -49,6 +50,7 @@ from mutuality_core.ports import (
     WriteResult,
     WrittenScore,
 )
+from mutuality_core.reconcile import drift_reason, is_outdated
 from mutuality_core.scoring import (
     ALGORITHM_VERSION,
     _check_as_of,
@@ -71,6 +73,7 @@ __all__ = [
     "score_connection",
     "score_histories",
     "score_source",
+    "write_decision",
 ]
 
 log = logging.getLogger(__name__)
@@ -91,6 +94,9 @@ class SyncOptions:
     min_score_change: float = attrs.field(default=1.0)  # points on the rounded score
     scoring: ScoringConfig = attrs.field(factory=ScoringConfig)
     owner: str = "mutuality sync"  # names this run in the lock, for whoever finds it held
+    #: a contact failing for the same reason this many runs in a row is listed
+    #: under ``persistent_failures`` in every report until it is fixed
+    persistent_failure_runs: int = attrs.field(default=3)
 
     @batch_size.validator
     def _check_batch_size(self, attribute: attrs.Attribute[int | None], value: int | None) -> None:
@@ -98,6 +104,11 @@ class SyncOptions:
             isinstance(value, bool) or not isinstance(value, int) or value < 1
         ):
             raise ConfigError(f"batch_size must be a whole number >= 1 or None; got {value!r}")
+
+    @persistent_failure_runs.validator
+    def _check_persistent(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"persistent_failure_runs must be a whole number >= 1; got {value!r}")
 
     @min_score_change.validator
     def _check_min_change(self, attribute: attrs.Attribute[float], value: float) -> None:
@@ -113,6 +124,7 @@ class SyncOptions:
             "min_score_change": self.min_score_change,
             "scoring": attrs.asdict(self.scoring),
             "owner": self.owner,
+            "persistent_failure_runs": self.persistent_failure_runs,
         }
 
 
@@ -120,10 +132,17 @@ class SyncOptions:
 class RunReport:
     """What one run did, for the CLI's ``--report run.json`` and for run history.
 
-    ``changed`` counts contacts whose score changed materially (what a dry run
-    would write); ``written`` those written successfully; ``failed`` those the
-    writer refused (listed in ``failures``; they are retried on the next run).
-    ``rejected`` counts source records skipped as invalid (``rejections``).
+    Every contact written (or, in a dry run, that would be) is counted once, under
+    the first that applies: ``retried`` (its write failed in an earlier run),
+    ``repaired`` (the target's fields drifted from what was written: ``missing``,
+    ``edited`` or ``outdated``, see ``repaired_by_reason`` and ``repairs``) or
+    ``changed`` (its score changed materially). ``written`` counts the successful
+    writes; ``failed`` those the writer refused (listed in ``failures`` with how many
+    runs in a row they failed so; every one is retried on the next run).
+    ``persistent_failures`` lists the failures that repeated for at least
+    ``SyncOptions.persistent_failure_runs`` runs. ``forgotten`` lists contacts a
+    read showed deleted, whose state was dropped. ``rejected`` counts source
+    records skipped as invalid (``rejections``).
     """
 
     run_id: int | None
@@ -146,6 +165,24 @@ class RunReport:
     rejected: int = 0
     rejections: tuple[Rejection, ...] = ()
     error: str | None = None  # why the run stopped or failed
+    repairs: tuple[tuple[str, str], ...] = ()  # (contact_id, reason)
+    retried: int = 0
+    forgotten: tuple[str, ...] = ()
+    failure_runs: Mapping[str, int] = attrs.field(factory=dict)  # contact_id -> runs in a row
+    persistent_failure_runs: int = 3
+
+    @property
+    def repaired(self) -> int:
+        return len(self.repairs)
+
+    @property
+    def repaired_by_reason(self) -> dict[str, int]:
+        return dict(sorted(Counter(reason for _, reason in self.repairs).items()))
+
+    @property
+    def persistent_failures(self) -> tuple[WriteResult, ...]:
+        limit = self.persistent_failure_runs
+        return tuple(f for f in self.failures if self.failure_runs.get(f.contact_id, 1) >= limit)
 
     @property
     def status(self) -> str:
@@ -173,12 +210,21 @@ class RunReport:
             "contacts_scored": self.contacts_scored,
             "changed": self.changed,
             "unchanged": self.unchanged,
+            "repaired": self.repaired,
+            "repaired_by_reason": self.repaired_by_reason,
+            "repairs": [
+                {"contact_id": cid, "reason": reason}
+                for cid, reason in self.repairs[:_REPORT_DETAIL_LIMIT]
+            ],
+            "retried": self.retried,
             "written": self.written,
             "failed": self.failed,
-            "failures": [
-                {"contact_id": f.contact_id, "error": f.error, "retryable": f.retryable}
-                for f in self.failures[:_REPORT_DETAIL_LIMIT]
+            "failures": [self._failure_dict(f) for f in self.failures[:_REPORT_DETAIL_LIMIT]],
+            "persistent_failures": [
+                self._failure_dict(f) for f in self.persistent_failures[:_REPORT_DETAIL_LIMIT]
             ],
+            "forgotten": len(self.forgotten),
+            "forgotten_ids": list(self.forgotten[:_REPORT_DETAIL_LIMIT]),
             "rejected": self.rejected,
             "rejections": [
                 {"where": r.where, "error": r.error} for r in self.rejections[:_REPORT_DETAIL_LIMIT]
@@ -186,6 +232,15 @@ class RunReport:
             "band_counts": dict(sorted(self.band_counts.items())),
             "stopped_reason": self.stopped_reason,
             "error": self.error,
+        }
+
+    def _failure_dict(self, failure: WriteResult) -> dict[str, Any]:
+        return {
+            "contact_id": failure.contact_id,
+            "error": failure.error,
+            "retryable": failure.retryable,
+            "gone": failure.gone,
+            "runs": self.failure_runs.get(failure.contact_id, 1),
         }
 
 
@@ -203,6 +258,34 @@ def is_material_change(
     if new.band._value_ != old.band:  # _value_: the same text, without Enum's descriptor
         return True
     return abs(round(new.score) - round(old.score)) >= min_score_change
+
+
+def write_decision(
+    contact_id: str,
+    score: MutualityScore,
+    old: WrittenScore | None,
+    threshold: float,
+    *,
+    failed: Container[str] = (),
+    drift: Mapping[str, str] | None = None,
+) -> tuple[str, str | None] | None:
+    """Whether a contact is written, and why: the one rule every sync path applies.
+
+    ``("retried", None)`` when its last write failed (``failed``), ``("repaired",
+    reason)`` when its written value drifted (``drift``: missing, edited) or came from
+    another algorithm (``outdated``), ``("changed", None)`` for a material change
+    (:func:`is_material_change`), None to leave it as it is.
+    """
+    if contact_id in failed:
+        return "retried", None
+    reason = drift.get(contact_id) if drift else None
+    if reason is None and old is not None and is_outdated(old, score.algorithm):
+        reason = "outdated"
+    if reason is not None:
+        return "repaired", reason
+    if is_material_change(score, old, threshold):
+        return "changed", None
+    return None
 
 
 # -- scoring ------------------------------------------------------------------------------
@@ -295,9 +378,10 @@ class DiffedRead:
 class DiffingSource(Protocol):
     """A complete-history source that scores and diffs in one go (see :class:`DiffedRead`).
 
-    :func:`run_sync` hands it the written values it would diff against itself and
-    the same rule (:func:`is_material_change` with ``min_score_change``); the write
-    loop, its batches, resume and quota handling stay the engine's.
+    :func:`run_sync` hands it the written values it would diff against itself, the
+    contacts to write whatever their score (``forced``), and the rule to apply:
+    :func:`write_decision` with ``min_score_change``. The write loop, its batches,
+    resume and quota handling stay the engine's.
     """
 
     def read_diffed(
@@ -306,6 +390,7 @@ class DiffingSource(Protocol):
         as_of: datetime,
         config: ScoringConfig,
         written: Mapping[str, WrittenScore],
+        forced: Collection[str],
         min_score_change: float,
         progress: Callable[[int], None] | None = None,
     ) -> DiffedRead: ...
@@ -325,16 +410,55 @@ class _Tally:
     unchanged: int = 0
     written: int = 0
     failures: list[WriteResult] = attrs.field(factory=list)
-    gone: list[str] = attrs.field(factory=list)  # contacts the writer found deleted
+    failure_runs: dict[str, int] = attrs.field(factory=dict)
+    gone: list[str] = attrs.field(factory=list)  # contacts a complete read no longer has
+    forgotten: list[str] = attrs.field(factory=list)  # written contacts whose state was dropped
     seen: set[str] | None = None  # ids scored, kept when the source reads everything
     rejections: list[Rejection] = attrs.field(factory=list)
     band_counts: Counter[str] = attrs.field(factory=Counter)
+    #: what the state says was written, to compare the target's fields with as pages arrive
+    expected: Mapping[str, WrittenScore] = attrs.field(factory=dict)
+    drift: dict[str, str] = attrs.field(factory=dict)  # contact_id -> why it must be rewritten
+    previous_failures: Mapping[str, FailedWrite] = attrs.field(factory=dict)
+    repairs: list[tuple[str, str]] = attrs.field(factory=list)
+    retried: int = 0
 
     def count_page(self, page: Page) -> None:
         self.contacts_read += len(page.contacts)
         self.activities_read += len(page.activities)
         if page.rejected:
             self.rejections.extend(page.rejected)
+        if page.stored_scores and self.expected:
+            expected, drift = self.expected, self.drift
+            for stored in page.stored_scores:
+                written = expected.get(stored.contact_id)
+                if written is None:
+                    continue  # never written: it is written anyway
+                reason = drift_reason(stored, written)
+                if reason is None:
+                    drift.pop(stored.contact_id, None)  # a later read of it shows it fine
+                else:
+                    drift[stored.contact_id] = reason
+        if page.deleted_contact_ids and self.expected:
+            self.forgotten.extend(i for i in page.deleted_contact_ids if i in self.expected)
+
+    def why_write(
+        self, contact_id: str, score: MutualityScore, old: WrittenScore | None, threshold: float
+    ) -> str | None:
+        """``"retried"``, ``"repaired"``, ``"changed"``, or None to leave the contact as it is."""
+        decision = write_decision(
+            contact_id, score, old, threshold, failed=self.previous_failures, drift=self.drift
+        )
+        if decision is None:
+            return None
+        kind, reason = decision
+        if kind == "retried":
+            self.retried += 1
+        elif kind == "repaired":
+            self.repairs.append((contact_id, reason or ""))
+        else:
+            self.changed += 1
+        return kind
 
 
 @attrs.define
@@ -572,7 +696,9 @@ def _read_into_cache(
         state.apply_page(target, page)
         seen.update(c.id for c in page.contacts)
     if cursor is None or resuming_full_read:
-        state.finish_full_read(target, seen)
+        dropped = state.finish_full_read(target, seen)
+        if dropped:
+            tally.forgotten.extend(dropped)
 
 
 def _histories_without_storing(
@@ -610,7 +736,16 @@ def _written_value(update: ScoreUpdate) -> WrittenScore:
         confidence=score.confidence,
         reasons=score.reasons_text,
         scored_at=update.scored_at,
+        algorithm=score.algorithm,
     )
+
+
+def _failed_value(result: WriteResult, previous: Mapping[str, FailedWrite]) -> FailedWrite:
+    """The failure to remember, counting the runs in a row it failed for this same reason."""
+    error = result.error or "failed"
+    before = previous.get(result.contact_id)
+    runs = before.runs + 1 if before is not None and before.error == error else 1
+    return FailedWrite(result.contact_id, error, runs)
 
 
 def _write_batch(
@@ -620,10 +755,27 @@ def _write_batch(
     target: str,
     tally: _Tally,
 ) -> None:
-    """Write one batch and record its successes before anything else happens."""
-    results = writer.write(batch)
+    """Write one batch and record its successes before anything else happens.
+
+    A batch whose fate is unknown (the writer raised: a timeout, a quota stop) is
+    remembered as failed before the error goes on, so the next run writes it again
+    and says so (``retried``), even if its scores no longer changed materially.
+    """
+    try:
+        results = writer.write(batch)
+    except Exception as exc:
+        error = f"batch not written ({type(exc).__name__}: {exc})"[:500]
+        state.record_failed(
+            target,
+            [
+                _failed_value(WriteResult(u.contact.id, False, error), tally.previous_failures)
+                for u in batch
+            ],
+        )
+        raise
     by_id = {r.contact_id: r for r in results}
     succeeded = []
+    failed = []
     for update in batch:
         result = by_id.get(update.contact.id)
         if result is None:
@@ -634,10 +786,12 @@ def _write_batch(
             succeeded.append(_written_value(update))
         else:
             tally.failures.append(result)
-            if result.gone:
-                tally.gone.append(result.contact_id)
+            failed.append(_failed_value(result, tally.previous_failures))
+            tally.failure_runs[result.contact_id] = failed[-1].runs
     if succeeded:
         state.record_written(target, succeeded)
+    if failed:
+        state.record_failed(target, failed)
     tally.written += len(succeeded)
     if len(succeeded) < len(batch):
         log.warning("%s: %d of %d updates failed", target, len(batch) - len(succeeded), len(batch))
@@ -695,10 +849,9 @@ def _score_and_write(
             tally.band_counts[result.band._value_] += 1
             if tally.contacts_scored % _SCORE_PROGRESS_EVERY == 0:
                 progress("score", tally.contacts_scored, total)
-            if not is_material_change(result, written.get(contact.id), threshold):
+            if tally.why_write(contact.id, result, written.get(contact.id), threshold) is None:
                 tally.unchanged += 1
                 continue
-            tally.changed += 1
             if options.dry_run:
                 continue
             batch.append(ScoreUpdate(contact, result, as_of))
@@ -783,6 +936,11 @@ def run_sync(
                 rejected=len(tally.rejections),
                 rejections=tuple(tally.rejections),
                 error=error,
+                repairs=tuple(tally.repairs),
+                retried=tally.retried,
+                forgotten=tuple(dict.fromkeys(tally.forgotten)),
+                failure_runs=dict(tally.failure_runs),
+                persistent_failure_runs=options.persistent_failure_runs,
             )
 
         try:
@@ -791,7 +949,7 @@ def run_sync(
             log.warning("%s: stopped early, API quota exhausted: %s", target, exc)
             result = report("quota", str(exc))
         except BaseException as exc:
-            result = report("error", f"{type(exc).__name__}: {exc}")
+            result = report("error", _describe(exc))
             try:
                 state.finish_run(run_id, finished_at=result.finished_at, report=result.to_dict())
             except Exception:  # the original error matters more
@@ -803,6 +961,42 @@ def run_sync(
         return result
 
 
+def _compare_local_output(
+    writer: ScoreWriter, recorded: Mapping[str, WrittenScore], tally: _Tally, target: str
+) -> None:
+    """Rows lost from, or edited in, an output the writer can list cheaply (a scores file).
+
+    Such a writer exposes ``stored_ids``; when it also exposes ``stored_scores`` the
+    values are compared too, as a CRM's are when its contacts are read.
+    """
+    stored_ids = getattr(writer, "stored_ids", None)
+    if stored_ids is None:
+        return
+    stored_scores = getattr(writer, "stored_scores", None)
+    if stored_scores is not None:
+        present: set[str] | frozenset[str] = set()
+        for stored in stored_scores():
+            present.add(stored.contact_id)
+            written = recorded.get(stored.contact_id)
+            reason = None if written is None else drift_reason(stored, written)
+            if reason is not None:
+                tally.drift[stored.contact_id] = reason
+    else:
+        present = stored_ids()
+    lost = [cid for cid in recorded if cid not in present]
+    if lost:
+        # e.g. rows deleted from a scores file by hand: write them again
+        log.info("%s: %d written score(s) missing from the output", target, len(lost))
+        tally.drift.update(dict.fromkeys(lost, "missing"))
+
+
+def _describe(error: BaseException) -> str:
+    """The run history's one line about why a run ended in an error."""
+    if isinstance(error, KeyboardInterrupt):
+        return str(error) or "interrupted by the user (Ctrl-C)"
+    return f"{type(error).__name__}: {error}"
+
+
 def _sync(
     connection: Connection,
     state: StateStore,
@@ -812,8 +1006,11 @@ def _sync(
     progress: ProgressCallback,
 ) -> None:
     source, target = connection.source, connection.target
+    # Read before the source: pages are compared with it as they arrive.
+    recorded = tally.expected = state.written(target)
+    tally.previous_failures = state.failed(target)
     if source.complete_history and isinstance(source, DiffingSource):
-        _sync_diffed(connection, source, state, as_of, options, tally, progress)
+        _sync_diffed(connection, source, state, recorded, as_of, options, tally, progress)
         return
     histories: Iterable[tuple[Contact, list[Activity]]]
     total: int | None = None
@@ -837,10 +1034,10 @@ def _sync(
         counts = getattr(state, "cached_counts", None)
         total = counts(target)["contacts"] if counts is not None else None
         histories = state.iter_histories(target)
-    written, recorded = _written_values(connection, state)
+    _check_output(connection, recorded, tally)
     _score_and_write(
         histories,
-        written,
+        recorded,
         connection=connection,
         state=state,
         as_of=as_of,
@@ -862,24 +1059,18 @@ def _sync(
         state.apply_page(target, Page(cursor=snapshot_cursor))  # remembers what was read
 
 
-def _written_values(
-    connection: Connection, state: StateStore
-) -> tuple[Mapping[str, WrittenScore], Mapping[str, WrittenScore]]:
-    """The values to diff against, and all values recorded as written for the target."""
-    target = connection.target
-    if getattr(connection.writer, "needs_full_rewrite", False):
-        log.info("%s: the output holds no scores yet; writing every contact", target)
-        return {}, {}
-    written = recorded = state.written(target)
-    stored_ids = getattr(connection.writer, "stored_ids", None)
-    if stored_ids is not None and written:
-        present = stored_ids()
-        lost = [cid for cid in written if cid not in present]
-        if lost:
-            # e.g. rows deleted from a scores file by hand: write them again
-            log.info("%s: %d written score(s) missing from the output", target, len(lost))
-            written = {cid: w for cid, w in written.items() if cid in present}
-    return written, recorded
+def _check_output(
+    connection: Connection, recorded: Mapping[str, WrittenScore], tally: _Tally
+) -> None:
+    """Contacts whose written value the writer's own output lost or changed: rewrite them."""
+    if getattr(connection.writer, "needs_full_rewrite", False):  # also checks the output
+        if recorded:
+            log.info(
+                "%s: the output holds no scores; writing every contact again", connection.target
+            )
+            tally.drift.update(dict.fromkeys(recorded, "missing"))
+    elif recorded:
+        _compare_local_output(connection.writer, recorded, tally, connection.target)
 
 
 def _finish_writer(connection: Connection, options: SyncOptions) -> None:
@@ -895,6 +1086,7 @@ def _sync_diffed(
     connection: Connection,
     source: DiffingSource,
     state: StateStore,
+    recorded: Mapping[str, WrittenScore],
     as_of: datetime,
     options: SyncOptions,
     tally: _Tally,
@@ -902,15 +1094,19 @@ def _sync_diffed(
 ) -> None:
     """A sync whose source scores and diffs (DiffingSource): only changes reach the writer.
 
-    The changed contacts go through the same write loop as any sync (batches, each
-    recorded before the next, quota stops), diffed again here against the same
-    written values, so a source cannot make the engine write what did not change.
+    The source decides with :func:`write_decision`, given the written values and the
+    contacts that must be written whatever their score (failed last time, or their
+    output drifted). The contacts it returns go through the same write loop as any
+    sync (batches, each recorded before the next, quota stops, retries and repairs
+    counted), decided again here, so a source cannot make the engine write what did
+    not change.
     """
-    written, _ = _written_values(connection, state)
+    _check_output(connection, recorded, tally)
     result = source.read_diffed(
         as_of=as_of,
         config=options.scoring,
-        written=written,
+        written=recorded,
+        forced=frozenset(tally.previous_failures) | frozenset(tally.drift),
         min_score_change=options.min_score_change,
         progress=lambda done: progress("read", done, None),
     )
@@ -920,7 +1116,7 @@ def _sync_diffed(
     progress("read", tally.activities_read, None)
     _score_and_write(
         result.changed,
-        written,
+        recorded,
         connection=connection,
         state=state,
         as_of=as_of,
@@ -945,6 +1141,7 @@ def _forget_gone(state: StateStore, target: str, options: SyncOptions, tally: _T
         # after the write loop, which may still be reading the state's cache
         log.info("%s: forgetting %d contact(s) no longer in the source", target, len(tally.gone))
         state.apply_page(target, Page(deleted_contact_ids=tally.gone))
+        tally.forgotten.extend(tally.gone)
 
 
 # -- reading without writing: score, explain ------------------------------------------------
@@ -971,24 +1168,30 @@ def score_connection(
     as_of: datetime,
     scoring: ScoringConfig | None = None,
     progress: ProgressCallback | None = None,
+    rejections: list[Rejection] | None = None,
 ) -> Iterator[tuple[Contact, MutualityScore]]:
     """Score every contact of ``connection``; writes nothing and changes no state.
 
     For an incremental source with a saved cursor, only the changes since that
     cursor are read and laid over the state store's cache (no full CRM read).
+    ``rejections``, if given, receives the records the source skipped as invalid
+    once every contact has been yielded, so the caller can say how many and where.
     """
     _check_as_of(as_of)
     config = scoring or ScoringConfig()
+    tally = _Tally()
     histories = _histories_without_storing(
         connection.source,
         state,
         connection.target,
         False,
-        _Tally(),
+        tally,
         progress or _no_progress,
     )
     for contact, activities in histories:
         yield contact, _score(contact, activities, as_of, config)
+    if rejections is not None:
+        rejections.extend(tally.rejections)
 
 
 def load_history(

@@ -145,12 +145,15 @@ def _tagged(
     _check_columns(activities, ACTIVITY_REQUIRED, "activities")
     nothing = F.lit(None).cast("string")
     no_number = F.lit(None).cast("double")
+    no_flag = F.lit(None).cast("boolean")
     frame = activities.select(
         F.lit(KIND_ACTIVITY).alias("kind"),
         *(_as_text(activities, c) for c in ACTIVITY_COLUMNS),
         nothing.alias("email"),
         no_number.alias("written_score"),
         nothing.alias("written_band"),
+        nothing.alias("written_algorithm"),
+        no_flag.alias("written_forced"),
     )
     blanks = [nothing.alias(c) for c in ACTIVITY_COLUMNS if c != "contact_id"]
     if contacts is not None:
@@ -161,6 +164,8 @@ def _tagged(
             _as_text(contacts, "email"),
             no_number.alias("written_score"),
             nothing.alias("written_band"),
+            nothing.alias("written_algorithm"),
+            no_flag.alias("written_forced"),
             *blanks,
         )
         frame = frame.unionByName(rows)
@@ -171,6 +176,8 @@ def _tagged(
             nothing.alias("email"),
             F.col("score").cast("double").alias("written_score"),
             F.col("band").cast("string").alias("written_band"),
+            F.col("algorithm").cast("string").alias("written_algorithm"),
+            F.col("forced").cast("boolean").alias("written_forced"),
             *blanks,
         )
         frame = frame.unionByName(rows)
@@ -199,8 +206,9 @@ def scored_rows(
 
     The building block of :func:`score_with_rejects` and of the Spark sync: persist
     it, then take scores, rejects, removed contacts and counts from the one run.
-    ``written`` (columns contact_id, score, band) turns on the diff: each score row
-    then says whether it ``changed`` materially against the value last written.
+    ``written`` (columns of :func:`mutuality_spark.source.written_frame`) turns on the
+    diff: each score row then says whether it must be written (``changed``), by the
+    core's ``write_decision``.
     ``names``: how rejects and messages name the activities and contacts inputs.
     """
     from pyspark.sql import functions as F

@@ -13,7 +13,7 @@ The input table holds three kinds of rows (column ``kind``), so one shuffle brin
 together what belongs to a contact: activity rows (``a``), optional contact rows
 (``c``: id in ``contact_id``, plus ``email``) and, for a sync, the values last
 written to the CRM (``w``: ``written_score``, ``written_band``), which lets the
-partition decide with :func:`~mutuality_core.sync.is_material_change` which scores
+partition decide with :func:`~mutuality_core.sync.write_decision` which scores
 changed, so only those travel to the driver.
 """
 
@@ -41,7 +41,7 @@ from mutuality_core.config import ScoringConfig
 from mutuality_core.errors import InvalidInputError
 from mutuality_core.model import Activity, Contact, MutualityScore
 from mutuality_core.ports import ScoreUpdate, WrittenScore
-from mutuality_core.sync import is_material_change, score_histories
+from mutuality_core.sync import score_histories, write_decision
 
 __all__ = [
     "INPUT_SCHEMA",
@@ -64,6 +64,7 @@ INPUT_SCHEMA = pa.schema(
     [("kind", pa.string())]
     + [(name, pa.string()) for name in ACTIVITY_COLUMNS]
     + [("email", pa.string()), ("written_score", pa.float64()), ("written_band", pa.string())]
+    + [("written_algorithm", pa.string()), ("written_forced", pa.bool_())]
 )
 
 OUTPUT_SCHEMA = pa.schema(
@@ -246,14 +247,16 @@ def _score_partition(table: pa.Table, options: PartitionOptions) -> Iterator[pa.
             f"{name} row {record!r}: {error} (use --skip-invalid to skip bad rows and "
             "collect them as rejects)"
         )
-    written = _written_of(written_rows, options) if options.diff else {}
+    written, forced = _written_of(written_rows, options) if options.diff else ({}, set())
     out = _Output()
     for contact, score in _score_contacts(contacts, groups, options):
         changed = None
         if options.diff:
-            changed = is_material_change(
-                score, written.pop(contact.id, None), options.min_score_change
+            old = written.pop(contact.id, None)
+            decision = write_decision(
+                contact.id, score, old, options.min_score_change, failed=forced
             )
+            changed = decision is not None
         out.add_score(contact, score, options.as_of, changed)
         if out.full():
             yield out.batch()
@@ -265,16 +268,25 @@ def _score_partition(table: pa.Table, options: PartitionOptions) -> Iterator[pa.
     yield out.batch()
 
 
-def _written_of(rows: pa.Table, options: PartitionOptions) -> dict[str, WrittenScore]:
-    """The last written values (only score and band decide a change; see is_material_change)."""
+def _written_of(
+    rows: pa.Table, options: PartitionOptions
+) -> tuple[dict[str, WrittenScore], set[str]]:
+    """The last written values, and the contacts to write whatever their score.
+
+    Only score, band and algorithm take part in ``write_decision``; the other fields
+    of these WrittenScore objects are placeholders.
+    """
     ids = rows.column("contact_id").to_pylist()
     scores = rows.column("written_score").to_pylist()
     bands = rows.column("written_band").to_pylist()
+    algorithms = rows.column("written_algorithm").to_pylist()
     at = options.as_of
-    return {
-        cid: WrittenScore(cid, score, band, 0.0, 0.0, 0.0, "", at)
-        for cid, score, band in zip(ids, scores, bands, strict=True)
+    written = {
+        cid: WrittenScore(cid, score, band, 0.0, 0.0, 0.0, "", at, algorithm)
+        for cid, score, band, algorithm in zip(ids, scores, bands, algorithms, strict=True)
     }
+    flags = rows.column("written_forced").to_pylist()
+    return written, {cid for cid, flag in zip(ids, flags, strict=True) if flag}
 
 
 class _Output:

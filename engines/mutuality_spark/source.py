@@ -2,7 +2,7 @@
 
 :class:`SparkSource` is a :class:`~mutuality_core.sync.DiffingSource`. ``run_sync``
 hands it the values last written to the CRM; they are shipped into the job, each
-partition decides with :func:`~mutuality_core.sync.is_material_change` which of its
+partition decides with :func:`~mutuality_core.sync.write_decision` which of its
 scores changed, and the driver then pulls only those, one partition at a time
 (``toLocalIterator``), into the engine's ordinary write loop: the adapter's batches,
 each recorded in the state store before the next, quota stops, resume.
@@ -14,7 +14,7 @@ import logging
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from itertools import islice
 from pathlib import Path
@@ -79,6 +79,7 @@ class SparkSource:
         as_of: datetime,
         config: ScoringConfig,
         written: Mapping[str, WrittenScore],
+        forced: Collection[str],
         min_score_change: float,
         progress: Callable[[int], None] | None = None,
     ) -> DiffedRead:
@@ -93,7 +94,7 @@ class SparkSource:
             as_of=as_of,
             config=config,
             contacts=self.contacts,
-            written=written_frame(self.spark, written, staging),
+            written=written_frame(self.spark, written, forced, staging),
             skip_invalid=self.skip_invalid,
             min_score_change=min_score_change,
             partitions=self.partitions,
@@ -171,37 +172,47 @@ def _score(row: Any, as_of: datetime) -> MutualityScore:
     )
 
 
-_WRITTEN_SCHEMA = "contact_id string, score double, band string"
+_WRITTEN_SCHEMA = "contact_id string, score double, band string, algorithm string, forced boolean"
 
 
-def _score_bands(written: Mapping[str, WrittenScore]) -> Iterator[list[tuple[str, float, str]]]:
-    """(contact id, score, band) in pages; a SQLite store's view reads them in bulk."""
-    pages = getattr(written, "score_band_pages", None)
+def _decision_rows(
+    written: Mapping[str, WrittenScore],
+) -> Iterator[list[tuple[str, float, str, str | None]]]:
+    """(contact id, score, band, algorithm) in pages; a SQLite store's view reads in bulk."""
+    pages = getattr(written, "decision_pages", None)
     if pages is not None:
         yield from pages(WRITTEN_SLICE)
         return
     items = iter(written.items())
     while chunk := list(islice(items, WRITTEN_SLICE)):
-        yield [(cid, w.score, w.band) for cid, w in chunk]
+        yield [(cid, w.score, w.band, w.algorithm) for cid, w in chunk]
 
 
-def _slices(written: Mapping[str, WrittenScore]) -> Iterator[pa.Table]:
+def _slices(written: Mapping[str, WrittenScore], forced: Collection[str]) -> Iterator[pa.Table]:
     """The written values as Arrow tables of at most WRITTEN_SLICE rows."""
-    for page in _score_bands(written):
-        ids, scores, bands = zip(*page, strict=True)
+    for page in _decision_rows(written):
+        ids, scores, bands, algorithms = zip(*page, strict=True)
         yield pa.table(
             {
                 "contact_id": pa.array(ids, pa.string()),
                 "score": pa.array(scores, pa.float64()),
                 "band": pa.array(bands, pa.string()),
+                "algorithm": pa.array(algorithms, pa.string()),
+                "forced": pa.array([cid in forced for cid in ids], pa.bool_()),
             }
         )
 
 
 def written_frame(
-    spark: SparkSession, written: Mapping[str, WrittenScore], staging: str | None = None
+    spark: SparkSession,
+    written: Mapping[str, WrittenScore],
+    forced: Collection[str],
+    staging: str | None = None,
 ) -> DataFrame:
-    """The written values (contact_id, score, band) as a DataFrame the executors can read.
+    """The written values as a DataFrame the executors can read.
+
+    Columns: contact_id, score, band, algorithm (what ``write_decision`` reads) and
+    ``forced`` (written whatever the score: failed last time, or its output drifted).
 
     With ``staging`` (a folder or URI the executors can read: a local folder in local
     mode, s3://, gs://, hdfs:// or /dbfs/... on a cluster) they are written there as
@@ -211,7 +222,7 @@ def written_frame(
     """
     if staging is None:
         frame = spark.createDataFrame([], _WRITTEN_SCHEMA)
-        for table in _slices(written):
+        for table in _slices(written, forced):
             frame = frame.unionByName(spark.createDataFrame(table.to_pandas(), _WRITTEN_SCHEMA))
         return frame
     import pyarrow.fs as pafs
@@ -222,7 +233,7 @@ def written_frame(
     )
     filesystem.create_dir(root, recursive=True)
     count = 0
-    for count, table in enumerate(_slices(written), start=1):
+    for count, table in enumerate(_slices(written, forced), start=1):
         pq.write_table(table, f"{root}/written-{count:05d}.parquet", filesystem=filesystem)
     if not count:
         return spark.createDataFrame([], _WRITTEN_SCHEMA)

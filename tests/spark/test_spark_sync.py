@@ -213,3 +213,21 @@ def test_spark_sync_into_salesforce_writes_once_and_resumes_after_a_crash(
     again = spark_sync(connect(), state, source)
     assert again.written == 0 and again.unchanged == len(people)
     assert sum(salesforce_org.org.updates.values()) == len(people)
+
+
+def test_failed_writes_are_retried_by_the_next_spark_sync(spark, hubspot, tmp_path):
+    """A contact the CRM refused is written by the next run although its score is the same."""
+    people, rows = generated_crm(40)
+    ids = {p["id"]: str(hubspot.portal.add_contact({"email": p["email"]})) for p in people}
+    source = SparkSource(
+        spark, activities_frame(spark, rows, ids), contacts=contacts_frame(spark, people, ids)
+    )
+    state = SQLiteStateStore(tmp_path / "state.sqlite")
+    stubborn = [ids[p["id"]] for p in people[5:8]]
+    hubspot.app.fail_updates(stubborn, times=2)  # the write and its one retry
+    first = spark_sync(open_connection(hubspot.settings), state, source)
+    assert first.failed == 3 and first.written == len(people) - 3
+    again = spark_sync(open_connection(hubspot.settings), state, source)
+    assert again.written == 3 and again.failed == 0
+    assert again.to_dict()["retried"] == 3
+    assert dict(hubspot.app.writes_by_contact) == {ids[p["id"]]: 1 for p in people}
