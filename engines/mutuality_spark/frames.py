@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import attrs
 import pyarrow as pa
 from mutuality_adapters.files.rows import ACTIVITY_COLUMNS, ACTIVITY_REQUIRED
+from mutuality_adapters.files.writer import SCORE_COLUMNS  # the published columns, typed here
 
 from mutuality_core.config import ScoringConfig
 from mutuality_core.errors import InvalidInputError
@@ -55,21 +56,6 @@ __all__ = [
     "scored_rows",
 ]
 
-#: The scores.csv columns, in its order (typed: numbers as numbers, times as timestamps).
-SCORE_COLUMNS = (
-    "id",
-    "email",
-    "score",
-    "band",
-    "lean",
-    "strength",
-    "confidence",
-    "reasons",
-    "scored_at",
-    "algorithm",
-    "activity_count",
-    "last_activity_at",
-)
 #: A rejected row: which input, the files adapter's message, the row as CSV text.
 REJECT_COLUMNS = ("file", "error", "record")
 
@@ -242,19 +228,12 @@ def published(rows: DataFrame, as_of: datetime) -> DataFrame:
     """The score rows of :func:`scored_rows` as the scores.csv columns."""
     from pyspark.sql import functions as F
 
+    times = {
+        "scored_at": F.timestamp_micros(F.lit(micros(as_of))),
+        "last_activity_at": F.timestamp_micros(F.col("last_activity_us")),
+    }
     return rows.where(F.col("kind") == OUT_SCORE).select(
-        "id",
-        "email",
-        "score",
-        "band",
-        "lean",
-        "strength",
-        "confidence",
-        "reasons",
-        F.timestamp_micros(F.lit(micros(as_of))).alias("scored_at"),
-        "algorithm",
-        "activity_count",
-        F.timestamp_micros(F.col("last_activity_us")).alias("last_activity_at"),
+        *(times[c].alias(c) if c in times else F.col(c) for c in SCORE_COLUMNS)
     )
 
 
