@@ -1,0 +1,209 @@
+"""Scored columns, and the core's score objects built from them one contact at a time.
+
+:class:`ScoredBatch` holds a batch's tallies and published numbers as arrays. A
+:class:`~mutuality_core.model.MutualityScore` (with its components and reasons) is
+built only for a contact that is written or asked for: its tally is rebuilt as the
+core's ``Tally`` and handed to the core's own ``judge`` and ``build_reasons``, so
+every such object is the reference's, field for field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pyarrow as pa
+
+from mutuality_core.config import ScoringConfig
+from mutuality_core.explain import build_reasons, join_reasons
+from mutuality_core.model import MutualityScore, _trusted_score
+from mutuality_core.scoring import ALGORITHM_VERSION
+from mutuality_core.scoring.tally import Tally
+from mutuality_core.scoring.verdict import judge
+
+from .codes import Batch, encode
+from .tally import Tallies, exact_exp, tally_batch
+from .verdict import BANDS, Verdicts, verdicts
+
+__all__ = ["SCORE_SCHEMA", "ScoredBatch", "score_batch"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_NO_TIME = np.iinfo(np.int64).min
+
+#: The columns ``score_table`` returns: the scores file's, typed.
+SCORE_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("score", pa.float64()),
+        ("band", pa.string()),
+        ("lean", pa.float64()),
+        ("strength", pa.float64()),
+        ("confidence", pa.float64()),
+        ("reasons", pa.string()),
+        ("scored_at", pa.timestamp("us", tz="UTC")),
+        ("algorithm", pa.string()),
+        ("activity_count", pa.int64()),
+        ("last_activity_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+_PER_CONTACT = (
+    "effort",
+    "initiation",
+    "responsiveness",
+    "commitment",
+    "ledger",
+    "engagement",
+    "last_weight",
+)  # fmt: skip  (the fields that hold recency weights; counts never differ)
+
+
+def _utc(us: int) -> datetime | None:
+    return None if us == _NO_TIME else _EPOCH + timedelta(microseconds=us)
+
+
+class ScoredBatch:
+    """Every contact of one batch, scored: published numbers as arrays, objects on demand."""
+
+    def __init__(
+        self, batch: Batch, tallies: Tallies, verdicts: Verdicts, as_of: datetime,
+        config: ScoringConfig,
+    ) -> None:  # fmt: skip
+        self.batch = batch
+        self.tallies = tallies
+        self.verdicts = verdicts
+        self.as_of = as_of
+        self.as_ts = as_of.timestamp()
+        self.config = config
+        t = tallies
+        self._starters = np.searchsorted(t.starter_contact, np.arange(batch.contacts + 1))
+        self._latencies = np.searchsorted(t.latency_contact, np.arange(batch.contacts + 1))
+
+    @property
+    def contact_ids(self) -> list[str]:
+        return self.batch.contact_ids
+
+    def __len__(self) -> int:
+        return self.batch.contacts
+
+    def band_values(self) -> list[str]:
+        """Each contact's band as text."""
+        names = [b._value_ for b in BANDS]
+        return [names[b] for b in self.verdicts.band.tolist()]
+
+    def tally(self, k: int) -> Tally:
+        """Contact ``k``'s tally as the core's ``Tally`` object."""
+        t = self.tallies
+
+        def pair(a: np.ndarray) -> list:
+            return a[k].tolist()
+
+        s0, s1 = self._starters[k], self._starters[k + 1]
+        l0, l1 = self._latencies[k], self._latencies[k + 1]
+        latency_side = t.latency_side[l0:l1]
+        latency_seconds = t.latency_seconds[l0:l1]
+        two_way_ts = t.last_two_way_ts[k]
+        return Tally(
+            effort=pair(t.effort),
+            initiation=pair(t.initiation),
+            responsiveness=pair(t.responsiveness),
+            commitment=pair(t.commitment),
+            ledger=pair(t.ledger),
+            engagement=float(t.engagement[k]),
+            messages=pair(t.messages),
+            reach_outs=pair(t.reach_outs),
+            answered=pair(t.answered),
+            latencies=[latency_seconds[latency_side == s].tolist() for s in (0, 1)],
+            replies=pair(t.replies),
+            late=pair(t.late),
+            starters=t.starter_side[s0:s1].tolist(),
+            held=int(t.held[k]),
+            failed=pair(t.failed),
+            failed_unattributed=int(t.failed_unattributed[k]),
+            gives=pair(t.gives),
+            asks=pair(t.asks),
+            evidence=int(t.evidence[k]),
+            two_way=int(t.two_way[k]),
+            last_at=_utc(int(t.last_us[k])),
+            last_two_way_ts=None if two_way_ts != two_way_ts else float(two_way_ts),
+            ties=False,
+            last_weight=float(t.last_weight[k]),
+        )
+
+    def score(self, k: int) -> MutualityScore:
+        """Contact ``k``'s score object, built by the core's verdict and reasons."""
+        t = self.tally(k)
+        v = judge(t, self.as_ts, self.config)
+        return _trusted_score(
+            self.batch.contact_ids[k],
+            v.score,
+            v.lean,
+            v.strength,
+            v.band,
+            v.confidence,
+            build_reasons(t, v, self.config),
+            v.components,
+            ALGORITHM_VERSION,
+            self.as_of,
+            int(self.batch.activity_count[k]),
+            t.last_at,
+        )
+
+    def scores(self) -> list[MutualityScore]:
+        return [self.score(k) for k in range(len(self))]
+
+    def to_table(self, *, reasons: bool = True) -> pa.Table:
+        """The scores as :data:`SCORE_SCHEMA` columns (``reasons`` null when not asked for)."""
+        n = len(self)
+        v = self.verdicts
+        if reasons:
+            texts = pa.array([join_reasons(self.score(k).reasons) for k in range(n)], pa.string())
+        else:
+            texts = pa.nulls(n, pa.string())
+        last = self.tallies.last_us
+        return pa.table(
+            [
+                pa.array(self.batch.contact_ids, pa.string()),
+                pa.array(v.score),
+                pa.array(self.band_values(), pa.string()),
+                pa.array(v.lean),
+                pa.array(v.strength),
+                pa.array(v.confidence),
+                texts,
+                pa.array(np.full(n, _as_us(self.as_of), np.int64)).cast(
+                    pa.timestamp("us", tz="UTC")
+                ),
+                pa.array([ALGORITHM_VERSION] * n, pa.string()),
+                pa.array(self.batch.activity_count),
+                pa.array(last, mask=last == _NO_TIME).cast(pa.timestamp("us", tz="UTC")),
+            ],
+            schema=SCORE_SCHEMA,
+        )
+
+
+def _as_us(moment: datetime) -> int:
+    delta = moment - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def score_batch(batch: Batch, as_of: datetime, config: ScoringConfig) -> ScoredBatch:
+    """Tally and judge every contact; contacts whose published numbers could hang on the
+    last bit of a ``np.exp`` weight are tallied again with ``math.exp`` (bit for bit the
+    reference)."""
+    as_ts = as_of.timestamp()
+    t = tally_batch(batch, as_ts, config)
+    v = verdicts(t, as_ts, config)
+    fragile = np.flatnonzero(v.fragile)
+    if fragile.size:
+        sub = batch.select(fragile)
+        exact = tally_batch(sub, as_ts, config, exp=exact_exp)
+        for name in _PER_CONTACT:
+            getattr(t, name)[fragile] = getattr(exact, name)
+        again = verdicts(t, as_ts, config)
+        again.fragile[:] = False
+        v = again
+    return ScoredBatch(batch, t, v, as_of, config)
+
+
+def score_valid_table(table: pa.Table, as_of: datetime, config: ScoringConfig) -> ScoredBatch:
+    return score_batch(encode(table), as_of, config)
