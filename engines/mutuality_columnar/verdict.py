@@ -112,4 +112,37 @@ def verdicts(t: Tallies, as_ts: float, config: ScoringConfig) -> Verdicts:
         | ((total > 0.0) & (np.abs(gap) <= _CANCEL * total))
     )
     fragile |= _near_step(raw_strength) & (t.engagement > 0.0)
+    fragile |= _fragile_components((i, r, c, e, led), safe)
     return Verdicts(score, lean, strength, confidence, band, fragile)
+
+
+def _fragile_components(signals: tuple[np.ndarray, ...], denominator: np.ndarray) -> np.ndarray:
+    """Contacts whose components or reasons could hang on the last bit of a weight.
+
+    The core rounds each signal's value, weight and lean to 3 digits and orders the
+    reasons by each signal's imbalance (ties keep a fixed order), so a value near a
+    rounding step, or two imbalances within a hair of each other, is fragile.
+    """
+    fragile = np.zeros(denominator.shape, bool)
+    imbalances = []
+    for pair in signals:
+        mine, theirs = pair[:, 0], pair[:, 1]
+        total = mine + theirs
+        credited = total > 0.0
+        safe_total = np.where(credited, total, 1.0)
+        share = (theirs - mine) / safe_total
+        for scaled in (
+            share * 1000.0 + 0.5,
+            -share * 1000.0 + 0.5,
+            (1.0 - np.abs(share)) * 1000.0 + 0.5,
+            total / denominator * 1000.0 + 0.5,
+        ):
+            fragile |= credited & _near_step(scaled)
+        fragile |= credited & (np.abs(theirs - mine) <= _CANCEL * total)
+        imbalances.append(np.where(credited, np.abs(theirs - mine), 0.0))
+    for a in range(len(imbalances)):
+        for b in range(a + 1, len(imbalances)):
+            x, y = imbalances[a], imbalances[b]
+            close = np.abs(x - y) <= _CANCEL * np.maximum(x, y)
+            fragile |= close & ((x > 0.0) | (y > 0.0))
+    return fragile
