@@ -17,10 +17,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pyarrow as pa
-
 from mutuality_core.config import ScoringConfig
-from mutuality_core.errors import InvalidInputError
+from mutuality_core.errors import InvalidInputError, MissingDependencyError
+
+try:
+    import numpy  # noqa: F401
+    import pyarrow as pa
+except ImportError as exc:  # one line that says what to install
+    raise MissingDependencyError(exc.name or "numpy and pyarrow", "fast") from None
 from mutuality_core.scoring import _check_as_of
 
 from .codes import VALID_SCHEMA
@@ -32,6 +36,7 @@ __all__ = [
     "SCORE_SCHEMA",
     "VALID_SCHEMA",
     "ScoredBatch",
+    "check_columns",
     "score_table",
     "score_valid",
     "validate_table",

@@ -152,7 +152,7 @@ def encode(table: pa.Table) -> Batch:
         [tag_bits(frozenset(t.split(";")) if t else frozenset()) for t in
          tag_column.dictionary.to_pylist()] or [0], np.uint8)  # fmt: skip
     tags = tag_table[tag_column.indices.to_numpy(zero_copy_only=False)]
-    order = np.lexsort((us, contact))
+    order = _contact_time_order(contact, us)
     ties = _tie_rows(contact[order], us[order])
     if ties.size:
         order = _settle_ties(table, order, ties)
@@ -173,6 +173,34 @@ def encode(table: pa.Table) -> Batch:
         order=order,
         activity_count=np.bincount(contact, minlength=len(ids)).astype(np.int64),
     )
+
+
+def sort_key(major: np.ndarray, minor: np.ndarray, minor_size: int) -> np.ndarray | None:
+    """``major * minor_size + minor`` as one int64 sort key, or None if it could overflow."""
+    if major.size and (int(major.max()) + 1) * minor_size >= 2**62:
+        return None
+    return major * np.int64(minor_size) + minor
+
+
+def _contact_time_order(contact: np.ndarray, us: np.ndarray) -> np.ndarray:
+    """Rows by contact, then time (same-instant rows in any order; settled afterwards).
+
+    One int64 key sorts several times faster than ``np.lexsort``. A contact code times
+    the microsecond span overflows 63 bits from ~100,000 contacts over a few years, so
+    then the times are ranked first (one more sort) and the key uses the rank.
+    """
+    if us.size == 0:
+        return np.zeros(0, np.int64)
+    low = int(us.min())
+    span = int(us.max()) - low + 1
+    key = sort_key(contact, us - low, span)
+    if key is None:
+        by_time = np.argsort(us)
+        rank = np.empty(us.size, np.int64)
+        rank[by_time] = np.arange(us.size)
+        key = sort_key(contact, rank, us.size)
+        assert key is not None  # contacts <= rows, rows < 2**31
+    return np.argsort(key)
 
 
 def _tie_rows(contact: np.ndarray, us: np.ndarray) -> np.ndarray:

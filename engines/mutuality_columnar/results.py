@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from mutuality_core.config import ScoringConfig
 from mutuality_core.explain import build_reasons, join_reasons
-from mutuality_core.model import MutualityScore, _trusted_score
+from mutuality_core.model import Band, MutualityScore, _trusted_score
 from mutuality_core.scoring import ALGORITHM_VERSION
 from mutuality_core.scoring.tally import Tally
 from mutuality_core.scoring.verdict import judge
@@ -25,7 +25,7 @@ from .codes import Batch, encode
 from .tally import Tallies, exact_exp, tally_batch
 from .verdict import BANDS, Verdicts, verdicts
 
-__all__ = ["SCORE_SCHEMA", "ScoredBatch", "score_batch"]
+__all__ = ["SCORE_SCHEMA", "PendingScore", "ScoredBatch", "score_batch"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NO_TIME = np.iinfo(np.int64).min
@@ -60,6 +60,27 @@ _PER_CONTACT = (
 
 def _utc(us: int) -> datetime | None:
     return None if us == _NO_TIME else _EPOCH + timedelta(microseconds=us)
+
+
+class PendingScore:
+    """One contact's published score and band, with its score object built on demand.
+
+    What the sync needs to decide whether to write (``score``, ``band``) costs
+    nothing; :meth:`build` makes the full :class:`MutualityScore` (components,
+    reasons) for a contact that is written or shown.
+    """
+
+    __slots__ = ("_k", "_scored", "band", "contact_id", "score")
+
+    def __init__(self, scored: ScoredBatch, k: int, score: float, band: Band) -> None:
+        self._scored = scored
+        self._k = k
+        self.contact_id = scored.batch.contact_ids[k]
+        self.score = score
+        self.band = band
+
+    def build(self) -> MutualityScore:
+        return self._scored.score(self._k)
 
 
 class ScoredBatch:
@@ -148,6 +169,15 @@ class ScoredBatch:
             int(self.batch.activity_count[k]),
             t.last_at,
         )
+
+    def pending(self) -> list[PendingScore]:
+        """Every contact's :class:`PendingScore`, in contact_id order."""
+        return [
+            PendingScore(self, k, score, BANDS[band])
+            for k, (score, band) in enumerate(
+                zip(self.verdicts.score.tolist(), self.verdicts.band.tolist(), strict=True)
+            )
+        ]
 
     def scores(self) -> list[MutualityScore]:
         return [self.score(k) for k in range(len(self))]

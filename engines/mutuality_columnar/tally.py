@@ -41,6 +41,7 @@ from .codes import (
     TAGGED_BIT,
     TASK,
     Batch,
+    sort_key,
 )
 
 __all__ = ["Tallies", "exact_exp", "tally_batch"]
@@ -241,8 +242,10 @@ def tally_batch(
     c_closes = closes[conv]
     loose = c_thread < 0
     # each row's predecessor in its conversation key (contact, thread or none)
-    key = c_contact.astype(np.int64) * (batch.threads + 1) + (c_thread + 1)
-    order = np.argsort(key, kind="stable")
+    key = c_contact * (batch.threads + 1) + (c_thread + 1)
+    # by conversation, then history order: one int64 key with the position when it fits
+    positioned = sort_key(key, np.arange(conv.size), conv.size)
+    order = np.argsort(key, kind="stable") if positioned is None else np.argsort(positioned)
     sorted_key = key[order]
     prev = np.full(conv.size, -1, np.int64)
     same = np.flatnonzero(sorted_key[1:] == sorted_key[:-1])

@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OUR_PACKAGES = {"mutuality_core", "mutuality_adapters", "mutuality_cli", "mutuality_testkit"}
+OUR_PACKAGES = {
+    "mutuality_core",
+    "mutuality_adapters",
+    "mutuality_cli",
+    "mutuality_testkit",
+    "mutuality_columnar",
+}
 SKIP_DIRS = {".venv", ".git", "build", "dist", "__pycache__", ".pytest_cache", ".ruff_cache"}
 
 

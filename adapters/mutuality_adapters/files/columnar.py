@@ -1,0 +1,164 @@
+"""Reading and scoring the activities file with the columnar engine (``mutuality[fast]``).
+
+pyarrow reads ``activities.csv`` or ``activities.parquet`` into columns of text, the
+engine checks them as the row parser checks rows (rows it cannot accept outright go
+through the row parser itself, see ``mutuality_columnar.validate``) and scores every
+contact at once. What a user sees does not change: the same errors with the same
+``file:line``, the same rejects, the same scores. A CSV file pyarrow cannot read as a
+clean table (a row of the wrong width, a quote left open, bad UTF-8) is read by the
+row parser instead, which reports the problem exactly as before.
+
+Score objects (components, reasons) are built only for the contacts the sync writes
+or the caller asks for: the sync diffs the published numbers, which are columns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mutuality_core.config import ScoringConfig
+from mutuality_core.model import Contact, MutualityScore
+from mutuality_core.scoring import score_contact
+from mutuality_core.sync import ScoredRead
+
+from .records import open_records
+from .rows import ACTIVITY_COLUMNS, RejectLog
+
+__all__ = ["read_activity_table", "score_columnar"]
+
+log = logging.getLogger(__name__)
+
+
+class _NoCleanTable(Exception):
+    """pyarrow could not read the file as a table: the row parser reads it."""
+
+
+def read_activity_table(path: Path) -> tuple[Any, Callable[[int], int]]:
+    """(the activities as a pyarrow table of text, row number -> line for messages).
+
+    Raises ``_NoCleanTable`` for a CSV file pyarrow cannot read cleanly.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pv
+    import pyarrow.parquet as pq
+
+    if path.suffix == ".parquet":
+        return pq.read_table(path), lambda row: row + 1  # "line" = 1-based row number
+    records = open_records(path, ACTIVITY_COLUMNS)  # the header and its checks, as before
+    header = records.header
+    records.close()
+    try:
+        table = pv.read_csv(
+            path,
+            read_options=pv.ReadOptions(column_names=header, skip_rows=1),
+            parse_options=pv.ParseOptions(newlines_in_values=False),
+            convert_options=pv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise _NoCleanTable(str(exc)) from None
+    return table, _line_finder(path)
+
+
+def _line_finder(path: Path) -> Callable[[int], int]:
+    """Row number -> the line it starts on, as the row parser counts lines.
+
+    A file without quotes and blank lines has one row per line after the header; any
+    other is counted once with the row parser's reader, and only if a row is rejected.
+    """
+    with path.open("rb") as f:
+        data = f.read()
+    plain = b'"' not in data and b"\n\n" not in data and b"\n\r\n" not in data
+    if plain:
+        return lambda row: row + 2
+    lines: list[int] = []
+
+    def line(row: int) -> int:
+        if not lines:
+            records = open_records(path, ACTIVITY_COLUMNS)
+            try:
+                for values in records.rows:
+                    if values:
+                        lines.append(records.start_line(values))
+            finally:
+                records.close()
+        return lines[row]
+
+    return line
+
+
+class _Rejected:
+    """What RejectLog needs of a record file to word a rejected row."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+
+def score_columnar(
+    activities_path: Path,
+    contacts: Mapping[str, Contact],
+    rejected_contacts: Mapping[str, int],
+    contacts_name: str,
+    rejects: RejectLog,
+    *,
+    as_of: datetime,
+    config: ScoringConfig,
+    progress: Callable[[int], None] | None = None,
+) -> ScoredRead | None:
+    """Read, check and score the activities in columns; None if the row parser must read.
+
+    Rejected rows are added to ``rejects`` (which raises on the first one unless it
+    skips), in file order, with the row parser's messages.
+    """
+    from mutuality_columnar import check_columns, score_valid
+
+    try:
+        table, line_of = read_activity_table(activities_path)
+    except _NoCleanTable as exc:
+        log.info("%s: read row by row (%s)", activities_path.name, exc)
+        return None
+    checked = check_columns(
+        table,
+        contacts=contacts,
+        rejected_contacts=rejected_contacts,
+        contacts_name=contacts_name,
+    )
+    where = _Rejected(activities_path)
+    names = table.column_names
+    for row, error, _ in checked.rejects:
+        # the whole row as the file has it (all columns, in the file's order)
+        values = ["" if v is None else str(v) for v in table.slice(row, 1).to_pylist()[0].values()]
+        if len(values) != len(names):  # pragma: no cover - a table's rows have its width
+            values = _
+        rejects.reject(where, line_of(row), error, values, None)  # type: ignore[arg-type]
+    activities = checked.table.num_rows
+    if progress is not None:
+        progress(activities)
+    scored = score_valid(checked.table, as_of=as_of, config=config)
+    return ScoredRead(
+        contacts_read=len(contacts),
+        activities_read=activities,
+        scores=_in_contact_order(contacts, scored, as_of, config),
+        rejections=tuple(rejects.rejections),
+    )
+
+
+def _in_contact_order(
+    contacts: Mapping[str, Contact], scored: Any, as_of: datetime, config: ScoringConfig
+) -> Iterator[tuple[Contact, MutualityScore | Any]]:
+    """Every contact with its (pending) score, in the contacts file's order."""
+    position = {cid: k for k, cid in enumerate(scored.contact_ids)}
+    pending = scored.pending()
+    for contact in contacts.values():
+        k = position.get(contact.id)
+        if k is None:  # no activities: the core's answer for an empty history
+            yield contact, score_contact([], as_of=as_of, config=config, contact_id=contact.id)
+        else:
+            yield contact, pending[k]
