@@ -11,9 +11,9 @@ matters, exactly as in the core.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pyarrow as pa
@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from mutuality_core.model import Activity, Channel, Direction, Outcome
 from mutuality_core.scoring.tally import BY_THEM_TAGS, BY_YOU_TAGS
 
-__all__ = ["VALID_SCHEMA", "Batch", "activities_table", "encode"]
+__all__ = ["VALID_SCHEMA", "Batch", "activities_table", "activity_objects", "encode"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -274,3 +274,53 @@ def activities_table(activities: Sequence[Activity]) -> pa.Table:
         ],
         schema=VALID_SCHEMA,
     )
+
+
+def activity_objects(
+    table: pa.Table, canonical: Mapping[str, str], texts: Sequence[str] | None = None
+) -> list[Activity]:
+    """A valid table's rows as Activity objects (contact ids shared with ``canonical``).
+
+    ``texts``: the rows' occurred_at as written, so that a time given with an offset
+    keeps it, as the row parser keeps it (``Z`` gives ``timezone.utc``).
+    """
+    from mutuality_core.model import _to_tags, _trusted_activity
+    from mutuality_core.timestamps import parse_aware_datetime
+
+    micros = table.column("occurred_at").cast(pa.int64()).to_pylist()
+    times = []
+    for i, us in enumerate(micros):
+        text = None if texts is None else texts[i]
+        if text is None or text.endswith("Z"):
+            times.append(_EPOCH + timedelta(microseconds=us))
+        else:
+            times.append(parse_aware_datetime(text))
+
+    channels = {m.value: m for m in Channel}
+    directions = {m.value: m for m in Direction}
+    outcomes = {m.value: m for m in Outcome}
+    tag_sets: dict[str, frozenset[str]] = {}
+    columns = {name: table.column(name).to_pylist() for name in table.column_names}
+    result = []
+    for i, (activity_id, contact_id, occurred_at) in enumerate(
+        zip(columns["id"], columns["contact_id"], times, strict=True)
+    ):
+        tags_text = columns["tags"][i]
+        tags = tag_sets.get(tags_text)
+        if tags is None:
+            tags = tag_sets[tags_text] = _to_tags(tags_text or None)
+        result.append(
+            _trusted_activity(
+                activity_id,
+                canonical.get(contact_id, contact_id),
+                occurred_at,
+                channels[columns["channel"][i]],
+                directions[columns["direction"][i]],
+                outcomes[columns["outcome"][i]],
+                columns["thread_id"][i],
+                columns["duration_seconds"][i],
+                columns["automated"][i],
+                tags,
+            )
+        )
+    return result

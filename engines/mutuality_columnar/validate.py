@@ -53,6 +53,7 @@ class Checked:
     table: pa.Table
     rows: np.ndarray
     rejects: list[tuple[int, str, list[str]]]
+    text: Mapping[str, pa.Array]  # the input's columns as text, by ACTIVITY_COLUMNS name
 
 
 def _chunk(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -337,7 +338,7 @@ def check_columns(
     table, rows, duplicates = _drop_duplicates(table, rows, text)
     if duplicates:
         rejects = sorted(rejects + duplicates, key=lambda r: r[0])
-    return Checked(table, rows, rejects)
+    return Checked(table, rows, rejects, text)
 
 
 def _fail(value: str) -> str:

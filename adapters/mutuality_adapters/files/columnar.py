@@ -21,14 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from mutuality_core.config import ScoringConfig
-from mutuality_core.model import Contact, MutualityScore
+from mutuality_core.errors import MissingDependencyError
+from mutuality_core.model import Activity, Contact, MutualityScore
 from mutuality_core.scoring import score_contact
 from mutuality_core.sync import ScoredRead
 
-from .records import open_records
-from .rows import ACTIVITY_COLUMNS, RejectLog
+from .records import check_columns, open_records
+from .rows import ACTIVITY_COLUMNS, ACTIVITY_REQUIRED, RejectLog
 
-__all__ = ["read_activity_table", "score_columnar"]
+__all__ = ["activity_chunks", "read_activity_table", "score_columnar"]
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,15 @@ def read_activity_table(path: Path) -> tuple[Any, Callable[[int], int]]:
     import pyarrow.parquet as pq
 
     if path.suffix == ".parquet":
-        return pq.read_table(path), lambda row: row + 1  # "line" = 1-based row number
+        table = pq.read_table(path)
+        check_columns(_Header(path, table.column_names), ACTIVITY_REQUIRED)  # type: ignore[arg-type]
+        return table, lambda row: row + 1  # "line" = the 1-based row number
     records = open_records(path, ACTIVITY_COLUMNS)  # the header and its checks, as before
+    try:
+        check_columns(records, ACTIVITY_REQUIRED)
+    finally:
+        records.close()
     header = records.header
-    records.close()
     try:
         table = pv.read_csv(
             path,
@@ -94,11 +100,79 @@ def _line_finder(path: Path) -> Callable[[int], int]:
     return line
 
 
+class _Header:
+    """What check_columns needs of a record file: its path and header."""
+
+    def __init__(self, path: Path, header: list[str]) -> None:
+        self.path = path
+        self.header = header
+
+
 class _Rejected:
     """What RejectLog needs of a record file to word a rejected row."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+
+
+def _checked(
+    activities_path: Path,
+    contacts: Mapping[str, Contact],
+    rejected_contacts: Mapping[str, int],
+    contacts_name: str,
+    rejects: RejectLog,
+) -> Any:
+    """The activities read and checked in columns (rejects recorded), or None."""
+    try:
+        from mutuality_columnar import check_columns
+    except ImportError as exc:
+        if activities_path.suffix == ".parquet":
+            raise MissingDependencyError("pyarrow (to read Parquet)", "fast") from exc
+        raise
+    try:
+        table, line_of = read_activity_table(activities_path)
+    except _NoCleanTable as exc:
+        log.info("%s: read row by row (%s)", activities_path.name, exc)
+        return None
+    checked = check_columns(
+        table,
+        contacts=contacts,
+        rejected_contacts=rejected_contacts,
+        contacts_name=contacts_name,
+    )
+    where = _Rejected(activities_path)
+    for row, error, _ in checked.rejects:
+        # the whole row as the file has it (all columns, in the file's order)
+        values = ["" if v is None else str(v) for v in table.slice(row, 1).to_pylist()[0].values()]
+        rejects.reject(where, line_of(row), error, values, None)  # type: ignore[arg-type]
+    return checked
+
+
+def activity_chunks(
+    activities_path: Path,
+    contacts: Mapping[str, Contact],
+    rejected_contacts: Mapping[str, int],
+    contacts_name: str,
+    rejects: RejectLog,
+    *,
+    chunk_size: int,
+) -> Iterator[list[Activity]] | None:
+    """The valid activities as objects, in file order and chunks, checked in columns.
+
+    For a Parquet file (always) and for the ``columnar`` engine's plain reads; None
+    when the row parser must read the file.
+    """
+    checked = _checked(activities_path, contacts, rejected_contacts, contacts_name, rejects)
+    if checked is None:
+        return None
+    from mutuality_columnar.codes import activity_objects
+
+    canonical = {cid: c.id for cid, c in contacts.items()}
+    written = checked.text["occurred_at"].take(checked.rows).to_pylist()
+    activities = activity_objects(checked.table, canonical, written)
+    return (
+        activities[start : start + chunk_size] for start in range(0, len(activities), chunk_size)
+    )
 
 
 def score_columnar(
@@ -117,27 +191,11 @@ def score_columnar(
     Rejected rows are added to ``rejects`` (which raises on the first one unless it
     skips), in file order, with the row parser's messages.
     """
-    from mutuality_columnar import check_columns, score_valid
+    from mutuality_columnar import score_valid
 
-    try:
-        table, line_of = read_activity_table(activities_path)
-    except _NoCleanTable as exc:
-        log.info("%s: read row by row (%s)", activities_path.name, exc)
+    checked = _checked(activities_path, contacts, rejected_contacts, contacts_name, rejects)
+    if checked is None:
         return None
-    checked = check_columns(
-        table,
-        contacts=contacts,
-        rejected_contacts=rejected_contacts,
-        contacts_name=contacts_name,
-    )
-    where = _Rejected(activities_path)
-    names = table.column_names
-    for row, error, _ in checked.rejects:
-        # the whole row as the file has it (all columns, in the file's order)
-        values = ["" if v is None else str(v) for v in table.slice(row, 1).to_pylist()[0].values()]
-        if len(values) != len(names):  # pragma: no cover - a table's rows have its width
-            values = _
-        rejects.reject(where, line_of(row), error, values, None)  # type: ignore[arg-type]
     activities = checked.table.num_rows
     if progress is not None:
         progress(activities)

@@ -25,7 +25,7 @@ from mutuality_core.model import Contact
 from mutuality_core.ports import Cursor, Page, Rejection
 from mutuality_core.sync import ScoredRead
 
-from .columnar import score_columnar
+from .columnar import activity_chunks, score_columnar
 from .parallel import can_fork, parallel_supported, score_in_workers
 from .records import open_records
 from .rows import ACTIVITY_COLUMNS, CONTACT_COLUMNS, RejectLog, parse_activities, parse_contacts
@@ -36,6 +36,7 @@ __all__ = ["AUTO_WORKERS_MIN_BYTES", "REJECTS_COLUMNS", "FilesSource", "check_wo
 log = logging.getLogger(__name__)
 
 REJECTS_COLUMNS = ("file", "line", "error", "record")
+COLUMNAR = "columnar"
 
 #: ``engine="auto"`` reads with the columnar engine from this activities file size on
 #: (about 15,000 rows), when ``mutuality[fast]`` is installed.
@@ -105,9 +106,8 @@ class FilesSource:
                 f"folder {self.folder} does not exist or is not a folder; pass the folder "
                 "that holds contacts.csv and activities.csv"
             )
-        found = [
-            p for p in (self.folder / f"{stem}.csv", self.folder / f"{stem}.jsonl") if p.exists()
-        ]
+        suffixes = (".csv", ".jsonl", ".parquet") if stem == "activities" else (".csv", ".jsonl")
+        found = [p for p in (self.folder / f"{stem}{x}" for x in suffixes) if p.exists()]
         if not found:
             columns = CONTACT_COLUMNS if stem == "contacts" else ACTIVITY_COLUMNS
             raise InvalidInputError(
@@ -115,9 +115,8 @@ class FilesSource:
                 f"{', '.join(columns)} (a header row alone is fine for activities)"
             )
         if len(found) > 1:
-            raise InvalidInputError(
-                f"{self.folder}: both {stem}.csv and {stem}.jsonl exist; keep only one"
-            )
+            names = " and ".join(p.name for p in found)
+            raise InvalidInputError(f"{self.folder}: both {names} exist; keep only one")
         return found[0]
 
     def fingerprint(self) -> Cursor:
@@ -158,14 +157,25 @@ class FilesSource:
         rejects, contacts, rejected_ids = self._read_contacts(contacts_path)
         reported = len(rejects.rejections)
         yield Page(contacts=list(contacts.values()), rejected=tuple(rejects.rejections))
-        chunks = parse_activities(
-            open_records(activities_path, ACTIVITY_COLUMNS),
-            contacts,
-            rejected_ids,
-            contacts_path.name,
-            rejects,
-            chunk_size=self.chunk_size,
-        )
+        chunks = None
+        if self.engine == COLUMNAR or activities_path.suffix == ".parquet":
+            chunks = activity_chunks(
+                activities_path,
+                contacts,
+                rejected_ids,
+                contacts_path.name,
+                rejects,
+                chunk_size=self.chunk_size,
+            )
+        if chunks is None:
+            chunks = parse_activities(
+                open_records(activities_path, ACTIVITY_COLUMNS),
+                contacts,
+                rejected_ids,
+                contacts_path.name,
+                rejects,
+                chunk_size=self.chunk_size,
+            )
         for chunk in chunks:
             fresh = tuple(rejects.rejections[reported:])
             reported = len(rejects.rejections)
