@@ -22,7 +22,7 @@ from mutuality_core.scoring.tally import Tally
 from mutuality_core.scoring.verdict import judge
 
 from .codes import Batch, encode
-from .tally import Tallies, exact_exp, tally_batch
+from .tally import Tallies, tally_batch
 from .verdict import BANDS, Verdicts, verdicts
 
 __all__ = ["SCORE_SCHEMA", "PendingScore", "ScoredBatch", "score_batch"]
@@ -46,16 +46,6 @@ SCORE_SCHEMA = pa.schema(
         ("last_activity_at", pa.timestamp("us", tz="UTC")),
     ]
 )
-
-_PER_CONTACT = (
-    "effort",
-    "initiation",
-    "responsiveness",
-    "commitment",
-    "ledger",
-    "engagement",
-    "last_weight",
-)  # fmt: skip  (the fields that hold recency weights; counts never differ)
 
 
 def _utc(us: int) -> datetime | None:
@@ -217,22 +207,10 @@ def _as_us(moment: datetime) -> int:
 
 
 def score_batch(batch: Batch, as_of: datetime, config: ScoringConfig) -> ScoredBatch:
-    """Tally and judge every contact; contacts whose published numbers could hang on the
-    last bit of a ``np.exp`` weight are tallied again with ``math.exp`` (bit for bit the
-    reference)."""
+    """Tally and judge every contact of ``batch``."""
     as_ts = as_of.timestamp()
     t = tally_batch(batch, as_ts, config)
-    v = verdicts(t, as_ts, config)
-    fragile = np.flatnonzero(v.fragile)
-    if fragile.size:
-        sub = batch.select(fragile)
-        exact = tally_batch(sub, as_ts, config, exp=exact_exp)
-        for name in _PER_CONTACT:
-            getattr(t, name)[fragile] = getattr(exact, name)
-        again = verdicts(t, as_ts, config)
-        again.fragile[:] = False
-        v = again
-    return ScoredBatch(batch, t, v, as_of, config)
+    return ScoredBatch(batch, t, verdicts(t, as_ts, config), as_of, config)
 
 
 def score_valid_table(table: pa.Table, as_of: datetime, config: ScoringConfig) -> ScoredBatch:

@@ -117,16 +117,38 @@ def _canonical_tags(text: str) -> str:
     return ";".join(sorted(_to_tags(text)))
 
 
-_DIGIT_POSITIONS = (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18)
 _DAYS_BEFORE_MONTH = np.array([0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334])
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+#: (length, fraction digits, zone length) of the shapes parsed in bulk
+_SHAPES = ((20, 0, 1), (24, 3, 1), (27, 6, 1), (25, 0, 6), (29, 3, 6), (32, 6, 6))
+
+
+class _Chars:
+    """Byte ``k`` of each selected string, and a running "well-formed" mask."""
+
+    def __init__(self, data: np.ndarray, starts: np.ndarray) -> None:
+        self.data = data
+        self.starts = starts
+        self.good = np.ones(starts.size, bool)
+
+    def char(self, k: int, expected: str) -> None:
+        self.good &= self.data[self.starts + k] == ord(expected)
+
+    def number(self, first: int, count: int) -> np.ndarray:
+        value = np.zeros(self.starts.size, np.int64)
+        for k in range(first, first + count):
+            digit = self.data[self.starts + k].astype(np.int64) - 48
+            self.good &= (digit >= 0) & (digit <= 9)
+            value = value * 10 + digit
+        return value
 
 
 def _timestamps(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(microseconds since the epoch, accepted) for ISO 8601 text of the common shapes:
     ``YYYY-MM-DDTHH:MM:SS``, an optional 3- or 6-digit fraction, then ``Z`` or ``±HH:MM``.
 
-    Anything else (and years outside 1900-2199) is left to the row parser.
+    Anything else (and years outside 1900-2199) is left to the row parser, which
+    then accepts it with its own rules or rejects it with its own message.
     """
     n = len(column)
     us = np.zeros(n, np.int64)
@@ -136,56 +158,41 @@ def _timestamps(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     column = column.fill_null("")
     offsets = np.frombuffer(column.buffers()[1], np.int32)[column.offset : column.offset + n + 1]
     data = np.frombuffer(column.buffers()[2], np.uint8)
-    starts = offsets[:-1].astype(np.int64)
     lengths = np.diff(offsets)
-    for length, fraction, zone in (
-        (20, 0, 1), (24, 3, 1), (27, 6, 1), (25, 0, 6), (29, 3, 6), (32, 6, 6),
-    ):  # fmt: skip
+    for length, fraction, zone in _SHAPES:
         rows = np.flatnonzero(lengths == length)
         if rows.size == 0:
             continue
-        chars = data[starts[rows, None] + np.arange(length)]
-        digits = chars.astype(np.int64) - 48
-        good = (
-            (chars[:, 4] == 45) & (chars[:, 7] == 45) & (chars[:, 10] == 84)
-            & (chars[:, 13] == 58) & (chars[:, 16] == 58)
-        )  # fmt: skip
-        good &= (
-            (digits[:, list(_DIGIT_POSITIONS)] >= 0) & (digits[:, list(_DIGIT_POSITIONS)] <= 9)
-        ).all(1)
+        c = _Chars(data, offsets[:-1][rows].astype(np.int64))
+        year = c.number(0, 4)
+        month = c.number(5, 2)
+        day = c.number(8, 2)
+        hour = c.number(11, 2)
+        minute = c.number(14, 2)
+        second = c.number(17, 2)
+        for k, expected in ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":")):
+            c.char(k, expected)
         micro = np.zeros(rows.size, np.int64)
         if fraction:
-            good &= chars[:, 19] == 46
-            frac = digits[:, 20 : 20 + fraction]
-            good &= ((frac >= 0) & (frac <= 9)).all(1)
-            for k in range(fraction):
-                micro = micro * 10 + frac[:, k]
-            micro *= 1000 if fraction == 3 else 1
+            c.char(19, ".")
+            micro = c.number(20, fraction) * (1000 if fraction == 3 else 1)
         z = 20 + fraction if fraction else 19
         shift = np.zeros(rows.size, np.int64)
         if zone == 1:
-            good &= chars[:, z] == 90  # Z
+            c.char(z, "Z")
         else:
-            sign = chars[:, z]
-            good &= ((sign == 43) | (sign == 45)) & (chars[:, z + 3] == 58)
-            zd = digits[:, [z + 1, z + 2, z + 4, z + 5]]
-            good &= ((zd >= 0) & (zd <= 9)).all(1)
-            oh = zd[:, 0] * 10 + zd[:, 1]
-            om = zd[:, 2] * 10 + zd[:, 3]
-            good &= (oh < 24) & (om < 60)
-            shift = np.where(sign == 45, -1, 1) * (oh * 3600 + om * 60)
-        d = digits
-        year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
-        month = d[:, 5] * 10 + d[:, 6]
-        day = d[:, 8] * 10 + d[:, 9]
-        hour = d[:, 11] * 10 + d[:, 12]
-        minute = d[:, 14] * 10 + d[:, 15]
-        second = d[:, 17] * 10 + d[:, 18]
+            sign = data[c.starts + z]
+            c.good &= (sign == ord("+")) | (sign == ord("-"))
+            c.char(z + 3, ":")
+            zone_hours = c.number(z + 1, 2)
+            zone_minutes = c.number(z + 4, 2)
+            c.good &= (zone_hours < 24) & (zone_minutes < 60)
+            shift = np.where(sign == ord("-"), -1, 1) * (zone_hours * 3600 + zone_minutes * 60)
         leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
         month_ok = (month >= 1) & (month <= 12)
         m = np.where(month_ok, month, 1)
         longest = _DAYS_IN_MONTH[m] + ((m == 2) & leap)
-        good &= (year >= 1900) & (year < 2200) & month_ok & (day >= 1) & (day <= longest)
+        good = c.good & (year >= 1900) & (year < 2200) & month_ok & (day >= 1) & (day <= longest)
         good &= (hour < 24) & (minute < 60) & (second < 60)
         # days since 1970-01-01 (proleptic Gregorian, as datetime counts)
         y = year - 1
@@ -298,17 +305,16 @@ def check_columns(
     if slow.size:
         extra, rejects = _row_parser(text, slow, contacts, rejected_contacts, contacts_name)
 
-    def pick(name: str, rows: np.ndarray) -> list[Any]:
-        index, values = converted[name]
-        return [values[i] for i in index[rows].tolist()]
-
     def typed(name: str, rows: np.ndarray, column: pa.DataType) -> pa.Array:
-        return pa.array(pick(name, rows), column)
+        index, values = converted[name]
+        return pa.array(values, column).take(pa.array(index[rows]))
 
     fast_rows = pa.array(fast)
-    contact_column = pa.array(
-        [contact_values[i] for i in contact_index[fast].tolist()], pa.string()
-    ) if n else pa.array([], pa.string())  # fmt: skip
+    contact_column = (
+        pa.array(contact_values, pa.string()).take(pa.array(contact_index[fast]))
+        if n
+        else pa.array([], pa.string())
+    )
     table = pa.table(
         [
             text["id"].take(fast_rows),
@@ -410,8 +416,8 @@ def _drop_duplicates(
     table: pa.Table, rows: np.ndarray, text: Mapping[str, pa.Array]
 ) -> tuple[pa.Table, np.ndarray, list[tuple[int, str, list[str]]]]:
     """Reject each repeat of a (contact_id, id) pair after its first row."""
-    if table.num_rows < 2:
-        return table, rows, []
+    if table.num_rows < 2 or pc.count_distinct(table.column("id")).as_py() == table.num_rows:
+        return table, rows, []  # every id once: no pair can repeat
     pairs = pc.binary_join_element_wise(table.column("contact_id"), table.column("id"), "\x00")
     encoded = _chunk(pc.dictionary_encode(pairs))
     codes = encoded.indices.to_numpy(zero_copy_only=False)

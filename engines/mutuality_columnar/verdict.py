@@ -6,11 +6,6 @@ core's own ``judge`` and ``build_reasons`` when its score object is built (see
 :mod:`.results`). Each expression keeps the reference's operation order, and
 ``int(x)`` is ``np.trunc``, so equal tallies give equal numbers; the differential
 tests check it.
-
-``fragile`` marks contacts whose published numbers could depend on the last bit of
-a recency weight (a value within a hair of a rounding step, or two sides whose
-credits cancel): the engine recomputes those with ``math.exp`` (see
-:func:`mutuality_columnar.engine.score_batch`).
 """
 
 from __future__ import annotations
@@ -39,12 +34,6 @@ _INSUFFICIENT, _DORMANT, _MUTUAL, _YOU_MORE, _THEY_MORE = (
     )
 )
 _DAY = 86400.0
-#: How close (in units of the last published digit) a value may come to a rounding step
-#: before its contact is recomputed exactly: weights from ``np.exp`` differ from
-#: ``math.exp`` by at most one ulp, i.e. ~1e-16 relative; 1e-7 leaves a wide margin.
-_MARGIN = 1e-7
-#: Credits of the two sides closer than this (relative) may cancel differently.
-_CANCEL = 1e-9
 
 
 @dataclass
@@ -54,13 +43,6 @@ class Verdicts:
     strength: np.ndarray
     confidence: np.ndarray
     band: np.ndarray  # int8 index into BANDS
-    fragile: np.ndarray  # bool
-
-
-def _near_step(scaled: np.ndarray) -> np.ndarray:
-    """Whether ``scaled`` (the value before ``int(...)``) lies within the margin of a step."""
-    frac = scaled - np.floor(scaled)
-    return (frac < _MARGIN) | (frac > 1.0 - _MARGIN)
 
 
 def _exp(values: np.ndarray) -> np.ndarray:
@@ -104,45 +86,4 @@ def verdicts(t: Tallies, as_ts: float, config: ScoringConfig) -> Verdicts:
     band[~has_last | (days_since_last > config.dormant_after_days)] = _DORMANT
     band[confidence < config.min_confidence] = _INSUFFICIENT
 
-    total = you + them
-    fragile = positive & (
-        _near_step(share * 1000.0 + 0.5)
-        | _near_step(-share * 1000.0 + 0.5)
-        | _near_step(raw_score)
-        | ((total > 0.0) & (np.abs(gap) <= _CANCEL * total))
-    )
-    fragile |= _near_step(raw_strength) & (t.engagement > 0.0)
-    fragile |= _fragile_components((i, r, c, e, led), safe)
-    return Verdicts(score, lean, strength, confidence, band, fragile)
-
-
-def _fragile_components(signals: tuple[np.ndarray, ...], denominator: np.ndarray) -> np.ndarray:
-    """Contacts whose components or reasons could hang on the last bit of a weight.
-
-    The core rounds each signal's value, weight and lean to 3 digits and orders the
-    reasons by each signal's imbalance (ties keep a fixed order), so a value near a
-    rounding step, or two imbalances within a hair of each other, is fragile.
-    """
-    fragile = np.zeros(denominator.shape, bool)
-    imbalances = []
-    for pair in signals:
-        mine, theirs = pair[:, 0], pair[:, 1]
-        total = mine + theirs
-        credited = total > 0.0
-        safe_total = np.where(credited, total, 1.0)
-        share = (theirs - mine) / safe_total
-        for scaled in (
-            share * 1000.0 + 0.5,
-            -share * 1000.0 + 0.5,
-            (1.0 - np.abs(share)) * 1000.0 + 0.5,
-            total / denominator * 1000.0 + 0.5,
-        ):
-            fragile |= credited & _near_step(scaled)
-        fragile |= credited & (np.abs(theirs - mine) <= _CANCEL * total)
-        imbalances.append(np.where(credited, np.abs(theirs - mine), 0.0))
-    for a in range(len(imbalances)):
-        for b in range(a + 1, len(imbalances)):
-            x, y = imbalances[a], imbalances[b]
-            close = np.abs(x - y) <= _CANCEL * np.maximum(x, y)
-            fragile |= close & ((x > 0.0) | (y > 0.0))
-    return fragile
+    return Verdicts(score, lean, strength, confidence, band)
