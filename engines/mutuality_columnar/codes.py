@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from operator import attrgetter
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +27,7 @@ from mutuality_core.scoring.tally import BY_THEM_TAGS, BY_YOU_TAGS
 __all__ = ["VALID_SCHEMA", "Batch", "activities_table", "activity_objects", "encode"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_TS = attrgetter("_ts")
 
 CHANNELS = tuple(Channel)
 DIRECTIONS = tuple(Direction)
@@ -246,31 +249,36 @@ def _settle_ties(table: pa.Table, order: np.ndarray, ties: np.ndarray) -> np.nda
 
 def activities_table(activities: Sequence[Activity]) -> pa.Table:
     """Activity objects (already valid) as :data:`VALID_SCHEMA` columns."""
-    epoch = _EPOCH
-    micro = []
-    for a in activities:
-        delta = a.occurred_at - epoch
-        micro.append((delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds)
+    stamps = np.fromiter(map(_TS, activities), np.float64, count=len(activities))
+    # each activity's POSIX time is its exact microsecond count / 1e6; rounding back
+    # recovers the count, checked, and recomputed from the datetime where it does not
+    micro = np.rint(stamps * 1e6).astype(np.int64)
+    for i in np.flatnonzero(micro / 1e6 != stamps).tolist():
+        delta = activities[i].occurred_at - _EPOCH
+        micro[i] = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
     tag_text: dict[frozenset[str], str] = {}
-    tags = []
-    for a in activities:
-        t = a.tags
-        text = tag_text.get(t)
+
+    def tags_of(a: Activity) -> str:
+        text = tag_text.get(a.tags)
         if text is None:
-            text = tag_text[t] = ";".join(sorted(t))
-        tags.append(text)
+            text = tag_text[a.tags] = ";".join(sorted(a.tags))
+        return text
+
+    def texts(get: Any) -> pa.Array:
+        return pa.array(list(map(get, activities)), pa.string())
+
     return pa.table(
         [
-            pa.array([a.id for a in activities], pa.string()),
-            pa.array([a.contact_id for a in activities], pa.string()),
-            pa.array(micro, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-            pa.array([a.channel._value_ for a in activities], pa.string()),
-            pa.array([a.direction._value_ for a in activities], pa.string()),
-            pa.array([a.outcome._value_ for a in activities], pa.string()),
-            pa.array([a.thread_id for a in activities], pa.string()),
-            pa.array([a.duration_seconds for a in activities], pa.float64()),
-            pa.array([a.automated for a in activities], pa.bool_()),
-            pa.array(tags, pa.string()),
+            texts(attrgetter("id")),
+            texts(attrgetter("contact_id")),
+            pa.array(micro).cast(pa.timestamp("us", tz="UTC")),
+            texts(attrgetter("channel._value_")),
+            texts(attrgetter("direction._value_")),
+            texts(attrgetter("outcome._value_")),
+            texts(attrgetter("thread_id")),
+            pa.array(list(map(attrgetter("duration_seconds"), activities)), pa.float64()),
+            pa.array(list(map(attrgetter("automated"), activities)), pa.bool_()),
+            texts(tags_of),
         ],
         schema=VALID_SCHEMA,
     )

@@ -48,6 +48,14 @@ SCORE_SCHEMA = pa.schema(
 )
 
 
+#: Tally fields read per contact when its score object is built.
+_TALLY_FIELDS = (
+    "effort", "initiation", "responsiveness", "commitment", "ledger", "engagement", "messages",
+    "reach_outs", "answered", "replies", "late", "held", "failed", "failed_unattributed",
+    "gives", "asks", "evidence", "two_way", "last_weight",
+)  # fmt: skip
+
+
 def _utc(us: int) -> datetime | None:
     return None if us == _NO_TIME else _EPOCH + timedelta(microseconds=us)
 
@@ -89,6 +97,7 @@ class ScoredBatch:
         t = tallies
         self._starters = np.searchsorted(t.starter_contact, np.arange(batch.contacts + 1))
         self._latencies = np.searchsorted(t.latency_contact, np.arange(batch.contacts + 1))
+        self._as_lists: dict[str, list] | None = None
 
     @property
     def contact_ids(self) -> list[str]:
@@ -102,43 +111,58 @@ class ScoredBatch:
         names = [b._value_ for b in BANDS]
         return [names[b] for b in self.verdicts.band.tolist()]
 
+    def _lists(self) -> dict[str, list]:
+        """The tallies as Python lists, made once (per-contact numpy reads cost more)."""
+        if self._as_lists is None:
+            t = self.tallies
+            lists = {name: getattr(t, name).tolist() for name in _TALLY_FIELDS}
+            lists["last_at"] = [_utc(us) for us in t.last_us.tolist()]
+            lists["last_two_way_ts"] = [
+                None if ts != ts else ts for ts in t.last_two_way_ts.tolist()
+            ]
+            lists["starter_side"] = t.starter_side.tolist()
+            lists["latency_side"] = t.latency_side.tolist()
+            lists["latency_seconds"] = t.latency_seconds.tolist()
+            lists["starter_bounds"] = self._starters.tolist()
+            lists["latency_bounds"] = self._latencies.tolist()
+            self._as_lists = lists
+        return self._as_lists
+
     def tally(self, k: int) -> Tally:
         """Contact ``k``'s tally as the core's ``Tally`` object."""
-        t = self.tallies
-
-        def pair(a: np.ndarray) -> list:
-            return a[k].tolist()
-
-        s0, s1 = self._starters[k], self._starters[k + 1]
-        l0, l1 = self._latencies[k], self._latencies[k + 1]
-        latency_side = t.latency_side[l0:l1]
-        latency_seconds = t.latency_seconds[l0:l1]
-        two_way_ts = t.last_two_way_ts[k]
+        f = self._lists()
+        s0, s1 = f["starter_bounds"][k], f["starter_bounds"][k + 1]
+        l0, l1 = f["latency_bounds"][k], f["latency_bounds"][k + 1]
+        latencies: list[list[float]] = [[], []]
+        for side, seconds in zip(
+            f["latency_side"][l0:l1], f["latency_seconds"][l0:l1], strict=True
+        ):
+            latencies[side].append(seconds)
         return Tally(
-            effort=pair(t.effort),
-            initiation=pair(t.initiation),
-            responsiveness=pair(t.responsiveness),
-            commitment=pair(t.commitment),
-            ledger=pair(t.ledger),
-            engagement=float(t.engagement[k]),
-            messages=pair(t.messages),
-            reach_outs=pair(t.reach_outs),
-            answered=pair(t.answered),
-            latencies=[latency_seconds[latency_side == s].tolist() for s in (0, 1)],
-            replies=pair(t.replies),
-            late=pair(t.late),
-            starters=t.starter_side[s0:s1].tolist(),
-            held=int(t.held[k]),
-            failed=pair(t.failed),
-            failed_unattributed=int(t.failed_unattributed[k]),
-            gives=pair(t.gives),
-            asks=pair(t.asks),
-            evidence=int(t.evidence[k]),
-            two_way=int(t.two_way[k]),
-            last_at=_utc(int(t.last_us[k])),
-            last_two_way_ts=None if two_way_ts != two_way_ts else float(two_way_ts),
+            effort=f["effort"][k],
+            initiation=f["initiation"][k],
+            responsiveness=f["responsiveness"][k],
+            commitment=f["commitment"][k],
+            ledger=f["ledger"][k],
+            engagement=f["engagement"][k],
+            messages=f["messages"][k],
+            reach_outs=f["reach_outs"][k],
+            answered=f["answered"][k],
+            latencies=latencies,
+            replies=f["replies"][k],
+            late=f["late"][k],
+            starters=f["starter_side"][s0:s1],
+            held=f["held"][k],
+            failed=f["failed"][k],
+            failed_unattributed=f["failed_unattributed"][k],
+            gives=f["gives"][k],
+            asks=f["asks"][k],
+            evidence=f["evidence"][k],
+            two_way=f["two_way"][k],
+            last_at=f["last_at"][k],
+            last_two_way_ts=f["last_two_way_ts"][k],
             ties=False,
-            last_weight=float(t.last_weight[k]),
+            last_weight=f["last_weight"][k],
         )
 
     def score(self, k: int) -> MutualityScore:
@@ -156,9 +180,15 @@ class ScoredBatch:
             v.components,
             ALGORITHM_VERSION,
             self.as_of,
-            int(self.batch.activity_count[k]),
+            self._counts()[k],
             t.last_at,
         )
+
+    def _counts(self) -> list[int]:
+        f = self._lists()
+        if "activity_count" not in f:
+            f["activity_count"] = self.batch.activity_count.tolist()
+        return f["activity_count"]
 
     def pending(self) -> list[PendingScore]:
         """Every contact's :class:`PendingScore`, in contact_id order."""

@@ -124,23 +124,35 @@ _SHAPES = ((20, 0, 1), (24, 3, 1), (27, 6, 1), (25, 0, 6), (29, 3, 6), (32, 6, 6
 
 
 class _Chars:
-    """Byte ``k`` of each selected string, and a running "well-formed" mask."""
+    """Byte ``k`` of each selected string, and a running "well-formed" mask.
 
-    def __init__(self, data: np.ndarray, starts: np.ndarray) -> None:
+    ``matrix``: the strings' bytes as an (n, length) view, when they lie back to back
+    (every value of the column has this length): no gathering at all.
+    """
+
+    def __init__(
+        self, data: np.ndarray, starts: np.ndarray, matrix: np.ndarray | None = None
+    ) -> None:
         self.data = data
         self.starts = starts
+        self.matrix = matrix
         self.good = np.ones(starts.size, bool)
 
+    def byte(self, k: int) -> np.ndarray:
+        return self.matrix[:, k] if self.matrix is not None else self.data[self.starts + k]
+
     def char(self, k: int, expected: str) -> None:
-        self.good &= self.data[self.starts + k] == ord(expected)
+        self.good &= self.byte(k) == ord(expected)
 
     def number(self, first: int, count: int) -> np.ndarray:
-        value = np.zeros(self.starts.size, np.int64)
+        """The decimal number in bytes ``first`` .. ``first + count - 1`` (int64)."""
+        value = None
         for k in range(first, first + count):
-            digit = self.data[self.starts + k].astype(np.int64) - 48
-            self.good &= (digit >= 0) & (digit <= 9)
-            value = value * 10 + digit
-        return value
+            digit = self.byte(k) - np.uint8(48)  # a non-digit wraps to > 9
+            self.good &= digit <= 9
+            value = digit.astype(np.int32) if value is None else value * 10 + digit
+        assert value is not None
+        return value.astype(np.int64)
 
 
 def _timestamps(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -163,7 +175,11 @@ def _timestamps(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         rows = np.flatnonzero(lengths == length)
         if rows.size == 0:
             continue
-        c = _Chars(data, offsets[:-1][rows].astype(np.int64))
+        starts = offsets[:-1][rows].astype(np.int64)
+        matrix = None
+        if rows.size == n:  # every value this long: the bytes are one (n, length) block
+            matrix = data[offsets[0] : offsets[0] + n * length].reshape(n, length)
+        c = _Chars(data, starts, matrix)
         year = c.number(0, 4)
         month = c.number(5, 2)
         day = c.number(8, 2)
@@ -181,7 +197,7 @@ def _timestamps(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         if zone == 1:
             c.char(z, "Z")
         else:
-            sign = data[c.starts + z]
+            sign = c.byte(z)
             c.good &= (sign == ord("+")) | (sign == ord("-"))
             c.char(z + 3, ":")
             zone_hours = c.number(z + 1, 2)
