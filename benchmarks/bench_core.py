@@ -20,8 +20,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import inspect
+import os
 import pstats
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -164,6 +167,9 @@ def main() -> None:
         help="comma-separated: python (the reference core), columnar (default both)",
     )
     parser.add_argument(
+        "--baseline", metavar="SRC", help="also time the mutuality_core of checkout SRC"
+    )
+    parser.add_argument(
         "--sizes",
         help="comma-separated activity counts run one after the other in child processes "
         "(contacts = activities / 20), e.g. 100000,1000000,3000000",
@@ -178,6 +184,7 @@ def main() -> None:
             subprocess.run(command, check=True)
         return
     engines = args.engines.split(",")
+    baseline = _run_baseline(args.baseline, sys.argv[1:]) if args.baseline else None
 
     t0 = time.perf_counter()
     history = build(args.contacts, args.activities, args.seed)
@@ -185,14 +192,31 @@ def main() -> None:
     print(f"built {len(history):,} activities for {args.contacts:,} contacts in {built:.1f} s")
     print(f"peak RSS after building the input: {peak_rss_mib():,.0f} MiB")
     if "python" in engines:
-        python_figures(history, args)
+        best_cpu = python_figures(history, args)
+        if baseline is not None:
+            from mutuality_core import ALGORITHM_VERSION
+
+            old_version, old_cpu = baseline
+            n = len(history)
+            print(
+                f"\nside by side (CPU, best of {args.repeat}): {old_version} {old_cpu:.2f} s "
+                f"({n / old_cpu:,.0f}/s), {ALGORITHM_VERSION} {best_cpu:.2f} s "
+                f"({n / best_cpu:,.0f}/s): new/old time = {best_cpu / old_cpu:.2f}"
+            )
     if "columnar" in engines:
         columnar_figures(history, args.repeat)
     print(f"peak RSS of the whole process (input included): {peak_rss_mib():,.0f} MiB")
 
 
-def python_figures(history: list[Activity], args: argparse.Namespace) -> None:
-    """The pure-Python reference core (``engine="python"``)."""
+def _python_scores(history: list[Activity]) -> list:
+    """The reference core's scores (``engine="python"`` where the core has engines)."""
+    if "engine" in inspect.signature(score_activities).parameters:
+        return list(score_activities(history, as_of=AS_OF, engine="python"))
+    return list(score_activities(history, as_of=AS_OF))  # a --baseline checkout
+
+
+def python_figures(history: list[Activity], args: argparse.Namespace) -> float:
+    """The pure-Python reference core (``engine="python"``); returns its best CPU time."""
     # a floor for comparison: one touch of every activity's timestamp, in the same run
     t0 = time.process_time()
     for a in history:
@@ -204,7 +228,7 @@ def python_figures(history: list[Activity], args: argparse.Namespace) -> None:
     for _ in range(args.repeat):
         gc.collect()
         w0, c0 = time.perf_counter(), time.process_time()
-        scores = list(score_activities(history, as_of=AS_OF, engine="python"))
+        scores = _python_scores(history)
         best_wall = min(best_wall, time.perf_counter() - w0)
         best_cpu = min(best_cpu, time.process_time() - c0)
         bands = Counter(s.band.value for s in scores)
@@ -223,7 +247,7 @@ def python_figures(history: list[Activity], args: argparse.Namespace) -> None:
     try:
         for _ in range(args.repeat):
             c0 = time.process_time()
-            scores = list(score_activities(history, as_of=AS_OF, engine="python"))
+            scores = _python_scores(history)
             paused_cpu = min(paused_cpu, time.process_time() - c0)
             del scores
     finally:
@@ -234,6 +258,19 @@ def python_figures(history: list[Activity], args: argparse.Namespace) -> None:
     )
     print(f"  (reading each activity's timestamp once takes {floor:.2f} s CPU)")
     print(f"  bands: {dict(sorted(bands.items()))}")
+
+    # the same work on a small CRM that stays in the CPU caches: the gap to the full run
+    # is memory latency (a shuffled million-object input), not Python work
+    small = build(1_000, 20_000, args.seed + 1)
+    best_small = float("inf")
+    for _ in range(5):
+        c0 = time.process_time()
+        _python_scores(small)
+        best_small = min(best_small, time.process_time() - c0)
+    print(
+        f"  in-cache comparison: {len(small):,} activities of 1,000 contacts at "
+        f"{len(small) / best_small:,.0f} activities/s (CPU)"
+    )
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -241,6 +278,44 @@ def python_figures(history: list[Activity], args: argparse.Namespace) -> None:
             pass
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+    return best_cpu
+
+
+def _run_baseline(source: str, argv: list[str]) -> tuple[str, float]:
+    """Run this script against ``source``'s core; return (its algorithm, its CPU seconds)."""
+    args = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--baseline":
+            skip = True
+        elif not arg.startswith("--baseline="):
+            args.append(arg)
+    args += ["--engines", "python"]  # the other checkout's core is the python engine
+    # An editable install's import hook would find this checkout's core first: drop it,
+    # put ``source`` first on the path, then run this very script.
+    boot = (
+        "import runpy, sys; "
+        "sys.meta_path = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
+        f"sys.path.insert(0, {os.path.abspath(source)!r}); "
+        "import mutuality_core as m; "
+        f"assert m.__file__.startswith({os.path.abspath(source)!r}), m.__file__; "
+        "print('baseline:', m.ALGORITHM_VERSION, m.__file__, flush=True); "
+        f"sys.argv = [{__file__!r}, *sys.argv[1:]]; "
+        f"runpy.run_path({__file__!r}, run_name='__main__')"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", boot, *args], capture_output=True, text=True, check=False
+    )
+    if child.returncode:
+        raise SystemExit(f"--baseline {source} failed:\n{child.stderr[-2000:]}")
+    version = child.stdout.split(None, 3)[1]
+    print("".join(f"  [baseline] {line}\n" for line in child.stdout.splitlines()), flush=True)
+    found = re.search(r"in [0-9.]+ s wall, ([0-9.]+) s CPU", child.stdout)
+    if not found:
+        raise SystemExit("--baseline: the child printed no timing line")
+    return version[0], float(found.group(1))
 
 
 if __name__ == "__main__":

@@ -845,19 +845,10 @@ def choose_combined(tuning_rows: Sequence[PairRow]) -> tuple[str, dict[str, floa
 #: histories, stop pulling thin histories to balance, or be stricter about "mutual".
 CONFIG_VARIANTS: dict[str, dict[str, float]] = {
     "defaults": {},
-    "min_confidence=0.1": {"min_confidence": 0.1},
-    "mutual_min_score=90": {"mutual_min_score": 90.0},
-    "prior_credits=0, imbalance_tolerance=0": {"prior_credits": 0.0, "imbalance_tolerance": 0.0},
-    "prior_credits=0, imbalance_tolerance=0, min_confidence=0.1": {
-        "prior_credits": 0.0,
-        "imbalance_tolerance": 0.0,
-        "min_confidence": 0.1,
-    },
-    "prior_credits=2, imbalance_tolerance=1, min_confidence=0.1": {
-        "prior_credits": 2.0,
-        "imbalance_tolerance": 1.0,
-        "min_confidence": 0.1,
-    },
+    "credits_per_observation=1": {"credits_per_observation": 1.0},
+    "credits_per_observation=8": {"credits_per_observation": 8.0},
+    "mutual_min_probability=0.7": {"mutual_min_probability": 0.7},
+    "one_sided_max_probability=0.3": {"one_sided_max_probability": 0.3},
 }
 #: A variant only counts if its one-sided bands hold at least this many tuning pairs.
 MIN_ONE_SIDED_PAIRS = 20

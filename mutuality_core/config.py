@@ -7,6 +7,7 @@ or the parsed table here, so the core never touches the file system.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +21,20 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["ScoringConfig"]
+__all__ = ["RETIRED_SETTINGS", "ScoringConfig"]
+
+logger = logging.getLogger(__name__)
+
+#: Settings of score 1.0 that 2.0 no longer has, and why: a configuration file that
+#: still names them keeps working (they are ignored with a warning), so upgrading
+#: never breaks a scheduled job.
+RETIRED_SETTINGS = {
+    "imbalance_tolerance": "2.0 holds every imbalance against the score; thin evidence "
+    "is handled by the posterior instead",
+    "prior_credits": "2.0 starts from a uniform prior on their share",
+    "min_confidence": "2.0 bands come from P(balanced): see one_sided_max_probability",
+    "mutual_min_score": "2.0 bands come from P(balanced): see mutual_min_probability",
+}
 
 #: key -> (lowest allowed, highest allowed, lowest is allowed, what it means)
 _RANGES: dict[str, tuple[float, float, bool, str]] = {
@@ -34,11 +48,11 @@ _RANGES: dict[str, tuple[float, float, bool, str]] = {
     "unanswered_weight": (0.0, 100.0, True, "credit to the sender per unanswered reach-out"),
     "commitment_weight": (0.0, 100.0, True, "credit per meeting or call kept"),
     "ledger_weight": (0.0, 100.0, True, "credit per 'give' (an 'ask' credits half to the other)"),
-    "imbalance_tolerance": (0.0, 1000.0, True, "imbalance, in recent credits, not held against"),
-    "prior_credits": (0.0, 10000.0, True, "neutral credits that pull thin histories to balance"),
-    "confidence_evidence": (0.0, 10000.0, False, "evidence count at which confidence is 0.5"),
-    "min_confidence": (0.0, 1.0, True, "confidence below which the band is insufficient_data"),
-    "mutual_min_score": (0.0, 100.0, True, "score from which the band is mutual"),
+    "credits_per_observation": (0.0, 1000.0, False, "credits that count as one observation"),
+    "balance_ratio": (1.0, 100.0, False, "how many times the other side still counts as balanced"),
+    "confidence_evidence": (0.0, 10000.0, False, "recent evidence at which confidence is 0.5"),
+    "mutual_min_probability": (0.0, 1.0, True, "P(balanced) from which the band is mutual"),
+    "one_sided_max_probability": (0.0, 1.0, True, "P(balanced) up to which the band is one-sided"),
     "dormant_after_days": (0.0, 36500.0, False, "silence after which the band is dormant"),
     "strength_scale": (0.0, 100000.0, False, "recency-weighted credits at which strength is 63"),
     "recent_conversations": (1.0, 1000.0, True, "how many recent conversations reasons count"),
@@ -66,10 +80,9 @@ def _number(default: float) -> Any:
 class ScoringConfig:
     """The model's knobs. All weights are in *credits*: one recent email sent is one credit.
 
-    See docs/scoring.md for what each one does. The guarantees proven there (a reply
-    never lowers the score of the side that invests more) hold when
-    ``responsiveness_weight <= effort_weight`` and
-    ``imbalance_tolerance > effort_weight + responsiveness_weight + 2 * unanswered_weight``,
+    See docs/scoring.md for what each one does. The guarantee proven there (their
+    reply never lowers the score while you invest more) needs
+    ``responsiveness_weight <= effort_weight`` and ``unanswered_weight <= effort_weight``,
     as in the defaults.
     """
 
@@ -83,14 +96,22 @@ class ScoringConfig:
     unanswered_weight: float = _number(1.0)
     commitment_weight: float = _number(2.0)
     ledger_weight: float = _number(2.0)
-    imbalance_tolerance: float = _number(4.5)
-    prior_credits: float = _number(6.0)
+    credits_per_observation: float = _number(3.0)
+    balance_ratio: float = _number(2.0)
     confidence_evidence: float = _number(8.0)
-    min_confidence: float = _number(0.3)
-    mutual_min_score: float = _number(65.0)
+    mutual_min_probability: float = _number(0.8)
+    one_sided_max_probability: float = _number(0.2)
     dormant_after_days: float = _number(180.0)
     strength_scale: float = _number(10.0)
     recent_conversations: int = attrs.field(default=10, validator=_in_range)
+
+    def __attrs_post_init__(self) -> None:
+        if self.one_sided_max_probability >= self.mutual_min_probability:
+            raise ConfigError(
+                "scoring.one_sided_max_probability must be below scoring.mutual_min_probability "
+                f"(got {self.one_sided_max_probability!r} and {self.mutual_min_probability!r}); "
+                "between the two the band is insufficient_data"
+            )
 
     @recent_conversations.validator
     def _whole(self, attribute: attrs.Attribute[int], value: int) -> None:
@@ -103,13 +124,21 @@ class ScoringConfig:
         if not isinstance(table, Mapping):
             raise ConfigError(f"scoring must be a table of settings; got {type(table).__name__}")
         known = set(_RANGES)
-        unknown = sorted(str(k) for k in table if k not in known)
+        retired = sorted(str(k) for k in table if k in RETIRED_SETTINGS)
+        for key in retired:
+            logger.warning(
+                "scoring.%s is no longer used and is ignored (%s); remove it from the "
+                "configuration",
+                key,
+                RETIRED_SETTINGS[key],
+            )
+        unknown = sorted(str(k) for k in table if k not in known and k not in RETIRED_SETTINGS)
         if unknown:
             raise ConfigError(
                 f"unknown scoring setting(s): {', '.join(unknown)}; "
                 f"allowed: {', '.join(sorted(known))}"
             )
-        return cls(**dict(table))
+        return cls(**{k: v for k, v in table.items() if k not in RETIRED_SETTINGS})
 
     @classmethod
     def from_toml(cls, text: str, table: str = "scoring") -> ScoringConfig:

@@ -103,21 +103,46 @@ def _initiation(t: Tally, recent: int) -> str | None:
     return f"{_SUBJECT[lead]} started {counts[lead]} of {scope} {noun}"
 
 
+def _reach_out_noun(t: Tally, side: int) -> tuple[str, str, str]:
+    """What ``side``'s reach-outs were, by channel: (verb, singular, plural)."""
+    asked = t.reach_outs[side]
+    calls = t.call_reach_outs[side]
+    if calls == asked:
+        return "answered", "call", "calls"
+    if calls == 0:
+        if t.email_reach_outs[side] == asked:
+            return "replied to", "email", "emails"
+        return "replied to", "message", "messages"
+    return "replied to", "message or call", "messages and calls"
+
+
 def _reply_clause(t: Tally, side: int, subject: str) -> str:
     other = 1 - side
     asked = t.reach_outs[other]
     got = t.answered[other]
-    noun = "message" if asked == 1 else "messages"
-    text = f"{subject} replied to {got or 'none'} of {_POSSESSIVE[other]} {asked} {noun}"
+    verb, one, many = _reach_out_noun(t, other)
+    if asked == 1:
+        done = verb if got else _NOT_DONE[verb]
+        text = f"{subject} {done} {_POSSESSIVE[other]} only {one}"
+    else:
+        text = f"{subject} {verb} {got or 'none'} of {_POSSESSIVE[other]} {asked} {many}"
+    waiting = t.waiting[other]
     latencies = t.latencies[side]
     late = t.late[side]
-    if latencies and late:
-        text += f" (median {format_duration(_median(latencies))}, {late} too late)"
-    elif latencies:
-        text += f" (median {format_duration(_median(latencies))})"
-    elif late:
-        text += f" ({late} too late)"
+    late_text = f"{late} late {'reply' if late == 1 else 'replies'}"
+    notes = []
+    if latencies:
+        notes.append(f"median {format_duration(_median(latencies))}")
+    if late:
+        notes.append(late_text)
+    if waiting:
+        notes.append(f"{waiting} more too recent to judge")
+    if notes:
+        text += f" ({', '.join(notes)})"
     return text
+
+
+_NOT_DONE = {"answered": "did not answer", "replied to": "did not reply to"}
 
 
 def _responsiveness(t: Tally) -> str | None:
@@ -154,16 +179,44 @@ def _commitment(t: Tally) -> str | None:
 
 
 def _effort(t: Tally) -> str | None:
-    you, them = t.messages
-    total = you + them
+    counts = t.messages
+    total = counts[0] + counts[1]
     if total == 0:
         return None
-    if you == them:
-        return f"Each side sent {_plural(you, 'message')}"
-    lead = 0 if you > them else 1
+    calls = t.calls[0] + t.calls[1]
+    if calls == 0:
+        verb, one, many = "sent", "message", "messages"
+    elif calls == total:
+        verb, one, many = "made", "unanswered call", "unanswered calls"
+    else:
+        verb, one, many = "sent or made", "message or call", "messages and unanswered calls"
+    if counts[0] == counts[1]:
+        return f"Each side {verb} {counts[0]} {one if counts[0] == 1 else many}"
+    lead = 0 if counts[0] > counts[1] else 1
     if total == 1:
-        return f"{_SUBJECT[lead]} sent the only message"
-    return f"{_SUBJECT[lead]} sent {t.messages[lead]} of the {total} messages"
+        return f"{_SUBJECT[lead]} {verb} the only {one}"
+    if counts[1 - lead] == 0:
+        return f"{_SUBJECT[lead]} {verb} all {total} {many}"
+    return f"{_SUBJECT[lead]} {verb} {counts[lead]} of the {total} {many}"
+
+
+def _balance(v: Verdict) -> str | None:
+    """The balance in one plain sentence: who does how much for the other's every unit."""
+    you, them = v.credits
+    if you <= 0.0 and them <= 0.0:
+        return None
+    if you <= 0.0 or them <= 0.0:
+        return f"Only {_SUBJECT_LOWER[0 if them <= 0.0 else 1]} have invested so far"
+    less = 0 if you < them else 1
+    ratio = (them / you) if less == 0 else (you / them)
+    if ratio < 1.25:
+        return "Both sides invest about equally"
+    if ratio < 1.75:
+        return f"{_SUBJECT[less]} do about 2 for every 3 of {_POSSESSIVE_ALONE[1 - less]}"
+    return f"{_SUBJECT[less]} do about 1 for every {round(ratio)} of {_POSSESSIVE_ALONE[1 - less]}"
+
+
+_POSSESSIVE_ALONE = ("yours", "theirs")
 
 
 def _ledger(t: Tally) -> str | None:
@@ -183,6 +236,17 @@ def _days(days: float) -> str:
     return "today" if whole <= 0 else ("1 day ago" if whole == 1 else f"{whole} days ago")
 
 
+def _no_two_way(t: Tally, config: ScoringConfig) -> str:
+    late = t.late[0] + t.late[1]
+    if late:
+        window = f"{config.reply_window_days:g}"
+        return (
+            f"Only late replies so far ({late} after more than {window} "
+            f"day{'' if window == '1' else 's'})"
+        )
+    return "No two-way exchange yet"
+
+
 def build_reasons(t: Tally, v: Verdict, config: ScoringConfig) -> tuple[str, ...]:
     """The reasons for one score, most important first."""
     reasons: list[str] = []
@@ -190,9 +254,15 @@ def build_reasons(t: Tally, v: Verdict, config: ScoringConfig) -> tuple[str, ...
         if t.evidence == 0:
             reasons.append("No two-sided activity to go on")
         else:
-            reasons.append(f"Only {_plural(t.evidence, 'activity', 'activities')} to go on")
+            reasons.append(
+                "Not enough evidence yet to call it "
+                f"({_plural(t.evidence, 'activity', 'activities')})"
+            )
     elif v.band is Band.DORMANT and v.days_since_last is not None:
         reasons.append(f"No activity for {int(v.days_since_last)} days")
+    balance = _balance(v)
+    if balance:
+        reasons.append(balance)
 
     texts = (
         _initiation(t, config.recent_conversations),
@@ -211,6 +281,6 @@ def build_reasons(t: Tally, v: Verdict, config: ScoringConfig) -> tuple[str, ...
     if v.days_since_two_way is not None:
         reasons.append(f"Last two-way exchange {_days(v.days_since_two_way)}")
     elif t.evidence:
-        reasons.append("No two-way exchange yet")
+        reasons.append(_no_two_way(t, config))
     reasons.extend(ranked[2:])
     return tuple(reasons)

@@ -50,7 +50,13 @@ from mutuality_core.ports import (
     WriteResult,
     WrittenScore,
 )
-from mutuality_core.scoring import _check_as_of, _group_by_contact, _score_sorted, score_contact
+from mutuality_core.scoring import (
+    ALGORITHM_VERSION,
+    _check_as_of,
+    _group_by_contact,
+    _score_sorted,
+    score_contact,
+)
 
 __all__ = [
     "PendingScore",
@@ -739,7 +745,11 @@ def run_sync(
     target = connection.target
     with state.lock(target, owner=options.owner):
         started_at = now()
-        run_options = {**options.to_dict(), "as_of": as_of.isoformat()}
+        run_options = {
+            **options.to_dict(),
+            "as_of": as_of.isoformat(),
+            "algorithm": ALGORITHM_VERSION,
+        }
         run_id = state.start_run(target, started_at=started_at, options=run_options)
         tally = _Tally()
         full_run = (

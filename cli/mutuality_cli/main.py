@@ -5,6 +5,7 @@ function and renders its result. Typed library errors become documented exit cod
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from datetime import datetime
@@ -35,6 +36,7 @@ from mutuality_cli.reports import (
     summary_lines,
     write_failed_report,
     write_report,
+    write_text,
 )
 from mutuality_cli.runtime import (
     configure_logging,
@@ -390,6 +392,81 @@ def runs(
         return
     rows = [run_row(r) for r in history]
     click.echo(render_table(rows, RUN_FIELDS, max_width=70), nl=False)
+
+
+# --------------------------------------------------------------------------- report
+
+
+@cli.command()
+@functools.partial(adapter_options, skip=("output",))  # --output names the page here
+@as_of_option
+@click.option(
+    "--output",
+    "page_path",
+    default="mutuality-report.html",
+    show_default=True,
+    help="Where to write the HTML page ('-' for stdout).",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=25,
+    show_default=True,
+    help="How many contacts each most-one-sided list shows.",
+)
+@click.option("--title", default="Mutuality report", show_default=True, help="The page's title.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
+@common_options
+def report(
+    flags: dict[str, Any],
+    adapter_option: tuple[str, ...],
+    as_of: datetime | None,
+    page_path: str,
+    top: int,
+    title: str,
+    quiet: bool,
+    config_path: str | None,
+    verbose: int,
+) -> None:
+    """Write the book of relationships as one HTML page that works offline.
+
+    Bands and their change since the last run, a map of lean against strength,
+    the most one-sided contacts with reasons, those that turned one-sided or
+    recovered, and the run history. By default it shows the scores the last sync
+    wrote (from the state file) and reads only the contacts' names; with --as-of,
+    or before the first sync, it scores every contact (as `score` does) and compares
+    with what the last sync wrote. The files adapter's scores file is `-o output=PATH`.
+    """
+    configure_logging(verbose)
+    config = load_config(config_path, flags, adapter_option)
+    import mutuality_report
+
+    with opened(config, read_only=True) as (connection, state_store):
+        book = None
+        if as_of is None and state_store is not None:
+            book = mutuality_report.from_state(connection, state_store)
+        if book is None or not book.entries:  # --as-of, or nothing written yet
+            from mutuality_core import sync as engine
+
+            moment = as_of or now_utc()
+            with progress_display(quiet) as progress:
+                results = engine.score_connection(
+                    connection,
+                    state_store,
+                    as_of=moment,
+                    scoring=config.scoring_config(),
+                    progress=progress,
+                )
+                book = mutuality_report.from_scores(
+                    results, state_store, connection.target, as_of=moment
+                )
+    page = book.render(top=top, title=title, generated_at=now_utc())
+    write_text(page, page_path)
+    if not quiet and page_path != "-":
+        size = len(page.encode("utf-8")) / 1024
+        click.echo(
+            f"Report of {len(book.entries):,} contacts written to {page_path} ({size:,.0f} KiB)"
+        )
 
 
 # --------------------------------------------------------------------------- state

@@ -79,59 +79,64 @@ def _gather_adapter_flags(function: F) -> F:
 
     @functools.wraps(function)
     def command(**kwargs: Any) -> Any:
-        flags = {name: kwargs.pop(name) for name in ADAPTER_FLAGS}
+        flags = {name: kwargs.pop(name, None) for name in ADAPTER_FLAGS}
         return function(flags=flags, **kwargs)
 
     return cast(F, command)
 
 
-def adapter_options(function: F) -> F:
-    """Which adapter to use and its settings, plus the state file."""
-    return _apply(
-        _gather_adapter_flags(function),
-        [
-            click.option(
-                "--adapter",
-                help="Adapter to use (default: files). See `mutuality adapters`. "
-                "[env MUTUALITY_ADAPTER]",
-            ),
-            click.option(
-                "--path",
-                help="files adapter: folder holding contacts.csv and activities.csv. "
-                "[env MUTUALITY_PATH]",
-            ),
-            click.option(
-                "--output",
-                help="files adapter: where scored contacts are written. [env MUTUALITY_OUTPUT]",
-            ),
-            click.option(
-                "--skip-invalid/--no-skip-invalid",
-                default=None,
-                help="files adapter: skip bad rows (to the rejects file) instead of stopping.",
-            ),
-            click.option("--rejects", help="files adapter: where skipped rows are written."),
-            click.option(
-                "--max-requests",
-                type=click.IntRange(min=1),
-                help="CRM adapters: stop cleanly after this many API requests (exit 1, "
-                "state saved).",
-            ),
-            click.option(
-                "-o",
-                "--option",
-                "adapter_option",
-                multiple=True,
-                metavar="KEY=VALUE",
-                help="Any other adapter setting (repeatable). Secrets are refused here: "
-                "use the environment or the config file.",
-            ),
-            click.option(
-                "--state",
-                help="State file (default: .mutuality/state.sqlite in the current directory). "
-                "[env MUTUALITY_STATE]",
-            ),
-        ],
-    )
+def adapter_options(function: F, *, skip: tuple[str, ...] = ()) -> F:
+    """Which adapter to use and its settings, plus the state file (less the ``skip`` flags)."""
+    decorators = [
+        click.option(
+            "--adapter",
+            help="Adapter to use (default: files). See `mutuality adapters`. "
+            "[env MUTUALITY_ADAPTER]",
+        ),
+        click.option(
+            "--path",
+            help="files adapter: folder holding contacts.csv and activities.csv. "
+            "[env MUTUALITY_PATH]",
+        ),
+        click.option(
+            "--output",
+            help="files adapter: where scored contacts are written. [env MUTUALITY_OUTPUT]",
+        ),
+        click.option(
+            "--skip-invalid/--no-skip-invalid",
+            default=None,
+            help="files adapter: skip bad rows (to the rejects file) instead of stopping.",
+        ),
+        click.option("--rejects", help="files adapter: where skipped rows are written."),
+        click.option(
+            "--max-requests",
+            type=click.IntRange(min=1),
+            help="CRM adapters: stop cleanly after this many API requests (exit 1, state saved).",
+        ),
+        click.option(
+            "-o",
+            "--option",
+            "adapter_option",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Any other adapter setting (repeatable). Secrets are refused here: "
+            "use the environment or the config file.",
+        ),
+        click.option(
+            "--state",
+            help="State file (default: .mutuality/state.sqlite in the current directory). "
+            "[env MUTUALITY_STATE]",
+        ),
+    ]
+    kept = [d for d, name in zip(decorators, _DECORATED, strict=True) if name not in skip]
+    return _apply(_gather_adapter_flags(function), kept)
+
+
+#: The flag each decorator of :func:`adapter_options` adds, in order.
+_DECORATED = (
+    "adapter", "path", "output", "skip_invalid", "rejects", "max_requests", "adapter_option",
+    "state",
+)  # fmt: skip
 
 
 def as_of_option(function: F) -> F:

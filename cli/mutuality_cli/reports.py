@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mutuality_report.runs import run_report, run_status
+
 from mutuality_cli import exit_codes
 from mutuality_cli.output import iso
 from mutuality_core.errors import ConfigError, MutualityError
@@ -18,7 +20,11 @@ from mutuality_core.timestamps import parse_iso_datetime
 
 def write_report(report_dict: Mapping[str, Any], destination: str) -> None:
     """JSON to stdout (``-``) or a file, replaced atomically so a watcher never reads half."""
-    text = json.dumps(report_dict, indent=2, ensure_ascii=False) + "\n"
+    write_text(json.dumps(report_dict, indent=2, ensure_ascii=False) + "\n", destination)
+
+
+def write_text(text: str, destination: str) -> None:
+    """``text`` to stdout (``-``) or a file, replaced atomically (never half-written)."""
     if destination == "-":
         sys.stdout.write(text)
         return
@@ -144,29 +150,10 @@ RUN_FIELDS = ("run_id", "target", "started_at", "finished_at", "status", "writte
 
 
 def run_row(run: Mapping[str, Any]) -> dict[str, str]:
-    report = run.get("report") or {}
-    if isinstance(report, str):
-        try:
-            report = json.loads(report)
-        except ValueError:
-            report = {}
-    merged = {**report, **{k: v for k, v in run.items() if v is not None}}
+    merged = {**run_report(run), **{k: v for k, v in run.items() if v is not None}}
     if "run_id" not in merged and "id" in merged:
         merged["run_id"] = merged["id"]
-    # The stored status ("ok", "stopped", ...) is the engine's; the table says more.
-    reason = merged.get("stopped_reason")
-    if not merged.get("finished_at"):
-        merged["status"] = "running or interrupted"
-    elif reason == "error" or merged.get("status") == "error":
-        merged["status"] = "error"
-    elif reason:
-        merged["status"] = f"stopped: {reason}"
-    elif merged.get("failed"):
-        merged["status"] = "partial"
-    elif merged.get("dry_run"):
-        merged["status"] = "dry run"
-    else:
-        merged["status"] = merged.get("status") or "ok"
+    merged["status"] = run_status(run)  # the stored status is the engine's; this says more
     for key in ("started_at", "finished_at"):
         merged[key] = _short_time(merged.get(key))
     return {k: "" if merged.get(k) is None else str(merged.get(k)) for k in RUN_FIELDS}

@@ -24,7 +24,7 @@ from mutuality_core.scoring.verdict import judge
 __all__ = ["ALGORITHM_VERSION", "score_activities", "score_contact"]
 
 #: Written next to every score so a change of model is visible in the CRM.
-ALGORITHM_VERSION = "mutuality-1.0"
+ALGORITHM_VERSION = "mutuality-2.0"
 
 logger = logging.getLogger(__name__)
 

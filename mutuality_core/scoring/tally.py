@@ -76,7 +76,11 @@ class Tally:
     engagement: float  # recency-weighted effort of both sides together (strength)
     # counts per side
     messages: list[int]  # one-way activities sent (emails, messages, call attempts, notes)
+    calls: list[int]  # of those, call attempts nobody picked up
     reach_outs: list[int]  # messages that expected a reply (not themselves replies)
+    waiting: list[int]  # reach-outs left out of reach_outs: their reply window is still open
+    call_reach_outs: list[int]  # of those, call attempts
+    email_reach_outs: list[int]  # of those, emails
     answered: list[int]  # reach-outs of this side that the other side replied to in time
     latencies: list[list[float]]  # seconds this side took to reply to the other's reach-outs
     replies: list[int]  # timely replies this side sent (to any message)
@@ -88,6 +92,7 @@ class Tally:
     gives: list[int]
     asks: list[int]
     evidence: int  # activities with a known side that count as evidence
+    weight: float  # the same, each counted with its recency weight (the posterior's n)
     two_way: int  # timely replies plus meetings and calls held
     last_at: datetime | None  # the latest activity that counts
     last_two_way_ts: float | None  # POSIX time of the latest two-way exchange
@@ -139,7 +144,11 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
     ledger = [0.0, 0.0]
     engagement = 0.0
     messages = [0, 0]
+    calls = [0, 0]
     reach_outs = [0, 0]
+    waiting = [0, 0]
+    call_reach_outs = [0, 0]
+    email_reach_outs = [0, 0]
     answered = [0, 0]
     latencies: list[list[float]] = [[], []]
     replies = [0, 0]
@@ -151,13 +160,15 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
     gives = [0, 0]
     asks = [0, 0]
     evidence = 0
+    weight = 0.0
     two_way = 0
     last: Activity | None = None  # the latest activity that counts (its time is last_at)
     last_two_way_ts: float | None = None
     ties = False
     last_weight = 0.0
 
-    # conversation state: [last side (YOU/THEM/BOTH), last time, last weight, expected a reply]
+    # conversation state: [last side (YOU/THEM/BOTH), last time, last weight, expected a
+    # reply, what kind of reach-out waits (0 other, 1 email, 2 call attempt)]
     threads: dict[str, list] = {}
     loose: list | None = None  # the current conversation of activities without a thread
     prev_ts = -math.inf
@@ -223,12 +234,18 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
                 else:
                     culprit = -1
                 if culprit >= 0:
+                    # the side let down kept the appointment: its effort and its commitment
                     failed[culprit] += 1
+                    effort[1 - culprit] += ew * cost * w
                     commitment[1 - culprit] += kw * w
                     evidence += 1
+                    weight += w
                     last_weight = w
                 else:
                     failed_unattributed += 1
+                if side in (YOU, THEM):  # whoever set it up started a conversation
+                    starters.append(side)
+                    initiation[side] += iw * w
                 last = a
                 continue
 
@@ -238,6 +255,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
         if side < 0:
             continue  # happened, but nobody knows who did it: strength only
         evidence += 1
+        weight += w
         last_weight = w
         closes = side == BOTH or planned
         if closes:
@@ -252,6 +270,8 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
         else:
             effort[side] += ew * cw
             messages[side] += 1
+            if channel is call_:  # a call that is not planned: nobody picked up
+                calls[side] += 1
 
         # the conversation this activity belongs to
         thread = a.thread_id
@@ -267,9 +287,16 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
             starters.append(side)
             if side != BOTH:
                 initiation[side] += iw * w
-            state = [BOTH if closes else side, ts, w, not closes]
-            if not closes:
+            if closes:
+                state = [BOTH, ts, w, False, 0]
+            else:
+                kind = 1 if channel is email_ else 2 if channel is call_ else 0
+                state = [side, ts, w, True, kind]
                 reach_outs[side] += 1
+                if kind == 1:
+                    email_reach_outs[side] += 1
+                elif kind == 2:
+                    call_reach_outs[side] += 1
             if thread is None:
                 loose = state
             else:
@@ -300,6 +327,14 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
                 expects = not closes and before in (side, BOTH)
             if expects:
                 reach_outs[side] += 1
+                if channel is email_:
+                    email_reach_outs[side] += 1
+                    state[4] = 1
+                elif channel is call_:
+                    call_reach_outs[side] += 1
+                    state[4] = 2
+                else:
+                    state[4] = 0
             state[0] = BOTH if closes else side
             state[1] = ts
             state[2] = w
@@ -325,6 +360,11 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
                 responsiveness[state[0]] += uw * state[2]
             else:
                 reach_outs[state[0]] -= 1
+                waiting[state[0]] += 1
+                if state[4] == 1:
+                    email_reach_outs[state[0]] -= 1
+                elif state[4] == 2:
+                    call_reach_outs[state[0]] -= 1
 
     return Tally(
         effort=effort,
@@ -334,7 +374,11 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
         ledger=ledger,
         engagement=engagement,
         messages=messages,
+        calls=calls,
         reach_outs=reach_outs,
+        waiting=waiting,
+        call_reach_outs=call_reach_outs,
+        email_reach_outs=email_reach_outs,
         answered=answered,
         latencies=latencies,
         replies=replies,
@@ -346,6 +390,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
         gives=gives,
         asks=asks,
         evidence=evidence,
+        weight=weight,
         two_way=two_way,
         last_at=None if last is None else last.occurred_at,
         last_two_way_ts=last_two_way_ts,

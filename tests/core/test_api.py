@@ -101,7 +101,6 @@ def test_score_activities_groups_and_sorts_by_contact():
 def test_config_is_used():
     history = [email(f"a{i}", "c1", i * 3, "outbound", f"t{i}") for i in range(12)]
     default = score_contact(history, as_of=AS_OF)
-    lenient = score_contact(history, as_of=AS_OF, config=ScoringConfig(imbalance_tolerance=1000.0))
-    assert lenient.score == 100.0
-    assert default.score < lenient.score
+    lenient = score_contact(history, as_of=AS_OF, config=ScoringConfig(balance_ratio=50.0))
+    assert default.score < 15 < lenient.score  # 12 unanswered emails: beyond 2:1, within 50:1
     assert default.lean == lenient.lean

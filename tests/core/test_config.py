@@ -43,13 +43,13 @@ def test_from_toml_without_the_table_gives_defaults_and_other_tables_can_be_name
     [
         ("half_life_days", 0, r"scoring\.half_life_days must be in \(0, 3650\]"),
         ("half_life_days", -3, r"scoring\.half_life_days must be in \(0, 3650\]"),
-        ("min_confidence", 1.5, r"scoring\.min_confidence must be in \[0, 1\]"),
-        ("mutual_min_score", 101, r"scoring\.mutual_min_score must be in \[0, 100\]"),
+        ("mutual_min_probability", 1.5, r"scoring\.mutual_min_probability must be in \[0, 1\]"),
+        ("balance_ratio", 1, r"scoring\.balance_ratio must be in \(1, 100\]"),
         ("effort_weight", "heavy", r"scoring\.effort_weight must be a number"),
         ("reply_window_days", True, r"scoring\.reply_window_days must be a number"),
         ("recent_conversations", 2.5, r"scoring\.recent_conversations must be a whole number"),
         ("recent_conversations", 0, r"scoring\.recent_conversations must be in \[1, 1000\]"),
-        ("prior_credits", float("nan"), r"scoring\.prior_credits must be in"),
+        ("confidence_evidence", float("nan"), r"scoring\.confidence_evidence must be in"),
     ],
 )
 def test_out_of_range_values_name_the_key_and_the_allowed_range(key, value, message):
@@ -79,3 +79,16 @@ def test_config_is_frozen_and_validated_on_evolve():
         config.half_life_days = 3  # type: ignore[misc]
     with pytest.raises(ConfigError):
         attrs.evolve(config, quiet_gap_days=-1)
+
+
+def test_settings_of_score_1_are_ignored_with_a_warning_not_refused(caplog):
+    """A mutuality.toml written for 1.0 keeps a scheduled job running after the upgrade."""
+    with caplog.at_level("WARNING", logger="mutuality_core.config"):
+        config = ScoringConfig.from_mapping({"imbalance_tolerance": 4.5, "half_life_days": 60})
+    assert config.half_life_days == 60
+    assert "scoring.imbalance_tolerance is no longer used and is ignored" in caplog.text
+
+
+def test_the_one_sided_threshold_must_be_below_the_mutual_one():
+    with pytest.raises(ConfigError, match="one_sided_max_probability must be below"):
+        ScoringConfig(one_sided_max_probability=0.9, mutual_min_probability=0.8)

@@ -76,6 +76,16 @@ MIGRATIONS: tuple[str, ...] = (
         heartbeat_at TEXT NOT NULL
     );
     """,
+    # 2: the run that wrote each value, and the value it replaced (for `mutuality report`'s
+    # "changed since the last run"). Old rows keep NULLs: nothing is known about before.
+    """
+    ALTER TABLE written ADD COLUMN run_id INTEGER;
+    ALTER TABLE written ADD COLUMN previous_score REAL;
+    ALTER TABLE written ADD COLUMN previous_band TEXT;
+    ALTER TABLE written ADD COLUMN previous_lean REAL;
+    ALTER TABLE written ADD COLUMN previous_strength REAL;
+    ALTER TABLE written ADD COLUMN previous_run_id INTEGER;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

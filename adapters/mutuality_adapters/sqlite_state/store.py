@@ -65,6 +65,24 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 _CONTACT_COLUMNS = "contact_id, email, first_name, last_name, company, modified_at, extra"
 _WRITTEN_COLUMNS = "contact_id, score, band, lean, strength, confidence, reasons, scored_at"
+_HISTORY_COLUMNS = (
+    "run_id, previous_score, previous_band, previous_lean, previous_strength, previous_run_id"
+)
+#: The upsert of ``record_written``: the old value moves to ``previous_*`` unless the same
+#: run wrote it (then the value before that run stays the previous one).
+_SHIFT_PREVIOUS = ", ".join(
+    [
+        f"previous_{column} = CASE WHEN excluded.run_id IS NOT NULL AND written.run_id IS "
+        f"excluded.run_id THEN written.previous_{column} ELSE written.{column} END"
+        for column in ("score", "band", "lean", "strength", "run_id")
+    ]
+    + [
+        f"{column} = excluded.{column}"
+        for column in (
+            "score", "band", "lean", "strength", "confidence", "reasons", "scored_at", "run_id"
+        )
+    ]
+)  # fmt: skip
 
 
 def _utcnow() -> str:
@@ -190,6 +208,7 @@ class SQLiteStateStore:
         self._host = socket.gethostname()
         self._file = f":memory:{id(self)}" if self.path == ":memory:" else os.path.realpath(path)
         self._beats: dict[str, float] = {}  # target -> when this store last wrote its heartbeat
+        self._open_runs: dict[str, int] = {}  # target -> the run started here and not finished
         if self.path != ":memory:":
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -549,6 +568,15 @@ class SQLiteStateStore:
             after = last
 
     @_reads
+    def cached_contacts(self, target: str) -> list[Contact]:
+        """The contacts the cache holds for ``target`` (no activities), ordered by id."""
+        rows = self._db.execute(
+            f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE target = ? ORDER BY contact_id",
+            (target,),
+        )
+        return [_contact_from_row(row) for row in rows]
+
+    @_reads
     def cached_counts(self, target: str) -> Mapping[str, int]:
         """How many contacts and activities the cache holds for ``target``."""
         contacts = self._db.execute(
@@ -573,11 +601,35 @@ class SQLiteStateStore:
             return {row[0]: _written_from_row(row) for row in rows}
         return _WrittenView(self._db, target, self._explain)
 
+    @_reads
+    def written_history(self, target: str) -> list[Mapping[str, Any]]:
+        """Every written value with the run that wrote it and the value it replaced.
+
+        Each row: ``contact_id``, ``score``, ``band``, ``lean``, ``strength``,
+        ``confidence``, ``reasons``, ``scored_at``, ``run_id`` and ``previous_score``,
+        ``previous_band``, ``previous_lean``, ``previous_strength``, ``previous_run_id``.
+        Run ids and previous values are None for values written before schema
+        version 2, and previous values are None for a contact's first value.
+        """
+        cursor = self._db.execute(
+            f"SELECT {_WRITTEN_COLUMNS}, {_HISTORY_COLUMNS} FROM written WHERE target = ? "
+            "ORDER BY contact_id",
+            (target,),
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
     def record_written(self, target: str, written: Sequence[WrittenScore]) -> None:
+        """Store the values written, each tagged with the open run, keeping the value it replaced.
+
+        A value replaced within the same run (written twice) keeps the older previous value.
+        """
+        run_id = self._open_runs.get(target)
         with self._transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO written (target, contact_id, score, band, lean, strength, "
-                "confidence, reasons, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO written (target, contact_id, score, band, lean, strength, "
+                "confidence, reasons, scored_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"ON CONFLICT (target, contact_id) DO UPDATE SET {_SHIFT_PREVIOUS}",
                 [
                     (
                         target,
@@ -589,6 +641,7 @@ class SQLiteStateStore:
                         w.confidence,
                         w.reasons,
                         w.scored_at.isoformat(),
+                        run_id,
                     )
                     for w in written
                 ],
@@ -604,10 +657,15 @@ class SQLiteStateStore:
                 (target, started_at.isoformat(), "running", json.dumps(options, default=str)),
             )
             self._heartbeat(db, target)
-            return int(cur.lastrowid or 0)
+            run_id = int(cur.lastrowid or 0)
+        self._open_runs[target] = run_id
+        return run_id
 
     def finish_run(self, run_id: int, *, finished_at: datetime, report: Mapping[str, Any]) -> None:
         status = str(report.get("status", "finished"))
+        for target, open_run in list(self._open_runs.items()):
+            if open_run == run_id:
+                del self._open_runs[target]
         with self._transaction() as db:
             db.execute(
                 "UPDATE runs SET finished_at = ?, status = ?, report = ? WHERE id = ?",

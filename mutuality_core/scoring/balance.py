@@ -1,0 +1,120 @@
+"""How sure we are that neither side does more than ``ratio`` times the other.
+
+Score 2.0 reads a relationship's credits as evidence about one unknown number: ``p``,
+the share of the investment that comes from *them*. With a uniform prior and ``n``
+units of evidence of which a share ``p_hat`` is theirs, the posterior is
+``Beta(1 + n * p_hat, 1 + n * (1 - p_hat))``, and the score is the posterior
+probability that ``p`` lies in ``[low, 1 - low]`` with ``low = 1 / (1 + ratio)``
+(``[1/3, 2/3]`` for "neither side does more than twice the other").
+
+Written in plain floating point with the standard library only, because this module
+is the specification: the columnar engine reproduces these exact operations, in this
+order, on arrays, and its differential tests compare the two.
+
+Symmetry is exact by construction: the probability is ``1 - below - above`` where
+``above`` is computed as ``below`` of the swapped parameters, and the sum of two
+floats does not depend on their order.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["balanced_probability", "posterior", "regularized_beta"]
+
+#: Relative change at which the continued fraction has converged (far below the
+#: 0.0001 that a score rounded to two decimals can show).
+EPSILON = 1e-14
+#: Enough for every (a, b) a CRM produces: convergence takes about sqrt(max(a, b))
+#: steps at worst, and a posterior with a million units of evidence needs ~100.
+MAX_STEPS = 1000
+_TINY = 1e-300
+
+
+def _continued_fraction(a: float, b: float, x: float) -> float:
+    """The continued fraction of the incomplete beta function (modified Lentz)."""
+    qab = a + b
+    qap = a + 1.0
+    qam = a - 1.0
+    c = 1.0
+    d = 1.0 - qab * x / qap
+    if -_TINY < d < _TINY:
+        d = _TINY
+    d = 1.0 / d
+    h = d
+    for m in range(1, MAX_STEPS + 1):
+        m2 = 2.0 * m
+        step = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + step * d
+        if -_TINY < d < _TINY:
+            d = _TINY
+        c = 1.0 + step / c
+        if -_TINY < c < _TINY:
+            c = _TINY
+        d = 1.0 / d
+        h *= d * c
+        step = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + step * d
+        if -_TINY < d < _TINY:
+            d = _TINY
+        c = 1.0 + step / c
+        if -_TINY < c < _TINY:
+            c = _TINY
+        d = 1.0 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < EPSILON:
+            break
+    return h
+
+
+def regularized_beta(a: float, b: float, x: float) -> float:
+    """``I_x(a, b)``: the probability that a ``Beta(a, b)`` variable is below ``x``.
+
+    ``a, b > 0`` and ``0 < x < 1``.
+    """
+    log_beta = math.lgamma(a + b) - (math.lgamma(a) + math.lgamma(b))  # symmetric in a, b
+    return _below(a, b, x, log_beta, math.log(x), math.log1p(-x))
+
+
+def _below(a: float, b: float, x: float, log_beta: float, log_x: float, log_1mx: float) -> float:
+    """``I_x(a, b)`` given ``log_beta = -ln B(a, b)``, ``ln x`` and ``ln(1 - x)``.
+
+    The continued fraction converges fast only on the side of the mean that ``x`` is
+    on, so the other side uses ``I_x(a, b) = 1 - I_{1-x}(b, a)``.
+    """
+    front = math.exp(log_beta + a * log_x + b * log_1mx)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _continued_fraction(a, b, x) / a
+    return 1.0 - front * _continued_fraction(b, a, 1.0 - x) / b
+
+
+def posterior(theirs: float, yours: float, credits_per_observation: float) -> tuple[float, float]:
+    """The Beta parameters for their share: each side's credits counted as observations.
+
+    ``n = (theirs + yours) / credits_per_observation`` and ``p_hat = theirs / (theirs +
+    yours)``, so ``1 + n * p_hat = 1 + theirs / credits_per_observation``. Measuring the
+    evidence in credits, not in activities, is what makes an answer from them always
+    move the posterior their way (docs/scoring.md, Guarantees). No credits at all leave
+    the uniform prior ``(1, 1)``.
+    """
+    return 1.0 + theirs / credits_per_observation, 1.0 + yours / credits_per_observation
+
+
+def balanced_probability(a: float, b: float, low: float) -> float:
+    """``P(low <= p <= 1 - low)`` for ``p ~ Beta(a, b)``, clamped to [0, 1].
+
+    ``1 - (below + above)`` with ``above`` computed as ``below`` of the swapped
+    parameters: float addition commutes, so swapping the sides gives the same number.
+    """
+    log_beta = math.lgamma(a + b) - (math.lgamma(a) + math.lgamma(b))  # symmetric in a, b
+    log_low = math.log(low)
+    log_high = math.log1p(-low)
+    below = _below(a, b, low, log_beta, log_low, log_high)
+    above = _below(b, a, low, log_beta, log_low, log_high)
+    inside = 1.0 - (below + above)
+    if inside < 0.0:
+        return 0.0
+    if inside > 1.0:
+        return 1.0
+    return inside
