@@ -51,8 +51,9 @@ SCORE_SCHEMA = pa.schema(
 #: Tally fields read per contact when its score object is built.
 _TALLY_FIELDS = (
     "effort", "initiation", "responsiveness", "commitment", "ledger", "engagement", "messages",
-    "reach_outs", "answered", "replies", "late", "held", "failed", "failed_unattributed",
-    "gives", "asks", "evidence", "two_way", "last_weight",
+    "calls", "reach_outs", "waiting", "call_reach_outs", "email_reach_outs", "answered",
+    "replies", "late", "held", "failed", "failed_unattributed", "gives", "asks", "evidence",
+    "weight", "two_way", "last_weight",
 )  # fmt: skip
 
 
@@ -146,7 +147,11 @@ class ScoredBatch:
             ledger=f["ledger"][k],
             engagement=f["engagement"][k],
             messages=f["messages"][k],
+            calls=f["calls"][k],
             reach_outs=f["reach_outs"][k],
+            waiting=f["waiting"][k],
+            call_reach_outs=f["call_reach_outs"][k],
+            email_reach_outs=f["email_reach_outs"][k],
             answered=f["answered"][k],
             latencies=latencies,
             replies=f["replies"][k],
@@ -158,6 +163,7 @@ class ScoredBatch:
             gives=f["gives"][k],
             asks=f["asks"][k],
             evidence=f["evidence"][k],
+            weight=f["weight"][k],
             two_way=f["two_way"][k],
             last_at=f["last_at"][k],
             last_two_way_ts=f["last_two_way_ts"][k],

@@ -29,6 +29,7 @@ from .codes import (
     BY_THEM_BIT,
     BY_YOU_BIT,
     CALL,
+    EMAIL,
     FAILED_OUTCOMES,
     GIVE_BIT,
     INBOUND,
@@ -83,7 +84,11 @@ class Tallies:
     ledger: np.ndarray
     engagement: np.ndarray
     messages: np.ndarray
+    calls: np.ndarray
     reach_outs: np.ndarray
+    waiting: np.ndarray
+    call_reach_outs: np.ndarray
+    email_reach_outs: np.ndarray
     answered: np.ndarray
     replies: np.ndarray
     late: np.ndarray
@@ -93,6 +98,7 @@ class Tallies:
     gives: np.ndarray
     asks: np.ndarray
     evidence: np.ndarray
+    weight: np.ndarray  # recency-weighted evidence
     two_way: np.ndarray
     last_us: np.ndarray  # microseconds of the latest activity that counts; -2**63 for none
     last_two_way_ts: np.ndarray  # POSIX seconds, NaN for none
@@ -214,14 +220,19 @@ def tally_batch(
     who, at = _last_per_contact(contact[evidence_row], n)
     last_weight[who] = w[evidence_row][at]
 
+    weight = _sums(contact[evidence_row], w[evidence_row], n)
+
     closes = evident & ((side == BOTH) | planned)
     one_way = evident & ~closes
-    effort_value = ew * cw
+    # a failed appointment credits the effort of the side let down: ew * cost * w
+    effort_value = np.where(blamed, (ew * cost) * w, ew * cw)
     effort = np.empty((n, 2))
     for s in (YOU, THEM):
-        gets = closes | (one_way & (side == s))
+        gets = closes | (one_way & (side == s)) | (blamed & (culprit == 1 - s))
         effort[:, s] = _sums(contact[gets], effort_value[gets], n)
     messages = _pairs(contact[one_way], side[one_way], None, n)
+    unanswered_call = one_way & (ch == CALL)  # a call that is not planned: nobody picked up
+    calls = _pairs(contact[unanswered_call], side[unanswered_call], None, n)
     held_row = closes & planned
     held = _counts(contact[held_row], n)
     commit_value = kw * w
@@ -291,18 +302,36 @@ def tally_batch(
         resp_contact[by_contact], resp_slots[by_contact], resp_values[by_contact], n
     )
 
+    c_channel = ch[conv]
     reach_outs = _pairs(c_contact[expects], c_side[expects], None, n)
+    email_out = expects & (c_channel == EMAIL)
+    call_out = expects & (c_channel == CALL)
+    email_reach_outs = _pairs(c_contact[email_out], c_side[email_out], None, n)
+    call_reach_outs = _pairs(c_contact[call_out], c_side[call_out], None, n)
+    # reach-outs whose reply window is still open: waiting, not judged yet
     still_open = end_rows[~overdue]
-    reach_outs -= _pairs(c_contact[still_open], label[still_open], None, n)
+    waiting = _pairs(c_contact[still_open], label[still_open], None, n)
+    reach_outs -= waiting
+    for kind, counts in ((EMAIL, email_reach_outs), (CALL, call_reach_outs)):
+        of_kind = still_open[c_channel[still_open] == kind]
+        counts -= _pairs(c_contact[of_kind], label[of_kind], None, n)
     replies = _pairs(c_contact[timely], replier[timely], None, n)
     answered_row = timely & expected
     answered = _pairs(c_contact[answered_row], before[answered_row], None, n)
     late_row = unanswered_before & ~new & (before != c_side) & (before != BOTH)
     late = _pairs(c_contact[late_row], replier[late_row], None, n)
-    # initiation: a new conversation started by one side
-    starter = new & (c_side != BOTH)
-    initiation = _pairs(c_contact[starter], c_side[starter], iw * c_w[starter], n)
-    started = _counts(c_contact[starter], n)
+    # who started what, in history order: new conversations, and failed appointments
+    # (whoever set one up started a conversation, whatever became of it)
+    set_up = failed_row & ((side == YOU) | (side == THEM))
+    starter_rows = np.concatenate((conv[new], np.flatnonzero(set_up)))
+    starter_rows.sort()  # positions in ``rows``: contact, then history order
+    starter_side = side[starter_rows].astype(np.int64)
+    starter_contact = contact[starter_rows]
+    one_side = starter_side != BOTH
+    initiation = _pairs(
+        starter_contact[one_side], starter_side[one_side], iw * w[starter_rows][one_side], n
+    )
+    started = _counts(starter_contact[one_side], n)
     two_way_row = c_closes | (timely & ~c_closes)
     two_way = _counts(c_contact[two_way_row], n)
     last_two_way_ts = np.full(n, np.nan)
@@ -337,7 +366,11 @@ def tally_batch(
         ledger=ledger,
         engagement=engagement,
         messages=messages,
+        calls=calls,
         reach_outs=reach_outs,
+        waiting=waiting,
+        call_reach_outs=call_reach_outs,
+        email_reach_outs=email_reach_outs,
         answered=answered,
         replies=replies,
         late=late,
@@ -347,13 +380,14 @@ def tally_batch(
         gives=gives,
         asks=asks,
         evidence=evidence,
+        weight=weight,
         two_way=two_way,
         last_us=last_us,
         last_two_way_ts=last_two_way_ts,
         last_weight=last_weight,
         started=started,
-        starter_contact=c_contact[new],
-        starter_side=c_side[new],
+        starter_contact=starter_contact,
+        starter_side=starter_side,
         latency_contact=c_contact[latency_row],
         latency_side=replier[latency_row],
         latency_seconds=waited[latency_row],

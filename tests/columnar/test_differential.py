@@ -53,7 +53,8 @@ EXAMPLES = settings(max_examples=250, deadline=None, suppress_health_check=list(
 
 FLOAT_FIELDS = ("effort", "initiation", "responsiveness", "commitment", "ledger")
 COUNT_FIELDS = (
-    "messages", "reach_outs", "answered", "replies", "late", "failed", "gives", "asks",
+    "messages", "calls", "reach_outs", "waiting", "call_reach_outs", "email_reach_outs",
+    "answered", "replies", "late", "failed", "gives", "asks",
 )  # fmt: skip
 
 
@@ -71,9 +72,14 @@ def configs(draw) -> ScoringConfig:
         elif high <= 1.0:
             values[name] = draw(st.floats(low, high))
         else:
-            # from 0.01 up: the core itself fails on a half-life of 5e-324 days (NaN)
-            bottom = low if low_ok else 0.01
+            # from 0.01 above the lowest: the core itself fails on a half-life of 5e-324
+            # days (NaN)
+            bottom = low if low_ok else low + 0.01
             values[name] = draw(st.floats(bottom, min(high, 50.0)))
+    low, high = sorted((values["one_sided_max_probability"], values["mutual_min_probability"]))
+    if low == high:
+        low, high = 0.2, 0.8
+    values["one_sided_max_probability"], values["mutual_min_probability"] = low, high
     return ScoringConfig(**values)
 
 
@@ -175,6 +181,7 @@ def test_raw_tallies_bit_for_bit_with_math_exp_and_within_tolerance_with_np_exp(
         assert exact.engagement[k] == t.engagement
         assert fast.engagement[k] == pytest.approx(t.engagement, rel=RELATIVE, abs=0.0)
         assert exact.last_weight[k] == t.last_weight
+        assert exact.weight[k] == t.weight
         assert (exact.held[k], exact.failed_unattributed[k]) == (t.held, t.failed_unattributed)
         assert (exact.evidence[k], exact.two_way[k]) == (t.evidence, t.two_way)
         assert exact.started[k] == len(t.starters) - t.starters.count(2)
@@ -210,3 +217,35 @@ def test_same_instant_ties_settle_by_the_full_key_whatever_the_input_order() -> 
         shuffled = base[rotation:] + base[:rotation]
         scored = score_valid(activities_table(shuffled), as_of=AS_OF)
         _assert_published(scored, expected)
+
+
+def test_balance_probability_on_arrays_is_the_core_function_bit_for_bit() -> None:
+    """Posterior parameters from no evidence to a million units, both sides, many ratios."""
+    from mutuality_columnar.verdict import balanced_probability
+
+    from mutuality_core.scoring.balance import balanced_probability as reference
+
+    rng = np.random.default_rng(11)
+    a = np.concatenate(([1.0, 1.0, 2.0, 1e6], 1.0 + rng.exponential(30.0, 3000)))
+    b = np.concatenate(([1.0, 1e6, 1.0, 1e6], 1.0 + rng.exponential(30.0, 3000)))
+    a = np.concatenate((a, 1.0 + rng.random(500) * 0.01, a[:500]))
+    b = np.concatenate((b, b[:500], 1.0 + rng.random(500) * 0.01))
+    for low in (1.0 / 3.0, 1.0 / 1.5, 1.0 / 101.0):
+        got = balanced_probability(a, b, low).tolist()
+        assert got == [reference(x, y, low) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+
+
+def test_a_seeded_benchmark_crm_scores_identically() -> None:
+    """The benchmark's own generator (benchmarks/bench_core.py), seeded, at a test size."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "benchmarks" / "bench_core.py"
+    spec = importlib.util.spec_from_file_location("bench_core_for_test", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    activities = bench.build(400, 12_000, 20260601)
+    expected = list(score_activities(activities, as_of=bench.AS_OF, engine="python"))
+    scored = score_valid(activities_table(activities), as_of=bench.AS_OF)
+    _assert_published(scored, expected)
