@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pa = pytest.importorskip("pyarrow")
 columnar = pytest.importorskip("mutuality_columnar")
@@ -13,6 +15,10 @@ from mutuality_core import Activity, score_activities  # noqa: E402
 from mutuality_core.errors import InvalidInputError  # noqa: E402
 
 AS_OF = datetime(2026, 6, 1, tzinfo=timezone.utc)
+VALID_TIMESTAMP = (
+    r"\A(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T"
+    r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{3})?Z\Z"
+)
 
 ROWS = {
     "id": ["a1", "a2", "a3", "a4", "a5"],
@@ -107,3 +113,35 @@ def test_valid_rows_score_the_same_as_text() -> None:
     assert columnar.score_table(valid, as_of=AS_OF).equals(
         columnar.score_table(pa.table(ROWS), as_of=AS_OF)
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.from_regex(
+                r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+                r"(\.[0-9]{3}|\.[0-9]{6})?(Z|[+-][0-9]{2}:[0-9]{2})\Z"
+            ),
+            st.from_regex(
+                r"\A(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T"
+                r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{3})?Z\Z"
+            ),
+            st.text(max_size=32),
+        ),
+        max_size=20,
+    )
+)
+def test_timestamps_parsed_in_bulk_are_exactly_what_the_row_parser_reads(texts) -> None:
+    """A text the bulk parser accepts is the same instant for the row parser; any other
+    is left to the row parser (which accepts or rejects it with its own message)."""
+    from mutuality_columnar.validate import _timestamps
+
+    from mutuality_core.timestamps import parse_aware_datetime
+
+    us, ok = _timestamps(pa.array(texts, pa.string()))
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    for text, micro, accepted in zip(texts, us.tolist(), ok.tolist(), strict=True):
+        if accepted:
+            delta = parse_aware_datetime(text) - epoch
+            assert micro == (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
