@@ -56,21 +56,26 @@ class Checked:
     text: Mapping[str, pa.Array]  # the input's columns as text, by ACTIVITY_COLUMNS name
 
 
-def _chunk(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    if isinstance(column, pa.ChunkedArray):
-        return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    return column
+def _chunked(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
+    """A column as a chunked array: kept in the reader's chunks, never copied whole."""
+    return column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
 
 
-def _text(column: pa.Array) -> pa.Array:
+def _text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """Any column as text the way a file holds it ("" for missing)."""
+    if pa.types.is_string(column.type) and column.null_count == 0:
+        return column  # what a CSV read gives: nothing to convert, nothing copied
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
         column = pc.binary_join(column.cast(pa.list_(pa.string())), ";")
     elif pa.types.is_timestamp(column.type):
-        column = pa.array(
-            ["" if v is None else v.isoformat() for v in column.to_pylist()], pa.string()
+        column = pa.chunked_array(
+            [
+                pa.array(
+                    ["" if v is None else v.isoformat() for v in column.to_pylist()], pa.string()
+                )
+            ]
         )
     elif pa.types.is_boolean(column.type):
         column = pc.if_else(column, "true", "false")
@@ -79,13 +84,17 @@ def _text(column: pa.Array) -> pa.Array:
     return column.fill_null("")
 
 
-def _distinct(column: pa.Array, convert: Any) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+def _distinct(column: pa.ChunkedArray, convert: Any) -> tuple[np.ndarray, np.ndarray, list[Any]]:
     """``convert`` applied to each distinct value: (index per row, ok per distinct, values)."""
-    encoded = pc.dictionary_encode(column)
-    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    encoded = pc.dictionary_encode(column)  # one dictionary, shared by every chunk
+    if encoded.num_chunks == 0:
+        return np.zeros(0, np.int32), np.zeros(1, bool), []
+    indices = np.concatenate(
+        [chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks]
+    )
     values: list[Any] = []
     ok = []
-    for text in encoded.dictionary.to_pylist():
+    for text in encoded.chunk(0).dictionary.to_pylist():
         try:
             values.append(convert(text))
             ok.append(True)
@@ -155,7 +164,17 @@ class _Chars:
         return value.astype(np.int64)
 
 
-def _timestamps(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def _timestamps(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_timestamps_of` for each chunk of a column."""
+    if isinstance(column, pa.Array):
+        return _timestamps_of(column)
+    parts = [_timestamps_of(chunk) for chunk in column.chunks]
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, bool)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _timestamps_of(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(microseconds since the epoch, accepted) for ISO 8601 text of the common shapes:
     ``YYYY-MM-DDTHH:MM:SS``, an optional 3- or 6-digit fraction, then ``Z`` or ``±HH:MM``.
 
@@ -266,19 +285,19 @@ def check_columns(
             f"found: {', '.join(activities.column_names) or 'none'}"
         )
     n = activities.num_rows
-    raw: dict[str, pa.Array] = {}
+    raw: dict[str, pa.ChunkedArray] = {}
     for name in ACTIVITY_COLUMNS:
         if name in activities.column_names:
-            raw[name] = _chunk(activities.column(name))
+            raw[name] = _chunked(activities.column(name))
         else:
-            raw[name] = pa.array([""] * n, pa.string()) if n else pa.array([], pa.string())
+            raw[name] = pa.chunked_array([pa.array([""] * n, pa.string())])
     text = {name: _text(column) for name, column in raw.items()}
 
     ok = np.ones(n, bool)
     ids = text["id"]
-    ok &= pc.greater(pc.utf8_length(ids), 0).to_numpy(zero_copy_only=False)
-    ok &= ~pc.starts_with(ids, " ").to_numpy(zero_copy_only=False)
-    ok &= ~pc.ends_with(ids, " ").to_numpy(zero_copy_only=False)
+    ok &= pc.greater(pc.utf8_length(ids), 0).to_numpy()
+    ok &= ~pc.starts_with(ids, " ").to_numpy()
+    ok &= ~pc.ends_with(ids, " ").to_numpy()
 
     canonical = None if contacts is None else {cid: c.id for cid, c in contacts.items()}
 
@@ -294,8 +313,8 @@ def check_columns(
     timestamp_column = raw["occurred_at"]
     if pa.types.is_timestamp(timestamp_column.type) and timestamp_column.type.tz is not None:
         us = timestamp_column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-        us_ok = us.is_valid().to_numpy(zero_copy_only=False)
-        us = us.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        us_ok = us.is_valid().to_numpy()
+        us = us.fill_null(0).to_numpy().astype(np.int64)
         ok &= us_ok
     else:
         us, us_ok = _timestamps(text["occurred_at"])
@@ -333,7 +352,7 @@ def check_columns(
     )
     table = pa.table(
         [
-            text["id"].take(fast_rows),
+            text["id"].take(fast_rows).combine_chunks(),
             contact_column,
             pa.array(us[fast]).cast(pa.timestamp("us", tz="UTC")),
             typed("channel", fast, pa.string()),
@@ -435,7 +454,7 @@ def _drop_duplicates(
     if table.num_rows < 2 or pc.count_distinct(table.column("id")).as_py() == table.num_rows:
         return table, rows, []  # every id once: no pair can repeat
     pairs = pc.binary_join_element_wise(table.column("contact_id"), table.column("id"), "\x00")
-    encoded = _chunk(pc.dictionary_encode(pairs))
+    encoded = pc.dictionary_encode(pairs).combine_chunks()
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     if len(encoded.dictionary) == codes.size:
         return table, rows, []

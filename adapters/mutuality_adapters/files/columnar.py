@@ -191,7 +191,8 @@ def score_columnar(
     Rejected rows are added to ``rejects`` (which raises on the first one unless it
     skips), in file order, with the row parser's messages.
     """
-    from mutuality_columnar import score_valid
+    from mutuality_columnar.codes import encode
+    from mutuality_columnar.results import score_batch
 
     checked = _checked(activities_path, contacts, rejected_contacts, contacts_name, rejects)
     if checked is None:
@@ -199,7 +200,9 @@ def score_columnar(
     activities = checked.table.num_rows
     if progress is not None:
         progress(activities)
-    scored = score_valid(checked.table, as_of=as_of, config=config)
+    batch = encode(checked.table)
+    del checked  # the text columns: freed before the tally needs its memory
+    scored = score_batch(batch, as_of, config)
     return ScoredRead(
         contacts_read=len(contacts),
         activities_read=activities,
