@@ -79,10 +79,7 @@ def _line_finder(path: Path) -> Callable[[int], int]:
     A file without quotes and blank lines has one row per line after the header; any
     other is counted once with the row parser's reader, and only if a row is rejected.
     """
-    with path.open("rb") as f:
-        data = f.read()
-    plain = b'"' not in data and b"\n\n" not in data and b"\n\r\n" not in data
-    if plain:
+    if _plain(path):
         return lambda row: row + 2
     lines: list[int] = []
 
@@ -98,6 +95,18 @@ def _line_finder(path: Path) -> Callable[[int], int]:
         return lines[row]
 
     return line
+
+
+def _plain(path: Path) -> bool:
+    """No quote and no blank line: one row per line (read in blocks, never whole)."""
+    tail = b""
+    with path.open("rb") as f:
+        while block := f.read(8 * 2**20):
+            text = tail + block
+            if b'"' in text or b"\n\n" in text or b"\n\r\n" in text:
+                return False
+            tail = text[-2:]
+    return True
 
 
 class _Header:
