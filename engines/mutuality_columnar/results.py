@@ -22,7 +22,7 @@ from mutuality_core.scoring.tally import Tally
 from mutuality_core.scoring.verdict import judge
 
 from .codes import Batch, encode
-from .tally import Tallies, tally_batch
+from .tally import Tallies, tally_in_parts
 from .verdict import BANDS, Verdicts, verdicts
 
 __all__ = ["SCORE_SCHEMA", "PendingScore", "ScoredBatch", "score_batch"]
@@ -245,7 +245,7 @@ def _as_us(moment: datetime) -> int:
 def score_batch(batch: Batch, as_of: datetime, config: ScoringConfig) -> ScoredBatch:
     """Tally and judge every contact of ``batch``."""
     as_ts = as_of.timestamp()
-    t = tally_batch(batch, as_ts, config)
+    t = tally_in_parts(batch, as_ts, config)
     return ScoredBatch(batch, t, verdicts(t, as_ts, config), as_of, config)
 
 
