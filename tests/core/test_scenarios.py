@@ -87,6 +87,7 @@ def test_mutual_two_years_ago_and_silent_since_is_dormant():
     assert result.band is Band.DORMANT
     assert result.strength < 5
     assert result.reasons[0].startswith("No activity for 7")
+    assert result.reasons[1] == "Both sides invest about equally"
     # balanced then, but two years of silence say little about today
     assert result.confidence < 0.1
     assert result.score < 50
@@ -355,16 +356,6 @@ def test_five_no_shows_of_six_meetings_you_set_up_are_not_mutual():
     assert any(r.startswith("They missed, cancelled or declined 5 of 6") for r in result.reasons)
     mirror = score_contact([mirrored(a) for a in s.activities], as_of=AS_OF)
     assert mirror.band is Band.THEY_INVEST_MORE
-
-
-def test_balanced_but_silent_for_a_year_is_dormant_with_little_confidence():
-    s = Story()
-    for i in range(20):
-        s.exchange(370 + 9 * i, "outbound" if i % 2 else "inbound", replies=1)
-    result = score(s)
-    assert result.band is Band.DORMANT
-    assert result.confidence < 0.2
-    assert result.reasons[1] == "Both sides invest about equally"
 
 
 def test_late_replies_are_called_late_replies_not_no_exchange():

@@ -265,3 +265,44 @@ def test_pairs_sharing_people_widen_the_people_level_standard_error(cns: ModuleT
     assert hub_check[gap]["ratio"] > 1.5
     low, high = hub_check[gap]["ci95_people"]
     assert low < hub_check[gap]["estimate"] < high
+
+
+def test_bootstrap_spearman_brackets_the_point_and_is_seeded(cns: ModuleType) -> None:
+    rng = random.Random(5)
+    target = [rng.random() for _ in range(60)]
+    signals = {
+        "close": [t + rng.gauss(0, 0.2) for t in target],
+        "noise": [rng.random() for _ in target],
+    }
+    first = cns.bootstrap_spearman(signals, target, n=300, seed=9)
+    assert first == cns.bootstrap_spearman(signals, target, n=300, seed=9)
+    assert first != cns.bootstrap_spearman(signals, target, n=300, seed=10)
+    for name, entry in first.items():
+        low, high = entry["ci95"]
+        assert low <= entry["rho"] <= high, name
+        assert entry["rho"] == pytest.approx(cns.spearman(signals[name], target), abs=5e-4)
+    assert first["close"]["ci95"][0] > first["noise"]["ci95"][1]
+
+
+def test_bootstrap_spearman_says_nothing_about_too_few_or_constant_pairs(cns: ModuleType) -> None:
+    assert cns.bootstrap_spearman({"s": [1.0, 2.0]}, [1.0, 2.0]) == {"s": None}
+    assert cns.bootstrap_spearman({"s": [1.0, 1.0, 1.0, 1.0]}, [1.0, 2.0, 3.0, 4.0], n=10) == {
+        "s": None
+    }
+
+
+def test_windows_keep_their_start_and_drop_their_end(cns: ModuleType) -> None:
+    def at(day: int, seconds: int) -> object:
+        when = cns.study_day(day) + cns.timedelta(seconds=seconds)
+        return cns.Activity(f"{day}-{seconds}", "1-2", when, cns.Channel.MESSAGE, "outbound")
+
+    activities = [at(13, 86399), at(14, 0), at(20, 5), at(21, 0)]
+    assert [a.id for a in cns.in_window(activities, 0, 14)] == ["13-86399"]
+    assert [a.id for a in cns.in_window(activities, 14, 21)] == ["14-0", "20-5"]
+    assert [a.id for a in cns.in_window(activities, 21, 28)] == ["21-0"]
+
+
+def test_min_max_ratio_reads_one_for_balance_and_zero_for_one_way(cns: ModuleType) -> None:
+    assert cns.min_max_ratio(cns.Traffic(outbound=4, inbound=4, last_at=cns.AS_OF)) == 1.0
+    assert cns.min_max_ratio(cns.Traffic(outbound=2, inbound=6, last_at=cns.AS_OF)) == 1 / 3
+    assert cns.min_max_ratio(cns.Traffic(outbound=0, inbound=5, last_at=cns.AS_OF)) == 0.0

@@ -32,6 +32,17 @@ def _synthetic_study(folder: Path) -> Path:
                 calls.append(f"{at},{sender},{receiver},{duration}")
             else:
                 sms.append(f"{at},{sender},{receiver}")
+    for pair_index in range(24):  # month-long pairs, so the time windows have something to see
+        a, b = rng.sample(people, 2)
+        if pair_index % 4 == 3:
+            friends.append(f"{a},{b}")
+        for day in range(28):
+            at = day * 86400 + rng.randrange(3600, 80000)
+            if pair_index % 3 == 0:  # a writes every day and b never answers
+                sms.append(f"{at},{a},{b}")
+            elif pair_index % 3 == 1 or day < 14:  # both write every day (all month or half)
+                sms.append(f"{at},{a},{b}")
+                sms.append(f"{at + 600},{b},{a}")
     friends.append("38,39")  # keeps both members of every pair in the Facebook layer
     friends += [f"{p},{(p + 1) % 40}" for p in people if f"{p},{(p + 1) % 40}" not in friends]
     return write_study(
@@ -87,14 +98,14 @@ def test_rerun_reproduces_the_results_text_and_check_docs_accepts_it(
     doc_path = tmp_path / "validation.md"
     json_path.write_text(cns.results_text(results), encoding="utf-8")
     markers = [
-        f"<!-- validate_cns:{key} -->\nold\n<!-- /validate_cns -->"
+        f"<!-- validate_cns:{key} -->\nSTALE TABLE\n<!-- /validate_cns -->"
         for key in cns.doc_tables(results)
     ]
     doc_path.write_text("# Page\n\n" + "\n\ntext\n\n".join(markers), encoding="utf-8")
     assert len(cns.check_docs(again, json_path, doc_path)) == len(markers)
     doc_path.write_text(cns.update_doc_tables(doc_path.read_text(), results), encoding="utf-8")
     assert doc_path.read_text().startswith("# Page")
-    assert "old" not in doc_path.read_text()
+    assert "STALE TABLE" not in doc_path.read_text()
     assert cns.check_docs(again, json_path, doc_path) == []
     json_path.write_text(json.dumps({"stale": True}), encoding="utf-8")
     doc_path.write_text("no tables", encoding="utf-8")
@@ -148,3 +159,84 @@ def test_figures_are_skipped_with_a_hint_without_matplotlib(
     assert cns.plot_figures(results, cns.roc_curves(rows, cns.AS_OF), tmp_path / "img") == []
     assert "mutuality[validation]" in capsys.readouterr().err
     assert not (tmp_path / "img").exists()
+
+
+def _window_counts(interactions: list, start_day: int, end_day: int) -> dict[str, list[int]]:
+    """[records from the lower id, records from the higher id] per pair, counted by hand."""
+    counts: dict[str, list[int]] = {}
+    for i in interactions:
+        if start_day * 86400 <= i.at_seconds < end_day * 86400:
+            low, high = sorted((i.sender, i.receiver))
+            counts.setdefault(f"{low}-{high}", [0, 0])[i.sender == high] += 1
+    return counts
+
+
+def test_test_retest_uses_the_pairs_busy_in_both_halves(
+    cns: ModuleType, run: tuple[dict, list, Path]
+) -> None:
+    results, _, study = run
+    interactions = cns.load_interactions(study)
+    early, late = _window_counts(interactions, 0, 14), _window_counts(interactions, 14, 28)
+    busy = [cid for cid in early if cid in late and sum(early[cid]) >= 5 and sum(late[cid]) >= 5]
+    groups = results["test_retest"]["groups"]
+    assert groups["all pairs"]["pairs"] == len(busy) > 3
+    assert groups["tuning half"]["pairs"] == sum(cns.is_tuning_half(cid) for cid in busy)
+    assert groups["tuning half"]["pairs"] + groups["held-out half"]["pairs"] == len(busy)
+    ceiling = groups["all pairs"]["spearman"]["raw min/max ratio, days 0-14"]
+    ratio = [min(early[cid]) / max(early[cid]) for cid in busy]
+    later = [min(late[cid]) / max(late[cid]) for cid in busy]
+    assert ceiling["rho"] == pytest.approx(cns.spearman(ratio, later), abs=5e-4)
+    low, high = ceiling["ci95"]
+    assert low <= ceiling["rho"] <= high
+
+
+def test_prediction_counts_who_hears_back_after_day_21(
+    cns: ModuleType, run: tuple[dict, list, Path]
+) -> None:
+    results, _, study = run
+    interactions = cns.load_interactions(study)
+    before, after = _window_counts(interactions, 0, 21), _window_counts(interactions, 21, 28)
+    heard = {cid for cid, (_, inbound) in after.items() if inbound}
+    everyone = results["prediction"]["groups"]["all pairs"]
+    assert everyone["pairs"] == len(before)
+    assert everyone["heard_back"] == len(heard & set(before)) > 0
+    assert sum(b["pairs"] for b in everyone["bands"].values()) == len(before)
+    assert 0.0 <= everyone["auc"]["score"]["ci95"][0] <= everyone["auc"]["score"]["auc"] <= 1.0
+
+
+def test_one_sided_bands_hear_back_as_they_say(run: tuple[dict, list, Path]) -> None:
+    # the month-long one-way pairs: seen from the writer nobody answers, seen from the
+    # silent side the other one writes every day
+    bands = run[0]["prediction"]["groups"]["all pairs"]["bands"]
+    you_more, they_more = bands["you_invest_more"], bands["they_invest_more"]
+    assert you_more["pairs"] > 0 and you_more["heard_back"] == 0
+    assert they_more["pairs"] > 0 and they_more["heard_back"] == they_more["pairs"]
+    assert run[0]["prediction"]["mutual_above_you_invest_more"]["testable"] is False
+
+
+def test_every_setting_tried_is_measured_on_the_tuning_half(
+    cns: ModuleType, run: tuple[dict, list, Path]
+) -> None:
+    results, _, _ = run
+    variants = results["tuning_half"]["config_variants"]
+    assert list(variants) == list(cns.CONFIG_VARIANTS)
+    for name, variant in variants.items():
+        assert 0.0 <= variant["score_auc"] <= 1.0, name
+        assert -1.0 <= variant["test_retest_spearman"] <= 1.0, name
+        assert results["mirror_under_other_settings"][name]["ok"], name
+    # only credits_per_observation changes the score; band thresholds leave it alone
+    base = variants["defaults"]
+    assert variants["mutual_min_probability=0.9"]["score_auc"] == base["score_auc"]
+    assert variants["credits_per_observation=1"]["score_auc"] != base["score_auc"]
+
+
+def test_targets_restate_the_measured_figures(run: tuple[dict, list, Path]) -> None:
+    results, _, _ = run
+    targets = results["targets"]
+    held = results["held_out_half"]["auc"]["score"]["auc"]
+    retest = results["test_retest"]["groups"]["all pairs"]["spearman"]["score, days 0-14"]["rho"]
+    predicted = results["prediction"]["groups"]["all pairs"]["auc"]["score"]["auc"]
+    assert targets["friendship_auc_held_out_at_least_0_60"] is (held >= 0.60)
+    assert targets["test_retest_at_least_0_25"] is (retest >= 0.25)
+    assert targets["prediction_auc_at_least_0_5"] is (predicted >= 0.5)
+    assert targets["mutual_hears_back_clearly_more_than_you_invest_more"] is None
