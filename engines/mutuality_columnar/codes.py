@@ -11,7 +11,7 @@ matters, exactly as in the core.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from operator import attrgetter
@@ -212,28 +212,41 @@ def _tie_rows(contact: np.ndarray, us: np.ndarray) -> np.ndarray:
 
 
 def _settle_ties(table: pa.Table, order: np.ndarray, ties: np.ndarray) -> np.ndarray:
-    """Order each group of same-instant activities by the reference's full key.
+    """Order each group of same-instant activities by the reference's full key."""
 
-    Rare (real histories seldom share a microsecond), so done in Python on the rows
-    concerned only, with the very key the core sorts by.
+    def keys(rows: np.ndarray) -> list[tuple[object, ...]]:
+        picked = table.take(pa.array(rows)).to_pylist()
+        return [
+            (
+                values["id"],
+                values["channel"],
+                values["direction"],
+                values["outcome"],
+                values["thread_id"] or "",
+                -1.0 if values["duration_seconds"] is None else values["duration_seconds"],
+                values["automated"],
+                tuple(sorted(values["tags"].split(";"))) if values["tags"] else (),
+            )
+            for values in picked
+        ]
+
+    return settle_ties_with(order, ties, keys)
+
+
+def settle_ties_with(
+    order: np.ndarray,
+    ties: np.ndarray,
+    keys: Callable[[np.ndarray], list[tuple[object, ...]]],
+) -> np.ndarray:
+    """Order each group of same-instant activities of a contact by the full key.
+
+    ``keys(rows)`` gives the rest of ``mutuality_core.scoring._full_key`` (after the
+    time, which the group shares) for those input rows. Rare (real histories seldom
+    share a microsecond), so done in Python on the rows concerned only.
     """
     starts = np.unique(np.concatenate((ties - 1, ties)))
     rows = order[starts]
-    picked = table.take(pa.array(rows)).to_pylist()
-    keys = {}
-    for row, values in zip(rows.tolist(), picked, strict=True):
-        duration = values["duration_seconds"]
-        tags = values["tags"]
-        keys[row] = (
-            values["id"],
-            values["channel"],
-            values["direction"],
-            values["outcome"],
-            values["thread_id"] or "",
-            -1.0 if duration is None else duration,
-            values["automated"],
-            tuple(sorted(tags.split(";"))) if tags else (),
-        )
+    key_of = dict(zip(rows.tolist(), keys(rows), strict=True))
     order = order.copy()
     tied = set(ties.tolist())
     groups: list[list[int]] = []
@@ -243,7 +256,7 @@ def _settle_ties(table: pa.Table, order: np.ndarray, ties: np.ndarray) -> np.nda
         else:
             groups.append([position])
     for span in groups:
-        order[span] = sorted(order[span].tolist(), key=keys.__getitem__)
+        order[span] = sorted(order[span].tolist(), key=key_of.__getitem__)
     return order
 
 

@@ -272,11 +272,15 @@ def check_columns(
     contacts: Mapping[str, Contact] | None = None,
     rejected_contacts: Mapping[str, int] | None = None,
     contacts_name: str = "contacts",
+    duplicates: bool = True,
+    contact_keys: pa.Array | None = None,
 ) -> Checked:
     """Check every row of ``activities`` as the files adapter's row parser would.
 
     ``contacts``: the known contacts (an activity of any other contact is rejected as
     the files adapter rejects it); None accepts any non-empty contact id.
+    ``duplicates``: also reject repeated (contact_id, id) pairs within this table.
+    ``contact_keys``: the contacts' ids as an array, when the caller checks many tables.
     """
     missing = [c for c in ACTIVITY_REQUIRED if c not in activities.column_names]
     if missing:
@@ -299,17 +303,19 @@ def check_columns(
     ok &= ~pc.starts_with(ids, " ").to_numpy()
     ok &= ~pc.ends_with(ids, " ").to_numpy()
 
-    canonical = None if contacts is None else {cid: c.id for cid, c in contacts.items()}
+    if contacts is None:  # any non-empty contact id without surrounding spaces, as is
 
-    def contact_of(value: str) -> str:
-        if canonical is None:
+        def contact_of(value: str) -> str:
             if not value or value != value.strip():
                 raise ValueError(value)
             return value
-        return canonical[value] if value in canonical else _fail(value)
 
-    contact_index, contact_ok, contact_values = _distinct(text["contact_id"], contact_of)
-    ok &= contact_ok[contact_index] if n else ok
+        contact_index, contact_ok, contact_values = _distinct(text["contact_id"], contact_of)
+        ok &= contact_ok[contact_index] if n else ok
+    else:  # a known contact's id, exactly (a padded one goes to the row parser)
+        if contact_keys is None:
+            contact_keys = pa.array([c.id for c in contacts.values()], pa.string())
+        ok &= pc.is_in(text["contact_id"], value_set=contact_keys).to_numpy()
     timestamp_column = raw["occurred_at"]
     if pa.types.is_timestamp(timestamp_column.type) and timestamp_column.type.tz is not None:
         us = timestamp_column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
@@ -345,11 +351,10 @@ def check_columns(
         return pa.array(values, column).take(pa.array(index[rows]))
 
     fast_rows = pa.array(fast)
-    contact_column = (
-        pa.array(contact_values, pa.string()).take(pa.array(contact_index[fast]))
-        if n
-        else pa.array([], pa.string())
-    )
+    if contacts is not None or not n:
+        contact_column = text["contact_id"].take(fast_rows).combine_chunks()
+    else:
+        contact_column = pa.array(contact_values, pa.string()).take(pa.array(contact_index[fast]))
     table = pa.table(
         [
             text["id"].take(fast_rows).combine_chunks(),
@@ -376,9 +381,10 @@ def check_columns(
         order = np.argsort(rows, kind="stable")
         table = table.take(pa.array(order))
         rows = rows[order]
-    table, rows, duplicates = _drop_duplicates(table, rows, text)
-    if duplicates:
-        rejects = sorted(rejects + duplicates, key=lambda r: r[0])
+    if duplicates:  # else the caller looks for them over all its tables (see stream.py)
+        table, rows, repeated = _drop_duplicates(table, rows, text)
+        if repeated:
+            rejects = sorted(rejects + repeated, key=lambda r: r[0])
     return Checked(table, rows, rejects, text)
 
 

@@ -184,6 +184,64 @@ def activity_chunks(
     )
 
 
+#: Bytes of CSV text read, checked and encoded at a time (about 125,000 rows): the
+#: text of one block is all the engine holds of the file at once.
+BLOCK_BYTES = 8 * 2**20
+#: Rows of a Parquet file read at a time.
+PARQUET_BATCH_ROWS = 131_072
+
+
+def _batches(path: Path) -> tuple[Callable[[], Iterator[Any]], Callable[[int], int]]:
+    """(a fresh iterator over the file's record batches, row number -> line)."""
+    import pyarrow as pa
+    import pyarrow.csv as pv
+    import pyarrow.parquet as pq
+
+    if path.suffix == ".parquet":
+        names = pq.ParquetFile(path).schema_arrow.names
+        check_columns(_Header(path, names), ACTIVITY_REQUIRED)  # type: ignore[arg-type]
+        return (
+            lambda: pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS)
+        ), lambda row: row + 1
+    records = open_records(path, ACTIVITY_COLUMNS)  # the header and its checks, as before
+    try:
+        check_columns(records, ACTIVITY_REQUIRED)
+    finally:
+        records.close()
+    header = records.header
+
+    def batches() -> Iterator[Any]:
+        return iter(
+            pv.open_csv(
+                path,
+                read_options=pv.ReadOptions(
+                    column_names=header, skip_rows=1, block_size=BLOCK_BYTES
+                ),
+                parse_options=pv.ParseOptions(newlines_in_values=False),
+                convert_options=pv.ConvertOptions(
+                    column_types={name: pa.string() for name in header},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        )
+
+    return batches, _line_finder(path)
+
+
+def _rows_at(batches: Iterator[Any], wanted: list[int]) -> dict[int, list[str]]:
+    """The whole rows ``wanted`` (sorted row numbers), read again from the file."""
+    found: dict[int, list[str]] = {}
+    start = 0
+    for batch in batches:
+        for row in wanted:
+            if start <= row < start + batch.num_rows:
+                values = batch.slice(row - start, 1).to_pylist()[0].values()
+                found[row] = ["" if v is None else str(v) for v in values]
+        start += batch.num_rows
+    return found
+
+
 def score_columnar(
     activities_path: Path,
     contacts: Mapping[str, Contact],
@@ -197,24 +255,37 @@ def score_columnar(
 ) -> ScoredRead | None:
     """Read, check and score the activities in columns; None if the row parser must read.
 
-    Rejected rows are added to ``rejects`` (which raises on the first one unless it
-    skips), in file order, with the row parser's messages.
+    The file is read block by block straight into compact codes (see
+    ``mutuality_columnar.stream``). Rejected rows are added to ``rejects`` (which
+    raises on the first one unless it skips), in file order, with the row parser's
+    messages.
     """
-    from mutuality_columnar.codes import encode
+    import pyarrow as pa
     from mutuality_columnar.results import score_batch
+    from mutuality_columnar.stream import compact_batches
 
-    checked = _checked(activities_path, contacts, rejected_contacts, contacts_name, rejects)
-    if checked is None:
+    batches, line_of = _batches(activities_path)
+    try:
+        compact = compact_batches(
+            batches(),
+            contacts=contacts,
+            rejected_contacts=rejected_contacts,
+            contacts_name=contacts_name,
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        log.info("%s: read row by row (%s)", activities_path.name, exc)
         return None
-    activities = checked.table.num_rows
+    again = [row for row, _, values in compact.rejects if not values]
+    whole = _rows_at(batches(), again) if again else {}
+    where = _Rejected(activities_path)
+    for row, error, values in compact.rejects:
+        rejects.reject(where, line_of(row), error, values or whole[row], None)  # type: ignore[arg-type]
     if progress is not None:
-        progress(activities)
-    batch = encode(checked.table)
-    del checked  # the text columns: freed before the tally needs its memory
-    scored = score_batch(batch, as_of, config)
+        progress(compact.activities)
+    scored = score_batch(compact.batch, as_of, config)
     return ScoredRead(
         contacts_read=len(contacts),
-        activities_read=activities,
+        activities_read=compact.activities,
         scores=_in_contact_order(contacts, scored, as_of, config),
         rejections=tuple(rejects.rejections),
     )
