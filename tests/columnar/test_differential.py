@@ -73,10 +73,11 @@ def configs(draw) -> ScoringConfig:
         elif high <= 1.0:
             values[name] = draw(st.floats(low, high))
         else:
-            # from 0.01 above the lowest: the core itself fails on a half-life of 5e-324
-            # days (NaN)
-            bottom = low if low_ok else low + 0.01
-            values[name] = draw(st.floats(bottom, min(high, 50.0)))
+            # the lowest itself (where allowed) or from 0.01 above it: the core fails on
+            # subnormal settings (a half-life of 5e-324 days gives NaN in judge, a weight
+            # of 5e-324 an infinite ratio in the reasons), which no real setting has
+            above = st.floats(low + 0.01, min(high, 50.0))
+            values[name] = draw(st.one_of(st.just(low), above) if low_ok else above)
     low, high = sorted((values["one_sided_max_probability"], values["mutual_min_probability"]))
     if low == high:
         low, high = 0.2, 0.8
