@@ -15,6 +15,9 @@ Printed figures:
 * requests made by a rerun right after the sync (it reads back our own 5,000
   writes once through search, 200 per request) and by a steady-state rerun; each
   run opens its own connection, as the nightly CLI job does (1 account-details read).
+  Contact reads carry the score properties (the sync repairs drifted contacts from
+  them), which adds no request;
+* requests made by ``mutuality verify`` (a list of the score properties).
 
 Run: ``.venv/bin/python benchmarks/bench_hubspot.py [--contacts 5000 --engagements 100000]``
 """
@@ -40,6 +43,7 @@ from mutuality_adapters.hubspot.properties import setup_properties
 from mutuality_adapters.hubspot.settings import HubSpotSettings
 from mutuality_adapters.sqlite_state import SQLiteStateStore
 
+from mutuality_core.reconcile import verify_connection
 from mutuality_core.sync import run_sync
 
 LIST_PAGE = 100  # GET /crm/v3/objects/{type}: at most 100 per page
@@ -169,6 +173,13 @@ def main() -> None:
             made = stats(base_url)["requests"]["total"]
             print(f"steady-state no-change rerun: {made} requests, {report.written} written, "
                   f"{elapsed:.1f} s")  # fmt: skip
+            reset(base_url)
+            started = time.perf_counter()
+            checked = verify_connection(open_connection(settings), state)
+            made = stats(base_url)["requests"]["total"]
+            print(f"verify: {made} requests (1 list per {LIST_PAGE} contacts + the portal id), "
+                  f"{checked.in_sync:,} in sync, differs={checked.differs}, "
+                  f"{time.perf_counter() - started:.1f} s")  # fmt: skip
             state.close()
         finally:
             fake.terminate()

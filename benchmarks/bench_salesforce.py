@@ -4,7 +4,9 @@
 
 Seeds the fake (logged emails exist as EmailMessage *and* Task, shared meetings,
 archived activities), then runs ``run_sync`` three times against a SQLite state
-file: a full run, a no-change rerun, and a rerun after 100 new activities.
+file: a full run, a no-change rerun, and a rerun after 100 new activities; then
+``verify`` once. The Contact query selects the Mutuality fields (the sync repairs
+drifted contacts from them) in the same requests.
 
 "Minimum" is what the page and batch sizes allow for the rows the full read has to
 return: ceil(rows / 2000) per queried object, plus 4 requests per Bulk API 2.0 job
@@ -33,6 +35,7 @@ from mutuality_adapters.salesforce.fake.seed import BOOKING_USER_ID
 from mutuality_adapters.salesforce.fields import FIELDS
 from mutuality_adapters.sqlite_state import SQLiteStateStore
 
+from mutuality_core.reconcile import verify_connection
 from mutuality_core.sync import run_sync
 
 PAGE = 2000
@@ -186,6 +189,21 @@ def main() -> int:
             f"rerun after 100 new calls: read {new.activities_read} activities,"
             f" wrote {new.written}, "
             f"API calls {calls3} ({kinds3}), wall {wall3:.1f} s"
+        )
+        before, kinds = fake.org.api_used, dict(fake.org.calls)
+        started = time.perf_counter()
+        connection = plugin.connect(
+            settings, environ=fake.environ(), sleep=lambda s: None, clock=clock
+        )
+        try:
+            checked = verify_connection(connection, state)
+        finally:
+            connection.close()
+        delta = {k: v - kinds.get(k, 0) for k, v in fake.org.calls.items() if v - kinds.get(k, 0)}
+        print(
+            f"verify: API calls {fake.org.api_used - before} ({delta}), "
+            f"{checked.in_sync} in sync, differs={checked.differs}, "
+            f"wall {time.perf_counter() - started:.1f} s"
         )
         state.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -36,19 +36,21 @@ RETIRED_SETTINGS = {
     "mutual_min_score": "2.0 bands come from P(balanced): see mutual_min_probability",
 }
 
-#: key -> (lowest allowed, highest allowed, lowest is allowed, what it means)
+#: key -> (lowest allowed, highest allowed, lowest is allowed, what it means). Settings
+#: that divide a time or a credit have a small positive floor rather than "above 0": a
+#: denormal half-life overflows the decay rate and turns a weight into NaN.
 _RANGES: dict[str, tuple[float, float, bool, str]] = {
-    "half_life_days": (0.0, 3650.0, False, "days after which an activity counts half"),
+    "half_life_days": (0.01, 3650.0, True, "days after which an activity counts half"),
     "quiet_gap_days": (0.0, 365.0, False, "silence that ends a conversation without a thread"),
     "reply_window_days": (0.0, 365.0, False, "how late an answer still counts as a reply"),
-    "latency_half_life_hours": (0.0, 8760.0, False, "reply delay that halves a reply's credit"),
+    "latency_half_life_hours": (0.01, 8760.0, True, "reply delay that halves a reply's credit"),
     "effort_weight": (0.0, 100.0, True, "credit per email-equivalent sent"),
     "initiation_weight": (0.0, 100.0, True, "credit per conversation started"),
     "responsiveness_weight": (0.0, 100.0, True, "credit per timely reply"),
     "unanswered_weight": (0.0, 100.0, True, "credit to the sender per unanswered reach-out"),
     "commitment_weight": (0.0, 100.0, True, "credit per meeting or call kept"),
     "ledger_weight": (0.0, 100.0, True, "credit per 'give' (an 'ask' credits half to the other)"),
-    "credits_per_observation": (0.0, 1000.0, False, "credits that count as one observation"),
+    "credits_per_observation": (0.01, 1000.0, True, "credits that count as one observation"),
     "balance_ratio": (1.0, 100.0, False, "how many times the other side still counts as balanced"),
     "confidence_evidence": (0.0, 10000.0, False, "recent evidence at which confidence is 0.5"),
     "mutual_min_probability": (0.0, 1.0, True, "P(balanced) from which the band is mutual"),

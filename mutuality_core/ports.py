@@ -25,6 +25,7 @@ __all__ = [
     "AdapterPlugin",
     "Connection",
     "Cursor",
+    "FailedWrite",
     "Page",
     "ProgressCallback",
     "Rejection",
@@ -32,6 +33,7 @@ __all__ = [
     "ScoreWriter",
     "Source",
     "StateStore",
+    "StoredScore",
     "WriteResult",
     "WrittenScore",
 ]
@@ -52,6 +54,30 @@ class Rejection:
 
 
 @attrs.frozen(slots=True)
+class StoredScore:
+    """The score fields one contact holds in the target right now, as the target returns them.
+
+    ``None`` is an empty field. A CRM source reads these with the contact at no extra
+    request (:attr:`Page.stored_scores`); the engine compares them with what it last
+    wrote and rewrites a contact whose fields were cleared or edited behind its back.
+    """
+
+    contact_id: str
+    score: float | None = None
+    band: str | None = None
+    lean: float | None = None
+    strength: float | None = None
+    confidence: float | None = None
+    reasons: str | None = None
+    scored_at: datetime | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        """No score and no band: cleared, restored from a backup, or never written."""
+        return self.score is None and self.band is None
+
+
+@attrs.frozen(slots=True)
 class Page:
     """One unit of reading that can be checkpointed.
 
@@ -63,6 +89,11 @@ class Page:
     ``rejected`` lists records the source skipped because they were invalid (only
     when the user asked to skip invalid records); the engine counts and reports them.
     Within a page, deletions apply after the page's contacts and activities.
+
+    ``stored_scores`` holds the score fields the target currently has for contacts of
+    this page (a CRM returns them with the contact read). The engine rewrites a
+    contact whose fields differ from what it last wrote (``repaired`` in the run
+    report). A contact without an entry is not compared.
     """
 
     contacts: Sequence[Contact] = ()
@@ -71,6 +102,7 @@ class Page:
     deleted_contact_ids: Sequence[str] = ()
     cursor: Cursor | None = None
     rejected: Sequence[Rejection] = ()
+    stored_scores: Sequence[StoredScore] = ()
 
 
 @runtime_checkable
@@ -109,12 +141,14 @@ class ScoreUpdate:
 
 @attrs.frozen(slots=True)
 class WriteResult:
-    """What became of one contact's update. ``retryable`` failures are retried on a later run.
+    """What became of one contact's update.
 
-    ``gone``: the contact no longer exists in the CRM (deleted or merged away). It is
-    still reported as a failure once, and the engine drops it from its state, so
-    later runs neither score nor write it again (an incremental read may never see
-    the deletion itself). A contact that comes back is read again when it changes.
+    Every failure is remembered and written again on the next run, until it succeeds
+    or a read shows the contact deleted. ``retryable`` says whether trying again in
+    this same run could help (the writer's own business). ``gone``: the CRM says the
+    contact does not exist (deleted, merged away, or not visible at that moment); the
+    reason is reported, and the contact is forgotten only when a complete read (or a
+    read's deletion) confirms it, so a contact that was briefly missing is not lost.
     """
 
     contact_id: str
@@ -136,7 +170,9 @@ class ScoreWriter(Protocol):
 
     Optional: a writer whose target can lose single records behind our back (rows
     deleted from a scores file by hand) may expose ``stored_ids() -> frozenset[str]``;
-    the engine then treats written values of ids missing there as never written.
+    the engine then rewrites the ids missing there (``repaired``, reason ``missing``).
+    If it also exposes ``stored_scores()`` (below), the engine reads that instead, once
+    per sync, and also rewrites rows whose values were edited.
 
     Optional: a writer may expose ``finish() -> None``, which the engine calls after
     the last batch of a sync (not a dry run), before ``close``. It may raise an
@@ -146,6 +182,10 @@ class ScoreWriter(Protocol):
     Optional: a writer whose target can lose what was written behind our back (a
     scores file that was deleted) may expose ``needs_full_rewrite: bool``; when it
     is True the engine ignores its record of written values and writes every score.
+
+    Optional: a writer may expose ``stored_scores() -> Iterable[StoredScore]``: every
+    contact's score fields as the target holds them now, read as cheaply as the
+    target allows. ``mutuality verify`` compares them with the state's record.
     """
 
     batch_size: int
@@ -166,7 +206,20 @@ class WrittenScore:
     strength: float
     confidence: float
     reasons: str
-    scored_at: datetime
+    scored_at: datetime  # the as_of the score was computed for
+    algorithm: str | None = None  # None: written before versions were recorded
+
+
+@attrs.frozen(slots=True)
+class FailedWrite:
+    """A contact whose last write failed: written again on every run until it succeeds.
+
+    ``runs`` counts the runs in a row that failed for this same ``error``.
+    """
+
+    contact_id: str
+    error: str
+    runs: int = 1
 
 
 @runtime_checkable
@@ -187,11 +240,17 @@ class StateStore(Protocol):
         ...
 
     def apply_page(self, target: str, page: Page) -> None:
-        """Cache the page's contacts and activities and advance the cursor, atomically."""
+        """Cache the page's contacts and activities and advance the cursor, atomically.
+
+        A deleted contact is forgotten entirely: cache, written values, failed write.
+        """
         ...
 
-    def finish_full_read(self, target: str, seen_contact_ids: Iterable[str]) -> None:
-        """After a complete full read: drop cached contacts the source no longer has."""
+    def finish_full_read(self, target: str, seen_contact_ids: Iterable[str]) -> Sequence[str]:
+        """After a complete full read: forget contacts the source no longer has; return their ids.
+
+        Forgetting a contact drops its cache, its written values and its failed write.
+        """
         ...
 
     def full_read_pending(self, target: str) -> bool:
@@ -206,7 +265,17 @@ class StateStore(Protocol):
 
     def written(self, target: str) -> Mapping[str, WrittenScore]: ...
 
-    def record_written(self, target: str, written: Sequence[WrittenScore]) -> None: ...
+    def record_written(self, target: str, written: Sequence[WrittenScore]) -> None:
+        """Remember what was written; also clears those contacts' failed writes."""
+        ...
+
+    def failed(self, target: str) -> Mapping[str, FailedWrite]:
+        """Contacts whose last write failed (see :class:`FailedWrite`)."""
+        ...
+
+    def record_failed(self, target: str, failed: Sequence[FailedWrite]) -> None:
+        """Remember failed writes (replacing earlier entries of the same contacts)."""
+        ...
 
     def start_run(
         self, target: str, *, started_at: datetime, options: Mapping[str, Any]
@@ -252,6 +321,10 @@ class AdapterPlugin(Protocol):
     environment variables and the ``[adapters.NAME]`` table of ``mutuality.toml``.
     ``environ`` is passed in (not read from ``os.environ``) so the adapter can look up
     its own secrets (e.g. ``HUBSPOT_ACCESS_TOKEN``) and stay testable.
+
+    An adapter that reads settings from variables of its own naming (a token in
+    ``HUBSPOT_ACCESS_TOKEN``) may list them as ``environment: Mapping[str, str]``
+    (setting -> variable), so ``mutuality config show`` can say where a value came from.
 
     An adapter may also offer ``commands() -> Mapping[str, click.Command]`` with
     keys ``"setup"`` and/or ``"fake"``; the CLI mounts them as

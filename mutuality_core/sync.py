@@ -40,6 +40,7 @@ from mutuality_core.model import Activity, Band, Contact, MutualityScore
 from mutuality_core.ports import (
     Connection,
     Cursor,
+    FailedWrite,
     Page,
     ProgressCallback,
     Rejection,
@@ -50,6 +51,7 @@ from mutuality_core.ports import (
     WriteResult,
     WrittenScore,
 )
+from mutuality_core.reconcile import drift_reason, is_outdated
 from mutuality_core.scoring import (
     ALGORITHM_VERSION,
     _check_as_of,
@@ -91,6 +93,9 @@ class SyncOptions:
     min_score_change: float = attrs.field(default=1.0)  # points on the rounded score
     scoring: ScoringConfig = attrs.field(factory=ScoringConfig)
     owner: str = "mutuality sync"  # names this run in the lock, for whoever finds it held
+    #: a contact failing for the same reason this many runs in a row is listed
+    #: under ``persistent_failures`` in every report until it is fixed
+    persistent_failure_runs: int = attrs.field(default=3)
     #: where complete reads are scored: "auto", "python" or an engine (mutuality_core.engines)
     engine: str = attrs.field(default=AUTO, validator=lambda _s, _a, v: check_engine_choice(v))
 
@@ -100,6 +105,11 @@ class SyncOptions:
             isinstance(value, bool) or not isinstance(value, int) or value < 1
         ):
             raise ConfigError(f"batch_size must be a whole number >= 1 or None; got {value!r}")
+
+    @persistent_failure_runs.validator
+    def _check_persistent(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"persistent_failure_runs must be a whole number >= 1; got {value!r}")
 
     @min_score_change.validator
     def _check_min_change(self, attribute: attrs.Attribute[float], value: float) -> None:
@@ -115,6 +125,7 @@ class SyncOptions:
             "min_score_change": self.min_score_change,
             "scoring": attrs.asdict(self.scoring),
             "owner": self.owner,
+            "persistent_failure_runs": self.persistent_failure_runs,
             "engine": self.engine,
         }
 
@@ -123,10 +134,17 @@ class SyncOptions:
 class RunReport:
     """What one run did, for the CLI's ``--report run.json`` and for run history.
 
-    ``changed`` counts contacts whose score changed materially (what a dry run
-    would write); ``written`` those written successfully; ``failed`` those the
-    writer refused (listed in ``failures``; they are retried on the next run).
-    ``rejected`` counts source records skipped as invalid (``rejections``).
+    Every contact written (or, in a dry run, that would be) is counted once, under
+    the first that applies: ``retried`` (its write failed in an earlier run),
+    ``repaired`` (the target's fields drifted from what was written: ``missing``,
+    ``edited`` or ``outdated``, see ``repaired_by_reason`` and ``repairs``) or
+    ``changed`` (its score changed materially). ``written`` counts the successful
+    writes; ``failed`` those the writer refused (listed in ``failures`` with how many
+    runs in a row they failed so; every one is retried on the next run).
+    ``persistent_failures`` lists the failures that repeated for at least
+    ``SyncOptions.persistent_failure_runs`` runs. ``forgotten`` lists contacts a
+    read showed deleted, whose state was dropped. ``rejected`` counts source
+    records skipped as invalid (``rejections``).
     """
 
     run_id: int | None
@@ -149,6 +167,24 @@ class RunReport:
     rejected: int = 0
     rejections: tuple[Rejection, ...] = ()
     error: str | None = None  # why the run stopped or failed
+    repairs: tuple[tuple[str, str], ...] = ()  # (contact_id, reason)
+    retried: int = 0
+    forgotten: tuple[str, ...] = ()
+    failure_runs: Mapping[str, int] = attrs.field(factory=dict)  # contact_id -> runs in a row
+    persistent_failure_runs: int = 3
+
+    @property
+    def repaired(self) -> int:
+        return len(self.repairs)
+
+    @property
+    def repaired_by_reason(self) -> dict[str, int]:
+        return dict(sorted(Counter(reason for _, reason in self.repairs).items()))
+
+    @property
+    def persistent_failures(self) -> tuple[WriteResult, ...]:
+        limit = self.persistent_failure_runs
+        return tuple(f for f in self.failures if self.failure_runs.get(f.contact_id, 1) >= limit)
 
     @property
     def status(self) -> str:
@@ -176,12 +212,21 @@ class RunReport:
             "contacts_scored": self.contacts_scored,
             "changed": self.changed,
             "unchanged": self.unchanged,
+            "repaired": self.repaired,
+            "repaired_by_reason": self.repaired_by_reason,
+            "repairs": [
+                {"contact_id": cid, "reason": reason}
+                for cid, reason in self.repairs[:_REPORT_DETAIL_LIMIT]
+            ],
+            "retried": self.retried,
             "written": self.written,
             "failed": self.failed,
-            "failures": [
-                {"contact_id": f.contact_id, "error": f.error, "retryable": f.retryable}
-                for f in self.failures[:_REPORT_DETAIL_LIMIT]
+            "failures": [self._failure_dict(f) for f in self.failures[:_REPORT_DETAIL_LIMIT]],
+            "persistent_failures": [
+                self._failure_dict(f) for f in self.persistent_failures[:_REPORT_DETAIL_LIMIT]
             ],
+            "forgotten": len(self.forgotten),
+            "forgotten_ids": list(self.forgotten[:_REPORT_DETAIL_LIMIT]),
             "rejected": self.rejected,
             "rejections": [
                 {"where": r.where, "error": r.error} for r in self.rejections[:_REPORT_DETAIL_LIMIT]
@@ -189,6 +234,15 @@ class RunReport:
             "band_counts": dict(sorted(self.band_counts.items())),
             "stopped_reason": self.stopped_reason,
             "error": self.error,
+        }
+
+    def _failure_dict(self, failure: WriteResult) -> dict[str, Any]:
+        return {
+            "contact_id": failure.contact_id,
+            "error": failure.error,
+            "retryable": failure.retryable,
+            "gone": failure.gone,
+            "runs": self.failure_runs.get(failure.contact_id, 1),
         }
 
 
@@ -269,6 +323,7 @@ class PendingScore(Protocol):
 
     score: float
     band: Band
+    algorithm: str
 
     def build(self) -> MutualityScore: ...
 
@@ -316,16 +371,59 @@ class _Tally:
     unchanged: int = 0
     written: int = 0
     failures: list[WriteResult] = attrs.field(factory=list)
-    gone: list[str] = attrs.field(factory=list)  # contacts the writer found deleted
+    failure_runs: dict[str, int] = attrs.field(factory=dict)
+    gone: list[str] = attrs.field(factory=list)  # contacts a complete read no longer has
+    forgotten: list[str] = attrs.field(factory=list)  # written contacts whose state was dropped
     seen: set[str] | None = None  # ids scored, kept when the source reads everything
     rejections: list[Rejection] = attrs.field(factory=list)
     band_counts: Counter[str] = attrs.field(factory=Counter)
+    #: what the state says was written, to compare the target's fields with as pages arrive
+    expected: Mapping[str, WrittenScore] = attrs.field(factory=dict)
+    drift: dict[str, str] = attrs.field(factory=dict)  # contact_id -> why it must be rewritten
+    previous_failures: Mapping[str, FailedWrite] = attrs.field(factory=dict)
+    repairs: list[tuple[str, str]] = attrs.field(factory=list)
+    retried: int = 0
 
     def count_page(self, page: Page) -> None:
         self.contacts_read += len(page.contacts)
         self.activities_read += len(page.activities)
         if page.rejected:
             self.rejections.extend(page.rejected)
+        if page.stored_scores and self.expected:
+            expected, drift = self.expected, self.drift
+            for stored in page.stored_scores:
+                written = expected.get(stored.contact_id)
+                if written is None:
+                    continue  # never written: it is written anyway
+                reason = drift_reason(stored, written)
+                if reason is None:
+                    drift.pop(stored.contact_id, None)  # a later read of it shows it fine
+                else:
+                    drift[stored.contact_id] = reason
+        if page.deleted_contact_ids and self.expected:
+            self.forgotten.extend(i for i in page.deleted_contact_ids if i in self.expected)
+
+    def why_write(
+        self,
+        contact_id: str,
+        score: MutualityScore | PendingScore,
+        old: WrittenScore | None,
+        threshold: float,
+    ) -> str | None:
+        """``"retried"``, ``"repaired"``, ``"changed"``, or None to leave the contact as it is."""
+        if contact_id in self.previous_failures:
+            self.retried += 1
+            return "retried"
+        reason = self.drift.get(contact_id)
+        if reason is None and old is not None and is_outdated(old, score.algorithm):
+            reason = "outdated"
+        if reason is not None:
+            self.repairs.append((contact_id, reason))
+            return "repaired"
+        if is_material_change(score, old, threshold):
+            self.changed += 1
+            return "changed"
+        return None
 
 
 @attrs.define
@@ -567,7 +665,9 @@ def _read_into_cache(
         state.apply_page(target, page)
         seen.update(c.id for c in page.contacts)
     if cursor is None or resuming_full_read:
-        state.finish_full_read(target, seen)
+        dropped = state.finish_full_read(target, seen)
+        if dropped:
+            tally.forgotten.extend(dropped)
 
 
 def _histories_without_storing(
@@ -605,7 +705,16 @@ def _written_value(update: ScoreUpdate) -> WrittenScore:
         confidence=score.confidence,
         reasons=score.reasons_text,
         scored_at=update.scored_at,
+        algorithm=score.algorithm,
     )
+
+
+def _failed_value(result: WriteResult, previous: Mapping[str, FailedWrite]) -> FailedWrite:
+    """The failure to remember, counting the runs in a row it failed for this same reason."""
+    error = result.error or "failed"
+    before = previous.get(result.contact_id)
+    runs = before.runs + 1 if before is not None and before.error == error else 1
+    return FailedWrite(result.contact_id, error, runs)
 
 
 def _write_batch(
@@ -615,10 +724,27 @@ def _write_batch(
     target: str,
     tally: _Tally,
 ) -> None:
-    """Write one batch and record its successes before anything else happens."""
-    results = writer.write(batch)
+    """Write one batch and record its successes before anything else happens.
+
+    A batch whose fate is unknown (the writer raised: a timeout, a quota stop) is
+    remembered as failed before the error goes on, so the next run writes it again
+    and says so (``retried``), even if its scores no longer changed materially.
+    """
+    try:
+        results = writer.write(batch)
+    except Exception as exc:
+        error = f"batch not written ({type(exc).__name__}: {exc})"[:500]
+        state.record_failed(
+            target,
+            [
+                _failed_value(WriteResult(u.contact.id, False, error), tally.previous_failures)
+                for u in batch
+            ],
+        )
+        raise
     by_id = {r.contact_id: r for r in results}
     succeeded = []
+    failed = []
     for update in batch:
         result = by_id.get(update.contact.id)
         if result is None:
@@ -629,10 +755,12 @@ def _write_batch(
             succeeded.append(_written_value(update))
         else:
             tally.failures.append(result)
-            if result.gone:
-                tally.gone.append(result.contact_id)
+            failed.append(_failed_value(result, tally.previous_failures))
+            tally.failure_runs[result.contact_id] = failed[-1].runs
     if succeeded:
         state.record_written(target, succeeded)
+    if failed:
+        state.record_failed(target, failed)
     tally.written += len(succeeded)
     if len(succeeded) < len(batch):
         log.warning("%s: %d of %d updates failed", target, len(batch) - len(succeeded), len(batch))
@@ -690,10 +818,9 @@ def _score_and_write(
             tally.band_counts[result.band._value_] += 1
             if tally.contacts_scored % _SCORE_PROGRESS_EVERY == 0:
                 progress("score", tally.contacts_scored, total)
-            if not is_material_change(result, written.get(contact.id), threshold):
+            if tally.why_write(contact.id, result, written.get(contact.id), threshold) is None:
                 tally.unchanged += 1
                 continue
-            tally.changed += 1
             if options.dry_run:
                 continue
             batch.append(ScoreUpdate(contact, built(result), as_of))
@@ -778,6 +905,11 @@ def run_sync(
                 rejected=len(tally.rejections),
                 rejections=tuple(tally.rejections),
                 error=error,
+                repairs=tuple(tally.repairs),
+                retried=tally.retried,
+                forgotten=tuple(dict.fromkeys(tally.forgotten)),
+                failure_runs=dict(tally.failure_runs),
+                persistent_failure_runs=options.persistent_failure_runs,
             )
 
         try:
@@ -786,7 +918,7 @@ def run_sync(
             log.warning("%s: stopped early, API quota exhausted: %s", target, exc)
             result = report("quota", str(exc))
         except BaseException as exc:
-            result = report("error", f"{type(exc).__name__}: {exc}")
+            result = report("error", _describe(exc))
             try:
                 state.finish_run(run_id, finished_at=result.finished_at, report=result.to_dict())
             except Exception:  # the original error matters more
@@ -798,6 +930,42 @@ def run_sync(
         return result
 
 
+def _compare_local_output(
+    writer: ScoreWriter, recorded: Mapping[str, WrittenScore], tally: _Tally, target: str
+) -> None:
+    """Rows lost from, or edited in, an output the writer can list cheaply (a scores file).
+
+    Such a writer exposes ``stored_ids``; when it also exposes ``stored_scores`` the
+    values are compared too, as a CRM's are when its contacts are read.
+    """
+    stored_ids = getattr(writer, "stored_ids", None)
+    if stored_ids is None:
+        return
+    stored_scores = getattr(writer, "stored_scores", None)
+    if stored_scores is not None:
+        present: set[str] | frozenset[str] = set()
+        for stored in stored_scores():
+            present.add(stored.contact_id)
+            written = recorded.get(stored.contact_id)
+            reason = None if written is None else drift_reason(stored, written)
+            if reason is not None:
+                tally.drift[stored.contact_id] = reason
+    else:
+        present = stored_ids()
+    lost = [cid for cid in recorded if cid not in present]
+    if lost:
+        # e.g. rows deleted from a scores file by hand: write them again
+        log.info("%s: %d written score(s) missing from the output", target, len(lost))
+        tally.drift.update(dict.fromkeys(lost, "missing"))
+
+
+def _describe(error: BaseException) -> str:
+    """The run history's one line about why a run ended in an error."""
+    if isinstance(error, KeyboardInterrupt):
+        return str(error) or "interrupted by the user (Ctrl-C)"
+    return f"{type(error).__name__}: {error}"
+
+
 def _sync(
     connection: Connection,
     state: StateStore,
@@ -807,6 +975,9 @@ def _sync(
     progress: ProgressCallback,
 ) -> None:
     source, target = connection.source, connection.target
+    # Read before the source: pages are compared with it as they arrive.
+    recorded = tally.expected = state.written(target)
+    tally.previous_failures = state.failed(target)
     histories: Iterable[tuple[Contact, list[Activity]]]
     total: int | None = None
     snapshot_cursor: Cursor | None = None
@@ -829,23 +1000,15 @@ def _sync(
         counts = getattr(state, "cached_counts", None)
         total = counts(target)["contacts"] if counts is not None else None
         histories = state.iter_histories(target)
-    if getattr(connection.writer, "needs_full_rewrite", False):
-        log.info("%s: the output holds no scores yet; writing every contact", target)
-        written: Mapping[str, WrittenScore] = {}
-        recorded: Mapping[str, WrittenScore] = {}
-    else:
-        written = recorded = state.written(target)
-        stored_ids = getattr(connection.writer, "stored_ids", None)
-        if stored_ids is not None and written:
-            present = stored_ids()
-            lost = [cid for cid in written if cid not in present]
-            if lost:
-                # e.g. rows deleted from a scores file by hand: write them again
-                log.info("%s: %d written score(s) missing from the output", target, len(lost))
-                written = {cid: w for cid, w in written.items() if cid in present}
+    if getattr(connection.writer, "needs_full_rewrite", False):  # also checks the output
+        if recorded:
+            log.info("%s: the output holds no scores; writing every contact again", target)
+            tally.drift.update(dict.fromkeys(recorded, "missing"))
+    elif recorded:
+        _compare_local_output(connection.writer, recorded, tally, target)
     _score_and_write(
         histories,
-        written,
+        recorded,
         connection=connection,
         state=state,
         as_of=as_of,
@@ -871,6 +1034,7 @@ def _sync(
         # after the write loop, which may still be reading the state's cache
         log.info("%s: forgetting %d contact(s) no longer in the source", target, len(tally.gone))
         state.apply_page(target, Page(deleted_contact_ids=tally.gone))
+        tally.forgotten.extend(tally.gone)
     if snapshot_cursor is not None and not options.dry_run:
         state.apply_page(target, Page(cursor=snapshot_cursor))  # remembers what was read
 
@@ -899,34 +1063,42 @@ def score_connection(
     as_of: datetime,
     scoring: ScoringConfig | None = None,
     progress: ProgressCallback | None = None,
+    rejections: list[Rejection] | None = None,
     engine: str = AUTO,
 ) -> Iterator[tuple[Contact, MutualityScore]]:
     """Score every contact of ``connection``; writes nothing and changes no state.
 
     For an incremental source with a saved cursor, only the changes since that
     cursor are read and laid over the state store's cache (no full CRM read).
+    ``rejections``, if given, receives the records the source skipped as invalid
+    once every contact has been yielded, so the caller can say how many and where.
     A complete source that scores its own reads (:class:`ScoringSource`) scores
     with ``engine``.
     """
     _check_as_of(as_of)
     check_engine_choice(engine)
     config = scoring or ScoringConfig()
+    tally = _Tally()
     report = progress or _no_progress
-    read = _read_scored(connection.source, as_of, config, _Tally(), report, engine)
+    read = _read_scored(connection.source, as_of, config, tally, report, engine)
     if read is not None:
         for contact, result in read.scores:
             yield contact, built(result)
+        if rejections is not None:
+            rejections.extend(tally.rejections)
         return
     histories = _histories_without_storing(
         connection.source,
         state,
         connection.target,
         False,
-        _Tally(),
+        tally,
         progress or _no_progress,
     )
     for contact, activities in histories:
         yield contact, _score(contact, activities, as_of, config)
+    if rejections is not None:
+        rejections.extend(tally.rejections)
 
 
 def load_history(

@@ -51,4 +51,6 @@ def exit_code_for(error: BaseException) -> int:
 def one_line(error: BaseException) -> str:
     """The error's message on one line; the type name when the message is empty."""
     text = " ".join(str(error).split())
+    if not text and isinstance(error, KeyboardInterrupt):
+        return "interrupted by the user (Ctrl-C)"
     return text or type(error).__name__

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -32,8 +33,10 @@ from mutuality_cli.reports import (
     RUN_FIELDS,
     latest_run,
     most_one_sided,
+    rejection_lines,
     run_row,
     summary_lines,
+    verify_lines,
     write_failed_report,
     write_report,
     write_text,
@@ -78,9 +81,11 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 def cli() -> None:
     """Measure how mutual each CRM relationship is, explain it, and write it back.
 
-    Quick start (no configuration, no credentials):
+    Quick start (no configuration, no credentials; the sample data ends on
+    2026-06-30, so score it as of that day, or most of it is dormant today):
 
-        mutuality sync --adapter files --path examples/sample_crm
+    \b
+        mutuality sync --adapter files --path examples/sample_crm --as-of 2026-06-30T00:00:00Z
 
     Configuration comes from flags, then MUTUALITY_* environment variables,
     then mutuality.toml (see docs/configuration.md).
@@ -155,6 +160,7 @@ def score(
     moment = as_of or now_utc()
     from mutuality_core import sync as sync_engine
 
+    rejections: list[Any] = []
     with (
         opened(config, read_only=True) as (connection, state_store),
         progress_display(quiet) as progress,
@@ -165,9 +171,12 @@ def score(
             as_of=moment,
             scoring=scoring,
             progress=progress,
+            rejections=rejections,
             engine=engine,
         )
         write_rows((score_row(s, contact) for contact, s in results), fmt, sys.stdout, SCORE_FIELDS)
+    for line in rejection_lines(rejections, written_to=None):
+        click.echo(line, err=True)
 
 
 # --------------------------------------------------------------------------- explain
@@ -317,6 +326,8 @@ def sync(
         option_values["batch_size"] = config.batch_size
     if config.min_score_change is not None:
         option_values["min_score_change"] = config.min_score_change
+    if config.persistent_failure_runs is not None:
+        option_values["persistent_failure_runs"] = config.persistent_failure_runs
     sync_options = SyncOptions(**option_values)
     moment = as_of or now_utc()
 
@@ -352,6 +363,53 @@ def sync(
             )
             click.echo("\n".join(lines), err=report_path == "-")
     if report.failed or report.stopped_reason:
+        sys.exit(exit_codes.RECORDS_FAILED)
+
+
+# --------------------------------------------------------------------------- verify
+
+
+@cli.command()
+@adapter_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="Output format on stdout.",
+)
+@common_options
+def verify(
+    flags: dict[str, Any],
+    adapter_option: tuple[str, ...],
+    fmt: str,
+    config_path: str | None,
+    verbose: int,
+) -> None:
+    """Check that the CRM still holds the scores the last syncs wrote; changes nothing.
+
+    Counts contacts in sync, missing (fields emptied), edited (changed by someone
+    else), outdated (written by an older algorithm), gone (deleted in the CRM) and
+    failed in the last run. Exits 1 when anything differs, so it can be a
+    monitoring check after the nightly job; `mutuality sync --full` repairs it.
+    """
+    configure_logging(verbose)
+    config = load_config(config_path, flags, adapter_option)
+    if not config.state.exists():
+        raise ConfigError(
+            f"no state file at {config.state}: nothing was synced yet, so there is nothing "
+            "to verify; run `mutuality sync` first (or pass --state)"
+        )
+    from mutuality_core.reconcile import verify_connection
+
+    with opened(config, read_only=True) as (connection, state_store):
+        result = verify_connection(connection, state_store)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo("\n".join(verify_lines(result)))
+    if result.differs:
         sys.exit(exit_codes.RECORDS_FAILED)
 
 
@@ -607,6 +665,7 @@ def config_show(
         adapter_option,
     )
     data = effective.to_dict(masked=True)
+    _add_adapter_environment(data, effective.adapter)
     # Every scoring setting, defaults included, validated as a run would validate it.
     data["scoring"] = attrs.asdict(effective.scoring_config())
     if as_json:
@@ -614,7 +673,7 @@ def config_show(
         return
     origins = data.pop("origins")
     click.echo(f"# config file: {data.pop('config_file') or 'none'}")
-    for key in ("adapter", "state", "min_score_change", "batch_size"):
+    for key in ("adapter", "state", "min_score_change", "batch_size", "persistent_failure_runs"):
         if data[key] is not None:
             click.echo(f"{key} = {json.dumps(data[key])}  # {origins.get(key, 'default')}")
     click.echo("\n[scoring]")
@@ -624,6 +683,26 @@ def config_show(
     for key, value in data["adapters"][effective.adapter].items():
         origin = origins.get(f"adapters.{effective.adapter}.{key}", "")
         click.echo(f"{key} = {json.dumps(value)}  # {origin}")
+
+
+def _add_adapter_environment(data: dict[str, Any], adapter: str) -> None:
+    """Settings the adapter reads from variables of its own (e.g. HUBSPOT_ACCESS_TOKEN).
+
+    Shown with the variable's name, the value masked when secret; a value from the
+    file or a flag takes precedence in the adapters, so it is not shown twice.
+    """
+    from mutuality_cli.settings import mask
+
+    try:
+        plugin = discovery.load_adapter(adapter)
+    except MutualityError:
+        return  # `mutuality adapters` says why it does not load
+    settings = data["adapters"].setdefault(adapter, {})
+    for key, name in dict(getattr(plugin, "environment", {}) or {}).items():
+        if key in settings or not os.environ.get(name):
+            continue
+        settings[key] = mask({key: os.environ[name]})[key]
+        data["origins"][f"adapters.{adapter}.{key}"] = f"env {name}"
 
 
 # --------------------------------------------------------------------------- plugin commands

@@ -105,8 +105,21 @@ def summary_lines(
         f"  read {report.contacts_read:,} contacts and {report.activities_read:,} activities; "
         f"scored {report.contacts_scored:,}",
         f"  {report.changed:,} changed, {report.written:,} written, {report.failed:,} failed",
-        "Bands:",
     ]
+    if report.repaired:
+        why = ", ".join(f"{n:,} {reason}" for reason, n in report.repaired_by_reason.items())
+        verb = "to repair" if report.dry_run else "repaired"
+        lines.append(f"  {report.repaired:,} {verb} ({why}): the CRM's fields had drifted")
+    if report.retried:
+        verb = "to retry" if report.dry_run else "retried"
+        lines.append(f"  {report.retried:,} {verb} (their write failed in an earlier run)")
+    if report.forgotten:
+        lines.append(
+            f"  {len(report.forgotten):,} contact(s) no longer in the source, forgotten: "
+            + ", ".join(report.forgotten[:5])
+            + (" ..." if len(report.forgotten) > 5 else "")
+        )
+    lines.append("Bands:")
     total = sum(report.band_counts.values()) or 1
     for band, count in sorted(report.band_counts.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"  {band:<18} {count:>7,}  {100 * count / total:5.1f}%")
@@ -121,21 +134,56 @@ def summary_lines(
                 f"  {w.contact_id:<{width}}  {w.band:<17} lean {w.lean:+.2f}  "
                 f"score {w.score:5.1f}  {_first_reason(w.reasons)}"
             )
-    rejected = getattr(report, "rejected", 0)
-    if rejected:
-        rejects_file = getattr(connection.source, "rejects_path", None)
-        where = f"; see {rejects_file}" if rejects_file else " (listed in --report)"
-        lines.append(f"  {rejected:,} invalid record(s) skipped{where}")
+    if report.rejected:
+        rejects_file = None if report.dry_run else getattr(connection.source, "rejects_path", None)
+        lines.extend(
+            "  " + line
+            for line in rejection_lines(
+                report.rejections, written_to=rejects_file, total=report.rejected
+            )
+        )
     for failure in list(report.failures)[:5]:
         lines.append(f"  failed {failure.contact_id}: {failure.error}")
     if report.failed > 5:
         lines.append(f"  ... and {report.failed - 5} more (see --report)")
+    persistent = report.persistent_failures
+    if persistent:
+        lines.append(
+            f"  {len(persistent):,} contact(s) failed the same way "
+            f"{report.persistent_failure_runs}+ runs in a row (retried every run):"
+        )
+        for failure in persistent[:5]:
+            runs = report.failure_runs.get(failure.contact_id, 1)
+            hint = "; if it was deleted, `sync --full` forgets it" if failure.gone else ""
+            lines.append(f"    {failure.contact_id} ({runs} runs): {failure.error}{hint}")
     if report.stopped_reason:
         lines.append(
             f"Stopped early ({report.stopped_reason}); state is saved, rerun later to continue."
         )
     run = f"run {report.run_id}, " if report.run_id is not None else ""
     lines.append(f"State {state_path} ({run}`mutuality runs` shows history)")
+    return lines
+
+
+def rejection_lines(
+    rejections: Sequence[Any], *, written_to: Any, total: int | None = None, show: int = 3
+) -> list[str]:
+    """How many invalid records were skipped, a few of them, and where the full list is.
+
+    ``written_to``: the rejects file holding them all, or None when nothing was
+    written (``score``, ``sync --dry-run``): then the lines say so, never "see a file".
+    """
+    count = len(rejections) if total is None else total
+    if not count:
+        return []
+    if written_to:
+        where = f"all listed in {written_to}"
+    else:
+        where = "no rejects file was written (a real `mutuality sync` writes one)"
+    lines = [f"{count:,} invalid record(s) skipped; {where}"]
+    lines.extend(f"  {r.where}: {r.error}" for r in rejections[:show])
+    if count > show:
+        lines.append(f"  ... and {count - show:,} more")
     return lines
 
 
@@ -146,7 +194,10 @@ def most_one_sided(state: StateStore, target: str, limit: int = 5) -> list[Any]:
     return one_sided[:limit]
 
 
-RUN_FIELDS = ("run_id", "target", "started_at", "finished_at", "status", "written", "failed")
+RUN_FIELDS = (
+    "run_id", "target", "started_at", "finished_at", "status",
+    "written", "repaired", "retried", "failed",
+)  # fmt: skip
 
 
 def run_row(run: Mapping[str, Any]) -> dict[str, str]:
@@ -167,3 +218,34 @@ def _short_time(value: Any) -> Any:
         return iso(parse_iso_datetime(value).replace(microsecond=0))
     except ValueError:
         return value
+
+
+def verify_lines(result: Any) -> list[str]:
+    """``mutuality verify`` as text: the counts, a few ids per difference, what to do."""
+    lines = [f"Verified {result.target} against the state (algorithm {result.algorithm})"]
+    rows = (
+        ("in sync", result.in_sync, None),
+        ("missing", result.missing, "missing"),
+        ("edited", result.edited, "edited"),
+        ("outdated", result.outdated, "outdated"),
+        ("gone", result.gone, "gone"),
+        ("failed last run", result.failed_last_run, "failed_last_run"),
+    )
+    for label, count, key in rows:
+        examples = result.examples.get(key, ()) if key else ()
+        more = f"  e.g. {', '.join(examples)}" if count and examples else ""
+        lines.append(f"  {label:<16} {count:>8,}{more}")
+    if result.not_written:
+        lines.append(
+            f"  {'not synced yet':<16} {result.not_written:>8,}  (new since the last sync; "
+            "not a difference)"
+        )
+    if result.differs:
+        lines.append(
+            "Differences found: `mutuality sync --full` rewrites missing, edited and outdated "
+            "scores and retries failed ones; a gone contact deleted from the CRM is forgotten, "
+            "a row removed from a scores file is written again."
+        )
+    else:
+        lines.append("Everything the state wrote is in place.")
+    return lines

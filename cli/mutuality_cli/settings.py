@@ -60,6 +60,7 @@ TOP_LEVEL: dict[str, Callable[[str], Any]] = {
     "min_score_change": _non_negative_float,
     "batch_size": _positive_int,
     "lock_expires_after": _non_negative_float,  # seconds; 0 = a lock never expires
+    "persistent_failure_runs": _positive_int,  # runs in a row before a failure is flagged
 }
 #: Adapter settings that have their own flag (and a short ``MUTUALITY_<KEY>`` variable).
 ADAPTER_FLAG_KEYS: dict[str, Callable[[str], Any]] = {
@@ -111,6 +112,7 @@ class EffectiveConfig:
     config_file: Path | None
     origins: Mapping[str, str]
     lock_expires_after: float | None = None  # seconds; None: the state store's default
+    persistent_failure_runs: int | None = None  # None: the engine's default (3)
 
     def scoring_config(self) -> ScoringConfig:
         try:
@@ -129,6 +131,7 @@ class EffectiveConfig:
             "min_score_change": self.min_score_change,
             "batch_size": self.batch_size,
             "lock_expires_after": self.lock_expires_after,
+            "persistent_failure_runs": self.persistent_failure_runs,
             "scoring": dict(self.scoring),
             "adapters": {self.adapter: dict(self.adapter_settings)},
             "origins": dict(self.origins),
@@ -181,6 +184,7 @@ def _check_file_value(key: str, value: Any, path: Path) -> Any:
         "min_score_change": (int, float),
         "batch_size": (int,),
         "lock_expires_after": (int, float),
+        "persistent_failure_runs": (int,),
     }
     if isinstance(value, bool) or not isinstance(value, expected[key]):
         raise ConfigError(f"{path}: {key} has the wrong type ({type(value).__name__})")
@@ -251,6 +255,7 @@ def resolve(
     min_score_change = pick("min_score_change")
     batch_size = pick("batch_size")
     lock_expires_after = pick("lock_expires_after")
+    persistent_failure_runs = pick("persistent_failure_runs")
 
     # Adapter settings: file table < MUTUALITY_<ADAPTER>_<KEY> and short variables < flags.
     adapter_settings: dict[str, Any] = {}
@@ -303,4 +308,5 @@ def resolve(
         config_file=config_file,
         origins=origins,
         lock_expires_after=lock_expires_after,
+        persistent_failure_runs=persistent_failure_runs,
     )

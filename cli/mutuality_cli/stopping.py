@@ -10,6 +10,7 @@ signal stops at once, for a run stuck in a long wait.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from types import FrameType, TracebackType
@@ -19,7 +20,10 @@ import click
 
 from mutuality_core.ports import ProgressCallback
 
-__all__ = ["GracefulStop", "Terminated"]
+__all__ = ["INTERRUPTED_BY_USER", "GracefulStop", "Terminated"]
+
+#: What a run report and the error line say about a Ctrl-C.
+INTERRUPTED_BY_USER = "interrupted by the user (Ctrl-C)"
 
 
 class Terminated(KeyboardInterrupt):
@@ -27,7 +31,9 @@ class Terminated(KeyboardInterrupt):
 
 
 def _interrupt_for(signum: int) -> KeyboardInterrupt:
-    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    if signum == signal.SIGTERM:
+        return Terminated("Terminated by SIGTERM (a timeout or a shutdown)")
+    return KeyboardInterrupt(INTERRUPTED_BY_USER)
 
 
 class GracefulStop:
@@ -36,6 +42,7 @@ class GracefulStop:
     def __init__(self) -> None:
         self.requested: int | None = None
         self._previous: dict[int, Any] = {}
+        self._pid = os.getpid()
 
     def __enter__(self) -> GracefulStop:
         if threading.current_thread() is threading.main_thread():
@@ -54,6 +61,10 @@ class GracefulStop:
         self._previous.clear()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != self._pid:
+            # A worker forked during the run got the terminal's signal before it set its
+            # own handling: the run's process stops it, and says so once, not per worker.
+            return
         if self.requested is not None:
             raise _interrupt_for(signum)  # asked twice: stop now
         self.requested = signum

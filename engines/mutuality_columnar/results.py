@@ -71,6 +71,10 @@ class PendingScore:
 
     __slots__ = ("_k", "_scored", "band", "contact_id", "score")
 
+    #: the model that computed it, as the score object says (old written scores of
+    #: another model are rewritten)
+    algorithm = ALGORITHM_VERSION
+
     def __init__(self, scored: ScoredBatch, k: int, score: float, band: Band) -> None:
         self._scored = scored
         self._k = k

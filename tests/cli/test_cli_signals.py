@@ -74,3 +74,56 @@ def test_the_first_signal_asks_for_a_stop_at_a_safe_point_the_second_stops_at_on
         assert not isinstance(second.value, Terminated)
     assert calls == ["read"]
     assert signal.getsignal(signal.SIGTERM) is before  # restored
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_forked_worker_that_gets_the_terminals_ctrl_c_says_nothing(capfd):
+    """One Ctrl-C reaches every process of the group; only the run's process answers it."""
+    from mutuality_cli.stopping import GracefulStop
+
+    with GracefulStop() as stop:
+        pid = os.fork()
+        if pid == 0:  # a worker, before it set its own handling
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)
+            os._exit(0 if stop.requested is None else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0  # the worker requested nothing
+        assert stop.requested is None
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)
+        assert stop.requested == signal.SIGINT
+    assert capfd.readouterr().err.count("Stopping after the current batch") == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_on_a_two_worker_sync_is_said_once_and_recorded_in_plain_words(tmp_path):
+    data = tmp_path / "crm"
+    subprocess.run(
+        [sys.executable, str(EXAMPLES / "generate_sample_crm.py"), "--out", str(data),
+         "--contacts", "3000"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    state, report = tmp_path / "state.sqlite", tmp_path / "run.json"
+    command = [
+        sys.executable, "-m", "mutuality_cli.main", "sync", "--path", str(data),
+        "--state", str(state), "--as-of", "2026-06-30T00:00:00Z", "--batch-size", "1",
+        "-o", "workers=2", "--report", str(report),
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    deadline = time.monotonic() + 60
+    while (
+        time.monotonic() < deadline
+        and process.poll() is None
+        and not (data / "scores.csv").exists()
+    ):
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal does: the whole group
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stderr.count("Stopping after the current batch") == 1
+    import json
+
+    assert json.loads(report.read_text())["error"] == "interrupted by the user (Ctrl-C)"

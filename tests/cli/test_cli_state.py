@@ -42,6 +42,8 @@ def test_runs_table_newest_first(runner, state_file):
         "finished_at",
         "status",
         "written",
+        "repaired",
+        "retried",
         "failed",
     ]
     assert lines[2].split()[:2] == ["3", "files:/a"] and "running" in lines[2]

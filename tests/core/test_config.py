@@ -41,8 +41,10 @@ def test_from_toml_without_the_table_gives_defaults_and_other_tables_can_be_name
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("half_life_days", 0, r"scoring\.half_life_days must be in \(0, 3650\]"),
-        ("half_life_days", -3, r"scoring\.half_life_days must be in \(0, 3650\]"),
+        ("half_life_days", 0, r"scoring\.half_life_days must be in \[0\.01, 3650\]"),
+        ("half_life_days", -3, r"scoring\.half_life_days must be in \[0\.01, 3650\]"),
+        ("half_life_days", 5e-324, r"scoring\.half_life_days must be in \[0\.01, 3650\]"),
+        ("credits_per_observation", 1e-300, r"credits_per_observation must be in \[0\.01,"),
         ("mutual_min_probability", 1.5, r"scoring\.mutual_min_probability must be in \[0, 1\]"),
         ("balance_ratio", 1, r"scoring\.balance_ratio must be in \(1, 100\]"),
         ("effort_weight", "heavy", r"scoring\.effort_weight must be a number"),

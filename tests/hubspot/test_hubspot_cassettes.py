@@ -121,7 +121,7 @@ def test_happy_path_replays_through_the_real_client(tmp_path):
                 "http://127.0.0.1:9", tmp_path, clock, time_passes
             )
             assert cassette.all_played
-    assert len(actions) == 8
+    assert len(actions) == 9  # the group and 8 properties
     assert first.full and first.contacts_read == 4 and first.activities_read == 11
     assert first.written == 4 and first.failed == 0
     assert not second.full and second.activities_read == 2  # one email, two contacts

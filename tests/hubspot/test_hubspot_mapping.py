@@ -189,7 +189,8 @@ def test_score_properties_are_strings_with_reasons_capped():
         as_of=datetime(2026, 3, 1, tzinfo=timezone.utc),
     )
     names = PropertyNames.with_prefix("ms_")
-    values = score_properties(score, datetime(2026, 3, 1, tzinfo=timezone.utc), names)
+    as_of, written_at = datetime(2026, 3, 1, tzinfo=timezone.utc), datetime(2026, 3, 2, 8, 30)
+    values = score_properties(score, as_of, names, written_at.replace(tzinfo=timezone.utc))
     reasons = values.pop("ms_reasons")
     assert 0 < len(reasons) <= 255 and reasons.startswith("xxx")
     assert values == {
@@ -198,7 +199,8 @@ def test_score_properties_are_strings_with_reasons_capped():
         "ms_lean": "-0.123",
         "ms_strength": "40",
         "ms_confidence": "0.5",
-        "ms_scored_at": "1772323200000",
+        "ms_scored_at": "1772323200000",  # the as_of the score describes
+        "ms_written_at": "1772440200000",  # when it was written
     }
 
 

@@ -185,8 +185,8 @@ def test_contacts_changed_only_by_our_write_are_not_treated_as_changed(server, p
     *_, cursors = drain(source, None)
     wall.advance(60)
     names = source.settings.properties
-    portal.update("contacts", ours, {names.score: "50", names.scored_at: str(wall.ms)})
-    portal.update("contacts", theirs, {names.score: "50", names.scored_at: str(wall.ms)})
+    portal.update("contacts", ours, {names.score: "50", names.written_at: str(wall.ms)})
+    portal.update("contacts", theirs, {names.score: "50", names.written_at: str(wall.ms)})
     wall.advance(3600)
     portal.update("contacts", theirs, {"firstname": "Edited later by a person"})
     wall.advance(1)

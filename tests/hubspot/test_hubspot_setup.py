@@ -17,7 +17,7 @@ def test_creates_group_and_properties_then_is_idempotent(server, portal, setting
     settings = settings_for(server.base_url)
     api = HubSpotApi(settings, clock=fake_time.clock, sleep=fake_time.sleep)
     first = setup_properties(api, settings)
-    assert [a.kind for a in first] == ["create-group"] + ["create-property"] * 7
+    assert [a.kind for a in first] == ["create-group"] + ["create-property"] * 8
     defs = portal.property_defs["contacts"]
     assert defs["mutuality_score"]["type"] == "number"
     assert defs["mutuality_band"]["type"] == "enumeration"
@@ -73,8 +73,8 @@ def test_setup_command_dry_run_and_prefix(server, portal, token, tmp_path, monke
     assert "rel_score" not in portal.property_defs["contacts"]
     assert token not in result.output
     result = runner.invoke(command, ["--prefix", "rel_", "--group", "rel"], catch_exceptions=False)
-    assert result.exit_code == 0 and "done: 8 change(s) made" in result.output
+    assert result.exit_code == 0 and "done: 9 change(s) made" in result.output
     assert portal.property_defs["contacts"]["rel_band"]["groupName"] == "rel"
     (tmp_path / "mutuality.toml").write_text('[adapters.hubspot]\nproperty_prefix = "rel_"\n')
     result = runner.invoke(command, ["--group", "rel"], catch_exceptions=False)
-    assert "done: 0 change(s) made; 7 in place" in result.output
+    assert "done: 0 change(s) made; 8 in place" in result.output

@@ -56,8 +56,10 @@ def test_writes_all_properties_in_one_request(writer, server, portal):
     assert props["mutuality_score"] == "61"
     assert props["mutuality_band"] == "mutual"
     assert props["mutuality_reasons"] == "Replies to most of your emails"
-    # when it was written (what tells our writes from real edits), not the score's as_of
-    written = parse_hubspot_time(props["mutuality_scored_at"])
+    # scored_at is the as_of the score describes, as in scores.csv and Salesforce
+    assert parse_hubspot_time(props["mutuality_scored_at"]) == AS_OF
+    # written_at is when it was written (what tells our writes from real edits)
+    written = parse_hubspot_time(props["mutuality_written_at"])
     assert written != AS_OF
     assert 0 <= portal.get("contacts", ids[0]).updated_ms - to_epoch_ms(written) < 10
     assert writer.batch_size == 100
@@ -101,7 +103,7 @@ def test_unknown_contacts_fail_per_record_and_are_never_created(writer, server, 
     assert results[known].ok
     assert not results["999999"].ok and not results["999999"].retryable
     assert "OBJECT_NOT_FOUND" in results["999999"].error
-    assert results["999999"].gone and not results[known].gone  # the engine forgets it
+    assert results["999999"].gone and not results[known].gone  # retried next run until a read says
     assert server.app.stats["batch/update contacts"] == 1  # a deleted contact is not retried
     assert portal.counts()["contacts"] == before and portal.get("contacts", 999999) is None
 

@@ -54,7 +54,7 @@ def test_collections_write_every_field_and_report_unknown_ids(
     assert sum(r.ok for r in results) == 250
     [bad] = [r for r in results if not r.ok]
     assert bad.contact_id == missing and "INVALID_CROSS_REFERENCE_KEY" in (bad.error or "")
-    assert not bad.retryable and bad.gone  # the engine forgets it
+    assert not bad.retryable and bad.gone  # retried next run until a read says
     assert missing not in fake.org.records["Contact"]  # never created
     record = fake.org.records["Contact"][ids[0]]
     assert record["Mutuality_Score__c"] == 42.0 and record["Mutuality_Band__c"] == "you_invest_more"

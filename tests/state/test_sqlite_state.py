@@ -439,3 +439,43 @@ def test_a_state_file_locked_by_another_program_says_to_close_it(tmp_path):
         blocker.execute("ROLLBACK")
         blocker.close()
         store.close()
+
+
+def test_schema_1_files_get_the_algorithm_of_their_scores_and_a_failed_table(tmp_path):
+    """Every score written before schema 2 was written by mutuality-1.0, the only version."""
+    from mutuality_adapters.sqlite_state.schema import MIGRATIONS
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0])
+    db.execute(
+        "INSERT INTO written VALUES ('t', 'c1', 50.0, 'mutual', 0.0, 10.0, 0.5, 'r', "
+        "'2026-01-01T00:00:00+00:00')"
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    store = SQLiteStateStore(path)
+    try:
+        assert store.written("t")["c1"].algorithm == "mutuality-1.0"
+        assert store.failed("t") == {}
+    finally:
+        store.close()
+
+
+def test_failed_writes_are_kept_until_written_or_forgotten(tmp_path):
+    from mutuality_core.ports import FailedWrite
+
+    store = SQLiteStateStore(tmp_path / "s.sqlite")
+    try:
+        store.record_failed("t", [FailedWrite("c1", "boom", 2), FailedWrite("c2", "lock", 1)])
+        assert store.failed("t") == {
+            "c1": FailedWrite("c1", "boom", 2),
+            "c2": FailedWrite("c2", "lock", 1),
+        }
+        store.record_written("t", [written("c1")])
+        assert set(store.failed("t")) == {"c2"}
+        store.apply_page("t", Page(deleted_contact_ids=["c2"]))
+        assert store.failed("t") == {} and store.failed("other") == {}
+    finally:
+        store.close()

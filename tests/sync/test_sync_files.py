@@ -166,7 +166,8 @@ def test_killed_mid_write_then_rerun_writes_every_score_exactly_once(folder, sta
 def test_deleted_scores_file_is_rewritten_in_full(folder, state):
     sync(folder, state)
     (folder / "scores.csv").unlink()
-    assert sync(folder, state).written == 9
+    again = sync(folder, state)
+    assert again.written == 9 and again.repaired_by_reason == {"missing": 9}
     assert len(scores_file(folder)) == 9
 
 
@@ -333,6 +334,39 @@ def test_a_score_row_deleted_by_hand_is_written_again(folder, state):
     path.write_text("".join(line for line in lines if not line.startswith("c4,")))
     again = sync(folder, state)
     assert again.written == 1 and "c4" in scores_file(folder)
+    assert again.repairs == (("c4", "missing"),) and again.changed == 0
+    assert sync(folder, state).written == 0
+
+
+def test_verify_compares_the_scores_file_with_the_state(folder, state):
+    from mutuality_core.reconcile import verify_connection
+
+    sync(folder, state)
+    clean = verify_connection(connect(folder), state)
+    assert (clean.in_sync, clean.missing, clean.edited, clean.differs) == (9, 0, 0, False)
+    rows = list(csv.reader((folder / "scores.csv").open(newline="")))
+    band = rows[0].index("band")
+    rows[1][band] = "dormant" if rows[1][band] != "dormant" else "mutual"  # edited by hand
+    rows = [row for row in rows if row[0] != "c4"]  # deleted by hand
+    with (folder / "scores.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    drifted = verify_connection(connect(folder), state)
+    assert (drifted.in_sync, drifted.edited, drifted.gone) == (7, 1, 1)
+    assert drifted.examples["edited"] == (rows[1][0],) and drifted.differs
+    repaired = sync(folder, state)
+    assert set(repaired.repairs) == {(rows[1][0], "edited"), ("c4", "missing")}
+    assert repaired.changed == 0 and repaired.written == 2
+    assert verify_connection(connect(folder), state).in_sync == 9
+
+
+def test_scores_written_by_an_older_algorithm_are_rewritten_as_outdated(folder, state):
+    sync(folder, state)
+    target = connect(folder).target
+    old = [attrs.evolve(w, algorithm="mutuality-0.9") for w in state.written(target).values()]
+    state.record_written(target, old)
+    report = sync(folder, state)
+    assert report.repaired_by_reason == {"outdated": 9} and report.written == 9
+    assert {w.algorithm for w in state.written(target).values()} != {"mutuality-0.9"}
     assert sync(folder, state).written == 0
 
 

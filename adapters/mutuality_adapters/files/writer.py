@@ -21,7 +21,7 @@ from typing import TextIO
 
 from mutuality_core.errors import ConfigError
 from mutuality_core.explain import join_reasons
-from mutuality_core.ports import ScoreUpdate, WriteResult
+from mutuality_core.ports import ScoreUpdate, StoredScore, WriteResult
 
 __all__ = ["SCORE_COLUMNS", "OutputError", "ScoresFileWriter"]
 
@@ -198,6 +198,41 @@ class ScoresFileWriter:
         if self._rows is not None:
             return frozenset(self._rows)
         return frozenset(self._scan_ids())
+
+    def stored_scores(self) -> Iterator[StoredScore]:
+        """Every row of the file as the score fields it holds now.
+
+        The engine compares them with what it wrote (a row edited or deleted by hand
+        is written again) and ``mutuality verify`` counts the differences. The scan
+        also serves :meth:`stored_ids`, so a sync reads the file once.
+        """
+        if self._rows is not None:
+            read = _stored_reader(SCORE_COLUMNS)
+            for contact_id, row in self._rows.items():
+                yield read(contact_id, row)
+            return
+        ids: set[str] = set()
+        try:
+            if not self.path.exists():
+                self._ids = ids
+                return
+            with _open_rows(self.path) as reader:
+                header = next(reader, None) or []
+                if "id" not in header:
+                    self._ids = ids
+                    return
+                column = header.index("id")
+                read = _stored_reader(header)
+                for row in reader:
+                    if len(row) > column and row[column]:
+                        ids.add(row[column])
+                        yield read(row[column], row)
+        except OSError as exc:
+            raise _os_failure("read", self.path, exc) from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            log.warning("%s is damaged (%s); rewriting every score", self.path, exc)
+            ids = set()
+        self._ids = ids
 
     def _scan_ids(self, *, first_only: bool = False) -> set[str]:
         """The ids in the file without keeping its rows (a no-change sync loads nothing).
@@ -403,3 +438,36 @@ def _os_failure(action: str, path: Path, exc: OSError) -> OutputError:
     else:
         step = "fix the cause and run again (the previous file is unchanged)"
     return OutputError(f"cannot {action} {path}: {reason}; {step}")
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return None if not text else float(text)
+    except ValueError:
+        return None
+
+
+_STORED_COLUMNS = ("score", "band", "lean", "strength", "confidence", "reasons")
+
+
+def _stored_reader(header: Sequence[str]) -> Callable[[str, Sequence[str]], StoredScore]:
+    """Rows of a file with ``header`` to StoredScore (``scored_at`` is not compared or parsed)."""
+    at = [header.index(c) if c in header else None for c in _STORED_COLUMNS]
+    width = max((i for i in at if i is not None), default=-1) + 1
+    i_score, i_band, i_lean, i_strength, i_confidence, i_reasons = at
+
+    def cell(row: Sequence[str], index: int | None) -> str:
+        return row[index] if index is not None and len(row) >= width else ""
+
+    def read(contact_id: str, row: Sequence[str]) -> StoredScore:
+        return StoredScore(
+            contact_id,
+            _number(cell(row, i_score)),
+            cell(row, i_band) or None,
+            _number(cell(row, i_lean)),
+            _number(cell(row, i_strength)),
+            _number(cell(row, i_confidence)),
+            cell(row, i_reasons) or None,
+        )
+
+    return read

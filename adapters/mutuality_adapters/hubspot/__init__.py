@@ -8,11 +8,11 @@ MissingDependencyError naming the ``hubspot`` extra). See docs/hubspot.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from mutuality_core.ports import Connection
 
-from .settings import HubSpotSettings
+from .settings import TOKEN_ENV, HubSpotSettings
 
 __all__ = ["HubSpotPlugin", "HubSpotSettings", "plugin"]
 
@@ -20,6 +20,8 @@ __all__ = ["HubSpotPlugin", "HubSpotSettings", "plugin"]
 class HubSpotPlugin:
     name = "hubspot"
     summary = "HubSpot CRM: reads contacts and engagements, writes mutuality contact properties"
+    #: settings read from the environment under names of their own (``config show`` says so)
+    environment: ClassVar[Mapping[str, str]] = {"access_token": TOKEN_ENV}
 
     def connect(self, settings: Mapping[str, Any], *, environ: Mapping[str, str]) -> Connection:
         from .connection import open_connection

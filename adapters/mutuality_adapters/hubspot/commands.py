@@ -11,6 +11,9 @@ from mutuality_adapters.command_settings import adapter_settings, option_flag
 
 from .settings import HubSpotSettings
 
+#: The fakes' default ports differ, so the HubSpot and Salesforce demos run side by side.
+FAKE_HUBSPOT_PORT = 8765
+
 
 @click.command("hubspot")
 @click.option("--dry-run", is_flag=True, help="Show what would be created; change nothing.")
@@ -69,7 +72,12 @@ def _parse_rate(text: str | None) -> tuple[int | None, float]:
 
 
 @click.command("hubspot")
-@click.option("--port", default=8765, show_default=True, help="Port on 127.0.0.1 (0: any free).")
+@click.option(
+    "--port",
+    default=FAKE_HUBSPOT_PORT,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free; the Salesforce fake defaults to another).",
+)
 @click.option(
     "--data",
     "data_dir",
@@ -122,7 +130,13 @@ def fake_command(
         retry_after=retry_after,
         day_seconds=day_seconds,
     )
-    server = FakeHubSpotServer(FakeHubSpotApp(portal, token=token, limits=limits), port=port)
+    try:
+        server = FakeHubSpotServer(FakeHubSpotApp(portal, token=token, limits=limits), port=port)
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot listen on 127.0.0.1:{port} ({error.strerror}); pick another --port "
+            "(0: any free port)"
+        ) from None
     counts = ", ".join(f"{n} {t}" for t, n in portal.counts().items() if n)
     click.echo(f"fake HubSpot on {server.base_url} ({counts or 'empty'})")
     click.echo(

@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 
 from mutuality_core.model import Activity, Channel, Contact, Direction, MutualityScore, Outcome
+from mutuality_core.ports import StoredScore
 from mutuality_core.timestamps import format_utc_milliseconds, parse_iso_datetime
 
 from .rules import DEFAULT_RULES, MappingRules
@@ -334,9 +335,13 @@ def _number(value: float, digits: int) -> str:
 
 
 def score_properties(
-    score: MutualityScore, scored_at: datetime, names: PropertyNames
+    score: MutualityScore, scored_at: datetime, names: PropertyNames, written_at: datetime
 ) -> dict[str, str]:
-    """The property values written for one score (HubSpot takes every value as a string)."""
+    """The property values written for one score (HubSpot takes every value as a string).
+
+    ``scored_at`` is the moment the score describes (the run's ``as_of``), as in every
+    output; ``written_at`` is when we wrote it, which tells our own writes from edits.
+    """
     return {
         names.score: _number(score.score, 1),
         names.band: score.band.value,
@@ -345,4 +350,26 @@ def score_properties(
         names.confidence: _number(score.confidence, 3),
         names.reasons: score.reasons_text[:255],
         names.scored_at: str(to_epoch_ms(scored_at)),
+        names.written_at: str(to_epoch_ms(written_at)),
     }
+
+
+def _float_or_none(value: str | None) -> float | None:
+    try:
+        return None if value is None or value == "" else float(value)
+    except ValueError:
+        return None
+
+
+def stored_score(object_id: str, props: Properties, names: PropertyNames) -> StoredScore:
+    """The score properties a contact holds now (read with the contact, no extra request)."""
+    return StoredScore(
+        contact_id=str(object_id),
+        score=_float_or_none(props.get(names.score)),
+        band=props.get(names.band) or None,
+        lean=_float_or_none(props.get(names.lean)),
+        strength=_float_or_none(props.get(names.strength)),
+        confidence=_float_or_none(props.get(names.confidence)),
+        reasons=props.get(names.reasons) or None,
+        scored_at=_safe_time(props.get(names.scored_at)),
+    )

@@ -32,7 +32,10 @@ SPECS: Mapping[str, tuple[str, str, str, str]] = {
     "confidence": ("number", "number", "Mutuality confidence",
                    "0-1: how much evidence the score rests on."),
     "reasons": ("string", "textarea", "Mutuality reasons", "Why the score is what it is."),
-    "scored_at": ("datetime", "date", "Mutuality scored at", "When the score was computed."),
+    "scored_at": ("datetime", "date", "Mutuality scored at",
+                  "The moment the score describes (the run's --as-of)."),
+    "written_at": ("datetime", "date", "Mutuality written at",
+                   "When mutuality last wrote these properties."),
 }  # fmt: skip
 
 BAND_LABELS = {

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from mutuality_core.model import Activity, Contact
-from mutuality_core.ports import Cursor, Page, Rejection
+from mutuality_core.ports import Cursor, Page, Rejection, StoredScore
 
 from . import cursor as cursors
 from .api import HubSpotApi, HubSpotApiError, HubSpotResponseError
@@ -33,6 +33,7 @@ from .mapping import (
     map_contact,
     map_engagement,
     modified_property,
+    stored_score,
     time_ms,
 )
 from .settings import HubSpotSettings
@@ -64,6 +65,9 @@ class HubSpotSource:
         self.skipped_engagements = 0
         self._rejected: list[Rejection] = []
         self._optional_properties_refused = False
+        #: Contacts are read with their score properties (no extra request), so the
+        #: engine can rewrite a contact whose scores were cleared or edited.
+        self.contact_properties = (*CONTACT_PROPERTIES, *settings.properties.as_dict().values())
 
     # -- the port ------------------------------------------------------------------------
 
@@ -101,7 +105,9 @@ class HubSpotSource:
         lag = int(self.settings.search_lag_seconds * 1000)
         after = position.after
         is_contacts = object_type == "contacts"
-        properties = CONTACT_PROPERTIES if is_contacts else self._engagement_properties(object_type)
+        properties = (
+            self.contact_properties if is_contacts else self._engagement_properties(object_type)
+        )
         while True:
             body = self.api.list_page(
                 object_type,
@@ -119,7 +125,8 @@ class HubSpotSource:
                 positions[object_type] = TypePosition("search", lo=start - lag)
             cursor = cursors.encode(positions)
             if is_contacts:
-                yield Page(contacts=self._contacts(results, incremental=False), cursor=cursor)
+                contacts, stored = self._contacts(results, incremental=False)
+                yield Page(contacts=contacts, cursor=cursor, stored_scores=stored)
             else:
                 activities = self._embedded_activities(object_type, results)
                 yield Page(activities=activities, cursor=cursor, rejected=self._take_rejected())
@@ -139,9 +146,7 @@ class HubSpotSource:
         is_contacts = object_type == "contacts"
         modified = modified_property(object_type)
         properties = (
-            (*CONTACT_PROPERTIES, self.settings.properties.scored_at)
-            if is_contacts
-            else self._engagement_properties(object_type)
+            self.contact_properties if is_contacts else self._engagement_properties(object_type)
         )
         limit = self.settings.search_page_size
         pending: list[Mapping[str, Any]] = []
@@ -180,8 +185,9 @@ class HubSpotSource:
             else:
                 positions[object_type] = TypePosition("search", lo=lo, hi=hi, id=last_id)
             if is_contacts:
-                yield Page(contacts=self._contacts(results, incremental=True),
-                           cursor=cursors.encode(positions))  # fmt: skip
+                contacts, stored = self._contacts(results, incremental=True)
+                yield Page(contacts=contacts, cursor=cursors.encode(positions),
+                           stored_scores=stored)  # fmt: skip
                 continue
             pending.extend(results)
             if done or len(pending) + limit > self.settings.association_batch_size:
@@ -231,16 +237,18 @@ class HubSpotSource:
 
     def _contacts(
         self, results: Sequence[Mapping[str, Any]], *, incremental: bool
-    ) -> list[Contact]:
+    ) -> tuple[list[Contact], list[StoredScore]]:
+        """The contacts, and the score properties each holds now."""
         window = self.settings.own_write_window_seconds * 1000
-        scored_at_name = self.settings.properties.scored_at
+        names = self.settings.properties
         contacts = []
+        stored = []
         for record in results:
             props = record.get("properties") or {}
             if incremental:
-                written = time_ms(props.get(scored_at_name))
+                written = time_ms(props.get(names.written_at))
                 modified = time_ms(props.get("lastmodifieddate"))
-                # ``scored_at`` is when we wrote; ``abs`` allows for our clock running
+                # ``written_at`` is when we wrote; ``abs`` allows for our clock running
                 # ahead of HubSpot's.
                 if (
                     written is not None
@@ -249,8 +257,10 @@ class HubSpotSource:
                 ):
                     self.skipped_own_writes += 1  # only our own write moved it
                     continue
-            contacts.append(map_contact(str(record["id"]), props))
-        return contacts
+            object_id = str(record["id"])
+            contacts.append(map_contact(object_id, props))
+            stored.append(stored_score(object_id, props, names))
+        return contacts, stored
 
     def _map(
         self, object_type: str, record: Mapping[str, Any], contact_ids: Sequence[str]

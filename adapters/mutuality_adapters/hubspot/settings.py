@@ -25,7 +25,9 @@ TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 BASE_URL_ENV = "MUTUALITY_HUBSPOT_BASE_URL"
 
 #: The score fields written to each contact, in the order ``setup`` creates them.
-SCORE_FIELDS = ("score", "band", "lean", "strength", "confidence", "reasons", "scored_at")
+SCORE_FIELDS = (
+    "score", "band", "lean", "strength", "confidence", "reasons", "scored_at", "written_at",
+)  # fmt: skip
 
 
 @attrs.frozen
@@ -38,7 +40,8 @@ class PropertyNames:
     strength: str = "mutuality_strength"
     confidence: str = "mutuality_confidence"
     reasons: str = "mutuality_reasons"
-    scored_at: str = "mutuality_scored_at"
+    scored_at: str = "mutuality_scored_at"  # the as_of the score was computed for
+    written_at: str = "mutuality_written_at"  # when mutuality wrote it (tells our own writes)
 
     @classmethod
     def with_prefix(cls, prefix: str) -> PropertyNames:
@@ -83,7 +86,7 @@ class HubSpotSettings:
     rate_window_seconds: float = 10.0
     search_requests_per_second: float = 5.0
     search_lag_seconds: float = 30.0
-    own_write_window_seconds: float = 300.0  # our write's stamp to its lastmodifieddate
+    own_write_window_seconds: float = 300.0  # our written_at stamp to its lastmodifieddate
     timeout_seconds: float = 30.0
     max_retries: int = 5
     list_page_size: int = 100

@@ -6,21 +6,22 @@ neither updated nor named) are retried once, on their own, unless their category
 says the same write would fail again (:data:`PERMANENT`); whatever still fails is
 reported per record: never lost, never silently dropped. Batch update cannot
 create records, so an unknown or deleted contact is a per-record failure, reported
-as not retryable and not retried.
+as not retryable (``gone``) and not retried in this run. Like every failure, the
+engine writes it again on the next run, until a full read shows the contact gone.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from mutuality_core.errors import MutualityError
-from mutuality_core.ports import ScoreUpdate, WriteResult
+from mutuality_core.ports import ScoreUpdate, StoredScore, WriteResult
 
 from .api import REQUEST_ERROR_HINT, HubSpotApi, HubSpotApiError, HubSpotRequestError
-from .mapping import score_properties
+from .mapping import score_properties, stored_score
 from .reader import NowMs, _wall_ms
 from .settings import HubSpotSettings
 
@@ -53,13 +54,13 @@ class HubSpotScoreWriter:
             raise self._stop
         if len(updates) > self.batch_size:
             raise ValueError(f"at most {self.batch_size} updates per write; got {len(updates)}")
-        # ``scored_at`` is the write time, not the run's as_of: the reader tells our own
-        # writes from real edits by comparing it with lastmodifieddate, which our write
-        # moves to (about) now, whatever as_of a backdated or hour-long run has.
+        # ``written_at`` is the write time, not the run's as_of (``scored_at``): the reader
+        # tells our own writes from real edits by comparing it with lastmodifieddate, which
+        # our write moves to (about) now, whatever as_of a backdated or hour-long run has.
         written_at = datetime.fromtimestamp(self.now_ms() / 1000, tz=timezone.utc)
+        names = self.settings.properties
         payload = {
-            u.contact.id: score_properties(u.score, written_at, self.settings.properties)
-            for u in updates
+            u.contact.id: score_properties(u.score, u.scored_at, names, written_at) for u in updates
         }
         results: dict[str, WriteResult] = {}
         failed = self._send(payload, results)
@@ -133,6 +134,24 @@ class HubSpotScoreWriter:
                 )
         return failures
 
+    def stored_scores(self) -> Iterator[StoredScore]:
+        """Every contact's score properties now: one list request per 100 contacts.
+
+        For ``mutuality verify``; a sync gets the same values with its contact reads.
+        """
+        names = self.settings.properties
+        properties = list(names.as_dict().values())
+        after: str | None = None
+        while True:
+            body = self.api.list_page(
+                "contacts", properties=properties, after=after, limit=self.settings.list_page_size
+            )
+            for record in body.get("results") or []:
+                yield stored_score(str(record["id"]), record.get("properties") or {}, names)
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return
+
     def finish(self) -> None:
         """Raise a stop that ended the last batch's retry, so the run records it.
 
@@ -167,5 +186,6 @@ def _failure(contact_id: str, category: str, message: str) -> WriteResult:
         ok=False,
         error=text[:500],
         retryable=category not in PERMANENT,
-        gone=category == "OBJECT_NOT_FOUND",  # deleted or merged: mutuality forgets it
+        # deleted or merged, or missing for a moment: retried next run until a full read says
+        gone=category == "OBJECT_NOT_FOUND",
     )

@@ -9,6 +9,9 @@ import click
 
 from mutuality_adapters.command_settings import adapter_settings, option_flag
 
+#: Not the HubSpot fake's 8765, so the two demos run side by side.
+FAKE_SALESFORCE_PORT = 8766
+
 __all__ = ["fake_command", "setup_command"]
 
 
@@ -53,7 +56,13 @@ def setup_command(
 
 
 @click.command("salesforce")
-@click.option("--port", type=int, default=8765, show_default=True, help="Port on 127.0.0.1.")
+@click.option(
+    "--port",
+    type=int,
+    default=FAKE_SALESFORCE_PORT,
+    show_default=True,
+    help="Port on 127.0.0.1 (the HubSpot fake defaults to 8765).",
+)
 @click.option(
     "--data",
     type=click.Path(exists=True, file_okay=False),

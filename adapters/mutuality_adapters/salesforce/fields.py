@@ -8,10 +8,11 @@ from typing import Any
 
 import attrs
 
+from mutuality_adapters.salesforce.mapping import parse_sf_datetime
 from mutuality_core.model import Band
-from mutuality_core.ports import ScoreUpdate
+from mutuality_core.ports import ScoreUpdate, StoredScore
 
-__all__ = ["FIELDS", "FieldSpec", "field_values"]
+__all__ = ["FIELDS", "FieldSpec", "field_values", "stored_score"]
 
 
 @attrs.frozen
@@ -83,7 +84,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Mutuality Scored At",
         {"type": "DateTime"},
         frozenset({"datetime"}),
-        "when the score was computed",
+        "the moment the score describes (the run's --as-of)",
     ),
 )
 
@@ -111,3 +112,30 @@ def field_values(update: ScoreUpdate) -> dict[str, Any]:
             "%Y-%m-%dT%H:%M:%S.000Z"
         ),
     }
+
+
+def _number_or_none(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def stored_score(record: Mapping[str, Any]) -> StoredScore:
+    """The Mutuality fields a Contact row holds now (selected with the contact's own fields)."""
+    try:
+        scored_at = parse_sf_datetime(record.get("Mutuality_Scored_At__c"))
+    except ValueError:
+        scored_at = None
+    return StoredScore(
+        contact_id=str(record["Id"]),
+        score=_number_or_none(record.get("Mutuality_Score__c")),
+        band=record.get("Mutuality_Band__c") or None,
+        lean=_number_or_none(record.get("Mutuality_Lean__c")),
+        strength=_number_or_none(record.get("Mutuality_Strength__c")),
+        confidence=_number_or_none(record.get("Mutuality_Confidence__c")),
+        reasons=record.get("Mutuality_Reasons__c") or None,
+        scored_at=scored_at,
+    )

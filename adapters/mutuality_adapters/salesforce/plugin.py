@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from mutuality_adapters.salesforce.settings import SalesforceSettings
+from mutuality_adapters.salesforce.settings import ENVIRONMENT, SalesforceSettings
 from mutuality_core.ports import Connection
 
 __all__ = ["SalesforcePlugin", "plugin"]
@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 class SalesforcePlugin:
     name = "salesforce"
     summary = "Salesforce: Contacts, Tasks, Events and EmailMessages in; Mutuality fields out"
+    #: settings read from the environment under names of their own (``config show`` says so)
+    environment = ENVIRONMENT
 
     def connect(
         self,

@@ -32,10 +32,16 @@ import attrs
 
 from mutuality_adapters.salesforce import mapping
 from mutuality_adapters.salesforce.client import SalesforceClient
+from mutuality_adapters.salesforce.fields import FIELD_NAMES, stored_score
 from mutuality_adapters.salesforce.settings import SalesforceSettings
-from mutuality_core.errors import AuthenticationError, CrmUnavailableError, StateError
+from mutuality_core.errors import (
+    AuthenticationError,
+    ConfigError,
+    CrmUnavailableError,
+    StateError,
+)
 from mutuality_core.model import Activity, Contact
-from mutuality_core.ports import Cursor, Page
+from mutuality_core.ports import Cursor, Page, StoredScore
 
 __all__ = ["OrgShape", "SalesforceSource", "detect_shape"]
 
@@ -282,6 +288,30 @@ class CursorState:
             ) from None
 
 
+def query_records(client: SalesforceClient, soql: str) -> Iterator[Mapping[str, Any]]:
+    """Every row of a ``queryAll``, page by page (``page_size`` rows a request)."""
+    headers = {"Sforce-Query-Options": f"batchSize={client.settings.page_size}"}
+
+    def start(sf: Any) -> tuple[Iterator[Mapping[str, Any]], Any]:
+        # query_all_iter sends nothing until iterated: the first page is fetched
+        # here, inside the call that may log in again and start over.
+        iterator = sf.query_all_iter(soql, include_deleted=True, headers=headers)
+        return iterator, next(iterator, _END)
+
+    iterator, first = client.call(start, what="starting a query")
+    if first is _END:
+        return
+    yield first
+    while True:
+        try:
+            record = client.call(
+                lambda _sf: next(iterator), what="reading query pages", relogin=False
+            )
+        except StopIteration:
+            return
+        yield record
+
+
 def _stamp_key(value: str | None) -> datetime:
     parsed = mapping.parse_sf_datetime(value)
     return parsed if parsed is not None else datetime.min.replace(tzinfo=timezone.utc)
@@ -302,6 +332,9 @@ class SalesforceSource:
         self.settings = client.settings
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.stats: dict[str, int] = {}
+        #: Contacts are read with their Mutuality fields (same query, no extra request) so
+        #: the engine can rewrite cleared or edited scores; off once an org lacks them.
+        self.read_score_fields = True
 
     # -- helpers
 
@@ -309,26 +342,7 @@ class SalesforceSource:
         return self.client.session.server_time or self.clock()
 
     def _query(self, soql: str) -> Iterator[Mapping[str, Any]]:
-        headers = {"Sforce-Query-Options": f"batchSize={self.settings.page_size}"}
-
-        def start(sf: Any) -> tuple[Iterator[Mapping[str, Any]], Any]:
-            # query_all_iter sends nothing until iterated: the first page is fetched
-            # here, inside the call that may log in again and start over.
-            iterator = sf.query_all_iter(soql, include_deleted=True, headers=headers)
-            return iterator, next(iterator, _END)
-
-        iterator, first = self.client.call(start, what="starting a query")
-        if first is _END:
-            return
-        yield first
-        while True:
-            try:
-                record = self.client.call(
-                    lambda _sf: next(iterator), what="reading query pages", relogin=False
-                )
-            except StopIteration:
-                return
-            yield record
+        return query_records(self.client, soql)
 
     def _user_id(self, state: CursorState) -> str | None:
         """The integration user's id, to tell our own writes from users' edits."""
@@ -473,9 +487,10 @@ class _Run:
             + " ORDER BY SystemModstamp, Id"
         )
         contacts: list[Contact] = []
+        stored: list[StoredScore] = []
         gone: list[str] = []
         started = False
-        for record in self.source._query(soql):
+        for record in self._contact_records(soql):
             if not started:
                 floor = self._open_lookback_window(new)
                 started = True
@@ -486,12 +501,36 @@ class _Run:
                 gone.append(record["Id"])
             else:
                 contacts.append(mapping.contact_from_record(record))
+                if self.source.read_score_fields:
+                    stored.append(stored_score(record))
             if len(contacts) + len(gone) >= self.settings.page_size:
                 self.state.streams["Contact"] = new
-                yield self._page(contacts=contacts, deleted_contact_ids=gone)
-                contacts, gone = [], []
+                yield self._page(contacts=contacts, deleted_contact_ids=gone, stored_scores=stored)
+                contacts, stored, gone = [], [], []
         self.state.streams["Contact"] = new
-        yield self._page(contacts=contacts, deleted_contact_ids=gone)
+        yield self._page(contacts=contacts, deleted_contact_ids=gone, stored_scores=stored)
+
+    def _contact_records(self, soql: str) -> Iterator[Mapping[str, Any]]:
+        """The contact query's rows, with the Mutuality fields while the org has them.
+
+        An org not set up yet (``score`` before ``setup``) refuses them: read without,
+        once, and say so; ``sync`` then stops at its first write with the setup hint.
+        """
+        source = self.source
+        if source.read_score_fields:
+            fields = ", ".join(FIELD_NAMES)
+            records = source._query(soql.replace(" FROM Contact", f", {fields} FROM Contact", 1))
+            try:
+                first = next(records, None)
+            except ConfigError as error:
+                logger.warning("reading contacts without their Mutuality fields: %s", error)
+                source.read_score_fields = False
+            else:
+                if first is not None:
+                    yield first
+                    yield from records
+                return
+        yield from source._query(soql)
 
     # -- parents (Task, Event, EmailMessage)
 

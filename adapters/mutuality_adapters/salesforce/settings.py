@@ -41,7 +41,7 @@ from mutuality_core.errors import ConfigError
 __all__ = ["SalesforceSettings"]
 
 _SECRET_KEYS = ("password", "security_token", "session_id")
-_ENV = {
+ENVIRONMENT = {
     "username": "SALESFORCE_USERNAME",
     "password": "SALESFORCE_PASSWORD",
     "security_token": "SALESFORCE_SECURITY_TOKEN",
@@ -177,7 +177,7 @@ class SalesforceSettings:
                 + ", ".join(sorted(fields))
             )
         merged: dict[str, Any] = {}
-        for key, env in _ENV.items():
+        for key, env in ENVIRONMENT.items():
             if env in environ and environ[env] != "":
                 merged[key] = environ[env]
             elif key == "security_token" and env in environ:

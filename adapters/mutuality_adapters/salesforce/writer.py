@@ -27,14 +27,20 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from mutuality_adapters.salesforce.bulk import run_update_job
 from mutuality_adapters.salesforce.client import SalesforceClient
-from mutuality_adapters.salesforce.fields import FIELD_NAMES, field_values, fls_gaps
+from mutuality_adapters.salesforce.fields import (
+    FIELD_NAMES,
+    field_values,
+    fls_gaps,
+    stored_score,
+)
+from mutuality_adapters.salesforce.reader import query_records
 from mutuality_core.errors import ConfigError, CrmUnavailableError, MutualityError
-from mutuality_core.ports import ScoreUpdate, WriteResult
+from mutuality_core.ports import ScoreUpdate, StoredScore, WriteResult
 
 __all__ = ["SalesforceWriter"]
 
@@ -74,6 +80,15 @@ class SalesforceWriter:
             error, self._deferred = self._deferred, None
             logger.warning("the last score write stopped part-way: %s", error)
             raise error
+
+    def stored_scores(self) -> Iterator[StoredScore]:
+        """Every contact's Mutuality fields now: one query (``page_size`` rows a request).
+
+        For ``mutuality verify``; a sync gets the same values with its contact reads.
+        """
+        soql = f"SELECT Id, {', '.join(FIELD_NAMES)} FROM Contact WHERE IsDeleted = false"
+        for record in query_records(self.client, soql):
+            yield stored_score(record)
 
     def write(self, updates: Sequence[ScoreUpdate]) -> Sequence[WriteResult]:
         if self._deferred is not None:
@@ -253,6 +268,6 @@ def _failure(contact_id: str, code: str, message: str) -> WriteResult:
         error=f"{code}: {message}".strip().rstrip(":"),
         retryable=code in RETRYABLE,
         # deleted, merged or purged (our fields hold no lookups, so an unknown
-        # cross-reference can only be the contact itself): mutuality forgets it
+        # cross-reference can only be the contact itself): forgotten once a read shows it
         gone=code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"),
     )

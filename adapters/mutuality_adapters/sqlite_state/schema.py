@@ -86,6 +86,22 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE written ADD COLUMN previous_strength REAL;
     ALTER TABLE written ADD COLUMN previous_run_id INTEGER;
     """,
+    # 3: which algorithm wrote each score, and failed writes to retry on the next run.
+    # Scores written before were taken to be mutuality-1.0, the only released version: a
+    # value a development build wrote with 2.0 is then rewritten once as "outdated",
+    # which is harmless (the same values again), where the opposite guess would leave
+    # 1.0 values in place unnoticed.
+    """
+    ALTER TABLE written ADD COLUMN algorithm TEXT;
+    UPDATE written SET algorithm = 'mutuality-1.0';
+    CREATE TABLE failed (
+        target TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        error TEXT NOT NULL,
+        runs INTEGER NOT NULL,
+        PRIMARY KEY (target, contact_id)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from mutuality_core.errors import ConfigError, LockHeldError, StateError
 from mutuality_core.model import Activity, Contact
-from mutuality_core.ports import Cursor, Page, WrittenScore
+from mutuality_core.ports import Cursor, FailedWrite, Page, WrittenScore
 
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -64,7 +64,11 @@ _HELD: set[tuple[str, str]] = set()
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 _CONTACT_COLUMNS = "contact_id, email, first_name, last_name, company, modified_at, extra"
-_WRITTEN_COLUMNS = "contact_id, score, band, lean, strength, confidence, reasons, scored_at"
+_WRITTEN_COLUMNS = (
+    "contact_id, score, band, lean, strength, confidence, reasons, scored_at, algorithm"
+)
+#: Tables holding one row per (target, contact) that forgetting a contact empties.
+_PER_CONTACT_TABLES = ("contacts", "activities", "written", "failed")
 _HISTORY_COLUMNS = (
     "run_id, previous_score, previous_band, previous_lean, previous_strength, previous_run_id"
 )
@@ -79,7 +83,8 @@ _SHIFT_PREVIOUS = ", ".join(
     + [
         f"{column} = excluded.{column}"
         for column in (
-            "score", "band", "lean", "strength", "confidence", "reasons", "scored_at", "run_id"
+            "score", "band", "lean", "strength", "confidence", "reasons", "scored_at", "run_id",
+            "algorithm",
         )
     ]
 )  # fmt: skip
@@ -496,7 +501,7 @@ class SQLiteStateStore:
                 )
             if page.deleted_contact_ids:
                 gone = [(target, i) for i in page.deleted_contact_ids]
-                for table in ("contacts", "activities", "written"):
+                for table in _PER_CONTACT_TABLES:
                     db.executemany(
                         f"DELETE FROM {table} WHERE target = ? AND contact_id = ?",
                         gone,
@@ -508,7 +513,7 @@ class SQLiteStateStore:
                 )
             self._heartbeat(db, target)
 
-    def finish_full_read(self, target: str, seen_contact_ids: Iterable[str]) -> None:
+    def finish_full_read(self, target: str, seen_contact_ids: Iterable[str]) -> list[str]:
         with self._transaction() as db:
             generation = self._generation(db, target)
             db.execute("CREATE TEMP TABLE IF NOT EXISTS seen_ids (id TEXT PRIMARY KEY)")
@@ -516,21 +521,37 @@ class SQLiteStateStore:
             db.executemany(
                 "INSERT OR IGNORE INTO seen_ids (id) VALUES (?)", ((i,) for i in seen_contact_ids)
             )
-            dropped = db.execute(
+            dropped = [
+                row[0]
+                for row in db.execute(
+                    "SELECT contact_id FROM contacts WHERE target = ? AND generation < ? "
+                    "AND contact_id NOT IN (SELECT id FROM seen_ids)",
+                    (target, generation),
+                )
+            ]
+            db.execute(
                 "DELETE FROM contacts WHERE target = ? AND generation < ? "
                 "AND contact_id NOT IN (SELECT id FROM seen_ids)",
                 (target, generation),
-            ).rowcount
+            )
             db.execute(
                 "DELETE FROM activities WHERE target = ? AND (generation < ? OR contact_id NOT IN "
                 "(SELECT contact_id FROM contacts WHERE target = ?))",
                 (target, generation, target),
             )
+            for table in ("written", "failed"):
+                db.executemany(
+                    f"DELETE FROM {table} WHERE target = ? AND contact_id = ?",
+                    [(target, i) for i in dropped],
+                )
             db.execute("DELETE FROM seen_ids")
             db.execute("UPDATE targets SET full_read_pending = 0 WHERE target = ?", (target,))
             self._heartbeat(db, target)
             if dropped:
-                log.info("full read of %s: dropped %d contacts no longer there", target, dropped)
+                log.info(
+                    "full read of %s: dropped %d contacts no longer there", target, len(dropped)
+                )
+            return dropped
 
     def iter_histories(self, target: str) -> Iterator[tuple[Contact, list[Activity]]]:
         """Every cached contact with its cached activities, ordered by contact id.
@@ -606,8 +627,9 @@ class SQLiteStateStore:
         """Every written value with the run that wrote it and the value it replaced.
 
         Each row: ``contact_id``, ``score``, ``band``, ``lean``, ``strength``,
-        ``confidence``, ``reasons``, ``scored_at``, ``run_id`` and ``previous_score``,
-        ``previous_band``, ``previous_lean``, ``previous_strength``, ``previous_run_id``.
+        ``confidence``, ``reasons``, ``scored_at``, ``algorithm``, ``run_id`` and
+        ``previous_score``, ``previous_band``, ``previous_lean``, ``previous_strength``,
+        ``previous_run_id``.
         Run ids and previous values are None for values written before schema
         version 2, and previous values are None for a contact's first value.
         """
@@ -628,7 +650,8 @@ class SQLiteStateStore:
         with self._transaction() as db:
             db.executemany(
                 "INSERT INTO written (target, contact_id, score, band, lean, strength, "
-                "confidence, reasons, scored_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "confidence, reasons, scored_at, run_id, algorithm) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 f"ON CONFLICT (target, contact_id) DO UPDATE SET {_SHIFT_PREVIOUS}",
                 [
                     (
@@ -642,9 +665,32 @@ class SQLiteStateStore:
                         w.reasons,
                         w.scored_at.isoformat(),
                         run_id,
+                        w.algorithm,
                     )
                     for w in written
                 ],
+            )
+            db.executemany(
+                "DELETE FROM failed WHERE target = ? AND contact_id = ?",
+                [(target, w.contact_id) for w in written],
+            )
+            self._heartbeat(db, target)
+
+    # -- failed writes ----------------------------------------------------------------
+
+    @_reads
+    def failed(self, target: str) -> Mapping[str, FailedWrite]:
+        rows = self._db.execute(
+            "SELECT contact_id, error, runs FROM failed WHERE target = ?", (target,)
+        )
+        return {row[0]: FailedWrite(row[0], row[1], row[2]) for row in rows}
+
+    def record_failed(self, target: str, failed: Sequence[FailedWrite]) -> None:
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO failed (target, contact_id, error, runs) "
+                "VALUES (?, ?, ?, ?)",
+                [(target, f.contact_id, f.error, f.runs) for f in failed],
             )
             self._heartbeat(db, target)
 
@@ -715,7 +761,7 @@ class SQLiteStateStore:
         The next sync reads everything again and rewrites every score once.
         """
         with self._transaction() as db:
-            for table in ("targets", "contacts", "activities", "written"):
+            for table in ("targets", *_PER_CONTACT_TABLES):
                 db.execute(f"DELETE FROM {table} WHERE target = ?", (target,))
 
     def close(self) -> None:
@@ -818,7 +864,7 @@ def _contact_from_row(row: tuple[Any, ...]) -> Contact:
 
 
 def _written_from_row(row: tuple[Any, ...]) -> WrittenScore:
-    contact_id, score, band, lean, strength, confidence, reasons, scored_at = row
+    contact_id, score, band, lean, strength, confidence, reasons, scored_at, algorithm = row
     return WrittenScore(
         contact_id,
         score,
@@ -828,4 +874,5 @@ def _written_from_row(row: tuple[Any, ...]) -> WrittenScore:
         confidence,
         reasons,
         datetime.fromisoformat(scored_at),
+        algorithm,
     )
