@@ -33,6 +33,7 @@ __all__ = [
     "engine_status",
     "load_engine",
     "select_engine",
+    "usable_engine",
 ]
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,10 @@ class Engine(Protocol):
     """A scoring engine: the core's model over many contacts at once."""
 
     name: str
-    #: ``auto`` uses the engine from this many activities on (below, the core is as fast).
-    min_activities: int
+    #: ``auto`` uses the engine for this many Activity objects or more; None: never
+    #: (turning objects into columns and every result back into an object may cost
+    #: what the engine saves; sources that hold columns decide for themselves).
+    min_activities: int | None
 
     def score_activities(
         self, activities: Sequence[Activity], *, as_of: datetime, config: ScoringConfig
@@ -99,10 +102,10 @@ def engine_status() -> dict[str, str]:
 
 
 def select_engine(choice: str, activities: int) -> Engine | None:
-    """The engine to score ``activities`` activities with; None means the core itself.
+    """The engine to score ``activities`` Activity objects with; None means the core.
 
-    ``auto`` picks an installed engine for large inputs and logs once, for a large
-    input with none installed, that ``pip install 'mutuality[fast]'`` would be faster.
+    ``auto`` picks an installed engine whose ``min_activities`` the input reaches
+    (an engine that does not pay for objects says None: then never).
     """
     if choice == PYTHON:
         return None
@@ -113,17 +116,30 @@ def select_engine(choice: str, activities: int) -> Engine | None:
             engine = load_engine(name)
         except Exception:
             continue
-        if activities >= engine.min_activities:
+        threshold = engine.min_activities
+        if threshold is not None and activities >= threshold:
             return engine
-        return None
-    if activities >= _HINT_FROM and not _hinted:
-        _hinted.append(True)
-        log.info(
-            "scoring %d activities in pure Python; pip install 'mutuality[fast]' "
-            "would be several times faster",
-            activities,
-        )
     return None
+
+
+def usable_engine(name: str, activities: int) -> Engine | None:
+    """The installed engine ``name``, or None if it cannot load.
+
+    For a large input (``activities``) that it would have scored, this logs once
+    that ``pip install 'mutuality[fast]'`` would be faster: the one line a user of the
+    pure-Python path sees about it.
+    """
+    try:
+        return load_engine(name)
+    except Exception:
+        if activities >= _HINT_FROM and not _hinted:
+            _hinted.append(True)
+            log.info(
+                "scoring %d activities in pure Python; pip install 'mutuality[fast]' "
+                "would be several times faster",
+                activities,
+            )
+        return None
 
 
 def check_engine_choice(choice: str) -> str:

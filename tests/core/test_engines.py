@@ -25,12 +25,19 @@ def test_auto_without_the_extra_uses_the_core_and_says_once_what_would_be_faster
     without_fast_extra: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="mutuality_core.engines")
-    assert engines.select_engine("auto", 10) is None
+    assert engines.usable_engine("columnar", 10) is None
     assert not caplog.records  # a small input: nothing to say
-    assert engines.select_engine("auto", 500_000) is None
-    assert engines.select_engine("auto", 900_000) is None
+    assert engines.usable_engine("columnar", 500_000) is None
+    assert engines.usable_engine("columnar", 900_000) is None
+    assert engines.select_engine("auto", 900_000) is None  # objects: the core
     hints = [r.getMessage() for r in caplog.records]
     assert len(hints) == 1 and "pip install 'mutuality[fast]'" in hints[0]
+
+
+def test_auto_keeps_the_core_for_activity_objects_where_the_engine_does_not_pay() -> None:
+    pytest.importorskip("mutuality_columnar")
+    assert engines.select_engine("auto", 5_000_000) is None
+    assert engines.select_engine("columnar", 10) is not None
 
 
 def test_asking_for_the_columnar_engine_without_the_extra_says_what_to_install(

@@ -19,7 +19,13 @@ from typing import TextIO
 import attrs
 
 from mutuality_core.config import ScoringConfig
-from mutuality_core.engines import AUTO, PYTHON, check_engine_choice, select_engine
+from mutuality_core.engines import (
+    AUTO,
+    PYTHON,
+    check_engine_choice,
+    select_engine,
+    usable_engine,
+)
 from mutuality_core.errors import ConfigError, InvalidInputError
 from mutuality_core.model import Contact
 from mutuality_core.ports import Cursor, Page, Rejection
@@ -215,8 +221,9 @@ class FilesSource:
             return False  # worker processes asked for by name: they read row by row
         size = activities_path.stat().st_size
         large = size >= AUTO_COLUMNAR_MIN_BYTES or activities_path.suffix == ".parquet"
-        rows = size // 60  # about 60 bytes per activity row
-        return select_engine(AUTO, rows if large else 0) is not None
+        if not large:
+            return False
+        return usable_engine(COLUMNAR, size // 60) is not None  # ~60 bytes a row
 
     def read_scored(
         self,
