@@ -213,6 +213,8 @@ def _balance(v: Verdict) -> str | None:
         return "Both sides invest about equally"
     if ratio < 1.75:
         return f"{_SUBJECT[less]} do about 2 for every 3 of {_POSSESSIVE_ALONE[1 - less]}"
+    if ratio >= 100.0:  # also keeps an overflowing ratio (tiny, very old credits) out of round()
+        return f"{_SUBJECT[less]} do less than 1 for every 100 of {_POSSESSIVE_ALONE[1 - less]}"
     return f"{_SUBJECT[less]} do about 1 for every {round(ratio)} of {_POSSESSIVE_ALONE[1 - less]}"
 
 

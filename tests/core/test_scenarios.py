@@ -402,3 +402,20 @@ def test_explain_fills_the_detail_of_every_signal():
     assert all(c.detail for c in result.components)
     initiation = next(c for c in result.components if c.name == "initiation")
     assert initiation.detail == "you started 13; they started 13; 4 started together"
+
+
+def test_a_vanishing_share_is_said_without_an_overflowing_ratio():
+    from datetime import timedelta
+
+    from mutuality_core import Activity
+
+    ancient = AS_OF - timedelta(days=100 * 365)  # a weight of about 1e-122
+    history = [
+        Activity("old", "c1", ancient, "email", "inbound", thread_id="t0"),
+        *(
+            Activity(f"a{i}", "c1", AS_OF - timedelta(days=3 + i), "email", "outbound")
+            for i in range(3)
+        ),
+    ]
+    result = score_contact(history, as_of=AS_OF)
+    assert "They do less than 1 for every 100 of yours" in result.reasons
