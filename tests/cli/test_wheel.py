@@ -20,6 +20,7 @@ OUR_PACKAGES = {
     "mutuality_cli",
     "mutuality_testkit",
     "mutuality_report",
+    "mutuality_columnar",
 }
 SKIP_DIRS = {".venv", ".git", "build", "dist", "__pycache__", ".pytest_cache", ".ruff_cache"}
 
