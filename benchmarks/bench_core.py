@@ -4,16 +4,15 @@ Builds ``--contacts`` contacts with ``--activities`` activities in total (defaul
 50,000 and 1,000,000), shuffles them, then times ``score_activities`` over all of
 them. Building the Activity objects is not timed (it is the adapters' cost).
 
-Prints activities scored per second and the peak resident set size of the whole
-process (input included), read with ``resource.getrusage`` after the run. Target
-from issue 2: >= 500,000 activities/s on one core and < 1 GiB peak.
+Prints activities scored per second for the pure-Python core and the columnar engine
+side by side (``--engines``), and the peak resident set size of the whole process
+(input included), read with ``resource.getrusage`` after the run. Targets: issue 2,
+the core >= 500,000 activities/s on one core and < 1 GiB peak; issue 10, the columnar
+engine >= 2,000,000 activities/s including the fields the sync's diff needs.
+``--sizes 100000,1000000,3000000`` runs each size in its own process.
 
     python benchmarks/bench_core.py                 # the full run
     python benchmarks/bench_core.py --activities 200000 --contacts 10000 --profile
-
-``--baseline SRC`` first runs the same benchmark, in a child process, against the
-``mutuality_core`` of another checkout (``git worktree add /tmp/mutuality-1.0 REV``)
-and then prints both models' rates side by side, measured in one run.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import inspect
 import os
 import pstats
 import random
@@ -102,6 +102,58 @@ def peak_rss_mib() -> float:
     return peak / 1024.0 if sys.platform != "darwin" else peak / 1024.0 / 1024.0
 
 
+def columnar_figures(history: list[Activity], repeat: int) -> None:
+    """The columnar engine on the same activities, in the same run (issue 10).
+
+    Timed from columns (the engine's input: the files adapter and Spark hand it
+    Arrow tables; turning the objects into a table is timed separately, as is the
+    hook that ``score_activities`` uses for a list of objects).
+    """
+    try:
+        from mutuality_columnar import score_valid
+        from mutuality_columnar.codes import activities_table
+    except ImportError as exc:
+        print(f"columnar engine not available ({exc}); pip install 'mutuality[fast]'")
+        return
+    n = len(history)
+    c0 = time.process_time()
+    table = activities_table(history)
+    to_table = time.process_time() - c0
+    best_cpu = best_wall = best_reasons = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        w0, c0 = time.perf_counter(), time.process_time()
+        scored = score_valid(table, as_of=AS_OF)
+        # the fields the sync's diff needs: every contact's score and band
+        bands = Counter(scored.band_values())
+        best_cpu = min(best_cpu, time.process_time() - c0)
+        best_wall = min(best_wall, time.perf_counter() - w0)
+        c0 = time.process_time()
+        for k in range(len(scored)):
+            scored.score(k)
+        best_reasons = min(best_reasons, time.process_time() - c0)
+    print(
+        f"columnar engine: {n:,} activities scored (score and band of every contact) in "
+        f"{best_wall:.2f} s wall, {best_cpu:.2f} s CPU: {n / best_wall:,.0f} activities/s "
+        f"(wall), {n / best_cpu:,.0f} activities/s (CPU); target >= 2,000,000"
+    )
+    total = best_cpu + best_reasons
+    print(
+        f"  with score objects and reasons built for every contact: {total:.2f} s CPU, "
+        f"{n / total:,.0f} activities/s (CPU)"
+    )
+    c0 = time.process_time()
+    for _ in score_activities(history, as_of=AS_OF, engine="columnar"):
+        pass
+    hook = time.process_time() - c0
+    print(
+        f"  score_activities(engine='columnar') from Activity objects, all objects built: "
+        f"{hook:.2f} s CPU, {n / hook:,.0f} activities/s (turning objects into a table: "
+        f"{to_table:.2f} s)"
+    )
+    print(f"  bands: {dict(sorted(bands.items()))}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=50_000)
@@ -110,9 +162,28 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="timed runs; the best is kept")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one run")
     parser.add_argument(
+        "--engines",
+        default="python,columnar",
+        help="comma-separated: python (the reference core), columnar (default both)",
+    )
+    parser.add_argument(
         "--baseline", metavar="SRC", help="also time the mutuality_core of checkout SRC"
     )
+    parser.add_argument(
+        "--sizes",
+        help="comma-separated activity counts run one after the other in child processes "
+        "(contacts = activities / 20), e.g. 100000,1000000,3000000",
+    )
     args = parser.parse_args()
+    if args.sizes:
+        for size in args.sizes.split(","):
+            command = [sys.executable, __file__, "--activities", size, "--contacts",
+                       str(int(size) // 20), "--repeat", str(args.repeat), "--engines",
+                       args.engines]  # fmt: skip
+            print(f"== {int(size):,} activities", flush=True)
+            subprocess.run(command, check=True)
+        return
+    engines = args.engines.split(",")
     baseline = _run_baseline(args.baseline, sys.argv[1:]) if args.baseline else None
 
     t0 = time.perf_counter()
@@ -120,7 +191,32 @@ def main() -> None:
     built = time.perf_counter() - t0
     print(f"built {len(history):,} activities for {args.contacts:,} contacts in {built:.1f} s")
     print(f"peak RSS after building the input: {peak_rss_mib():,.0f} MiB")
+    if "python" in engines:
+        best_cpu = python_figures(history, args)
+        if baseline is not None:
+            from mutuality_core import ALGORITHM_VERSION
 
+            old_version, old_cpu = baseline
+            n = len(history)
+            print(
+                f"\nside by side (CPU, best of {args.repeat}): {old_version} {old_cpu:.2f} s "
+                f"({n / old_cpu:,.0f}/s), {ALGORITHM_VERSION} {best_cpu:.2f} s "
+                f"({n / best_cpu:,.0f}/s): new/old time = {best_cpu / old_cpu:.2f}"
+            )
+    if "columnar" in engines:
+        columnar_figures(history, args.repeat)
+    print(f"peak RSS of the whole process (input included): {peak_rss_mib():,.0f} MiB")
+
+
+def _python_scores(history: list[Activity]) -> list:
+    """The reference core's scores (``engine="python"`` where the core has engines)."""
+    if "engine" in inspect.signature(score_activities).parameters:
+        return list(score_activities(history, as_of=AS_OF, engine="python"))
+    return list(score_activities(history, as_of=AS_OF))  # a --baseline checkout
+
+
+def python_figures(history: list[Activity], args: argparse.Namespace) -> float:
+    """The pure-Python reference core (``engine="python"``); returns its best CPU time."""
     # a floor for comparison: one touch of every activity's timestamp, in the same run
     t0 = time.process_time()
     for a in history:
@@ -132,15 +228,15 @@ def main() -> None:
     for _ in range(args.repeat):
         gc.collect()
         w0, c0 = time.perf_counter(), time.process_time()
-        scores = list(score_activities(history, as_of=AS_OF))
+        scores = _python_scores(history)
         best_wall = min(best_wall, time.perf_counter() - w0)
         best_cpu = min(best_cpu, time.process_time() - c0)
         bands = Counter(s.band.value for s in scores)
         del scores
     n = len(history)
     print(
-        f"scored {n:,} activities in {best_wall:.2f} s wall, {best_cpu:.2f} s CPU: "
-        f"{n / best_wall:,.0f} activities/s (wall), {n / best_cpu:,.0f} activities/s (CPU)"
+        f"python engine: scored {n:,} activities in {best_wall:.2f} s wall, {best_cpu:.2f} s "
+        f"CPU: {n / best_wall:,.0f} activities/s (wall), {n / best_cpu:,.0f} activities/s (CPU)"
     )
 
     # The same run with automatic garbage collection paused, as a batch job may do: the
@@ -151,17 +247,17 @@ def main() -> None:
     try:
         for _ in range(args.repeat):
             c0 = time.process_time()
-            scores = list(score_activities(history, as_of=AS_OF))
+            scores = _python_scores(history)
             paused_cpu = min(paused_cpu, time.process_time() - c0)
             del scores
     finally:
         gc.enable()
     print(
-        f"with automatic garbage collection paused: {paused_cpu:.2f} s CPU, "
+        f"  with automatic garbage collection paused: {paused_cpu:.2f} s CPU, "
         f"{n / paused_cpu:,.0f} activities/s (CPU)"
     )
-    print(f"(reading each activity's timestamp once takes {floor:.2f} s CPU)")
-    print(f"bands: {dict(sorted(bands.items()))}")
+    print(f"  (reading each activity's timestamp once takes {floor:.2f} s CPU)")
+    print(f"  bands: {dict(sorted(bands.items()))}")
 
     # the same work on a small CRM that stays in the CPU caches: the gap to the full run
     # is memory latency (a shuffled million-object input), not Python work
@@ -169,30 +265,20 @@ def main() -> None:
     best_small = float("inf")
     for _ in range(5):
         c0 = time.process_time()
-        for _ in score_activities(small, as_of=AS_OF):
-            pass
+        _python_scores(small)
         best_small = min(best_small, time.process_time() - c0)
     print(
-        f"in-cache comparison: {len(small):,} activities of 1,000 contacts at "
+        f"  in-cache comparison: {len(small):,} activities of 1,000 contacts at "
         f"{len(small) / best_small:,.0f} activities/s (CPU)"
     )
-    print(f"peak RSS of the whole process (input included): {peak_rss_mib():,.0f} MiB")
-    if baseline is not None:
-        from mutuality_core import ALGORITHM_VERSION
-
-        old_version, old_cpu = baseline
-        print(
-            f"\nside by side (CPU, best of {args.repeat}): {old_version} {old_cpu:.2f} s "
-            f"({n / old_cpu:,.0f}/s), {ALGORITHM_VERSION} {best_cpu:.2f} s "
-            f"({n / best_cpu:,.0f}/s): new/old time = {best_cpu / old_cpu:.2f}"
-        )
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
-        for _ in score_activities(history, as_of=AS_OF):
+        for _ in score_activities(history, as_of=AS_OF, engine="python"):
             pass
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+    return best_cpu
 
 
 def _run_baseline(source: str, argv: list[str]) -> tuple[str, float]:
@@ -206,6 +292,7 @@ def _run_baseline(source: str, argv: list[str]) -> tuple[str, float]:
             skip = True
         elif not arg.startswith("--baseline="):
             args.append(arg)
+    args += ["--engines", "python"]  # the other checkout's core is the python engine
     # An editable install's import hook would find this checkout's core first: drop it,
     # put ``source`` first on the path, then run this very script.
     boot = (

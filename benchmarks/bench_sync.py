@@ -8,7 +8,11 @@ in a fresh child process so that its peak memory (max RSS) is its own. Prints wa
 time, activities per second and peak memory for both, with the time per stage
 (read and parse, score and diff, write and record) and the CPU time, which is
 less sensitive than wall time to other processes sharing the machine. Targets (issue 3): the full
-sync at least 200,000 activities/s end to end, peak memory under 1.5 GiB.
+sync at least 200,000 activities/s end to end, peak memory under 1.5 GiB; (issue 10)
+with the columnar engine, full sync >= 400,000/s, no-change sync >= 700,000/s, peak
+<= 400 MiB at 1M activities and <= 1 GiB at 3M. ``--engines python,columnar`` (the
+default) runs both engines on the same folder, one after the other; ``--sizes
+100000,1000000,3000000`` repeats everything at each size.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from pathlib import Path
 AS_OF = datetime(2026, 6, 1, tzinfo=timezone.utc)
 TARGET_RATE = 200_000
 TARGET_MEMORY_GIB = 1.5
+#: issue 10, the columnar engine: activities/s; peak 400 MiB at 1M activities, 1 GiB at 3M
+COLUMNAR_TARGETS = {"full sync": 400_000, "no-change sync": 700_000}
 
 
 def generate(folder: Path, contacts: int, activities: int, seed: int = 7) -> None:
@@ -69,12 +75,12 @@ def generate(folder: Path, contacts: int, activities: int, seed: int = 7) -> Non
             )
 
 
-def child(folder: Path, state: Path, workers: str) -> None:
+def child(folder: Path, state: Path, workers: str, engine: str = "python") -> None:
     """One sync, in this process; prints a JSON line with its figures."""
     from mutuality_adapters.files import connect
     from mutuality_adapters.sqlite_state import SQLiteStateStore
 
-    from mutuality_core.sync import run_sync
+    from mutuality_core.sync import SyncOptions, run_sync
 
     store = SQLiteStateStore(state)
     began = time.perf_counter()
@@ -90,6 +96,7 @@ def child(folder: Path, state: Path, workers: str) -> None:
         as_of=AS_OF,
         now=lambda: datetime.now(timezone.utc),
         progress=progress,
+        options=SyncOptions(engine=engine),
     )
     seconds = time.perf_counter() - began
     cpu = time.process_time() - cpu_began
@@ -119,9 +126,9 @@ def child(folder: Path, state: Path, workers: str) -> None:
     )
 
 
-def run_phase(folder: Path, state: Path, workers: str) -> dict[str, float]:
+def run_phase(folder: Path, state: Path, workers: str, engine: str) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", str(folder), str(state), workers],
+        [sys.executable, __file__, "--child", str(folder), str(state), workers, engine],
         check=True,
         capture_output=True,
         text=True,
@@ -143,14 +150,34 @@ def main() -> None:
         default="1,2",
         help="comma-separated files adapter `workers` values to compare (default 1,2)",
     )
-    parser.add_argument("--child", nargs=3, metavar=("FOLDER", "STATE", "WORKERS"),
+    parser.add_argument(
+        "--engines",
+        default="python,columnar",
+        help="comma-separated engines to compare, each with every workers value "
+        "(the columnar engine reads in one process; default python,columnar)",
+    )
+    parser.add_argument(
+        "--sizes",
+        help="comma-separated activity counts to run one after the other (e.g. "
+        "100000,1000000,3000000; contacts scale with them); overrides --activities",
+    )
+    parser.add_argument("--child", nargs=4, metavar=("FOLDER", "STATE", "WORKERS", "ENGINE"),
                         help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args()
     if args.child:
-        child(Path(args.child[0]), Path(args.child[1]), args.child[2])
+        child(Path(args.child[0]), Path(args.child[1]), args.child[2], args.child[3])
         return
+    sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else [args.activities]
+    for activities in sizes:
+        contacts = args.contacts if not args.sizes else max(1, activities // 20)
+        run_size(args, contacts, activities)
+
+
+def run_size(args: argparse.Namespace, contacts: int, activities: int) -> None:
+    """Every engine (and workers value) on one generated folder of this size."""
+    args.contacts, args.activities = contacts, activities
     with tempfile.TemporaryDirectory(prefix="mutuality-bench-") as scratch:
-        folder = args.data or Path(scratch) / "crm"
+        folder = args.data / f"{activities}" if args.data else Path(scratch) / "crm"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "scores.csv").unlink(missing_ok=True)
         began = time.perf_counter()
@@ -167,15 +194,16 @@ def main() -> None:
             f"{args.activities:,} activities ({size:.0f} MiB) in "
             f"{time.perf_counter() - began:.1f} s"
         )
-        for workers in args.workers.split(","):
-            print(f"workers = {workers}")
-            (folder / "scores.csv").unlink(missing_ok=True)
-            state = Path(scratch) / f"state-{workers}.sqlite"
-            for name in ("full sync", "no-change sync"):
-                report(name, run_phase(folder, state, workers))
+        for engine in args.engines.split(","):
+            for workers in args.workers.split(",") if engine == "python" else ["1"]:
+                print(f"engine = {engine}, workers = {workers}")
+                (folder / "scores.csv").unlink(missing_ok=True)
+                state = Path(scratch) / f"state-{engine}-{workers}.sqlite"
+                for name in ("full sync", "no-change sync"):
+                    report(name, run_phase(folder, state, workers, engine), engine)
 
 
-def report(name: str, r: dict[str, float]) -> None:
+def report(name: str, r: dict[str, float], engine: str = "python") -> None:
     rate = r["activities"] / r["seconds"]
     peak = r["peak_mib"] + r["worker_peak_mib"] * (r["cpu_seconds"] > r["seconds"])
     print(
@@ -188,7 +216,14 @@ def report(name: str, r: dict[str, float]) -> None:
         f"{r['score_seconds']:.2f} s, write+record {r['write_seconds']:.2f} s; "
         f"CPU incl. workers {r['cpu_seconds']:.2f} s"
     )
-    if name == "full sync":
+    if engine == "columnar":
+        target = COLUMNAR_TARGETS[name]
+        memory_target = 400 if r["activities"] <= 1_000_000 else 1024
+        print(
+            f"  target {target:,} activities/s: {'meets' if rate >= target else 'MISSES'}; "
+            f"peak <= {memory_target} MiB: {'meets' if peak <= memory_target else 'MISSES'}"
+        )
+    elif name == "full sync":
         verdict = "meets" if rate >= TARGET_RATE else "MISSES"
         memory = "meets" if peak < TARGET_MEMORY_GIB * 1024 else "MISSES"
         print(

@@ -34,8 +34,9 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from mutuality_core.config import ScoringConfig
+from mutuality_core.engines import AUTO, check_engine_choice
 from mutuality_core.errors import ConfigError, InvalidInputError, QuotaExhaustedError
-from mutuality_core.model import Activity, Contact, MutualityScore
+from mutuality_core.model import Activity, Band, Contact, MutualityScore
 from mutuality_core.ports import (
     Connection,
     Cursor,
@@ -62,6 +63,7 @@ from mutuality_core.scoring import (
 __all__ = [
     "DiffedRead",
     "DiffingSource",
+    "PendingScore",
     "RunReport",
     "ScoredRead",
     "ScoringSource",
@@ -97,6 +99,8 @@ class SyncOptions:
     #: a contact failing for the same reason this many runs in a row is listed
     #: under ``persistent_failures`` in every report until it is fixed
     persistent_failure_runs: int = attrs.field(default=3)
+    #: where complete reads are scored: "auto", "python" or an engine (mutuality_core.engines)
+    engine: str = attrs.field(default=AUTO, validator=lambda _s, _a, v: check_engine_choice(v))
 
     @batch_size.validator
     def _check_batch_size(self, attribute: attrs.Attribute[int | None], value: int | None) -> None:
@@ -125,6 +129,7 @@ class SyncOptions:
             "scoring": attrs.asdict(self.scoring),
             "owner": self.owner,
             "persistent_failure_runs": self.persistent_failure_runs,
+            "engine": self.engine,
         }
 
 
@@ -245,7 +250,7 @@ class RunReport:
 
 
 def is_material_change(
-    new: MutualityScore, old: WrittenScore | None, min_score_change: float = 1.0
+    new: MutualityScore | PendingScore, old: WrittenScore | None, min_score_change: float = 1.0
 ) -> bool:
     """Whether ``new`` is worth writing over ``old``.
 
@@ -262,7 +267,7 @@ def is_material_change(
 
 def write_decision(
     contact_id: str,
-    score: MutualityScore,
+    score: MutualityScore | PendingScore,
     old: WrittenScore | None,
     threshold: float,
     *,
@@ -324,9 +329,10 @@ def score_histories(
 class ScoredRead:
     """A complete read whose histories were scored by the source itself.
 
-    ``scores`` holds every contact with its score, in the source's contact order
-    (the order a plain read would have scored them in); ``rejections`` the records
-    skipped as invalid, in source order.
+    ``scores`` holds every contact with its score (a :class:`MutualityScore` or a
+    :class:`PendingScore`), in the source's contact order (the order a plain read
+    would have scored them in); ``rejections`` the records skipped as invalid, in
+    source order.
     """
 
     contacts_read: int
@@ -334,6 +340,28 @@ class ScoredRead:
     scores: Iterable[tuple[Contact, MutualityScore]]
     rejections: tuple[Rejection, ...] = ()
     cursor: Cursor | None = None
+
+
+@runtime_checkable
+class PendingScore(Protocol):
+    """A score whose published numbers are known and whose object is built on demand.
+
+    An engine that scores a whole read at once hands these out in a
+    :class:`ScoredRead`: the sync decides what to write from ``score`` and ``band``,
+    and builds the :class:`MutualityScore` (components, reasons) only for the
+    contacts it writes.
+    """
+
+    score: float
+    band: Band
+    algorithm: str
+
+    def build(self) -> MutualityScore: ...
+
+
+def built(score: MutualityScore | PendingScore) -> MutualityScore:
+    """The score object itself, built now if it was pending."""
+    return score if type(score) is MutualityScore else score.build()  # type: ignore[union-attr]
 
 
 @runtime_checkable
@@ -351,8 +379,13 @@ class ScoringSource(Protocol):
         as_of: datetime,
         config: ScoringConfig,
         progress: Callable[[int], None] | None = None,
+        engine: str = AUTO,
     ) -> ScoredRead | None:
-        """``progress(activities read so far)``, if given, is called now and then."""
+        """``progress(activities read so far)``, if given, is called now and then.
+
+        ``engine`` is the run's choice (see :mod:`mutuality_core.engines`); a source
+        scores with it, or with its own equal means, or returns None.
+        """
 
 
 @attrs.frozen
@@ -443,7 +476,11 @@ class _Tally:
             self.forgotten.extend(i for i in page.deleted_contact_ids if i in self.expected)
 
     def why_write(
-        self, contact_id: str, score: MutualityScore, old: WrittenScore | None, threshold: float
+        self,
+        contact_id: str,
+        score: MutualityScore | PendingScore,
+        old: WrittenScore | None,
+        threshold: float,
     ) -> str | None:
         """``"retried"``, ``"repaired"``, ``"changed"``, or None to leave the contact as it is."""
         decision = write_decision(
@@ -618,12 +655,16 @@ def _read_scored(
     config: ScoringConfig,
     tally: _Tally,
     progress: ProgressCallback,
+    engine: str = AUTO,
 ) -> ScoredRead | None:
     """The source's own read-and-score, if it offers one and wants it for this read."""
     if not source.complete_history or not isinstance(source, ScoringSource):
         return None
     result = source.read_scored(
-        as_of=as_of, config=config, progress=lambda done: progress("read", done, None)
+        as_of=as_of,
+        config=config,
+        progress=lambda done: progress("read", done, None),
+        engine=engine,
     )
     if result is None:
         return None
@@ -854,7 +895,7 @@ def _score_and_write(
                 continue
             if options.dry_run:
                 continue
-            batch.append(ScoreUpdate(contact, result, as_of))
+            batch.append(ScoreUpdate(contact, built(result), as_of))
             if len(batch) >= limit:
                 _write_batch(batch, writer, state, connection.target, tally)
                 batch = []
@@ -1016,7 +1057,7 @@ def _sync(
     total: int | None = None
     snapshot_cursor: Cursor | None = None
     grouped = scored = False
-    read_scored = _read_scored(source, as_of, options.scoring, tally, progress)
+    read_scored = _read_scored(source, as_of, options.scoring, tally, progress, options.engine)
     if read_scored is not None:
         histories = read_scored.scores  # type: ignore[assignment]
         snapshot_cursor = read_scored.cursor
@@ -1169,6 +1210,7 @@ def score_connection(
     scoring: ScoringConfig | None = None,
     progress: ProgressCallback | None = None,
     rejections: list[Rejection] | None = None,
+    engine: str = AUTO,
 ) -> Iterator[tuple[Contact, MutualityScore]]:
     """Score every contact of ``connection``; writes nothing and changes no state.
 
@@ -1176,10 +1218,21 @@ def score_connection(
     cursor are read and laid over the state store's cache (no full CRM read).
     ``rejections``, if given, receives the records the source skipped as invalid
     once every contact has been yielded, so the caller can say how many and where.
+    A complete source that scores its own reads (:class:`ScoringSource`) scores
+    with ``engine``.
     """
     _check_as_of(as_of)
+    check_engine_choice(engine)
     config = scoring or ScoringConfig()
     tally = _Tally()
+    report = progress or _no_progress
+    read = _read_scored(connection.source, as_of, config, tally, report, engine)
+    if read is not None:
+        for contact, result in read.scores:
+            yield contact, built(result)
+        if rejections is not None:
+            rejections.extend(tally.rejections)
+        return
     histories = _histories_without_storing(
         connection.source,
         state,

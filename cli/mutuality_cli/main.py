@@ -23,6 +23,7 @@ from mutuality_cli.options import (
     as_of_option,
     clock,
     common_options,
+    engine_option,
     format_option,
     now_utc,
 )
@@ -52,8 +53,32 @@ from mutuality_core.errors import ConfigError, MutualityError
 from mutuality_core.ports import StateStore
 
 
+def engines_line() -> str:
+    """``python: available (the reference); columnar: available``, for listings."""
+    from mutuality_core.engines import engine_status
+
+    return "; ".join(f"{name}: {status}" for name, status in engine_status().items())
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    click.echo(f"mutuality, version {version('mutuality')}")
+    click.echo(f"engines: {engines_line()}")
+    ctx.exit()
+
+
 @click.group(cls=MutualityGroup, epilog=exit_codes.EPILOG)
-@click.version_option(package_name="mutuality", prog_name="mutuality")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and the available scoring engines, then exit.",
+)
 def cli() -> None:
     """Measure how mutual each CRM relationship is, explain it, and write it back.
 
@@ -94,10 +119,11 @@ def adapters(as_json: bool) -> None:
     ]
     if not rows:
         click.echo("No adapters installed (entry-point group mutuality.adapters is empty).")
-        return
-    click.echo(
-        render_table(rows, ("name", "version", "status", "summary"), max_width=100), nl=False
-    )
+    else:
+        click.echo(
+            render_table(rows, ("name", "version", "status", "summary"), max_width=100), nl=False
+        )
+    click.echo(f"\nScoring engines (--engine): {engines_line()}")
 
 
 # --------------------------------------------------------------------------- score
@@ -107,6 +133,7 @@ def adapters(as_json: bool) -> None:
 @adapter_options
 @as_of_option
 @format_option
+@engine_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar on stderr.")
 @engine_options
 @common_options
@@ -116,6 +143,7 @@ def score(
     adapter_option: tuple[str, ...],
     as_of: datetime | None,
     fmt: str,
+    engine: str,
     quiet: bool,
     config_path: str | None,
     verbose: int,
@@ -133,7 +161,7 @@ def score(
     )
     scoring = config.scoring_config()
     moment = as_of or now_utc()
-    if spark["engine"] == "spark":
+    if engine == "spark":
         spark_engine.score(
             spark,
             output=flags["output"],
@@ -144,20 +172,21 @@ def score(
             quiet=quiet,
         )
         return
-    from mutuality_core import sync as engine
+    from mutuality_core import sync as sync_engine
 
     rejections: list[Any] = []
     with (
         opened(config, read_only=True) as (connection, state_store),
         progress_display(quiet) as progress,
     ):
-        results = engine.score_connection(
+        results = sync_engine.score_connection(
             connection,
             state_store,
             as_of=moment,
             scoring=scoring,
             progress=progress,
             rejections=rejections,
+            engine=engine,
         )
         write_rows((score_row(s, contact) for contact, s in results), fmt, sys.stdout, SCORE_FIELDS)
     for line in rejection_lines(rejections, written_to=None):
@@ -269,6 +298,7 @@ def explain(
     type=click.IntRange(min=1),
     help="Most updates per write request (default: the adapter's). [env MUTUALITY_BATCH_SIZE]",
 )
+@engine_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @engine_options
 @common_options
@@ -282,6 +312,7 @@ def sync(
     report_path: str | None,
     min_score_change: float | None,
     batch_size: int | None,
+    engine: str,
     quiet: bool,
     config_path: str | None,
     verbose: int,
@@ -305,6 +336,7 @@ def sync(
         "full": full,
         "dry_run": dry_run,
         "scoring": config.scoring_config(),
+        "engine": "auto" if engine == "spark" else engine,  # Spark scores in its source
     }
     if config.batch_size is not None:
         option_values["batch_size"] = config.batch_size
@@ -317,7 +349,7 @@ def sync(
 
     with opened(config) as (connection, state_store):
         assert state_store is not None  # sync always opens (and creates) the state file
-        if spark["engine"] == "spark":
+        if engine == "spark":
             connection = spark_engine.spark_connection(
                 connection, spark, skip_invalid=bool(flags["skip_invalid"]), adapter=config.adapter
             )

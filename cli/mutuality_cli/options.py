@@ -156,3 +156,16 @@ def format_option(function: F) -> F:
         show_default=True,
         help="Output format on stdout.",
     )(function)
+
+
+def engine_option(function: F) -> F:
+    return click.option(
+        "--engine",
+        type=click.Choice(["auto", "python", "columnar", "spark"]),
+        default="auto",
+        show_default=True,
+        help="Where complete reads (files) are scored: the pure-Python reference, the "
+        "columnar engine (pip install 'mutuality[fast]'), or auto: columnar for large "
+        "inputs when installed; or spark: --input scored on Apache Spark (pip install "
+        "'mutuality[spark]'). Scores are the same either way.",
+    )(function)

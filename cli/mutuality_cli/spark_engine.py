@@ -21,11 +21,11 @@ from mutuality_core.ports import Connection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SPARK_FLAGS = ("engine", "input", "contacts", "master", "conf", "partitions", "staging")
+SPARK_FLAGS = ("input", "contacts", "master", "conf", "partitions", "staging")
 
 
 def engine_options(function: F) -> F:
-    """The engine and its Spark settings, passed to the command as one ``spark`` dict."""
+    """The settings of ``--engine spark``, passed to the command as one ``spark`` dict."""
 
     @functools.wraps(function)
     def command(**kwargs: Any) -> Any:
@@ -33,14 +33,6 @@ def engine_options(function: F) -> F:
         return function(spark=spark, **kwargs)
 
     decorators = [
-        click.option(
-            "--engine",
-            type=click.Choice(["auto", "python", "spark"]),
-            default="auto",
-            show_default=True,
-            help="Where to score: in this process (auto, python: the reference), or on "
-            "Apache Spark (pip install 'mutuality[spark]'). Scores are the same either way.",
-        ),
         click.option(
             "--input",
             metavar="PATH",

@@ -6,8 +6,8 @@ call and the partition is scored the way the files adapter scores a folder: its 
 row parser and validation (:func:`~mutuality_adapters.files.rows.parse_activities`,
 the same messages), then the core's :func:`~mutuality_core.sync.score_histories`,
 then the files writer's :func:`~mutuality_adapters.files.writer.score_row` for the
-published values. Nothing here knows a formula; :func:`_score_contacts` is the one
-place that picks the scoring engine.
+published values. Nothing here knows a formula; :func:`_scores` is the one place
+that picks the scoring engine (the columnar engine when installed, else the core).
 
 The input table holds three kinds of rows (column ``kind``), so one shuffle brings
 together what belongs to a contact: activity rows (``a``), optional contact rows
@@ -41,6 +41,7 @@ from mutuality_core.config import ScoringConfig
 from mutuality_core.errors import InvalidInputError
 from mutuality_core.model import Activity, Contact, MutualityScore
 from mutuality_core.ports import ScoreUpdate, WrittenScore
+from mutuality_core.scoring import score_contact
 from mutuality_core.sync import score_histories, write_decision
 
 __all__ = [
@@ -181,18 +182,85 @@ def _contacts_of(
     return {cid: Contact(cid) for cid in sorted(ids)}, {}
 
 
-def _score_contacts(
-    contacts: Mapping[str, Contact], groups: dict[str, list[Activity]], options: PartitionOptions
-) -> Iterator[tuple[Contact, MutualityScore]]:
-    """Every contact with its score: the one place that chooses the scoring engine.
+def _scores(
+    activity_rows: pa.Table,
+    contacts: Mapping[str, Contact],
+    rejected_contacts: Mapping[str, int],
+    options: PartitionOptions,
+    rejects: RejectLog,
+) -> tuple[int, Iterator[tuple[Contact, MutualityScore]]]:
+    """(valid activities, every contact with its score): the one place that picks the engine.
 
-    The core's own grouped path (the files adapter's), so the scores are those of
-    :func:`mutuality_core.score_activities` for the same activities.
+    The columnar engine when it is installed (``mutuality[fast]``): it checks the rows
+    with the row parser's messages and scores in columns, as the files adapter does
+    with it; otherwise the row parser and the core's own grouped path. Either way the
+    scores are :func:`mutuality_core.score_activities`' for the same activities.
     """
+    if activity_rows.num_rows:
+        columnar = _columnar_scores(activity_rows, contacts, rejected_contacts, options, rejects)
+        if columnar is not None:
+            return columnar
+    records = _TableRecords(
+        options.activities_name, list(ACTIVITY_COLUMNS), _text_rows(activity_rows, ACTIVITY_COLUMNS)
+    )
+    groups: dict[str, list[Activity]] = {}
+    count = 0
+    for chunk in parse_activities(
+        records, contacts, rejected_contacts, options.contacts_name, rejects
+    ):
+        count += len(chunk)
+        for activity in chunk:
+            group = groups.get(activity.contact_id)
+            if group is None:
+                groups[activity.contact_id] = [activity]
+            else:
+                group.append(activity)
     ordered = list(contacts.values())
     histories = ((c.id, groups.pop(c.id, [])) for c in ordered)
     scores = score_histories(histories, as_of=options.as_of, config=options.config)
-    return zip(ordered, scores, strict=True)
+    return count, zip(ordered, scores, strict=True)
+
+
+def _columnar_scores(
+    activity_rows: pa.Table,
+    contacts: Mapping[str, Contact],
+    rejected_contacts: Mapping[str, int],
+    options: PartitionOptions,
+    rejects: RejectLog,
+) -> tuple[int, Iterator[tuple[Contact, MutualityScore]]] | None:
+    """The columnar engine's check and scores, or None when it is not installed."""
+    try:
+        from mutuality_columnar.results import score_batch
+        from mutuality_columnar.stream import compact_batches
+    except ImportError:
+        return None
+    text = pa.table(
+        {c: pc.fill_null(activity_rows.column(c), "") for c in ACTIVITY_COLUMNS}
+    )  # empty cells as "", as pyarrow reads them from a CSV file
+    compact = compact_batches(
+        text.to_batches(),
+        contacts=contacts,
+        rejected_contacts=rejected_contacts,
+        contacts_name=options.contacts_name,
+    )
+    where = _TableRecords(options.activities_name, list(ACTIVITY_COLUMNS), [])
+    for row, error, values in compact.rejects:
+        if not values:  # (a duplicate) the engine kept no copy of the row: take it here
+            values = ["" if v is None else v for v in text.slice(row, 1).to_pylist()[0].values()]
+        rejects.reject(where, row, error, values, None)
+    scored = score_batch(compact.batch, options.as_of, options.config)
+    pending = dict(zip(scored.contact_ids, scored.pending(), strict=True))
+
+    def in_contact_order() -> Iterator[tuple[Contact, MutualityScore]]:
+        for contact in contacts.values():
+            found = pending.pop(contact.id, None)
+            if found is None:  # no activities: the core's answer for an empty history
+                yield contact, score_contact([], as_of=options.as_of, config=options.config,
+                                             contact_id=contact.id)  # fmt: skip
+            else:
+                yield contact, found.build()
+
+    return compact.activities, in_contact_order()
 
 
 def score_partition(table: pa.Table, options: PartitionOptions) -> Iterator[pa.RecordBatch]:
@@ -224,23 +292,7 @@ def _score_partition(table: pa.Table, options: PartitionOptions) -> Iterator[pa.
     contacts, rejected_contacts = _contacts_of(
         contact_rows if options.has_contacts else activity_rows, options, rejects
     )
-    records = _TableRecords(
-        options.activities_name,
-        list(ACTIVITY_COLUMNS),
-        _text_rows(activity_rows, ACTIVITY_COLUMNS),
-    )
-    groups: dict[str, list[Activity]] = {}
-    count = 0
-    for chunk in parse_activities(
-        records, contacts, rejected_contacts, options.contacts_name, rejects
-    ):
-        count += len(chunk)
-        for activity in chunk:
-            group = groups.get(activity.contact_id)
-            if group is None:
-                groups[activity.contact_id] = [activity]
-            else:
-                group.append(activity)
+    count, scored = _scores(activity_rows, contacts, rejected_contacts, options, rejects)
     if rejects.records and not options.skip_invalid:
         name, _, error, record = rejects.records[0]
         raise InvalidInputError(
@@ -249,7 +301,7 @@ def _score_partition(table: pa.Table, options: PartitionOptions) -> Iterator[pa.
         )
     written, forced = _written_of(written_rows, options) if options.diff else ({}, set())
     out = _Output()
-    for contact, score in _score_contacts(contacts, groups, options):
+    for contact, score in scored:
         changed = None
         if options.diff:
             old = written.pop(contact.id, None)

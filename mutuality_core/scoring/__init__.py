@@ -15,6 +15,7 @@ from itertools import islice
 from operator import attrgetter
 
 from mutuality_core.config import ScoringConfig
+from mutuality_core.engines import PYTHON, check_engine_choice, select_engine
 from mutuality_core.explain import build_reasons
 from mutuality_core.model import Activity, MutualityScore, _trusted_score
 from mutuality_core.scoring.tally import tally
@@ -131,13 +132,37 @@ def score_activities(
     *,
     as_of: datetime,
     config: ScoringConfig | None = None,
+    engine: str = "auto",
 ) -> Iterator[MutualityScore]:
     """Score every contact that has activities, one score each, in contact_id order.
 
     ``as_of`` is checked at once; the activities are read when iteration starts.
+    ``engine``: ``"python"`` (this reference), an installed engine's name such as
+    ``"columnar"``, or ``"auto"``: an installed engine for large inputs (see
+    :mod:`mutuality_core.engines`); the scores are the same either way.
     """
     as_ts = _check_as_of(as_of)
-    return _score_groups(activities, as_of, as_ts, config or _DEFAULT_CONFIG)
+    config = config or _DEFAULT_CONFIG
+    if engine == PYTHON:
+        return _score_groups(activities, as_of, as_ts, config)
+    check_engine_choice(engine)
+    return _score_with_engine(activities, as_of, as_ts, config, engine)
+
+
+def _score_with_engine(
+    activities: Iterable[Activity],
+    as_of: datetime,
+    as_ts: float,
+    config: ScoringConfig,
+    choice: str,
+) -> Iterator[MutualityScore]:
+    history = activities if isinstance(activities, (list, tuple)) else list(activities)
+    chosen = select_engine(choice, len(history))
+    if chosen is None:
+        yield from _score_groups(history, as_of, as_ts, config)
+    else:
+        logger.debug("scoring %d activities with the %s engine", len(history), chosen.name)
+        yield from chosen.score_activities(history, as_of=as_of, config=config)
 
 
 def _group_by_contact(groups: dict[str, list[Activity]], activities: Iterable[Activity]) -> None:

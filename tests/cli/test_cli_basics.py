@@ -44,8 +44,11 @@ def test_adapters_lists_ok_and_failed_adapters(runner, install_adapters):
     )
     result = runner.invoke(cli, ["adapters"])
     assert result.exit_code == 0, result.output
-    lines = {line.split()[0]: line for line in result.output.splitlines()[2:]}
+    table, engines = result.output.split("\n\n")
+    lines = {line.split()[0]: line for line in table.splitlines()[2:]}
     assert "ok" in lines["memory"] and "In-memory test adapter" in lines["memory"]
+    assert engines.startswith("Scoring engines (--engine): python: available (the reference)")
+    assert "columnar: " in engines
     assert "fake-dist 9.9.9" in lines["memory"]
     assert "failed: hubspot-api-client is not installed" in lines["hubspot"]
     assert "pip install 'mutuality[hubspot]'" in lines["hubspot"]

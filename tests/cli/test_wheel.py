@@ -21,6 +21,7 @@ OUR_PACKAGES = {
     "mutuality_testkit",
     "mutuality_spark",
     "mutuality_report",
+    "mutuality_columnar",
 }
 SKIP_DIRS = {".venv", ".git", "build", "dist", "__pycache__", ".pytest_cache", ".ruff_cache"}
 

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import attrs
+import pytest
 from hypothesis import HealthCheck, assume, find, given, settings
 from hypothesis import strategies as st
 
-from mutuality_core import Activity, Band, MutualityScore, ScoringConfig, score_contact
+from mutuality_core import (
+    Activity,
+    Band,
+    MutualityScore,
+    ScoringConfig,
+    score_activities,
+    score_contact,
+)
 
 from .stories import AS_OF, clauses, mirrored, swap_pronouns
 
@@ -57,7 +66,24 @@ def histories(draw, *, past_only: bool = False, outbound_bias: bool = False, max
     return [Activity(id=f"a{i:03d}", contact_id="c1", **f) for i, f in enumerate(fields)]
 
 
+ENGINES = ["python", "columnar"]
+_ENGINE = ["python"]
+
+
+@pytest.fixture(autouse=True, params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every property holds for both engines: the reference core and the columnar engine."""
+    if request.param == "columnar":
+        pytest.importorskip("mutuality_columnar")
+    _ENGINE[0] = request.param
+    yield request.param
+    _ENGINE[0] = "python"
+
+
 def score(history: list[Activity], config: ScoringConfig = CONFIG) -> MutualityScore:
+    if _ENGINE[0] == "columnar" and history:
+        (result,) = score_activities(history, as_of=AS_OF, config=config, engine="columnar")
+        return result
     return score_contact(history, as_of=AS_OF, config=config, contact_id="c1")
 
 

@@ -91,7 +91,9 @@ def test_a_field_over_128_kib_is_read(tmp_path):
     assert [a.thread_id for p in pages for a in p.activities][1] == notes
 
 
-def test_a_malformed_csv_error_names_the_line_it_is_on(tmp_path, monkeypatch):
+def test_a_malformed_csv_error_names_the_line_it_is_on(tmp_path, monkeypatch, files_engine):
+    if files_engine == "columnar":
+        pytest.skip("forces csv.reader's field size error; pyarrow has no such limit")
     # a field over the limit, with the limit made small on purpose
     activities = HEADER + activity(1) + activity(2).replace(",t2\n", f",{'y' * 5000}\n")
     monkeypatch.setattr("mutuality_adapters.files.records.FIELD_SIZE_LIMIT", 1000)

@@ -25,6 +25,8 @@ from mutuality_core.sync import (
     score_source,
 )
 
+pytestmark = pytest.mark.usefixtures("files_engine")
+
 AS_OF = datetime(2026, 6, 1, tzinfo=timezone.utc)
 HEADER = "id,contact_id,occurred_at,channel,direction,outcome,thread_id\n"
 

@@ -17,7 +17,14 @@ key             default  meaning
 ``workers``     auto     processes that read and score a large activities
                          file (auto: 2 from 12 MiB where fork is available;
                          1: always in this process)
+``engine``      auto     who reads and scores: ``columnar`` (numpy +
+                         pyarrow, ``mutuality[fast]``), ``python`` (the row
+                         parser and the core), or auto: columnar from 1 MiB
+                         of activities when installed
 =============== ======== ===================================================
+
+``activities.parquet`` may stand in for ``activities.csv|jsonl`` and ``output`` may
+name a ``.parquet`` file (both need ``mutuality[fast]``).
 """
 
 from __future__ import annotations
@@ -48,12 +55,18 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SETTINGS = ("path", "output", "skip_invalid", "rejects", "workers")
+SETTINGS = ("path", "output", "skip_invalid", "rejects", "workers", "engine")
 #: Settings meant for other adapters that reach every adapter through a shared
 #: ``MUTUALITY_<KEY>`` variable; they are ignored here with a warning, not refused.
 _OTHER_ADAPTERS_SETTINGS = ("max_requests",)
 #: The input file names a folder may hold; no output may take one of them.
-_INPUT_NAMES = ("contacts.csv", "contacts.jsonl", "activities.csv", "activities.jsonl")
+_INPUT_NAMES = (
+    "contacts.csv",
+    "contacts.jsonl",
+    "activities.csv",
+    "activities.jsonl",
+    "activities.parquet",
+)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -79,8 +92,13 @@ def connect(
     skip_invalid: bool = False,
     rejects: str | Path | None = None,
     workers: int | str = "auto",
+    engine: str = "auto",
 ) -> Connection:
-    """Open a folder as a source and a scores file as the writer (library entry point)."""
+    """Open a folder as a source and a scores file as the writer (library entry point).
+
+    ``engine``: who reads and scores (``auto``, ``python`` or ``columnar``); a run's
+    own choice (``mutuality sync --engine``) takes precedence unless it is ``auto``.
+    """
     folder = Path(path).expanduser().resolve()
     if not folder.is_dir():
         raise InvalidInputError(
@@ -91,7 +109,11 @@ def connect(
     rejects_path = Path(rejects).expanduser().resolve() if rejects else folder / "rejects.csv"
     _check_outputs(folder, output_path, rejects_path)
     source = FilesSource(
-        folder, skip_invalid=skip_invalid, rejects_path=rejects_path, workers=workers
+        folder,
+        skip_invalid=skip_invalid,
+        rejects_path=rejects_path,
+        workers=workers,
+        engine=engine,
     )
     # the rejects file is written when a real sync finishes, never by score or --dry-run
     writer = ScoresFileWriter(
@@ -191,6 +213,7 @@ class FilesPlugin:
             skip_invalid=_flag(settings.get("skip_invalid"), "skip_invalid"),
             rejects=settings.get("rejects") or None,
             workers=check_workers(settings.get("workers") or "auto"),
+            engine=str(settings.get("engine") or "auto").strip().lower(),
         )
 
 

@@ -365,10 +365,7 @@ def _activity_chunks(
             first = claim(activity_id, activity)
             if first is not activity:  # the id was seen before: for this contact too?
                 if first.contact_id is contact_id or (activity_id, contact_id) in shared:
-                    raise RowError(
-                        f"duplicate activity id {activity_id!r} for contact {contact_id!r} "
-                        "(an earlier row has the same id and contact_id)"
-                    )
+                    raise duplicate_activity(activity_id, contact_id)
                 shared.add((activity_id, contact_id))
         except ValueError as exc:
             if isinstance(exc, InvalidInputError):  # an unbalanced quote stops even when skipping
@@ -384,6 +381,14 @@ def _activity_chunks(
             append = chunk.append
     if chunk:
         yield chunk
+
+
+def duplicate_activity(activity_id: str, contact_id: str) -> RowError:
+    """The error for a second row with the same (contact_id, id) pair."""
+    return RowError(
+        f"duplicate activity id {activity_id!r} for contact {contact_id!r} "
+        "(an earlier row has the same id and contact_id)"
+    )
 
 
 def _duration(text: str) -> float:

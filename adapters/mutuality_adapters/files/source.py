@@ -16,12 +16,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+import attrs
+
 from mutuality_core.config import ScoringConfig
+from mutuality_core.engines import (
+    AUTO,
+    PYTHON,
+    check_engine_choice,
+    select_engine,
+    usable_engine,
+)
 from mutuality_core.errors import ConfigError, InvalidInputError
 from mutuality_core.model import Contact
 from mutuality_core.ports import Cursor, Page, Rejection
 from mutuality_core.sync import ScoredRead
 
+from .columnar import activity_chunks, score_columnar
 from .parallel import can_fork, parallel_supported, score_in_workers
 from .records import open_records
 from .rows import ACTIVITY_COLUMNS, CONTACT_COLUMNS, RejectLog, parse_activities, parse_contacts
@@ -32,6 +42,11 @@ __all__ = ["AUTO_WORKERS_MIN_BYTES", "REJECTS_COLUMNS", "FilesSource", "check_wo
 log = logging.getLogger(__name__)
 
 REJECTS_COLUMNS = ("file", "line", "error", "record")
+COLUMNAR = "columnar"
+
+#: ``engine="auto"`` reads with the columnar engine from this activities file size on
+#: (about 15,000 rows), when ``mutuality[fast]`` is installed.
+AUTO_COLUMNAR_MIN_BYTES = 2**20
 
 #: ``workers="auto"`` reads in two processes from this activities file size on
 #: (about 180,000 rows): below it, starting workers costs more than it saves.
@@ -63,6 +78,7 @@ class FilesSource:
 
     complete_history = True
     unique_activities = True  # duplicate (contact_id, id) rows are rejected while parsing
+    default_engine = AUTO
 
     def __init__(
         self,
@@ -72,8 +88,11 @@ class FilesSource:
         rejects_path: str | os.PathLike[str] | None = None,
         chunk_size: int = 50_000,
         workers: int | str = "auto",
+        engine: str | None = None,
     ) -> None:
         self.folder = Path(folder)
+        #: "auto", "python" or "columnar": who reads and scores a complete read
+        self.engine = check_engine_choice(engine or self.default_engine)
         #: ``"auto"`` (two processes for a large file where fork is available) or a count.
         self.workers = check_workers(workers)
         self.skip_invalid = skip_invalid
@@ -93,9 +112,8 @@ class FilesSource:
                 f"folder {self.folder} does not exist or is not a folder; pass the folder "
                 "that holds contacts.csv and activities.csv"
             )
-        found = [
-            p for p in (self.folder / f"{stem}.csv", self.folder / f"{stem}.jsonl") if p.exists()
-        ]
+        suffixes = (".csv", ".jsonl", ".parquet") if stem == "activities" else (".csv", ".jsonl")
+        found = [p for p in (self.folder / f"{stem}{x}" for x in suffixes) if p.exists()]
         if not found:
             columns = CONTACT_COLUMNS if stem == "contacts" else ACTIVITY_COLUMNS
             raise InvalidInputError(
@@ -103,9 +121,8 @@ class FilesSource:
                 f"{', '.join(columns)} (a header row alone is fine for activities)"
             )
         if len(found) > 1:
-            raise InvalidInputError(
-                f"{self.folder}: both {stem}.csv and {stem}.jsonl exist; keep only one"
-            )
+            names = " and ".join(p.name for p in found)
+            raise InvalidInputError(f"{self.folder}: both {names} exist; keep only one")
         return found[0]
 
     def fingerprint(self) -> Cursor:
@@ -146,14 +163,25 @@ class FilesSource:
         rejects, contacts, rejected_ids = self._read_contacts(contacts_path)
         reported = len(rejects.rejections)
         yield Page(contacts=list(contacts.values()), rejected=tuple(rejects.rejections))
-        chunks = parse_activities(
-            open_records(activities_path, ACTIVITY_COLUMNS),
-            contacts,
-            rejected_ids,
-            contacts_path.name,
-            rejects,
-            chunk_size=self.chunk_size,
-        )
+        chunks = None
+        if self.engine == COLUMNAR or activities_path.suffix == ".parquet":
+            chunks = activity_chunks(
+                activities_path,
+                contacts,
+                rejected_ids,
+                contacts_path.name,
+                rejects,
+                chunk_size=self.chunk_size,
+            )
+        if chunks is None:
+            chunks = parse_activities(
+                open_records(activities_path, ACTIVITY_COLUMNS),
+                contacts,
+                rejected_ids,
+                contacts_path.name,
+                rejects,
+                chunk_size=self.chunk_size,
+            )
         for chunk in chunks:
             fresh = tuple(rejects.rejections[reported:])
             reported = len(rejects.rejections)
@@ -174,19 +202,61 @@ class FilesSource:
             return 1
         return self.workers
 
+    def use_columnar(self, activities_path: Path, engine: str) -> bool:
+        """Whether the columnar engine reads and scores ``activities_path``.
+
+        ``engine`` is the run's choice; ``auto`` defers to this source's own setting.
+        ``auto`` uses it for a Parquet file or from :data:`AUTO_COLUMNAR_MIN_BYTES`
+        when ``mutuality[fast]`` is installed (and says once that it would help when
+        it is not); ``columnar`` insists (a missing extra is an error that says what to
+        install); ``python`` never uses it. Under ``auto``, a ``workers`` setting above
+        1 keeps the row-by-row read in worker processes.
+        """
+        choice = self.engine if engine == AUTO else engine
+        if choice == PYTHON:
+            return False
+        if choice != AUTO:
+            return select_engine(choice, 0) is not None
+        if self.workers != "auto" and self.workers != 1:
+            return False  # worker processes asked for by name: they read row by row
+        size = activities_path.stat().st_size
+        large = size >= AUTO_COLUMNAR_MIN_BYTES or activities_path.suffix == ".parquet"
+        if not large:
+            return False
+        return usable_engine(COLUMNAR, size // 60) is not None  # ~60 bytes a row
+
     def read_scored(
         self,
         *,
         as_of: datetime,
         config: ScoringConfig,
         progress: Callable[[int], None] | None = None,
+        engine: str = AUTO,
     ) -> ScoredRead | None:
-        """Read and score in worker processes (see ``parallel``); None when one process reads.
+        """Read and score with the columnar engine or in worker processes; None when one
+        process reads row by row (see :meth:`use_columnar` and :meth:`worker_count`).
 
         Same scores, errors and rejects as :meth:`read` followed by the engine's scoring.
         """
         contacts_path = self.locate("contacts")
         activities_path = self.locate("activities")
+        if self.use_columnar(activities_path, engine):
+            cursor = self.fingerprint()
+            rejects, contacts, rejected_ids = self._read_contacts(contacts_path)
+            log.info("reading %s with the columnar engine", activities_path.name)
+            scored = score_columnar(
+                activities_path,
+                contacts,
+                rejected_ids,
+                contacts_path.name,
+                rejects,
+                as_of=as_of,
+                config=config,
+                progress=progress,
+            )
+            if scored is not None:
+                self._keep_rejects(rejects)
+                return attrs.evolve(scored, cursor=cursor)
         workers = self.worker_count(activities_path)
         if workers <= 1:
             return None

@@ -14,6 +14,7 @@ import io
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
@@ -215,8 +216,7 @@ class ScoresFileWriter:
             if not self.path.exists():
                 self._ids = ids
                 return
-            with self.path.open("r", encoding="utf-8-sig", newline="") as f:
-                reader = csv.reader(f)
+            with _open_rows(self.path) as reader:
                 header = next(reader, None) or []
                 if "id" not in header:
                     self._ids = ids
@@ -245,8 +245,7 @@ class ScoresFileWriter:
         try:
             if not self.path.exists():
                 return ids
-            with self.path.open("r", encoding="utf-8-sig", newline="") as f:
-                reader = csv.reader(f)
+            with _open_rows(self.path) as reader:
                 header = next(reader, None) or []
                 if "id" not in header:
                     return ids
@@ -291,8 +290,8 @@ class ScoresFileWriter:
     def _read_header(self) -> list[str] | None:
         """The header row, or None for an empty file."""
         try:
-            with self.path.open("r", encoding="utf-8-sig", errors="replace", newline="") as f:
-                return next(csv.reader(f), None)
+            with _open_rows(self.path, errors="replace") as reader:
+                return next(reader, None)
         except csv.Error:
             return []
         except OSError as exc:
@@ -304,8 +303,7 @@ class ScoresFileWriter:
         rows: dict[str, list[str]] = {}
         try:
             if self.path.exists():
-                with self.path.open("r", encoding="utf-8-sig", newline="") as f:
-                    reader = csv.reader(f)
+                with _open_rows(self.path) as reader:
                     header = next(reader, None)
                     if header is not None and not ("id" in header and "score" in header):
                         raise ConfigError(
@@ -373,7 +371,12 @@ class ScoresFileWriter:
             f.write(_csv_text(rows.values()))
 
         try:
-            replace_file(self.path, body, durable=True)
+            if self.path.suffix == ".parquet":
+                from .parquet import write_scores
+
+                write_scores(self.path, SCORE_COLUMNS, rows.values())
+            else:
+                replace_file(self.path, body, durable=True)
         except OSError as exc:
             raise _os_failure("write", self.path, exc) from None
 
@@ -392,6 +395,18 @@ class ScoresFileWriter:
 
     def close(self) -> None:
         """Nothing to flush: every ``write`` already replaced the file."""
+
+
+@contextmanager
+def _open_rows(path: Path, errors: str = "strict") -> Iterator[Iterator[list[str]]]:
+    """The scores file's rows as text, header first: CSV, or Parquet (``scores.parquet``)."""
+    if path.suffix == ".parquet":
+        from .parquet import read_scores
+
+        yield read_scores(path)
+        return
+    with path.open("r", encoding="utf-8-sig", errors=errors, newline="") as f:
+        yield csv.reader(f)
 
 
 def replace_file(path: Path, body: Callable[[TextIO], None], *, durable: bool) -> None:

@@ -1,0 +1,244 @@
+"""Reading a large activity file batch by batch straight into the codes the tally needs.
+
+Holding a million rows as Arrow text (about 150 bytes a row) and a checked copy of
+them is what made the engine's memory grow with the file. Here each record batch of
+the reader (a few MiB of text) is checked as :func:`~.validate.check_columns` checks
+it, turned into compact columns (contact code, POSIX microseconds, enum codes, a
+thread code, a tags code, the automated flag, the duration and the id: about 40
+bytes a row) and dropped. Repeated ``(contact_id, id)`` pairs are looked for once at
+the end, over every batch, the first row winning, as the row parser does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from mutuality_adapters.files.rows import duplicate_activity
+
+from mutuality_core.model import Contact
+
+from .codes import (
+    CHANNELS,
+    DIRECTIONS,
+    OUTCOMES,
+    Batch,
+    _codes,
+    _contact_time_order,
+    _tie_rows,
+    settle_ties_with,
+    tag_bits,
+)
+from .validate import check_columns
+
+__all__ = ["Compact", "compact_batches"]
+
+
+@dataclass
+class Compact:
+    """Every valid row of a file, compact, and the rejected rows (row, error, values)."""
+
+    batch: Batch
+    rejects: list[tuple[int, str, list[str]]]
+    activities: int
+
+
+@dataclass
+class _Columns:
+    contact: list[np.ndarray] = field(default_factory=list)
+    us: list[np.ndarray] = field(default_factory=list)
+    channel: list[np.ndarray] = field(default_factory=list)
+    direction: list[np.ndarray] = field(default_factory=list)
+    outcome: list[np.ndarray] = field(default_factory=list)
+    automated: list[np.ndarray] = field(default_factory=list)
+    duration: list[np.ndarray] = field(default_factory=list)
+    rows: list[np.ndarray] = field(default_factory=list)
+    ids: list[pa.Array] = field(default_factory=list)
+
+
+class _Interned:
+    """Global codes for the distinct texts of a column, batch after batch.
+
+    Each batch's column is dictionary-encoded where it is read; :meth:`codes` unifies
+    the batches' dictionaries (in C++) at the end, so a text has one code in every
+    batch; nulls (no thread) get -1.
+    """
+
+    def __init__(self) -> None:
+        self.chunks: list[pa.DictionaryArray] = []
+        self.texts: list[str] = []
+
+    def add(self, column: pa.ChunkedArray | pa.Array) -> None:
+        encoded = pc.dictionary_encode(column)
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        self.chunks.append(encoded)
+
+    def codes(self, keep: np.ndarray | None = None) -> np.ndarray:
+        if not self.chunks:
+            return np.zeros(0, np.int64)
+        unified = pa.chunked_array(self.chunks).unify_dictionaries()
+        self.texts = unified.chunk(0).dictionary.to_pylist() if unified.num_chunks else []
+        codes = np.concatenate(
+            [
+                chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+                for chunk in unified.chunks
+            ]
+        )
+        self.chunks = []
+        return codes if keep is None else codes[keep]
+
+
+def compact_batches(
+    batches: Iterable[pa.RecordBatch],
+    *,
+    contacts: Mapping[str, Contact],
+    rejected_contacts: Mapping[str, int] | None = None,
+    contacts_name: str = "contacts",
+) -> Compact:
+    """Check and encode ``batches`` (the activity file, in order) into one sorted Batch."""
+    known = sorted({c.id for c in contacts.values()})
+    known_array = pa.array(known, pa.string())
+    keys = pa.array(list(contacts), pa.string())
+    threads = _Interned()
+    tags = _Interned()
+    columns = _Columns()
+    rejects: list[tuple[int, str, list[str]]] = []
+    start = 0
+    for record_batch in batches:
+        table = pa.Table.from_batches([record_batch])
+        checked = check_columns(
+            table,
+            contacts=contacts,
+            rejected_contacts=rejected_contacts,
+            contacts_name=contacts_name,
+            duplicates=False,
+            contact_keys=keys,
+        )
+        for row, error, _ in checked.rejects:
+            whole = record_batch.slice(row, 1).to_pylist()[0].values()
+            rejects.append((start + row, error, ["" if v is None else str(v) for v in whole]))
+        valid = checked.table
+        columns.rows.append(checked.rows.astype(np.int64) + start)
+        columns.contact.append(
+            pc.index_in(valid.column("contact_id"), value_set=known_array)
+            .to_numpy()
+            .astype(np.int64)
+        )
+        columns.us.append(valid.column("occurred_at").cast(pa.int64()).to_numpy())
+        columns.channel.append(_codes(valid.column("channel"), CHANNELS))
+        columns.direction.append(_codes(valid.column("direction"), DIRECTIONS))
+        columns.outcome.append(_codes(valid.column("outcome"), OUTCOMES))
+        threads.add(valid.column("thread_id"))
+        tags.add(valid.column("tags"))
+        columns.automated.append(valid.column("automated").to_numpy().astype(bool))
+        columns.duration.append(
+            valid.column("duration_seconds").fill_null(np.nan).to_numpy().astype(np.float64)
+        )
+        columns.ids.append(valid.column("id").combine_chunks())
+        start += record_batch.num_rows
+    return _finish(columns, known, threads, tags, rejects)
+
+
+def _joined(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+
+
+def _finish(
+    columns: _Columns,
+    known: list[str],
+    threads: _Interned,
+    tags: _Interned,
+    rejects: list[tuple[int, str, list[str]]],
+) -> Compact:
+    contact = _joined(columns.contact, np.int64)
+    rows = _joined(columns.rows, np.int64)
+    ids = pa.chunked_array(columns.ids, pa.string())
+    keep, repeated = _first_of_each_pair(ids, contact, len(known))
+    for position in repeated.tolist():
+        activity_id = ids[position].as_py()
+        error = str(duplicate_activity(activity_id, known[int(contact[position])]))
+        rejects.append((int(rows[position]), error, []))
+    rejects.sort(key=lambda r: r[0])
+
+    def pick(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
+        joined = _joined(parts, dtype)
+        return joined if keep is None else joined[keep]
+
+    us = pick(columns.us, np.int64)
+    thread = threads.codes(keep)
+    tag_code = tags.codes(keep)
+    channel = pick(columns.channel, np.int8)
+    direction = pick(columns.direction, np.int8)
+    outcome = pick(columns.outcome, np.int8)
+    automated = pick(columns.automated, bool)
+    duration = pick(columns.duration, np.float64)
+    if keep is not None:
+        contact = contact[keep]
+        ids = ids.filter(pa.array(keep))
+    # contacts numbered among those with activities, in contact_id order
+    present = np.unique(contact)
+    contact = np.searchsorted(present, contact)
+    order = _contact_time_order(contact, us)
+    ties = _tie_rows(contact[order], us[order])
+    if ties.size:
+
+        def keys(rows: np.ndarray) -> list[tuple[object, ...]]:
+            picked = rows.tolist()
+            names = ids.take(pa.array(rows)).to_pylist()
+            return [
+                (
+                    names[i],
+                    CHANNELS[channel[r]].value,
+                    DIRECTIONS[direction[r]].value,
+                    OUTCOMES[outcome[r]].value,
+                    "" if thread[r] < 0 else threads.texts[thread[r]],
+                    -1.0 if duration[r] != duration[r] else float(duration[r]),
+                    bool(automated[r]),
+                    tuple(sorted(_tag_set(tags.texts[tag_code[r]]))),
+                )
+                for i, r in enumerate(picked)
+            ]
+
+        order = settle_ties_with(order, ties, keys)
+    bits = np.array([tag_bits(_tag_set(t)) for t in tags.texts] or [0], np.uint8)
+    contact = contact[order]
+    us = us[order]
+    batch = Batch(
+        contact_ids=[known[k] for k in present.tolist()],
+        contact=contact,
+        us=us,
+        ts=us / 1e6,
+        channel=channel[order],
+        direction=direction[order],
+        outcome=outcome[order],
+        thread=thread[order],
+        threads=len(threads.texts),
+        automated=automated[order],
+        tags=bits[tag_code[order]],
+        order=order,
+        activity_count=np.bincount(contact, minlength=present.size).astype(np.int64),
+    )
+    return Compact(batch, rejects, int(us.size))
+
+
+def _tag_set(text: str) -> frozenset[str]:
+    return frozenset(text.split(";")) if text else frozenset()
+
+
+def _first_of_each_pair(
+    ids: pa.ChunkedArray, contact: np.ndarray, contacts: int
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """(rows to keep or None for all, positions repeating an earlier (contact, id) pair)."""
+    if len(ids) < 2 or pc.count_distinct(ids).as_py() == len(ids):
+        return None, np.zeros(0, np.int64)
+    id_codes = pc.dictionary_encode(ids).combine_chunks().indices.to_numpy(zero_copy_only=False)
+    key = id_codes.astype(np.int64) * contacts + contact
+    _, first = np.unique(key, return_index=True)
+    keep = np.zeros(key.size, bool)
+    keep[first] = True
+    return keep, np.flatnonzero(~keep)

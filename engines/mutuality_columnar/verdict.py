@@ -1,0 +1,173 @@
+"""The core's verdict (``mutuality_core.scoring.verdict.judge``) for every contact at once.
+
+Only the published numbers the sync diffs and writes are computed here (score, lean,
+strength, confidence, band); components and reasons of a contact come from the
+core's own ``judge`` and ``build_reasons`` when its score object is built (see
+:mod:`.results`).
+
+The balance probability is ``mutuality_core.scoring.balance`` on arrays: the same
+floating-point operations in the same order (numpy's ``+ - * /`` are IEEE operations
+like Python's), ``math`` functions for the transcendental ones (``np.log`` and
+``np.exp`` may differ from them in the last bit), and the continued fraction run for
+every contact at once until each one's own stopping test holds, exactly where the
+scalar loop would stop. ``int(x)`` is ``np.trunc``. The differential tests check the
+result against the core, field by field.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mutuality_core.config import ScoringConfig
+from mutuality_core.model import Band
+from mutuality_core.scoring.balance import _TINY, EPSILON, MAX_STEPS
+
+from .tally import Tallies
+
+__all__ = ["BANDS", "Verdicts", "balanced_probability", "verdicts"]
+
+BANDS = tuple(Band)
+_INSUFFICIENT, _DORMANT, _MUTUAL, _YOU_MORE, _THEY_MORE = (
+    BANDS.index(b)
+    for b in (
+        Band.INSUFFICIENT_DATA,
+        Band.DORMANT,
+        Band.MUTUAL,
+        Band.YOU_INVEST_MORE,
+        Band.THEY_INVEST_MORE,
+    )
+)
+_DAY = 86400.0
+
+
+@dataclass
+class Verdicts:
+    score: np.ndarray
+    lean: np.ndarray
+    strength: np.ndarray
+    confidence: np.ndarray
+    band: np.ndarray  # int8 index into BANDS
+    balanced: np.ndarray  # P(balanced), unrounded
+
+
+def _map(function: object, values: np.ndarray) -> np.ndarray:
+    """A ``math`` function element by element (bit for bit the scalar core's)."""
+    return np.fromiter(map(function, values.tolist()), np.float64, count=values.size)  # type: ignore[call-overload]
+
+
+def _clamp(v: np.ndarray) -> np.ndarray:
+    """``if -_TINY < v < _TINY: v = _TINY``."""
+    return np.where((v > -_TINY) & (v < _TINY), _TINY, v)
+
+
+def _continued_fraction(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``balance._continued_fraction`` (modified Lentz) for arrays; each element stops at
+    the step where the scalar loop would break."""
+    qab = a + b
+    qap = a + 1.0
+    qam = a - 1.0
+    c = np.ones(a.shape)
+    d = _clamp(1.0 - qab * x / qap)
+    d = 1.0 / d
+    h = d.copy()
+    active = np.arange(a.size)
+    for m in range(1, MAX_STEPS + 1):
+        if active.size == 0:
+            break
+        aa, bb, xx = a[active], b[active], x[active]
+        qab_, qap_, qam_ = qab[active], qap[active], qam[active]
+        cc, dd, hh = c[active], d[active], h[active]
+        m2 = 2.0 * m
+        step = m * (bb - m) * xx / ((qam_ + m2) * (aa + m2))
+        dd = _clamp(1.0 + step * dd)
+        cc = _clamp(1.0 + step / cc)
+        dd = 1.0 / dd
+        hh = hh * (dd * cc)
+        step = -(aa + m) * (qab_ + m) * xx / ((aa + m2) * (qap_ + m2))
+        dd = _clamp(1.0 + step * dd)
+        cc = _clamp(1.0 + step / cc)
+        dd = 1.0 / dd
+        delta = dd * cc
+        hh = hh * delta
+        c[active], d[active], h[active] = cc, dd, hh
+        active = active[~(np.abs(delta - 1.0) < EPSILON)]
+    return h
+
+
+def _below(
+    a: np.ndarray,
+    b: np.ndarray,
+    x: float,
+    log_beta: np.ndarray,
+    log_x: float,
+    log_1mx: float,
+) -> np.ndarray:
+    """``balance._below`` for arrays (``x`` the same for every element)."""
+    front = _map(math.exp, log_beta + a * log_x + b * log_1mx)
+    lower = x < (a + 1.0) / (a + b + 2.0)
+    result = np.empty(a.shape)
+    if lower.any():
+        i = np.flatnonzero(lower)
+        xs = np.full(i.size, x)
+        result[i] = front[i] * _continued_fraction(a[i], b[i], xs) / a[i]
+    if not lower.all():
+        i = np.flatnonzero(~lower)
+        xs = np.full(i.size, 1.0 - x)
+        result[i] = 1.0 - front[i] * _continued_fraction(b[i], a[i], xs) / b[i]
+    return result
+
+
+def balanced_probability(a: np.ndarray, b: np.ndarray, low: float) -> np.ndarray:
+    """``balance.balanced_probability`` for arrays of posterior parameters."""
+    log_beta = _map(math.lgamma, a + b) - (_map(math.lgamma, a) + _map(math.lgamma, b))
+    log_low = math.log(low)
+    log_high = math.log1p(-low)
+    below = _below(a, b, low, log_beta, log_low, log_high)
+    above = _below(b, a, low, log_beta, log_low, log_high)
+    inside = 1.0 - (below + above)
+    return np.clip(inside, 0.0, 1.0)
+
+
+def _signed_round_3(value: np.ndarray) -> np.ndarray:
+    """``verdict.signed_round(value, 3)``: half away from zero, never to zero."""
+    up = np.trunc(value * 1000.0 + 0.5)
+    down = np.trunc(-value * 1000.0 + 0.5)
+    return np.where(
+        value >= 0.0,
+        np.where((up != 0) | (value == 0.0), up, 1.0) / 1000.0,
+        -np.where(down != 0, down, 1.0) / 1000.0,
+    )
+
+
+def verdicts(t: Tallies, as_ts: float, config: ScoringConfig) -> Verdicts:
+    """The published numbers and band of every contact in ``t``."""
+    e, i, r, c, led = t.effort, t.initiation, t.responsiveness, t.commitment, t.ledger
+    you = e[:, 0] + i[:, 0] + r[:, 0] + c[:, 0] + led[:, 0]
+    them = e[:, 1] + i[:, 1] + r[:, 1] + c[:, 1] + led[:, 1]
+    unit = config.credits_per_observation
+    a = 1.0 + them / unit  # balance.posterior(them, you, unit)
+    b = 1.0 + you / unit
+    balanced = balanced_probability(a, b, 1.0 / (1.0 + config.balance_ratio))
+    score = np.trunc(balanced * 10000.0 + 0.5) / 100.0
+    shrink = 1.0 / (you + them + 2.0 * unit)
+    lean = _signed_round_3((them - you) * shrink)
+    n = t.weight
+    raw_strength = 100.0 * (1.0 - _map(math.exp, -t.engagement / config.strength_scale))
+    strength = np.trunc(raw_strength * 100.0 + 0.5) / 100.0
+    confidence = np.trunc(n / (n + config.confidence_evidence) * 1000.0 + 0.5) / 1000.0
+
+    with np.errstate(invalid="ignore"):
+        days_since_last = (as_ts - t.last_us / 1e6) / _DAY
+    has_last = t.last_us != np.iinfo(np.int64).min
+    # the core's if/elif chain, applied from its last branch to its first
+    band = np.full(score.shape, _INSUFFICIENT, np.int8)
+    one_sided = (balanced <= config.one_sided_max_probability) & (lean != 0.0)
+    band[one_sided & (lean < 0.0)] = _YOU_MORE
+    band[one_sided & (lean > 0.0)] = _THEY_MORE
+    band[(balanced >= config.mutual_min_probability) & (t.two_way > 0)] = _MUTUAL
+    band[~has_last | (days_since_last > config.dormant_after_days)] = _DORMANT
+    band[t.evidence == 0] = _INSUFFICIENT
+    return Verdicts(score, lean, strength, confidence, band, balanced)
