@@ -1,13 +1,14 @@
-"""One Spark partition in, its scores (and rejects) out: plain pyarrow and the core, no Spark.
+"""One Spark partition in, its scores (and rejects) out: plain pyarrow and the engines, no Spark.
 
 Spark hash-partitions the rows on ``contact_id`` and hands every partition to
 :func:`score_partition` as one Arrow table, so a contact's whole history is in one
-call and the partition is scored the way the files adapter scores a folder: its own
-row parser and validation (:func:`~mutuality_adapters.files.rows.parse_activities`,
-the same messages), then the core's :func:`~mutuality_core.sync.score_histories`,
-then the files writer's :func:`~mutuality_adapters.files.writer.score_row` for the
-published values. Nothing here knows a formula; :func:`_scores` is the one place
-that picks the scoring engine (the columnar engine when installed, else the core).
+call and the partition is scored the way the files adapter scores a folder: the
+columnar engine's check and scoring when it is installed, else the files adapter's
+row parser (:func:`~mutuality_adapters.files.rows.parse_activities`) and the core's
+:func:`~mutuality_core.sync.score_histories`; the same messages and scores either
+way. The files writer's :func:`~mutuality_adapters.files.writer.score_row` gives the
+published values. Nothing here knows a formula; :func:`_scores` is the one place that
+picks the engine.
 
 The input table holds three kinds of rows (column ``kind``), so one shuffle brings
 together what belongs to a contact: activity rows (``a``), optional contact rows
