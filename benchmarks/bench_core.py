@@ -315,7 +315,7 @@ def _run_baseline(source: str, argv: list[str]) -> tuple[str, float]:
     found = re.search(r"in [0-9.]+ s wall, ([0-9.]+) s CPU", child.stdout)
     if not found:
         raise SystemExit("--baseline: the child printed no timing line")
-    return version[0], float(found.group(1))
+    return version, float(found.group(1))
 
 
 if __name__ == "__main__":
