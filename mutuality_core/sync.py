@@ -26,7 +26,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -61,6 +61,8 @@ from mutuality_core.scoring import (
 )
 
 __all__ = [
+    "DiffedRead",
+    "DiffingSource",
     "PendingScore",
     "RunReport",
     "ScoredRead",
@@ -73,6 +75,7 @@ __all__ = [
     "score_connection",
     "score_histories",
     "score_source",
+    "write_decision",
 ]
 
 log = logging.getLogger(__name__)
@@ -262,6 +265,34 @@ def is_material_change(
     return abs(round(new.score) - round(old.score)) >= min_score_change
 
 
+def write_decision(
+    contact_id: str,
+    score: MutualityScore | PendingScore,
+    old: WrittenScore | None,
+    threshold: float,
+    *,
+    failed: Container[str] = (),
+    drift: Mapping[str, str] | None = None,
+) -> tuple[str, str | None] | None:
+    """Whether a contact is written, and why: the one rule every sync path applies.
+
+    ``("retried", None)`` when its last write failed (``failed``), ``("repaired",
+    reason)`` when its written value drifted (``drift``: missing, edited) or came from
+    another algorithm (``outdated``), ``("changed", None)`` for a material change
+    (:func:`is_material_change`), None to leave it as it is.
+    """
+    if contact_id in failed:
+        return "retried", None
+    reason = drift.get(contact_id) if drift else None
+    if reason is None and old is not None and is_outdated(old, score.algorithm):
+        reason = "outdated"
+    if reason is not None:
+        return "repaired", reason
+    if is_material_change(score, old, threshold):
+        return "changed", None
+    return None
+
+
 # -- scoring ------------------------------------------------------------------------------
 
 
@@ -357,6 +388,47 @@ class ScoringSource(Protocol):
         """
 
 
+@attrs.frozen
+class DiffedRead:
+    """A complete read that the source scored *and* diffed against the written values.
+
+    For sources that score where the data lives (a Spark cluster): only the contacts
+    whose score changed materially come back to this process (``changed``, lazily);
+    the others are only counted. ``band_counts`` covers every contact scored;
+    ``removed`` lists contacts with a written value that the read no longer has.
+    """
+
+    contacts_read: int
+    activities_read: int
+    changed: Iterable[tuple[Contact, MutualityScore]]
+    unchanged: int
+    band_counts: Mapping[str, int]
+    removed: Sequence[str] = ()
+    rejections: tuple[Rejection, ...] = ()
+
+
+@runtime_checkable
+class DiffingSource(Protocol):
+    """A complete-history source that scores and diffs in one go (see :class:`DiffedRead`).
+
+    :func:`run_sync` hands it the written values it would diff against itself, the
+    contacts to write whatever their score (``forced``), and the rule to apply:
+    :func:`write_decision` with ``min_score_change``. The write loop, its batches,
+    resume and quota handling stay the engine's.
+    """
+
+    def read_diffed(
+        self,
+        *,
+        as_of: datetime,
+        config: ScoringConfig,
+        written: Mapping[str, WrittenScore],
+        forced: Collection[str],
+        min_score_change: float,
+        progress: Callable[[int], None] | None = None,
+    ) -> DiffedRead: ...
+
+
 # -- reading ------------------------------------------------------------------------------
 
 
@@ -411,19 +483,19 @@ class _Tally:
         threshold: float,
     ) -> str | None:
         """``"retried"``, ``"repaired"``, ``"changed"``, or None to leave the contact as it is."""
-        if contact_id in self.previous_failures:
+        decision = write_decision(
+            contact_id, score, old, threshold, failed=self.previous_failures, drift=self.drift
+        )
+        if decision is None:
+            return None
+        kind, reason = decision
+        if kind == "retried":
             self.retried += 1
-            return "retried"
-        reason = self.drift.get(contact_id)
-        if reason is None and old is not None and is_outdated(old, score.algorithm):
-            reason = "outdated"
-        if reason is not None:
-            self.repairs.append((contact_id, reason))
-            return "repaired"
-        if is_material_change(score, old, threshold):
+        elif kind == "repaired":
+            self.repairs.append((contact_id, reason or ""))
+        else:
             self.changed += 1
-            return "changed"
-        return None
+        return kind
 
 
 @attrs.define
@@ -978,6 +1050,9 @@ def _sync(
     # Read before the source: pages are compared with it as they arrive.
     recorded = tally.expected = state.written(target)
     tally.previous_failures = state.failed(target)
+    if source.complete_history and isinstance(source, DiffingSource):
+        _sync_diffed(connection, source, state, recorded, as_of, options, tally, progress)
+        return
     histories: Iterable[tuple[Contact, list[Activity]]]
     total: int | None = None
     snapshot_cursor: Cursor | None = None
@@ -1000,12 +1075,7 @@ def _sync(
         counts = getattr(state, "cached_counts", None)
         total = counts(target)["contacts"] if counts is not None else None
         histories = state.iter_histories(target)
-    if getattr(connection.writer, "needs_full_rewrite", False):  # also checks the output
-        if recorded:
-            log.info("%s: the output holds no scores; writing every contact again", target)
-            tally.drift.update(dict.fromkeys(recorded, "missing"))
-    elif recorded:
-        _compare_local_output(connection.writer, recorded, tally, target)
+    _check_output(connection, recorded, tally)
     _score_and_write(
         histories,
         recorded,
@@ -1019,24 +1089,100 @@ def _sync(
         grouped=grouped,
         scored=scored,
     )
+    _finish_writer(connection, options)
+    if source.complete_history and not options.dry_run and tally.seen is not None:
+        # the read saw every contact: written values of the others are of removed contacts
+        removed = [cid for cid in recorded if cid not in tally.seen]
+        if removed:
+            tally.gone.extend(removed)
+    _forget_gone(state, target, options, tally)
+    if snapshot_cursor is not None and not options.dry_run:
+        state.apply_page(target, Page(cursor=snapshot_cursor))  # remembers what was read
+
+
+def _check_output(
+    connection: Connection, recorded: Mapping[str, WrittenScore], tally: _Tally
+) -> None:
+    """Contacts whose written value the writer's own output lost or changed: rewrite them."""
+    if getattr(connection.writer, "needs_full_rewrite", False):  # also checks the output
+        if recorded:
+            log.info(
+                "%s: the output holds no scores; writing every contact again", connection.target
+            )
+            tally.drift.update(dict.fromkeys(recorded, "missing"))
+    elif recorded:
+        _compare_local_output(connection.writer, recorded, tally, connection.target)
+
+
+def _finish_writer(connection: Connection, options: SyncOptions) -> None:
     finish = getattr(connection.writer, "finish", None)
     if finish is not None and not options.dry_run:
         # A writer may hold back an error from its last batch (results already
         # returned) and raise it here, inside the run's bookkeeping: a quota stop
         # then reads "stopped: quota" in the run history instead of vanishing.
         finish()
-    if source.complete_history and not options.dry_run and tally.seen is not None:
-        # the read saw every contact: written values of the others are of removed contacts
-        removed = [cid for cid in recorded if cid not in tally.seen]
-        if removed:
-            tally.gone.extend(removed)
+
+
+def _sync_diffed(
+    connection: Connection,
+    source: DiffingSource,
+    state: StateStore,
+    recorded: Mapping[str, WrittenScore],
+    as_of: datetime,
+    options: SyncOptions,
+    tally: _Tally,
+    progress: ProgressCallback,
+) -> None:
+    """A sync whose source scores and diffs (DiffingSource): only changes reach the writer.
+
+    The source decides with :func:`write_decision`, given the written values and the
+    contacts that must be written whatever their score (failed last time, or their
+    output drifted). The contacts it returns go through the same write loop as any
+    sync (batches, each recorded before the next, quota stops, retries and repairs
+    counted), decided again here, so a source cannot make the engine write what did
+    not change.
+    """
+    _check_output(connection, recorded, tally)
+    result = source.read_diffed(
+        as_of=as_of,
+        config=options.scoring,
+        written=recorded,
+        forced=frozenset(tally.previous_failures) | frozenset(tally.drift),
+        min_score_change=options.min_score_change,
+        progress=lambda done: progress("read", done, None),
+    )
+    tally.contacts_read += result.contacts_read
+    tally.activities_read += result.activities_read
+    tally.rejections.extend(result.rejections)
+    progress("read", tally.activities_read, None)
+    _score_and_write(
+        result.changed,
+        recorded,
+        connection=connection,
+        state=state,
+        as_of=as_of,
+        options=options,
+        tally=tally,
+        progress=progress,
+        total=None,
+        scored=True,
+    )
+    tally.seen = None  # the source saw every contact; it named the removed ones itself
+    tally.contacts_scored += result.unchanged
+    tally.unchanged += result.unchanged
+    tally.band_counts = Counter(result.band_counts)
+    _finish_writer(connection, options)
+    if not options.dry_run:
+        tally.gone.extend(result.removed)
+    _forget_gone(state, connection.target, options, tally)
+
+
+def _forget_gone(state: StateStore, target: str, options: SyncOptions, tally: _Tally) -> None:
     if tally.gone and not options.dry_run:
         # after the write loop, which may still be reading the state's cache
         log.info("%s: forgetting %d contact(s) no longer in the source", target, len(tally.gone))
         state.apply_page(target, Page(deleted_contact_ids=tally.gone))
         tally.forgotten.extend(tally.gone)
-    if snapshot_cursor is not None and not options.dry_run:
-        state.apply_page(target, Page(cursor=snapshot_cursor))  # remembers what was read
 
 
 # -- reading without writing: score, explain ------------------------------------------------

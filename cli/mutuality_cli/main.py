@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 import click
 
-from mutuality_cli import discovery, exit_codes
+from mutuality_cli import discovery, exit_codes, spark_engine
 from mutuality_cli.groups import MutualityGroup, PluginCommandGroup
 from mutuality_cli.options import (
     adapter_options,
@@ -47,6 +47,7 @@ from mutuality_cli.runtime import (
     open_state,
     opened,
 )
+from mutuality_cli.spark_engine import engine_options
 from mutuality_cli.stopping import GracefulStop
 from mutuality_core.errors import ConfigError, MutualityError
 from mutuality_core.ports import StateStore
@@ -134,9 +135,11 @@ def adapters(as_json: bool) -> None:
 @format_option
 @engine_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar on stderr.")
+@engine_options
 @common_options
 def score(
     flags: dict[str, Any],
+    spark: dict[str, Any],
     adapter_option: tuple[str, ...],
     as_of: datetime | None,
     fmt: str,
@@ -158,6 +161,17 @@ def score(
     )
     scoring = config.scoring_config()
     moment = as_of or now_utc()
+    if engine == "spark":
+        spark_engine.score(
+            spark,
+            output=flags["output"],
+            rejects=flags["rejects"],
+            skip_invalid=bool(flags["skip_invalid"]),
+            as_of=moment,
+            scoring=scoring,
+            quiet=quiet,
+        )
+        return
     from mutuality_core import sync as sync_engine
 
     rejections: list[Any] = []
@@ -286,9 +300,11 @@ def explain(
 )
 @engine_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+@engine_options
 @common_options
 def sync(
     flags: dict[str, Any],
+    spark: dict[str, Any],
     adapter_option: tuple[str, ...],
     as_of: datetime | None,
     dry_run: bool,
@@ -320,7 +336,7 @@ def sync(
         "full": full,
         "dry_run": dry_run,
         "scoring": config.scoring_config(),
-        "engine": engine,
+        "engine": "auto" if engine == "spark" else engine,  # Spark scores in its source
     }
     if config.batch_size is not None:
         option_values["batch_size"] = config.batch_size
@@ -333,6 +349,10 @@ def sync(
 
     with opened(config) as (connection, state_store):
         assert state_store is not None  # sync always opens (and creates) the state file
+        if engine == "spark":
+            connection = spark_engine.spark_connection(
+                connection, spark, skip_invalid=bool(flags["skip_invalid"]), adapter=config.adapter
+            )
         previous = latest_run(state_store, connection.target) if report_path else None
         try:
             with progress_display(quiet) as progress, GracefulStop() as stop:

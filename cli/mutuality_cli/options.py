@@ -161,10 +161,11 @@ def format_option(function: F) -> F:
 def engine_option(function: F) -> F:
     return click.option(
         "--engine",
-        type=click.Choice(["auto", "python", "columnar"]),
+        type=click.Choice(["auto", "python", "columnar", "spark"]),
         default="auto",
         show_default=True,
         help="Where complete reads (files) are scored: the pure-Python reference, the "
         "columnar engine (pip install 'mutuality[fast]'), or auto: columnar for large "
-        "inputs when installed. Scores are the same either way.",
+        "inputs when installed; or spark: --input scored on Apache Spark (pip install "
+        "'mutuality[spark]'). Scores are the same either way.",
     )(function)

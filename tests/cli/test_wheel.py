@@ -19,6 +19,7 @@ OUR_PACKAGES = {
     "mutuality_adapters",
     "mutuality_cli",
     "mutuality_testkit",
+    "mutuality_spark",
     "mutuality_report",
     "mutuality_columnar",
 }

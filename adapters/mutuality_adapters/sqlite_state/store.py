@@ -803,6 +803,29 @@ class _WrittenView(Mapping[str, WrittenScore]):
         except sqlite3.Error as exc:
             raise self._explain(exc, "read") from exc
 
+    def decision_pages(
+        self, size: int = 100_000
+    ) -> Iterator[list[tuple[str, float, str, str | None]]]:
+        """(contact id, score, band, algorithm) of every written value, a page at a time.
+
+        All that deciding a write needs (see ``write_decision``), without building a
+        WrittenScore per row: what a whole-table diff elsewhere (Spark) reads.
+        """
+        try:
+            after = ""
+            while True:
+                rows = self._db.execute(
+                    "SELECT contact_id, score, band, algorithm FROM written WHERE target = ? "
+                    "AND contact_id > ? ORDER BY contact_id LIMIT ?",
+                    (self._target, after, size),
+                ).fetchall()
+                if not rows:
+                    return
+                yield rows
+                after = rows[-1][0]
+        except sqlite3.Error as exc:
+            raise self._explain(exc, "read") from exc
+
     def _ids(self) -> Iterator[str]:
         after = ""
         while True:
