@@ -54,12 +54,10 @@ __all__ = ["Tallies", "exact_exp", "tally_batch", "tally_in_parts"]
 PART_ROWS = 200_000
 
 
-_LN2 = math.log(2.0)
-_DAY = 86400.0
 YOU, THEM, BOTH = 0, 1, 2
 
 #: The effort of each channel, from the reference's own table.
-from mutuality_core.scoring.tally import CHANNEL_EFFORT  # noqa: E402
+from mutuality_core.scoring.tally import CHANNEL_EFFORT, rates  # noqa: E402
 
 _MEETING_EFFORT = CHANNEL_EFFORT["meeting"]
 _CALL_EFFORT = CHANNEL_EFFORT["call"]
@@ -158,10 +156,7 @@ def tally_batch(
     (:func:`exact_exp`); the tests also run ``np.exp`` to bound its difference.
     """
     n = batch.contacts
-    decay = _LN2 / (config.half_life_days * _DAY)
-    latency_decay = _LN2 / (config.latency_half_life_hours * 3600.0)
-    gap = config.quiet_gap_days * _DAY
-    window = config.reply_window_days * _DAY
+    decay, latency_decay, gap, window = rates(config)
     ew = config.effort_weight
     iw = config.initiation_weight
     rw = config.responsiveness_weight

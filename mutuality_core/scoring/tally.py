@@ -14,13 +14,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 import attrs
 
 from mutuality_core.config import ScoringConfig
 from mutuality_core.model import Activity, Channel, Direction, Outcome
 
-__all__ = ["Tally", "tally"]
+__all__ = ["Rates", "Tally", "rates", "tally"]
 
 YOU, THEM, BOTH = 0, 1, 2
 
@@ -100,6 +101,28 @@ class Tally:
     last_weight: float  # recency weight of the latest evidence (the largest weight)
 
 
+class Rates(NamedTuple):
+    """The configuration's times as the tally uses them: per-second rates and seconds.
+
+    One place for these formulas, shared with the columnar engine's tally, so the two
+    cannot drift apart.
+    """
+
+    decay: float  # recency: a weight halves every half_life_days
+    latency_decay: float  # a reply's credit halves every latency_half_life_hours of delay
+    gap: float  # quiet_gap_days in seconds
+    window: float  # reply_window_days in seconds
+
+
+def rates(config: ScoringConfig) -> Rates:
+    return Rates(
+        _LN2 / (config.half_life_days * _DAY),
+        _LN2 / (config.latency_half_life_hours * 3600.0),
+        config.quiet_gap_days * _DAY,
+        config.reply_window_days * _DAY,
+    )
+
+
 def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -> Tally:
     """Add up ``activities`` (sorted by occurred_at) as of POSIX time ``as_ts``.
 
@@ -107,10 +130,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
     when the tally meets two at the same instant it sets ``ties`` so that a caller who
     sorted by time only can sort fully and tally again.
     """
-    decay = _LN2 / (config.half_life_days * _DAY)
-    latency_decay = _LN2 / (config.latency_half_life_hours * 3600.0)
-    gap = config.quiet_gap_days * _DAY
-    window = config.reply_window_days * _DAY
+    decay, latency_decay, gap, window = rates(config)
     ew = config.effort_weight
     iw = config.initiation_weight
     rw = config.responsiveness_weight
