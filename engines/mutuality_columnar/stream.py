@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from mutuality_adapters.files.rows import duplicate_activity
+from mutuality_adapters.files.rows import duplicate_activity, text_values
 
 from mutuality_core.model import Contact
 
@@ -121,7 +121,7 @@ def compact_batches(
         )
         for row, error, _ in checked.rejects:
             whole = record_batch.slice(row, 1).to_pylist()[0].values()
-            rejects.append((start + row, error, ["" if v is None else str(v) for v in whole]))
+            rejects.append((start + row, error, text_values(whole)))
         valid = checked.table
         columns.rows.append(checked.rows.astype(np.int64) + start)
         columns.contact.append(

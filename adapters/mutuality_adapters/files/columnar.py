@@ -27,7 +27,7 @@ from mutuality_core.scoring import score_contact
 from mutuality_core.sync import ScoredRead
 
 from .records import check_columns, open_records
-from .rows import ACTIVITY_COLUMNS, ACTIVITY_REQUIRED, RejectLog
+from .rows import ACTIVITY_COLUMNS, ACTIVITY_REQUIRED, RejectLog, text_values
 
 __all__ = ["activity_chunks", "read_activity_table", "score_columnar"]
 
@@ -152,7 +152,7 @@ def _checked(
     where = _Rejected(activities_path)
     for row, error, _ in checked.rejects:
         # the whole row as the file has it (all columns, in the file's order)
-        values = ["" if v is None else str(v) for v in table.slice(row, 1).to_pylist()[0].values()]
+        values = text_values(table.slice(row, 1).to_pylist()[0].values())
         rejects.reject(where, line_of(row), error, values, None)  # type: ignore[arg-type]
     return checked
 
@@ -237,7 +237,7 @@ def _rows_at(batches: Iterator[Any], wanted: list[int]) -> dict[int, list[str]]:
         for row in wanted:
             if start <= row < start + batch.num_rows:
                 values = batch.slice(row - start, 1).to_pylist()[0].values()
-                found[row] = ["" if v is None else str(v) for v in values]
+                found[row] = text_values(values)
         start += batch.num_rows
     return found
 

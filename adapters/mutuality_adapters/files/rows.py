@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
@@ -43,7 +43,14 @@ __all__ = [
     "parse_activities",
     "parse_contacts",
     "parse_timestamp",
+    "text_values",
 ]
+
+
+def text_values(values: Iterable[Any]) -> list[str]:
+    """A row's values as the file's text: empty for a missing value (rejects.csv, Parquet)."""
+    return ["" if v is None else str(v) for v in values]
+
 
 CONTACT_COLUMNS = ("id", "email", "first_name", "last_name", "company")
 ACTIVITY_REQUIRED = ("id", "contact_id", "occurred_at", "channel", "direction")
