@@ -24,17 +24,28 @@ __all__ = [
     "COMMAND_SETTINGS_KEY",
     "AdapterPlugin",
     "Connection",
+    "ContactCache",
+    "CountingStateStore",
     "Cursor",
+    "DecisionPages",
+    "DeduplicatingSource",
     "FailedWrite",
+    "FinishingWriter",
     "Page",
     "ProgressCallback",
     "Rejection",
+    "RewritableWriter",
     "ScoreUpdate",
     "ScoreWriter",
     "Source",
     "StateStore",
+    "StateStoreAdmin",
+    "StateStorePlugin",
+    "StoredIdsWriter",
     "StoredScore",
+    "StoredScoresWriter",
     "WriteResult",
+    "WrittenHistory",
     "WrittenScore",
 ]
 
@@ -337,3 +348,142 @@ class AdapterPlugin(Protocol):
     summary: str
 
     def connect(self, settings: Mapping[str, Any], *, environ: Mapping[str, str]) -> Connection: ...
+
+
+# --- Optional capabilities -------------------------------------------------------------
+#
+# An adapter or a state store offers these only when it can. Each is a small Protocol so
+# the engine asks ``isinstance(writer, FinishingWriter)`` instead of probing attribute
+# names, and a type checker holds an implementation to the signature it promises.
+
+
+@runtime_checkable
+class DeduplicatingSource(Protocol):
+    """A source that never yields the same ``(contact_id, id)`` activity twice in one read.
+
+    When ``unique_activities`` is True the engine skips its de-duplication pass (about a
+    tenth of a million-activity sync).
+    """
+
+    unique_activities: bool
+
+
+@runtime_checkable
+class StoredIdsWriter(Protocol):
+    """A writer whose target can lose single records behind our back (rows deleted by hand).
+
+    The engine rewrites the ids missing from ``stored_ids()`` (``repaired``, reason
+    ``missing``).
+    """
+
+    def stored_ids(self) -> frozenset[str]: ...
+
+
+@runtime_checkable
+class StoredScoresWriter(Protocol):
+    """A writer that can read back every contact's score fields as the target holds them.
+
+    The engine reads them once per sync (instead of :class:`StoredIdsWriter`) and also
+    rewrites rows whose values were edited; ``mutuality verify`` and reconciliation compare
+    them with the state's record.
+    """
+
+    def stored_scores(self) -> Iterable[StoredScore]: ...
+
+
+@runtime_checkable
+class FinishingWriter(Protocol):
+    """A writer with work to do after the last batch of a sync (not a dry run), before close.
+
+    ``finish`` may raise an error held back from the last ``write`` (a quota stop after
+    some records were written); the engine records it in the run like any other.
+    """
+
+    def finish(self) -> None: ...
+
+
+@runtime_checkable
+class RewritableWriter(Protocol):
+    """A writer whose whole target can vanish behind our back (a deleted scores file).
+
+    When ``needs_full_rewrite`` is True the engine ignores its record of written values and
+    writes every score.
+    """
+
+    needs_full_rewrite: bool
+
+
+@runtime_checkable
+class CountingStateStore(Protocol):
+    """A state store that can count what it caches for a target without reading it all.
+
+    Keys: ``contacts``, ``activities``, ``written``, ``failed``.
+    """
+
+    def cached_counts(self, target: str) -> Mapping[str, int]: ...
+
+
+@runtime_checkable
+class ContactCache(Protocol):
+    """A state store that can list the contacts it caches for a target (the report reads it)."""
+
+    def cached_contacts(self, target: str) -> list[Contact]: ...
+
+
+@runtime_checkable
+class WrittenHistory(Protocol):
+    """A state store that keeps every value it wrote over time (the report draws trends)."""
+
+    def written_history(self, target: str) -> list[Mapping[str, Any]]: ...
+
+
+@runtime_checkable
+class DecisionPages(Protocol):
+    """A written-values mapping that pages out what deciding a write needs, in bulk.
+
+    Each row is ``(contact id, score, band, algorithm)``; a whole-table diff elsewhere
+    (Spark) reads these instead of building a :class:`WrittenScore` per contact.
+    """
+
+    def decision_pages(
+        self, size: int = ...
+    ) -> Iterator[list[tuple[str, float, str, str | None]]]: ...
+
+
+@runtime_checkable
+class StateStoreAdmin(Protocol):
+    """What ``mutuality state`` needs beyond a run: list, inspect, unlock and reset targets."""
+
+    def targets(self) -> list[str]: ...
+
+    def cached_counts(self, target: str) -> Mapping[str, int]: ...
+
+    def lock_holder(self, target: str) -> Mapping[str, Any] | None:
+        """Who holds ``target``'s run lock (owner, host, pid, since), or None."""
+        ...
+
+    def break_lock(self, target: str) -> bool:
+        """Release ``target``'s lock whoever holds it; True if there was one."""
+        ...
+
+    def reset(self, target: str) -> None:
+        """Forget everything stored for ``target``: the next sync reads and writes it all."""
+        ...
+
+
+@runtime_checkable
+class StateStorePlugin(Protocol):
+    """What the ``mutuality.state_stores`` entry point of a state store must load to.
+
+    ``location`` is what the user passed as ``--state`` (a file path for SQLite, a URL
+    for a server-backed store). ``create=False`` must raise :class:`~mutuality_core.errors.
+    ConfigError` when there is nothing at ``location`` yet (read-only commands).
+    ``lock_expires_after`` is in seconds: ``None`` means the store's default, ``0`` never.
+    """
+
+    name: str
+    summary: str
+
+    def open(
+        self, location: str, *, create: bool = True, lock_expires_after: float | None = None
+    ) -> StateStore: ...
