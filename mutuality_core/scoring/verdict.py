@@ -19,11 +19,12 @@ published lean is the sign of the imbalance.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from mutuality_core.config import ScoringConfig
 from mutuality_core.model import Band, Component, _trusted_component
 from mutuality_core.scoring.balance import balanced_probability, posterior
-from mutuality_core.scoring.tally import Tally
+from mutuality_core.scoring.tally import Tally, tally
 
 __all__ = ["SIGNALS", "Verdict", "judge"]
 
@@ -161,25 +162,32 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
     messages = t.messages
     reach_outs = t.reach_outs
     held = t.held
+    together = starters.count(2)
     evidence = (
-        len(starters) - starters.count(2),
+        len(starters) - together,
         reach_outs[0] + reach_outs[1],
         held + failed[0] + failed[1],
         messages[0] + messages[1] + held,
         t.gives[0] + t.gives[1] + t.asks[0] + t.asks[1],
     )
-    details = _details(t)
-    signals = (initiation, responsiveness, commitment, effort, ledger)
     component = _trusted_component
     components = []
     imbalance = []
-    for i in range(5):
-        mine, theirs = signals[i]
+    for signal, (mine, theirs), count, detail, empty in zip(
+        SIGNALS,
+        (initiation, responsiveness, commitment, effort, ledger),
+        evidence,
+        _details(t, together),
+        _EMPTY,
+        strict=True,
+    ):
         signal_total = mine + theirs
-        count = evidence[i]
         if signal_total <= 0.0:
             imbalance.append(0.0)
-            components.append(component(SIGNALS[i], None, 0.0, count, 0.0, details[i]))
+            if count == 0 and detail == empty.detail:  # nothing at all: the shared one
+                components.append(empty)
+            else:
+                components.append(component(signal, None, 0.0, count, 0.0, detail))
             continue
         diff = theirs - mine
         imbalance.append(abs(diff))
@@ -190,13 +198,13 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
             side_lean = -(int(-share * 1000.0 + 0.5) or 1) / 1000.0
         components.append(
             component(
-                SIGNALS[i],
+                signal,
                 int((1.0 - abs(share)) * 1000.0 + 0.5) / 1000.0,
                 # lean = sum(weight * component lean): each signal's part of the shrunk gap
                 int(signal_total * shrink * 1000.0 + 0.5) / 1000.0,
                 count,
                 side_lean,
-                details[i],
+                detail,
             )
         )
     if days_since_two_way is None:
@@ -228,38 +236,70 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
     )
 
 
-def _details(t: Tally) -> tuple[str, str, str, str, str]:
+def _details(t: Tally, together: int) -> tuple[str, str, str, str, str]:
     """The counts behind each balance signal, one clause per side ("; " between them).
 
-    Built from the same template for both sides, so that a mirrored history gives the
-    same clauses with "you" and "they" swapped.
+    ``together`` is ``t.starters.count(BOTH)``. Each clause of a side is the other
+    side's template with "you" and "they" swapped, so that a mirrored history gives
+    the same clauses swapped. Meetings and the ask/give ledger are absent from most
+    histories: their text without any count is built once (``_NO_COMMITMENT``,
+    ``_NO_LEDGER``), and ``judge`` then shares the whole component (``_EMPTY``).
     """
-    started = (t.starters.count(0), t.starters.count(1))
-    together = t.starters.count(2)
-    initiation = f"you started {started[0]}; they started {started[1]}"
+    starters = t.starters
+    initiation = f"you started {starters.count(0)}; they started {starters.count(1)}"
     if together:
         initiation += f"; {together} started together"
-    replies = "; ".join(
-        f"{_WHO[side]} replied in time to {t.answered[1 - side]} of "
-        f"{_WHOSE[1 - side]} {t.reach_outs[1 - side]} reach-outs, {t.late[side]} late"
-        for side in (0, 1)
+    answered = t.answered
+    reach_outs = t.reach_outs
+    late = t.late
+    replies = (
+        f"you replied in time to {answered[1]} of their {reach_outs[1]} reach-outs, "
+        f"{late[0]} late; "
+        f"they replied in time to {answered[0]} of your {reach_outs[0]} reach-outs, "
+        f"{late[1]} late"
     )
-    commitment = (
-        f"{t.held} held; you missed, cancelled or declined {t.failed[0]}; "
-        f"they missed, cancelled or declined {t.failed[1]}"
-    )
-    if t.failed_unattributed:
-        commitment += f"; {t.failed_unattributed} not held, cause unknown"
+    held = t.held
+    failed = t.failed
+    unattributed = t.failed_unattributed
+    if held or failed[0] or failed[1] or unattributed:
+        commitment = _commitment_detail(held, failed, unattributed)
+    else:
+        commitment = _NO_COMMITMENT
+    messages = t.messages
+    calls = t.calls
     effort = (
-        f"you sent {t.messages[0]} one-way ({t.calls[0]} unanswered calls); "
-        f"they sent {t.messages[1]} one-way ({t.calls[1]} unanswered calls); "
-        f"{t.held} meetings or calls held"
+        f"you sent {messages[0]} one-way ({calls[0]} unanswered calls); "
+        f"they sent {messages[1]} one-way ({calls[1]} unanswered calls); "
+        f"{held} meetings or calls held"
     )
-    ledger = (
-        f"you asked {t.asks[0]} and gave {t.gives[0]}; they asked {t.asks[1]} and gave {t.gives[1]}"
-    )
+    asks = t.asks
+    gives = t.gives
+    if asks[0] or asks[1] or gives[0] or gives[1]:
+        ledger = _ledger_detail(asks, gives)
+    else:
+        ledger = _NO_LEDGER
     return initiation, replies, commitment, effort, ledger
 
 
-_WHO = ("you", "they")
-_WHOSE = ("your", "their")
+def _commitment_detail(held: int, failed: Sequence[int], unattributed: int) -> str:
+    text = (
+        f"{held} held; you missed, cancelled or declined {failed[0]}; "
+        f"they missed, cancelled or declined {failed[1]}"
+    )
+    if unattributed:
+        text += f"; {unattributed} not held, cause unknown"
+    return text
+
+
+def _ledger_detail(asks: Sequence[int], gives: Sequence[int]) -> str:
+    return f"you asked {asks[0]} and gave {gives[0]}; they asked {asks[1]} and gave {gives[1]}"
+
+
+_NO_COMMITMENT = _commitment_detail(0, (0, 0), 0)
+_NO_LEDGER = _ledger_detail((0, 0), (0, 0))
+#: Each signal's component when the history holds nothing for it: shared, since
+#: components are immutable (judge uses it when the detail is this very text).
+_EMPTY = tuple(
+    _trusted_component(signal, None, 0.0, 0, 0.0, detail)
+    for signal, detail in zip(SIGNALS, _details(tally((), 0.0, ScoringConfig()), 0), strict=True)
+)
