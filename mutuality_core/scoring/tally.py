@@ -123,6 +123,33 @@ def rates(config: ScoringConfig) -> Rates:
     )
 
 
+_Settings = tuple[float, float, float, float, float, float, float, float, float, float, float]
+#: The configuration last seen and its numbers as the tally uses them (one tuple, so
+#: that a thread never reads one configuration's numbers for another's).
+_SETTINGS: tuple[ScoringConfig | None, _Settings] = (None, (0.0,) * 11)
+
+
+def _settings(config: ScoringConfig) -> tuple[ScoringConfig, _Settings]:
+    global _SETTINGS
+    decay, latency_decay, gap, window = rates(config)
+    lw = config.ledger_weight
+    numbers = (
+        decay,
+        latency_decay,
+        gap,
+        window,
+        config.effort_weight,
+        config.initiation_weight,
+        config.responsiveness_weight,
+        config.unanswered_weight,
+        config.commitment_weight,
+        lw,
+        0.5 * lw,
+    )
+    _SETTINGS = (config, numbers)
+    return _SETTINGS
+
+
 def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -> Tally:
     """Add up ``activities`` (sorted by occurred_at) as of POSIX time ``as_ts``.
 
@@ -130,14 +157,10 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
     when the tally meets two at the same instant it sets ``ties`` so that a caller who
     sorted by time only can sort fully and tally again.
     """
-    decay, latency_decay, gap, window = rates(config)
-    ew = config.effort_weight
-    iw = config.initiation_weight
-    rw = config.responsiveness_weight
-    uw = config.unanswered_weight
-    kw = config.commitment_weight
-    lw = config.ledger_weight
-    half_lw = 0.5 * lw
+    settings = _SETTINGS
+    if settings[0] is not config:  # one configuration per run: its numbers are kept
+        settings = _settings(config)
+    decay, latency_decay, gap, window, ew, iw, rw, uw, kw, lw, half_lw = settings[1]
     exp = math.exp
     # module constants as locals: the loop below runs millions of times
     outbound_ = _OUTBOUND
@@ -386,34 +409,36 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
                 elif state[4] == 2:
                     call_reach_outs[state[0]] -= 1
 
+    # positionally, in field order (tests/core/test_tally.py checks it): keywords would
+    # cost a tenth of the tally of a typical history
     return Tally(
-        effort=effort,
-        initiation=initiation,
-        responsiveness=responsiveness,
-        commitment=commitment,
-        ledger=ledger,
-        engagement=engagement,
-        messages=messages,
-        calls=calls,
-        reach_outs=reach_outs,
-        waiting=waiting,
-        call_reach_outs=call_reach_outs,
-        email_reach_outs=email_reach_outs,
-        answered=answered,
-        latencies=latencies,
-        replies=replies,
-        late=late,
-        starters=starters,
-        held=held,
-        failed=failed,
-        failed_unattributed=failed_unattributed,
-        gives=gives,
-        asks=asks,
-        evidence=evidence,
-        weight=weight,
-        two_way=two_way,
-        last_at=None if last is None else last.occurred_at,
-        last_two_way_ts=last_two_way_ts,
-        ties=ties,
-        last_weight=last_weight,
+        effort,
+        initiation,
+        responsiveness,
+        commitment,
+        ledger,
+        engagement,
+        messages,
+        calls,
+        reach_outs,
+        waiting,
+        call_reach_outs,
+        email_reach_outs,
+        answered,
+        latencies,
+        replies,
+        late,
+        starters,
+        held,
+        failed,
+        failed_unattributed,
+        gives,
+        asks,
+        evidence,
+        weight,
+        two_way,
+        None if last is None else last.occurred_at,
+        last_two_way_ts,
+        ties,
+        last_weight,
     )
