@@ -60,36 +60,37 @@ def _continued_fraction(a: float, b: float, x: float) -> float:
     high = _CONVERGED_HIGH
     c = 1.0
     d = 1.0 - qab * x / qap
-    if neg_tiny < d < tiny:
+    if d < tiny and d > neg_tiny:
         d = tiny
     d = 1.0 / d
     h = d
     m = 0.0
-    while m < _MAX_STEPS:
+    steps = _MAX_STEPS
+    while m < steps:
         m += 1.0
         m2 = 2.0 * m
         am2 = a + m2
         step = m * (b - m) * x / ((qam + m2) * am2)
         d = 1.0 + step * d
-        if neg_tiny < d < tiny:
+        if d < tiny and d > neg_tiny:
             d = tiny
         c = 1.0 + step / c
-        if neg_tiny < c < tiny:
+        if c < tiny and c > neg_tiny:
             c = tiny
         d = 1.0 / d
         h *= d * c
         # the odd step is -(a + m)(qab + m)x / ((a + 2m)(qap + 2m)), its sign moved out
         step = (a + m) * (qab + m) * x / (am2 * (qap + m2))
         d = 1.0 - step * d
-        if neg_tiny < d < tiny:
+        if d < tiny and d > neg_tiny:
             d = tiny
         c = 1.0 - step / c
-        if neg_tiny < c < tiny:
+        if c < tiny and c > neg_tiny:
             c = tiny
         d = 1.0 / d
         delta = d * c
         h *= delta
-        if low <= delta <= high:  # abs(delta - 1.0) < EPSILON
+        if delta <= high and delta >= low:  # abs(delta - 1.0) < EPSILON
             break
     return h
 
