@@ -191,7 +191,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
     reach_outs = [0, 0]
     waiting = [0, 0]
     call_reach_outs = [0, 0]
-    email_reach_outs = [0, 0]
+    other_reach_outs = [0, 0]  # neither emails nor calls (emails: the rest, at the end)
     answered = [0, 0]
     latencies: list[list[float]] = [[], []]
     replies = [0, 0]
@@ -213,6 +213,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
     # conversation state: [last side (YOU/THEM/BOTH), last time, last weight, expected a
     # reply, what kind of reach-out waits (0 other, 1 email, 2 call attempt)]
     threads: dict[str, list] = {}
+    thread_state = threads.get
     loose: list | None = None  # the current conversation of activities without a thread
     prev_ts = -math.inf
 
@@ -293,15 +294,16 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
                 continue
 
         last = a
-        cw = cost * w
-        engagement += cw
         if side < 0:
+            engagement += cost * w
             continue  # happened, but nobody knows who did it: strength only
         evidence += 1
         weight += w
         last_weight = w
-        closes = side == BOTH or planned
+        closes = planned or side == BOTH
         if closes:
+            cw = cost * w
+            engagement += cw
             effort[0] += ew * cw
             effort[1] += ew * cw
             if planned:
@@ -311,7 +313,10 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
             two_way += 1
             last_two_way_ts = ts
         else:
-            effort[side] += ew * cw
+            # one-way: its cost is 1 (a planned channel that is not held is an
+            # unanswered call), and 1.0 * w is w exactly
+            engagement += w
+            effort[side] += ew * w
             messages[side] += 1
             if channel is call_:  # a call that is not planned: nobody picked up
                 calls[side] += 1
@@ -325,7 +330,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
                     responsiveness[state[0]] += uw * state[2]
                 state = None
         else:
-            state = threads.get(thread)
+            state = thread_state(thread)
         if state is None:
             starters.append(side)
             if side != BOTH:
@@ -333,13 +338,15 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
             if closes:
                 state = [BOTH, ts, w, False, 0]
             else:
-                kind = 1 if channel is email_ else 2 if channel is call_ else 0
-                state = [side, ts, w, True, kind]
                 reach_outs[side] += 1
-                if kind == 1:
-                    email_reach_outs[side] += 1
-                elif kind == 2:
+                if channel is email_:  # emails are counted as what is left (see the end)
+                    state = [side, ts, w, True, 1]
+                elif channel is call_:
+                    state = [side, ts, w, True, 2]
                     call_reach_outs[side] += 1
+                else:
+                    state = [side, ts, w, True, 0]
+                    other_reach_outs[side] += 1
             if thread is None:
                 loose = state
             else:
@@ -349,10 +356,8 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
             waited = ts - state[1]
             if before != BOTH and before != side and waited <= window:
                 # a timely reply (a held call or meeting by the other side counts too)
-                responsiveness[side if side != BOTH else 1 - before] += (
-                    rw * exp(-waited * latency_decay) * state[2]
-                )
                 replier = side if side != BOTH else 1 - before
+                responsiveness[replier] += rw * exp(-waited * latency_decay) * state[2]
                 replies[replier] += 1
                 if state[3]:
                     answered[before] += 1
@@ -371,12 +376,12 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
             if expects:
                 reach_outs[side] += 1
                 if channel is email_:
-                    email_reach_outs[side] += 1
                     state[4] = 1
                 elif channel is call_:
                     call_reach_outs[side] += 1
                     state[4] = 2
                 else:
+                    other_reach_outs[side] += 1
                     state[4] = 0
             state[0] = BOTH if closes else side
             state[1] = ts
@@ -404,10 +409,14 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
             else:
                 reach_outs[state[0]] -= 1
                 waiting[state[0]] += 1
-                if state[4] == 1:
-                    email_reach_outs[state[0]] -= 1
-                elif state[4] == 2:
+                if state[4] == 2:
                     call_reach_outs[state[0]] -= 1
+                elif state[4] == 0:
+                    other_reach_outs[state[0]] -= 1
+    email_reach_outs = [
+        reach_outs[0] - call_reach_outs[0] - other_reach_outs[0],
+        reach_outs[1] - call_reach_outs[1] - other_reach_outs[1],
+    ]
 
     # positionally, in field order (tests/core/test_tally.py checks it): keywords would
     # cost a tenth of the tally of a typical history
