@@ -18,8 +18,8 @@ from mutuality_core.config import ScoringConfig
 from mutuality_core.engines import PYTHON, check_engine_choice, select_engine
 from mutuality_core.explain import build_reasons
 from mutuality_core.model import Activity, MutualityScore, _trusted_score
-from mutuality_core.scoring.tally import tally
-from mutuality_core.scoring.verdict import judge
+from mutuality_core.scoring.tally import Tally, tally
+from mutuality_core.scoring.verdict import Verdict, judge
 
 __all__ = ["ALGORITHM_VERSION", "score_activities", "score_contact"]
 
@@ -35,6 +35,7 @@ _DEFAULT_CONFIG = ScoringConfig()
 # and _full_key (datetime first) then settles exactly as before.
 _BY_TIME = attrgetter("_ts")
 _BLOCK = 1024  # activities grouped per block (see _score_groups)
+_BATCH = 128  # contacts scored together (see _score_batch)
 
 
 def _full_key(a: Activity) -> tuple[object, ...]:
@@ -68,6 +69,16 @@ def _check_as_of(as_of: datetime) -> float:
     return as_of.timestamp()
 
 
+def _tally_sorted(history: list[Activity], as_ts: float, config: ScoringConfig) -> Tally:
+    """Sort one contact's ``history`` in place and tally it."""
+    history.sort(key=_BY_TIME)
+    t = tally(history, as_ts, config)
+    if t.ties:  # rare: activities at the same instant, whose input order must not matter
+        history.sort(key=_full_key)
+        t = tally(history, as_ts, config)
+    return t
+
+
 def _score_sorted(
     contact_id: str,
     history: list[Activity],
@@ -75,12 +86,39 @@ def _score_sorted(
     as_ts: float,
     config: ScoringConfig,
 ) -> MutualityScore:
-    history.sort(key=_BY_TIME)
-    t = tally(history, as_ts, config)
-    if t.ties:  # rare: activities at the same instant, whose input order must not matter
-        history.sort(key=_full_key)
-        t = tally(history, as_ts, config)
-    v = judge(t, as_ts, config)
+    """Score one contact (its ``history`` is sorted in place)."""
+    t = _tally_sorted(history, as_ts, config)
+    return _result(contact_id, history, t, judge(t, as_ts, config), as_of, config)
+
+
+def _score_batch(
+    batch: list[tuple[str, list[Activity]]],
+    as_of: datetime,
+    as_ts: float,
+    config: ScoringConfig,
+) -> Iterator[MutualityScore]:
+    """Score a few contacts, one step for all of them at a time.
+
+    Tallying every contact of the batch, then judging every one, then writing their
+    reasons runs each step's code many times in a row: CPython's interpreter and the
+    processor's caches and branch predictors stay warm on it, which makes the whole
+    about a fifth faster than taking each contact through every step in turn (see
+    docs/performance.md). The results are the same.
+    """
+    tallies = [_tally_sorted(history, as_ts, config) for _, history in batch]
+    verdicts = [judge(t, as_ts, config) for t in tallies]
+    for (contact_id, history), t, v in zip(batch, tallies, verdicts, strict=True):
+        yield _result(contact_id, history, t, v, as_of, config)
+
+
+def _result(
+    contact_id: str,
+    history: list[Activity],
+    t: Tally,
+    v: Verdict,
+    as_of: datetime,
+    config: ScoringConfig,
+) -> MutualityScore:
     return _trusted_score(
         contact_id,
         v.score,
@@ -188,5 +226,7 @@ def _score_groups(
     while block := list(islice(stream, _BLOCK)):
         _group_by_contact(groups, block)
     logger.debug("scoring %d contacts as of %s", len(groups), as_of.isoformat())
-    for cid in sorted(groups):
-        yield _score_sorted(cid, groups.pop(cid), as_of, as_ts, config)
+    ids = sorted(groups)
+    for start in range(0, len(ids), _BATCH):
+        batch = [(cid, groups.pop(cid)) for cid in ids[start : start + _BATCH]]
+        yield from _score_batch(batch, as_of, as_ts, config)
