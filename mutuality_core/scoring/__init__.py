@@ -35,7 +35,7 @@ _DEFAULT_CONFIG = ScoringConfig()
 # and _full_key (datetime first) then settles exactly as before.
 _BY_TIME = attrgetter("_ts")
 _BLOCK = 1024  # activities grouped per block (see _score_groups)
-_BATCH = 128  # contacts scored together (see _score_batch)
+_BATCH = 32  # contacts scored together (see _score_batch)
 
 
 def _full_key(a: Activity) -> tuple[object, ...]:
