@@ -46,46 +46,49 @@ _TINY = 1e-300
 # Outside [0.5, 2] both forms are false, and so are they for NaN.
 _CONVERGED_HIGH = 1.0 + (math.ceil(EPSILON * 2.0**52) - 1) * 2.0**-52
 _CONVERGED_LOW = 1.0 - (math.ceil(EPSILON * 2.0**53) - 1) * 2.0**-53
-_MAX_STEPS = float(MAX_STEPS)
+#: The continued fraction's steps m = 1 ... MAX_STEPS with 2m, as floats.
+_STEPS = tuple((float(m), 2.0 * m) for m in range(1, MAX_STEPS + 1))
 
 
 def _continued_fraction(a: float, b: float, x: float) -> float:
-    """The continued fraction of the incomplete beta function (modified Lentz)."""
+    """The continued fraction of the incomplete beta function (modified Lentz).
+
+    The textbook guard ``if abs(d) < TINY: d = TINY`` is written ``if not d``: every
+    ``d`` and ``c`` here is ``1.0 + y`` or ``1.0 - y`` for a float ``y``, and such a sum
+    is either exactly 0 or at least 2**-53 in size (both terms are multiples of 2**-53
+    when ``|y| >= 0.5``, and the sum is above 0.5 otherwise), so it is below
+    ``TINY = 1e-300`` only when it is 0.
+    """
     qab = a + b
     qap = a + 1.0
     qam = a - 1.0
     tiny = _TINY
-    neg_tiny = -_TINY
     low = _CONVERGED_LOW
     high = _CONVERGED_HIGH
     c = 1.0
     d = 1.0 - qab * x / qap
-    if d < tiny and d > neg_tiny:
+    if not d:
         d = tiny
     d = 1.0 / d
     h = d
-    m = 0.0
-    steps = _MAX_STEPS
-    while m < steps:
-        m += 1.0
-        m2 = 2.0 * m
+    for m, m2 in _STEPS:  # (m, 2m) as floats
         am2 = a + m2
         step = m * (b - m) * x / ((qam + m2) * am2)
         d = 1.0 + step * d
-        if d < tiny and d > neg_tiny:
+        if not d:
             d = tiny
         c = 1.0 + step / c
-        if c < tiny and c > neg_tiny:
+        if not c:
             c = tiny
         d = 1.0 / d
         h *= d * c
         # the odd step is -(a + m)(qab + m)x / ((a + 2m)(qap + 2m)), its sign moved out
         step = (a + m) * (qab + m) * x / (am2 * (qap + m2))
         d = 1.0 - step * d
-        if d < tiny and d > neg_tiny:
+        if not d:
             d = tiny
         c = 1.0 - step / c
-        if c < tiny and c > neg_tiny:
+        if not c:
             c = tiny
         d = 1.0 / d
         delta = d * c
