@@ -243,21 +243,33 @@ def _details(t: Tally, together: int) -> tuple[str, str, str, str, str]:
     side's template with "you" and "they" swapped, so that a mirrored history gives
     the same clauses swapped. Meetings and the ask/give ledger are absent from most
     histories: their text without any count is built once (``_NO_COMMITMENT``,
-    ``_NO_LEDGER``), and ``judge`` then shares the whole component (``_EMPTY``).
+    ``_NO_LEDGER``), and ``judge`` then shares the whole component (``_EMPTY``). The
+    other texts are looked up by their counts first (``_TEXTS``).
     """
+    texts = _TEXTS
     starters = t.starters
-    initiation = f"you started {starters.count(0)}; they started {starters.count(1)}"
-    if together:
-        initiation += f"; {together} started together"
+    you_started = starters.count(0)
+    they_started = starters.count(1)
+    key: tuple[int, ...] = (0, you_started, they_started, together)
+    initiation = texts.get(key)
+    if initiation is None:
+        initiation = f"you started {you_started}; they started {they_started}"
+        if together:
+            initiation += f"; {together} started together"
+        _remember(key, initiation)
     answered = t.answered
     reach_outs = t.reach_outs
     late = t.late
-    replies = (
-        f"you replied in time to {answered[1]} of their {reach_outs[1]} reach-outs, "
-        f"{late[0]} late; "
-        f"they replied in time to {answered[0]} of your {reach_outs[0]} reach-outs, "
-        f"{late[1]} late"
-    )
+    key = (1, answered[0], answered[1], reach_outs[0], reach_outs[1], late[0], late[1])
+    replies = texts.get(key)
+    if replies is None:
+        replies = (
+            f"you replied in time to {answered[1]} of their {reach_outs[1]} reach-outs, "
+            f"{late[0]} late; "
+            f"they replied in time to {answered[0]} of your {reach_outs[0]} reach-outs, "
+            f"{late[1]} late"
+        )
+        _remember(key, replies)
     held = t.held
     failed = t.failed
     unattributed = t.failed_unattributed
@@ -267,11 +279,15 @@ def _details(t: Tally, together: int) -> tuple[str, str, str, str, str]:
         commitment = _NO_COMMITMENT
     messages = t.messages
     calls = t.calls
-    effort = (
-        f"you sent {messages[0]} one-way ({calls[0]} unanswered calls); "
-        f"they sent {messages[1]} one-way ({calls[1]} unanswered calls); "
-        f"{held} meetings or calls held"
-    )
+    key = (2, messages[0], messages[1], calls[0], calls[1], held)
+    effort = texts.get(key)
+    if effort is None:
+        effort = (
+            f"you sent {messages[0]} one-way ({calls[0]} unanswered calls); "
+            f"they sent {messages[1]} one-way ({calls[1]} unanswered calls); "
+            f"{held} meetings or calls held"
+        )
+        _remember(key, effort)
     asks = t.asks
     gives = t.gives
     if asks[0] or asks[1] or gives[0] or gives[1]:
@@ -279,6 +295,20 @@ def _details(t: Tally, together: int) -> tuple[str, str, str, str, str]:
     else:
         ledger = _NO_LEDGER
     return initiation, replies, commitment, effort, ledger
+
+
+#: Detail texts already written, by a kind and their counts. Most contacts share their
+#: counts with many others (a CRM of 50,000 contacts has a few hundred different
+#: ones), and writing integers into text is most of a detail's cost; the results
+#: share the strings, too. Bounded: a full table is emptied and filled again.
+_TEXTS: dict[tuple[int, ...], str] = {}
+_MAX_TEXTS = 20_000
+
+
+def _remember(key: tuple[int, ...], text: str) -> None:
+    if len(_TEXTS) >= _MAX_TEXTS:
+        _TEXTS.clear()
+    _TEXTS[key] = text
 
 
 def _commitment_detail(held: int, failed: Sequence[int], unattributed: int) -> str:
