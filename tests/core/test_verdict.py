@@ -39,10 +39,12 @@ def test_remembered_details_are_the_texts_written_afresh(monkeypatch: pytest.Mon
     assert again == fresh
     # initiation, replies and effort are shared (meetings and the ledger: see below)
     assert again[0] is fresh[0] and again[1] is fresh[1] and again[3] is fresh[3]
-    assert fresh[0] == "you started 2; they started 1"
+    # you started t1, the call's conversation (the email 6 days later follows it up) and
+    # the meeting; they started t2, which you left unanswered; your follow-up is recent
+    assert fresh[0] == "you started 3; they started 1"
     assert fresh[1] == (
-        "you replied in time to 1 of their 1 reach-outs, 0 late; "
-        "they replied in time to 0 of your 3 reach-outs, 0 late"
+        "you replied in time to 0 of their 1 reach-outs, 0 late; "
+        "they replied in time to 1 of your 2 reach-outs, 0 late"
     )
 
 
