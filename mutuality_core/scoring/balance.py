@@ -8,21 +8,23 @@ probability that ``p`` lies in ``[low, 1 - low]`` with ``low = 1 / (1 + ratio)``
 (``[1/3, 2/3]`` for "neither side does more than twice the other").
 
 Written in plain floating point with the standard library only, because this module
-is the specification: the columnar engine reproduces these exact operations, in this
-order, on arrays, and its differential tests compare the two.
+is the specification: the columnar engine reproduces these floating-point operations,
+in this order, on arrays, and its differential tests compare the two.
 
 Symmetry is exact by construction: the probability is ``1 - below - above`` where
 ``above`` is computed as ``below`` of the swapped parameters, and the sum of two
 floats does not depend on their order.
 
-This runs twice per contact and is about a third of the reference core's time per
-contact, so the continued fraction is written for CPython's interpreter: the step
-counter is a float (float-only arithmetic takes CPython's fast paths; the integers
-involved are exact in a float), ``-(s) * d`` is written ``-(s * d)`` (IEEE rounding
-is symmetric, so both are the same number), and the stopping test compares with two
-constants instead of calling ``abs`` (see ``_CONVERGED_LOW``). Each of these gives the
-same bits as the textbook form, which ``tests/core/test_balance.py`` checks against
-a plain transcription on a million inputs.
+``balanced_probability`` runs the continued fraction twice per contact, which was
+about a fifth of the reference core's work per contact, so it is written for CPython's
+interpreter: the steps ``(m, 2m)`` come from a tuple of floats (float-only arithmetic
+takes CPython's fast paths; the integers are exact in a float), ``-(s) * d`` is
+written ``-(s * d)`` (IEEE rounding is symmetric, so both are the same number), the
+guard against a zero denominator is a truth test (see ``_continued_fraction``), and the
+stopping test compares with two constants instead of calling ``abs`` (see
+``_CONVERGED_LOW``). Each is the same floating-point operation as in the textbook
+form (the columnar engine's), so the bits are the same, which
+``tests/core/test_balance.py`` checks on 80,000 posteriors.
 """
 
 from __future__ import annotations

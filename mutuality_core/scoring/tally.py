@@ -45,15 +45,10 @@ _BOUNCED = Outcome.BOUNCED
 _SCHEDULED = Outcome.SCHEDULED
 _NO_ANSWER = Outcome.NO_ANSWER
 
-#: Effort of one activity, in email-equivalents. A meeting costs both people more than an email.
-CHANNEL_EFFORT = {
-    "email": 1.0,
-    "message": 1.0,
-    "note": 1.0,
-    "other": 1.0,
-    "call": 2.0,
-    "meeting": 3.0,
-}
+#: Effort of a held call or meeting, in email-equivalents: it costs both people more
+#: than an email. Every other activity (email, message, note, other, and a call nobody
+#: answered) costs 1.
+CHANNEL_EFFORT = {"call": 2.0, "meeting": 3.0}
 _CALL_EFFORT = CHANNEL_EFFORT["call"]
 _MEETING_EFFORT = CHANNEL_EFFORT["meeting"]
 

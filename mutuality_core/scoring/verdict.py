@@ -1,19 +1,36 @@
 """From a tally's credits to the published numbers: score, lean, strength, confidence, band.
 
-The formulas (docs/scoring.md explains why each has its shape):
+What ``judge`` computes, operation for operation (docs/scoring.md explains why each
+has its shape; ``k`` is ``credits_per_observation``):
 
-* ``you`` / ``them``: the sums of each side's credits (recency-weighted); ``k``:
-  ``credits_per_observation``; ``n``: the recency-weighted evidence (each activity
-  that counts, weighted by its age)
-* their share ``p ~ Beta(1 + them / k, 1 + you / k)``
-* ``score = 100 * P(low <= p <= 1 - low)`` with ``low = 1 / (1 + balance_ratio)``
-* ``lean = (them - you) / (them + you + 2k)``: the posterior mean of ``2p - 1``
-* ``strength = 100 * (1 - exp(-engagement / strength_scale))``
-* ``confidence = n / (n + confidence_evidence)``
+* ``you`` / ``them``: each side's credits, ``effort + initiation + responsiveness +
+  commitment + ledger`` in that order (recency-weighted)
+* ``a, b = 1 + them / k, 1 + you / k`` (``balance.posterior``): their share
+  ``p ~ Beta(a, b)``
+* ``P = balanced_probability(a, b, 1 / (1 + balance_ratio))``:
+  ``P(low <= p <= 1 - low)``, unrounded
+* ``score = int(P * 10000 + 0.5) / 100``: ``100 * P``, half up, two decimals
+* ``lean = signed_round((them - you) * (1 / (you + them + 2k)), 3)``: the posterior
+  mean of ``2p - 1``, half away from zero, never rounded to 0 unless it is 0
+* ``strength = int(100 * (1 - exp(-engagement / strength_scale)) * 100 + 0.5) / 100``
+* ``confidence = int(n / (n + confidence_evidence) * 1000 + 0.5) / 1000`` with ``n``
+  the tally's ``weight`` (the recency weights of the activities that count)
+* the band, first match: ``insufficient_data`` without any evidence; ``dormant`` when
+  the latest activity that counts (``last_at``, an activity whose side is unknown
+  included) is more than ``dormant_after_days`` days old; ``mutual`` when
+  ``P >= mutual_min_probability`` and there was a two-way exchange;
+  ``you_invest_more`` / ``they_invest_more`` (by the sign of ``lean``) when
+  ``P <= one_sided_max_probability`` and ``lean != 0``; ``insufficient_data`` otherwise.
+  The thresholds apply to ``P`` before rounding.
+* each balance signal's component, with ``share = (theirs - mine) / (mine + theirs)``:
+  ``value = int((1 - |share|) * 1000 + 0.5) / 1000``, ``weight = int((mine + theirs) *
+  (1 / (you + them + 2k)) * 1000 + 0.5) / 1000``, ``lean`` = ``share`` rounded like
+  ``lean`` above; ``value = None`` and weight 0 for a signal without credits. The
+  engagement component's value is ``0.5 ** (days since the last two-way exchange /
+  half_life_days)``, rounded to three decimals.
 
-Every output is rounded, and lean is rounded away from zero (a non-zero lean never
-shows as 0), so that mirrored histories give identical numbers and the sign of the
-published lean is the sign of the imbalance.
+Rounding is the same for both sides (lean away from zero), so mirrored histories give
+identical numbers and the sign of the published lean is the sign of the imbalance.
 """
 
 from __future__ import annotations
