@@ -27,7 +27,7 @@ Optional: ``plugin`` (checked against the AdapterPlugin protocol),
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -210,6 +210,20 @@ class AdapterContract:
             for a in dataset.activities
         }
 
+    def _add_email(
+        self, connection: Connection, contact_id: str, activity_id: str, at: datetime
+    ) -> tuple[Activity, tuple[str, str]]:
+        """Add an inbound email through ``add_activity``; return it and its source key."""
+        email = Activity(
+            activity_id, contact_id, at, "email", "inbound", thread_id=f"th-{activity_id}"
+        )
+        self.add_activity(connection, email)
+        key = (
+            self.source_contact_id(connection, contact_id),
+            self.source_activity_id(connection, activity_id),
+        )
+        return email, key
+
     def _updates(self, connection: Connection, dataset: Dataset) -> list[ScoreUpdate]:
         contacts = {c.id: c for p in self._read(connection) for c in p.contacts}
         updates = []
@@ -259,15 +273,8 @@ class AdapterContract:
         """
         pages = connection.source.read(None)
         assert iter(pages) is pages, "read() must return an iterator (e.g. a generator), not a list"
-        contact = seeded.contacts[0].id
-        late = Activity(
-            "kit-late-1", contact, seeded.as_of - timedelta(hours=12), "email", "inbound",
-            thread_id="th-late",
-        )  # fmt: skip
-        self.add_activity(connection, late)
-        key = (
-            self.source_contact_id(connection, contact),
-            self.source_activity_id(connection, late.id),
+        _, key = self._add_email(
+            connection, seeded.contacts[0].id, "kit-late-1", seeded.as_of - timedelta(hours=12)
         )
         try:
             got = list(pages)
@@ -313,15 +320,8 @@ class AdapterContract:
     def test_cursor_round_trip_loses_nothing(self, connection: Connection, seeded: Dataset) -> None:
         first = self._read(connection)
         cursor = next((p.cursor for p in reversed(first) if p.cursor is not None), None)
-        quiet = seeded.contacts[-1].id
-        new = Activity(
-            "kit-new-1", quiet, seeded.as_of - timedelta(days=1), "email", "inbound",
-            thread_id="th-new",
-        )  # fmt: skip
-        self.add_activity(connection, new)
-        key = (
-            self.source_contact_id(connection, quiet),
-            self.source_activity_id(connection, new.id),
+        new, key = self._add_email(
+            connection, seeded.contacts[-1].id, "kit-new-1", seeded.as_of - timedelta(days=1)
         )
         for attempt in range(2):  # reading from a cursor does not consume it
             later = self._read(connection, cursor)
