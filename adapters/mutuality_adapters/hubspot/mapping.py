@@ -27,8 +27,7 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-
-import attrs
+from typing import NamedTuple
 
 from mutuality_core.model import Activity, Channel, Contact, Direction, MutualityScore, Outcome
 from mutuality_core.ports import StoredScore
@@ -202,12 +201,11 @@ def activity_id_for(object_type: str, object_id: str | int) -> str:
     return f"{object_type}:{object_id}"
 
 
-@attrs.frozen
-class EngagementShape:
+class EngagementShape(NamedTuple):
     """What one engagement type's mapper reads from an engagement, before the common part.
 
     Time, contacts, the activity id and the rules' tags are the same for every type and
-    are added by :func:`map_engagement`.
+    are added by :func:`map_engagement`. (A tuple: one is built per engagement read.)
     """
 
     channel: Channel
