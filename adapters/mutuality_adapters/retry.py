@@ -50,6 +50,7 @@ __all__ = [
     "capped_exponential",
     "give_up_advice",
     "parse_retry_settings",
+    "retries_exhausted",
     "retry_after_seconds",
 ]
 
@@ -243,6 +244,44 @@ def give_up_advice(give_up: GiveUp, *, table: str, now: datetime) -> str:
     return (
         "nothing was lost: run the sync again later; if this happens often, raise "
         f"max_retries or max_backoff_seconds in [adapters.{table}]"
+    )
+
+
+def retries_exhausted(
+    give_up: GiveUp,
+    *,
+    crm: str,
+    request: str,
+    answer: str,
+    status: int,
+    policy: RetryPolicy,
+    table: str,
+    now: datetime,
+    rate_limit_advice: str = "",
+) -> RetriesExhaustedError:
+    """The error that ends a request the policy gave up on, saying what to do next.
+
+    ``crm`` names the CRM, ``request`` the request ("listing contacts", "GET /path"),
+    ``answer`` its last answer ("HTTP 503", or why none came when ``status`` is 0);
+    ``rate_limit_advice`` is the adapter's own advice for a rate limit that lasted.
+    """
+    if give_up.reason == "retry_after":
+        head = (
+            f"{crm} asked to wait {give_up.retry_after or 0:.0f} s (Retry-After) before "
+            f"retrying {request} ({answer}), longer than max_retry_after_seconds = "
+            f"{policy.max_retry_after_seconds:g}"
+        )
+    elif status == 0:
+        head = f"{crm} did not answer {request} ({answer}) after {give_up.attempts} attempts"
+    else:
+        head = f"{crm} kept answering {answer} to {request} after {give_up.attempts} attempts"
+    if give_up.rate_limited and rate_limit_advice:
+        head = f"{head}; {rate_limit_advice}"
+    return RetriesExhaustedError(
+        f"{head}; {give_up_advice(give_up, table=table, now=now)}",
+        attempts=give_up.attempts,
+        status=status,
+        retry_after=give_up.retry_after,
     )
 
 

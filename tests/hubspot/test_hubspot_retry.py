@@ -73,7 +73,7 @@ def test_gives_up_after_max_retries_with_a_typed_error_saying_what_to_do(api_wit
     assert (error.attempts, error.status) == (3, 503)
     assert api.requests_made == 3 and server.app.stats["status 503"] == 3
     message = str(error)
-    assert "HubSpot is not answering listing contacts (HTTP 503) after 3 attempts" in message
+    assert "HubSpot kept answering HTTP 503 to listing contacts after 3 attempts" in message
     assert "run the sync again later" in message
     assert "raise max_retries or max_backoff_seconds in [adapters.hubspot]" in message
 
@@ -86,7 +86,7 @@ def test_a_retry_after_longer_than_allowed_stops_at_once(api_with, server, fake_
     assert caught.value.retry_after == 3600.0 and api.requests_made == 1
     assert fake_time.sleeps == []
     message = str(caught.value)
-    assert "asked to wait 3600 s (Retry-After)" in message
+    assert "asked to wait 3600 s (Retry-After) before retrying listing contacts" in message
     assert "run the sync again after 2026-01-01 01:00 UTC" in message
     assert "max_retry_after_seconds" in message
 

@@ -224,3 +224,52 @@ def test_the_new_name_wins_over_the_old_one(caplog: pytest.LogCaptureFixture) ->
     parsed = parse_retry_settings({"retries": 2, "max_retries": 6}, adapter="salesforce")
     assert parsed == {"max_retries": 6}
     assert "retries is deprecated and ignored here" in caplog.text
+
+
+def test_the_error_on_giving_up_names_request_answer_attempts_and_setting() -> None:
+    from mutuality_adapters.retry import RetriesExhaustedError, retries_exhausted
+
+    from mutuality_core.errors import CrmUnavailableError
+
+    policy = RetryPolicy(max_retry_after_seconds=60)
+    spent = retries_exhausted(
+        GiveUp("attempts", 6),
+        crm="HubSpot",
+        request="listing contacts",
+        answer="HTTP 503",
+        status=503,
+        policy=policy,
+        table="hubspot",
+        now=NOW,
+    )
+    assert isinstance(spent, RetriesExhaustedError) and isinstance(spent, CrmUnavailableError)
+    assert (spent.attempts, spent.status, spent.retry_after) == (6, 503, None)
+    assert str(spent).startswith(
+        "HubSpot kept answering HTTP 503 to listing contacts after 6 attempts; "
+        "nothing was lost: run the sync again later"
+    )
+    silent = retries_exhausted(
+        GiveUp("attempts", 3),
+        crm="Salesforce",
+        request="GET /services/data/v59.0/query",
+        answer="ReadTimeout: read timed out",
+        status=0,
+        policy=policy,
+        table="salesforce",
+        now=NOW,
+    )
+    assert "did not answer GET /services/data/v59.0/query (ReadTimeout" in str(silent)
+    too_long = retries_exhausted(
+        GiveUp("retry_after", 1, 90.0, rate_limited=True),
+        crm="HubSpot",
+        request="searching contacts",
+        answer="HTTP 429",
+        status=429,
+        policy=policy,
+        table="hubspot",
+        now=NOW,
+        rate_limit_advice="lower requests_per_window",
+    )
+    assert "asked to wait 90 s (Retry-After)" in str(too_long)
+    assert "max_retry_after_seconds = 60" in str(too_long)
+    assert "lower requests_per_window" in str(too_long) and too_long.retry_after == 90.0

@@ -36,13 +36,7 @@ from typing import Any
 
 import attrs
 
-from mutuality_adapters.retry import (
-    Attempts,
-    RetriesExhaustedError,
-    Retry,
-    give_up_advice,
-    retry_after_seconds,
-)
+from mutuality_adapters.retry import Attempts, Retry, retries_exhausted, retry_after_seconds
 from mutuality_core.errors import (
     AuthenticationError,
     ConfigError,
@@ -371,26 +365,17 @@ class HubSpotApi:
         )
         if isinstance(decision, Retry):
             return decision
-        reason = answer.reason + (f" {limit_policy}" if limit_policy else "")
-        if decision.reason == "retry_after":
-            head = (
-                f"HubSpot asked to wait {decision.retry_after:.0f} s (Retry-After) before "
-                f"{what} again ({reason}), longer than max_retry_after_seconds = "
-                f"{self.policy.max_retry_after_seconds:g}"
-            )
-        elif decision.rate_limited:
-            head = (
-                f"HubSpot kept answering {reason} to {what} after {decision.attempts} "
-                "attempts; lower requests_per_window if another integration shares the "
-                "portal's limit"
-            )
-        else:
-            head = f"HubSpot is not answering {what} ({reason}) after {decision.attempts} attempts"
-        raise RetriesExhaustedError(
-            f"{head}; {give_up_advice(decision, table='hubspot', now=now)}",
-            attempts=decision.attempts,
+        raise retries_exhausted(
+            decision,
+            crm="HubSpot",
+            request=what,
+            answer=answer.reason + (f" {limit_policy}" if limit_policy else ""),
             status=status,
-            retry_after=decision.retry_after,
+            policy=self.policy,
+            table="hubspot",
+            now=now,
+            rate_limit_advice="lower requests_per_window if another integration shares the "
+            "portal's limit",
         )
 
     def _wait(

@@ -34,7 +34,7 @@ from mutuality_adapters.retry import (
     RetriesExhaustedError,
     Retry,
     RetryPolicy,
-    give_up_advice,
+    retries_exhausted,
     retry_after_seconds,
 )
 from mutuality_adapters.salesforce.errors import limit_exceeded_message
@@ -223,22 +223,15 @@ class SalesforceSession(requests.Session):
         )
         if isinstance(decision, Retry):
             return decision
-        if decision.reason == "retry_after":
-            head = (
-                f"Salesforce asked to wait {decision.retry_after:.0f} s (Retry-After) before "
-                f"sending {method} {_path(url)} again (HTTP {status}), longer than "
-                f"max_retry_after_seconds = {self.policy.max_retry_after_seconds:g}"
-            )
-        else:
-            head = (
-                f"Salesforce kept answering HTTP {status} to {method} {_path(url)} after "
-                f"{decision.attempts} attempts"
-            )
-        raise RetriesExhaustedError(
-            f"{head}; {give_up_advice(decision, table='salesforce', now=now)}",
-            attempts=decision.attempts,
+        raise retries_exhausted(
+            decision,
+            crm="Salesforce",
+            request=f"{method} {_path(url)}",
+            answer=f"HTTP {status}",
             status=status,
-            retry_after=decision.retry_after,
+            policy=self.policy,
+            table="salesforce",
+            now=now,
         )
 
     def _classify_failure(
