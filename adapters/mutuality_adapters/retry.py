@@ -31,7 +31,7 @@ import math
 import random
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -47,6 +47,7 @@ __all__ = [
     "RetriesExhaustedError",
     "Retry",
     "RetryPolicy",
+    "RetrySettings",
     "capped_exponential",
     "give_up_advice",
     "parse_retry_settings",
@@ -105,6 +106,17 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
+class RetrySettings(Protocol):
+    """The retry settings an adapter's settings object carries, under these names."""
+
+    @property
+    def max_retries(self) -> int: ...
+    @property
+    def max_backoff_seconds(self) -> float: ...
+    @property
+    def max_retry_after_seconds(self) -> float: ...
+
+
 @attrs.define
 class Attempts:
     """One request's failed answers so far, as :meth:`RetryPolicy.decide` counted them."""
@@ -158,6 +170,16 @@ class RetryPolicy:
     rate_limit_statuses: frozenset[int] = RATE_LIMIT_STATUSES
     #: False waits the backoff's ceiling every time (no randomness)
     jitter: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: RetrySettings, *, base_seconds: float) -> RetryPolicy:
+        """The policy an adapter's settings ask for; ``base_seconds`` is the adapter's own."""
+        return cls(
+            max_retries=settings.max_retries,
+            base_seconds=base_seconds,
+            max_backoff_seconds=settings.max_backoff_seconds,
+            max_retry_after_seconds=settings.max_retry_after_seconds,
+        )
 
     def retries(self, status: int) -> bool:
         """Whether an answer with this status (0: none came) is worth sending again."""

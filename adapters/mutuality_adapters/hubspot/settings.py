@@ -107,12 +107,7 @@ class HubSpotSettings:
     @property
     def retry_policy(self) -> RetryPolicy:
         """The shared retry policy with these settings; backoff 0.5 s, 1 s, 2 s, ..."""
-        return RetryPolicy(
-            max_retries=self.max_retries,
-            base_seconds=BACKOFF_BASE_SECONDS,
-            max_backoff_seconds=self.max_backoff_seconds,
-            max_retry_after_seconds=self.max_retry_after_seconds,
-        )
+        return RetryPolicy.from_settings(self, base_seconds=BACKOFF_BASE_SECONDS)
 
     @classmethod
     def from_mapping(

@@ -150,12 +150,7 @@ class SalesforceSettings:
     @property
     def retry_policy(self) -> RetryPolicy:
         """The shared retry policy with these settings; backoff 1 s, 2 s, 4 s, ..."""
-        return RetryPolicy(
-            max_retries=self.max_retries,
-            base_seconds=BACKOFF_BASE_SECONDS,
-            max_backoff_seconds=self.max_backoff_seconds,
-            max_retry_after_seconds=self.max_retry_after_seconds,
-        )
+        return RetryPolicy.from_settings(self, base_seconds=BACKOFF_BASE_SECONDS)
 
     @property
     def booking_users(self) -> frozenset[str]:
