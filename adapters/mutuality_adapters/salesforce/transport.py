@@ -38,6 +38,7 @@ from mutuality_adapters.retry import (
     retry_after_seconds,
 )
 from mutuality_adapters.salesforce.errors import limit_exceeded_message
+from mutuality_adapters.salesforce.settings import SalesforceSettings
 from mutuality_core.errors import CrmUnavailableError, QuotaExhaustedError
 
 __all__ = ["ApiBudget", "SalesforceSession", "loopback_netloc"]
@@ -146,7 +147,7 @@ class SalesforceSession(requests.Session):
         super().__init__()
         self.budget = budget
         self.timeout_seconds = timeout_seconds
-        self.policy = policy or RetryPolicy(max_retries=4, base_seconds=1.0)
+        self.policy = policy or SalesforceSettings().retry_policy
         self.sleep = sleep
         self.now = now or (lambda: datetime.now(timezone.utc))
         self.rng = rng or random.Random()
