@@ -34,3 +34,14 @@ def install_adapters(monkeypatch: pytest.MonkeyPatch) -> Callable[[Mapping[str, 
         monkeypatch.setattr(discovery, "entry_points", lambda: eps)
 
     return install
+
+
+@pytest.fixture
+def install_state_stores(monkeypatch: pytest.MonkeyPatch) -> Callable[[Mapping[str, Any]], None]:
+    """Replace the installed state stores with ``{name: plugin object or exception}``."""
+
+    def install(stores: Mapping[str, Any]) -> None:
+        eps = [FakeEntryPoint(name, target) for name, target in sorted(stores.items())]
+        monkeypatch.setattr(discovery, "state_store_entry_points", lambda: eps)
+
+    return install
