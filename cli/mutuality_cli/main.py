@@ -458,7 +458,7 @@ def report(
 
 @cli.group(cls=MutualityGroup)
 def state() -> None:
-    """Inspect or repair the state file (cursors, cache, written scores, locks)."""
+    """Inspect or repair the state (cursors, cache, written scores, locks); list state stores."""
 
 
 @runtime_checkable
