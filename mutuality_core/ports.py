@@ -419,7 +419,9 @@ class RewritableWriter(Protocol):
 class CountingStateStore(Protocol):
     """A state store that can count what it caches for a target without reading it all.
 
-    Keys: ``contacts``, ``activities``, ``written``, ``failed``.
+    Keys: ``contacts`` and ``activities``, how many of each the activity cache holds. The
+    engine uses ``contacts`` as the total of its scoring progress; ``mutuality state show``
+    prints both.
     """
 
     def cached_counts(self, target: str) -> Mapping[str, int]: ...
