@@ -31,6 +31,11 @@ def band_label(band: str | None) -> str:
     return BAND_LABELS.get(band, band.replace("_", " ").capitalize())
 
 
+def _as_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    """``Entry.reasons`` from any iterable of reasons (a typed converter for mypy)."""
+    return tuple(values)
+
+
 @attrs.frozen(slots=True)
 class Entry:
     """One contact's current values, as the report shows them."""
@@ -41,7 +46,7 @@ class Entry:
     lean: float
     strength: float
     confidence: float
-    reasons: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    reasons: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
     name: str | None = None
     company: str | None = None
 

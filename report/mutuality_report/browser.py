@@ -13,9 +13,22 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from mutuality_core.errors import MissingDependencyError
+from mutuality_core.errors import MissingDependencyError, MutualityError
 
 _BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+class NoSystemBrowserError(MissingDependencyError):
+    """No system Chromium with chromedriver: an operating-system package, not a pip extra."""
+
+    def __init__(self) -> None:
+        self.package = "chromium"
+        self.extra = "browser"
+        MutualityError.__init__(
+            self,
+            "no system Chromium with chromedriver found; install them, e.g. "
+            "`apt-get install chromium chromium-driver` on Debian",
+        )
 
 
 def chromium_driver(*, width: int = 1200, height: int = 900) -> Any:
@@ -25,7 +38,7 @@ def chromium_driver(*, width: int = 1200, height: int = 900) -> Any:
         from selenium.webdriver.chrome.service import Service
     except ImportError:
         raise MissingDependencyError(
-            "opening a report in a browser needs selenium: pip install 'mutuality[browser]'"
+            "selenium (to open a report in a browser)", "browser"
         ) from None
     browser = next((p for p in map(shutil.which, _BROWSERS) if p), None)
     debian_driver = Path("/usr/lib/chromium/chromedriver")
@@ -33,10 +46,7 @@ def chromium_driver(*, width: int = 1200, height: int = 900) -> Any:
         str(debian_driver) if debian_driver.exists() else None
     )
     if browser is None or driver is None:
-        raise MissingDependencyError(
-            "no system Chromium with chromedriver found; install them, e.g. "
-            "`apt-get install chromium chromium-driver` on Debian"
-        )
+        raise NoSystemBrowserError()
     os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager: never download anything
     options = webdriver.ChromeOptions()
     options.binary_location = browser
