@@ -54,11 +54,11 @@ from mutuality_core.ports import (
 from mutuality_core.reconcile import drift_reason, is_outdated
 from mutuality_core.scoring import (
     ALGORITHM_VERSION,
-    _check_as_of,
     _group_by_contact,
     _score_sorted,
     score_contact,
 )
+from mutuality_core.timestamps import check_as_of
 
 __all__ = [
     "DiffedRead",
@@ -320,7 +320,7 @@ def score_histories(
     partition of the contacts elsewhere (e.g. in a worker process), so that
     their scores are the very same as the engine's.
     """
-    as_ts = _check_as_of(as_of)
+    as_ts = check_as_of(as_of)
     for contact_id, activities in histories:
         yield _score_sorted(contact_id, activities, as_of, as_ts, config)
 
@@ -867,7 +867,7 @@ def _score_and_write(
     config = options.scoring
     threshold = options.min_score_change
     batch: list[ScoreUpdate] = []
-    as_ts = _check_as_of(as_of)
+    as_ts = check_as_of(as_of)
     results: Iterable[tuple[Contact, MutualityScore]]
     if scored:
         results = histories  # type: ignore[assignment]  # (contact, score) pairs
@@ -939,7 +939,7 @@ def run_sync(
     before it stay recorded, so the next run does not write them again.
     """
     options = options or SyncOptions()
-    _check_as_of(as_of)
+    check_as_of(as_of)
     report_progress = progress or _no_progress
     target = connection.target
     with state.lock(target, owner=options.owner):
@@ -1196,7 +1196,7 @@ def score_source(
     progress: ProgressCallback | None = None,
 ) -> Iterator[tuple[Contact, MutualityScore]]:
     """Score every contact of ``source`` from a full read. No state, no writes."""
-    _check_as_of(as_of)
+    check_as_of(as_of)
     config = scoring or ScoringConfig()
     for contact, activities in _full_histories(source, _Tally(), progress or _no_progress):
         yield contact, _score(contact, activities, as_of, config)
@@ -1221,7 +1221,7 @@ def score_connection(
     A complete source that scores its own reads (:class:`ScoringSource`) scores
     with ``engine``.
     """
-    _check_as_of(as_of)
+    check_as_of(as_of)
     check_engine_choice(engine)
     config = scoring or ScoringConfig()
     tally = _Tally()
@@ -1275,6 +1275,6 @@ def explain_contact(
 
     Raises :class:`~mutuality_core.errors.InvalidInputError` for an unknown id.
     """
-    _check_as_of(as_of)
+    check_as_of(as_of)
     contact, activities = load_history(connection, state, contact_id)
     return contact, _score(contact, activities, as_of, scoring or ScoringConfig())

@@ -23,8 +23,8 @@ from __future__ import annotations
 import gc
 import io
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timezone
-from pathlib import PurePath
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -44,6 +44,7 @@ from mutuality_core.model import Activity, Contact, MutualityScore
 from mutuality_core.ports import ScoreUpdate, WrittenScore
 from mutuality_core.scoring import score_contact
 from mutuality_core.sync import score_histories, write_decision
+from mutuality_core.timestamps import epoch_microseconds
 
 __all__ = [
     "INPUT_SCHEMA",
@@ -99,7 +100,6 @@ OUTPUT_SCHEMA = pa.schema(
     ]
 )
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _OUTPUT_BATCH = 10_000
 
 
@@ -136,7 +136,7 @@ class _TableRecords(RecordFile):
     """
 
     def __init__(self, name: str, header: list[str], rows: list[list[str]]) -> None:
-        super().__init__(PurePath(name), header, self._numbered(rows), io.StringIO())  # type: ignore[arg-type]
+        super().__init__(Path(name), header, self._numbered(rows), io.StringIO())
         self.format = "csv"
 
     def _numbered(self, rows: list[list[str]]) -> Iterator[list[str]]:
@@ -158,8 +158,7 @@ def _text_rows(table: pa.Table, columns: Sequence[str]) -> list[list[str]]:
 def micros(moment: datetime | None) -> int | None:
     if moment is None:
         return None
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return epoch_microseconds(moment)
 
 
 def _published_micros(text: str) -> int | None:

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from mutuality_core.errors import ConfigError
 from mutuality_core.model import Contact, MutualityScore
 from mutuality_core.ports import Cursor, Page, Rejection, WrittenScore
 from mutuality_core.sync import DiffedRead
+from mutuality_core.timestamps import from_epoch_microseconds
 
 from .frames import activity_count, job_errors, rejected, removed, scored_rows
 from .partition import OUT_SCORE
@@ -38,7 +39,6 @@ __all__ = ["SparkSource"]
 
 log = logging.getLogger(__name__)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: Written values go into the job in slices of this many rows (bounded driver memory).
 WRITTEN_SLICE = 500_000
 
@@ -168,7 +168,7 @@ def _score(row: Any, as_of: datetime) -> MutualityScore:
         algorithm=row["algorithm"],
         as_of=as_of,
         activity_count=row["activity_count"],
-        last_activity_at=None if last is None else _EPOCH + timedelta(microseconds=last),
+        last_activity_at=None if last is None else from_epoch_microseconds(last),
     )
 
 

@@ -31,6 +31,10 @@ def band_label(band: str | None) -> str:
     return BAND_LABELS.get(band, band.replace("_", " ").capitalize())
 
 
+def _as_tuple(reasons: Iterable[str]) -> tuple[str, ...]:
+    return tuple(reasons)
+
+
 @attrs.frozen(slots=True)
 class Entry:
     """One contact's current values, as the report shows them."""
@@ -41,7 +45,7 @@ class Entry:
     lean: float
     strength: float
     confidence: float
-    reasons: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    reasons: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
     name: str | None = None
     company: str | None = None
 
@@ -171,8 +175,3 @@ def quadrant(entry: Entry) -> str:
 def quadrant_counts(entries: Iterable[Entry]) -> dict[tuple[str, str], int]:
     """How many contacts of each band are in each quadrant: ``{(quadrant, band): n}``."""
     return dict(Counter((quadrant(e), e.band) for e in entries))
-
-
-def split_reasons(text: str) -> tuple[str, ...]:
-    """The reasons field as the core joins it ("; "; no reason contains "; " itself)."""
-    return tuple(r for r in text.split("; ") if r)

@@ -15,8 +15,9 @@ import attrs
 
 from mutuality_core.model import Contact, MutualityScore
 from mutuality_core.ports import Connection, StateStore, WrittenScore
+from mutuality_core.reasons_text import split_reasons
 
-from .book import Before, Entry, History, split_reasons
+from .book import Before, Entry, History
 from .page import render
 from .runs import run_report, when
 
@@ -55,7 +56,7 @@ def entry_from_score(score: MutualityScore, contact: Contact | None = None) -> E
         lean=score.lean,
         strength=score.strength,
         confidence=score.confidence,
-        reasons=tuple(score.reasons),
+        reasons=score.reasons,
         name=display_name(contact),
         company=contact.company if contact else None,
     )
