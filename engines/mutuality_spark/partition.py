@@ -20,7 +20,6 @@ changed, so only those travel to the driver.
 
 from __future__ import annotations
 
-import gc
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -268,22 +267,7 @@ def score_partition(table: pa.Table, options: PartitionOptions) -> Iterator[pa.R
 
     Without ``skip_invalid`` the first bad row raises :class:`InvalidInputError` with
     the files adapter's message; with it, bad rows come out as reject rows.
-
-    The cyclic garbage collector is paused meanwhile, as the core's own sync does: a
-    partition is hundreds of thousands of acyclic objects, and every automatic
-    collection would walk them all again (a fifth of the time). Spark reuses its
-    Python workers, so collection resumes when the partition is done.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield from _score_partition(table, options)
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _score_partition(table: pa.Table, options: PartitionOptions) -> Iterator[pa.RecordBatch]:
     kinds = table.column("kind")
     activity_rows = table.filter(pc.equal(kinds, KIND_ACTIVITY))
     contact_rows = table.filter(pc.equal(kinds, KIND_CONTACT))

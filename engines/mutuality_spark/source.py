@@ -25,7 +25,7 @@ import pyarrow as pa
 from mutuality_core.config import ScoringConfig
 from mutuality_core.errors import ConfigError
 from mutuality_core.model import Contact, MutualityScore
-from mutuality_core.ports import Cursor, Page, Rejection, WrittenScore
+from mutuality_core.ports import Cursor, DecisionPages, Page, Rejection, WrittenScore
 from mutuality_core.sync import DiffedRead
 from mutuality_core.timestamps import from_epoch_microseconds
 
@@ -179,9 +179,8 @@ def _decision_rows(
     written: Mapping[str, WrittenScore],
 ) -> Iterator[list[tuple[str, float, str, str | None]]]:
     """(contact id, score, band, algorithm) in pages; a SQLite store's view reads in bulk."""
-    pages = getattr(written, "decision_pages", None)
-    if pages is not None:
-        yield from pages(WRITTEN_SLICE)
+    if isinstance(written, DecisionPages):
+        yield from written.decision_pages(WRITTEN_SLICE)
         return
     items = iter(written.items())
     while chunk := list(islice(items, WRITTEN_SLICE)):
