@@ -300,7 +300,430 @@ def write_decision(
     return None
 
 
+# -- the use-case -------------------------------------------------------------------------
+
+
+def _no_progress(stage: str, done: int, total: int | None) -> None:
+    return None
+
+
+def run_sync(
+    connection: Connection,
+    state: StateStore,
+    *,
+    as_of: datetime,
+    now: Callable[[], datetime],
+    options: SyncOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> RunReport:
+    """Run one sync of ``connection`` against ``state``. ``now`` stamps the run history.
+
+    Holds the state store's lock on ``connection.target`` for the whole run
+    (:class:`~mutuality_core.errors.LockHeldError` if another run has it).
+    A :class:`~mutuality_core.errors.QuotaExhaustedError` from the source or the
+    writer ends the run early and cleanly: everything done so far is saved and the
+    report says ``stopped_reason="quota"``; the next run carries on. Any other
+    exception is recorded in the run history and re-raised; batches written
+    before it stay recorded, so the next run does not write them again.
+    """
+    options = options or SyncOptions()
+    check_as_of(as_of)
+    report_progress = progress or _no_progress
+    target = connection.target
+    with state.lock(target, owner=options.owner):
+        started_at = now()
+        run_options = {
+            **options.to_dict(),
+            "as_of": as_of.isoformat(),
+            "algorithm": ALGORITHM_VERSION,
+        }
+        run_id = state.start_run(target, started_at=started_at, options=run_options)
+        counts = _RunCounts()
+        full_run = (
+            options.full or connection.source.complete_history or not state.get_cursor(target)
+        )
+
+        def report(stopped_reason: str | None = None, error: str | None = None) -> RunReport:
+            return counts.report(
+                run_id=run_id,
+                target=target,
+                started_at=started_at,
+                finished_at=now(),
+                as_of=as_of,
+                full=full_run,
+                options=options,
+                stopped_reason=stopped_reason,
+                error=error,
+            )
+
+        try:
+            _sync(connection, state, as_of, options, counts, report_progress)
+        except QuotaExhaustedError as exc:
+            log.warning("%s: stopped early, API quota exhausted: %s", target, exc)
+            result = report("quota", str(exc))
+        except BaseException as exc:
+            result = report("error", _describe(exc))
+            try:
+                state.finish_run(run_id, finished_at=result.finished_at, report=result.to_dict())
+            except Exception:  # the original error matters more
+                log.exception("could not record the failed run %s", run_id)
+            raise
+        else:
+            result = report()
+        state.finish_run(run_id, finished_at=result.finished_at, report=result.to_dict())
+        return result
+
+
+def _describe(error: BaseException) -> str:
+    """The run history's one line about why a run ended in an error."""
+    if isinstance(error, KeyboardInterrupt):
+        return str(error) or "interrupted by the user (Ctrl-C)"
+    return f"{type(error).__name__}: {error}"
+
+
+def _sync(
+    connection: Connection,
+    state: StateStore,
+    as_of: datetime,
+    options: SyncOptions,
+    counts: _RunCounts,
+    progress: ProgressCallback,
+) -> None:
+    source, target = connection.source, connection.target
+    # Read before the source: pages are compared with it as they arrive.
+    recorded = counts.expected = state.written(target)
+    counts.previous_failures = state.failed(target)
+    if source.complete_history and isinstance(source, DiffingSource):
+        _sync_diffed(connection, source, state, recorded, as_of, options, counts, progress)
+        return
+    read = _read(connection, state, as_of, options, counts, progress)
+    _check_output(connection, recorded, counts)
+    _write_changes(
+        read.scores,
+        recorded,
+        connection=connection,
+        state=state,
+        as_of=as_of,
+        options=options,
+        counts=counts,
+        progress=progress,
+        total=read.total,
+    )
+    _finish_writer(connection, options)
+    if source.complete_history and not options.dry_run and counts.seen is not None:
+        # the read saw every contact: written values of the others are of removed contacts
+        removed = [cid for cid in recorded if cid not in counts.seen]
+        if removed:
+            counts.gone.extend(removed)
+    _forget_gone(state, target, options, counts)
+    if read.cursor is not None and not options.dry_run:
+        state.apply_page(target, Page(cursor=read.cursor))  # remembers what was read
+
+
+@attrs.frozen
+class _Read:
+    """A sync's read: every contact's score (lazily), how many, and the cursor to save."""
+
+    scores: Iterable[tuple[Contact, MutualityScore | PendingScore]]
+    total: int | None = None  # contacts to score, when known up front (for progress)
+    cursor: Cursor | None = None  # a complete read's cursor, saved once its scores are written
+
+
+def _read(
+    connection: Connection,
+    state: StateStore,
+    as_of: datetime,
+    options: SyncOptions,
+    counts: _RunCounts,
+    progress: ProgressCallback,
+) -> _Read:
+    """Read the source the way it and the run call for (see :mod:`mutuality_core.reading`).
+
+    A source that scores its own reads does; a complete source is read into a snapshot;
+    an incremental one into the state store's cache (or, in a dry run, laid over it).
+    """
+    source, target, config = connection.source, connection.target, options.scoring
+    scored = _read_scored(source, as_of, config, counts, progress, options.engine)
+    if scored is not None:
+        return _Read(scored.scores, scored.contacts_read, scored.cursor)
+    if source.complete_history:
+        snapshot = read_snapshot(source, counts.count_page, progress)
+        scores = _score_in_place(snapshot.histories(), as_of, config)
+        return _Read(scores, len(snapshot.contacts), snapshot.cursor)
+    if options.dry_run:
+        histories = histories_without_storing(
+            source, state, target, full=options.full, on_page=counts.count_page, progress=progress
+        )
+        return _Read(_score_each(histories, as_of, config))
+    forgotten = read_into_cache(
+        source, state, target, full=options.full, on_page=counts.count_page, progress=progress
+    )
+    counts.forgotten.extend(forgotten)
+    total = None
+    if isinstance(state, CountingStateStore):
+        total = state.cached_counts(target)["contacts"]
+    return _Read(_score_each(state.iter_histories(target), as_of, config), total)
+
+
+def _check_output(
+    connection: Connection, recorded: Mapping[str, WrittenScore], counts: _RunCounts
+) -> None:
+    """Contacts whose written value the writer's own output lost or changed: rewrite them."""
+    writer = connection.writer
+    if isinstance(writer, RewritableWriter) and writer.needs_full_rewrite:  # checks the output
+        if recorded:
+            log.info(
+                "%s: the output holds no scores; writing every contact again", connection.target
+            )
+            counts.drift.update(dict.fromkeys(recorded, "missing"))
+    elif recorded:
+        _compare_local_output(writer, recorded, counts, connection.target)
+
+
+def _compare_local_output(
+    writer: ScoreWriter, recorded: Mapping[str, WrittenScore], counts: _RunCounts, target: str
+) -> None:
+    """Rows lost from, or edited in, an output the writer can list cheaply (a scores file).
+
+    Such a writer is a :class:`~mutuality_core.ports.StoredIdsWriter`; when it is also a
+    :class:`~mutuality_core.ports.StoredScoresWriter` the values are compared too, as a
+    CRM's are when its contacts are read. (A CRM writer offers ``stored_scores`` alone,
+    for ``mutuality verify``: listing a whole CRM at every sync would cost a request per
+    hundred contacts, so it is not read here.)
+    """
+    if not isinstance(writer, StoredIdsWriter):
+        return
+    present: set[str] | frozenset[str]
+    if isinstance(writer, StoredScoresWriter):
+        listed: set[str] = set()
+        for stored in writer.stored_scores():
+            listed.add(stored.contact_id)
+            written = recorded.get(stored.contact_id)
+            reason = None if written is None else drift_reason(stored, written)
+            if reason is not None:
+                counts.drift[stored.contact_id] = reason
+        present = listed
+    else:
+        present = writer.stored_ids()
+    lost = [cid for cid in recorded if cid not in present]
+    if lost:
+        # e.g. rows deleted from a scores file by hand: write them again
+        log.info("%s: %d written score(s) missing from the output", target, len(lost))
+        counts.drift.update(dict.fromkeys(lost, "missing"))
+
+
+def _finish_writer(connection: Connection, options: SyncOptions) -> None:
+    writer = connection.writer
+    if isinstance(writer, FinishingWriter) and not options.dry_run:
+        # A writer may hold back an error from its last batch (results already
+        # returned) and raise it here, inside the run's bookkeeping: a quota stop
+        # then reads "stopped: quota" in the run history instead of vanishing.
+        writer.finish()
+
+
+def _sync_diffed(
+    connection: Connection,
+    source: DiffingSource,
+    state: StateStore,
+    recorded: Mapping[str, WrittenScore],
+    as_of: datetime,
+    options: SyncOptions,
+    counts: _RunCounts,
+    progress: ProgressCallback,
+) -> None:
+    """A sync whose source scores and diffs (DiffingSource): only changes reach the writer.
+
+    The source decides with :func:`write_decision`, given the written values and the
+    contacts that must be written whatever their score (failed last time, or their
+    output drifted). The contacts it returns go through the same write loop as any
+    sync (batches, each recorded before the next, quota stops, retries and repairs
+    counted), decided again here, so a source cannot make the engine write what did
+    not change.
+    """
+    _check_output(connection, recorded, counts)
+    result = source.read_diffed(
+        as_of=as_of,
+        config=options.scoring,
+        written=recorded,
+        forced=frozenset(counts.previous_failures) | frozenset(counts.drift),
+        min_score_change=options.min_score_change,
+        progress=lambda done: progress("read", done, None),
+    )
+    counts.contacts_read += result.contacts_read
+    counts.activities_read += result.activities_read
+    counts.rejections.extend(result.rejections)
+    progress("read", counts.activities_read, None)
+    _write_changes(
+        result.changed,
+        recorded,
+        connection=connection,
+        state=state,
+        as_of=as_of,
+        options=options,
+        counts=counts,
+        progress=progress,
+        total=None,
+    )
+    counts.seen = None  # the source saw every contact; it named the removed ones itself
+    counts.contacts_scored += result.unchanged
+    counts.unchanged += result.unchanged
+    counts.band_counts = Counter(result.band_counts)
+    _finish_writer(connection, options)
+    if not options.dry_run:
+        counts.gone.extend(result.removed)
+    _forget_gone(state, connection.target, options, counts)
+
+
+def _forget_gone(state: StateStore, target: str, options: SyncOptions, counts: _RunCounts) -> None:
+    if counts.gone and not options.dry_run:
+        # after the write loop, which may still be reading the state's cache
+        log.info("%s: forgetting %d contact(s) no longer in the source", target, len(counts.gone))
+        state.apply_page(target, Page(deleted_contact_ids=counts.gone))
+        counts.forgotten.extend(counts.gone)
+
+
+# -- what a run counts --------------------------------------------------------------------
+
+
+@attrs.define
+class _RunCounts:
+    """Counts kept while reading and writing a run; they become its :class:`RunReport`.
+
+    ``count_page`` observes every page read (see :mod:`mutuality_core.reading`),
+    ``why_write`` applies :func:`write_decision` and counts its answer.
+    """
+
+    contacts_read: int = 0
+    activities_read: int = 0
+    contacts_scored: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    written: int = 0
+    failures: list[WriteResult] = attrs.field(factory=list)
+    failure_runs: dict[str, int] = attrs.field(factory=dict)
+    gone: list[str] = attrs.field(factory=list)  # contacts a complete read no longer has
+    forgotten: list[str] = attrs.field(factory=list)  # written contacts whose state was dropped
+    seen: set[str] | None = None  # ids scored, kept when the source reads everything
+    rejections: list[Rejection] = attrs.field(factory=list)
+    band_counts: Counter[str] = attrs.field(factory=Counter)
+    #: what the state says was written, to compare the target's fields with as pages arrive
+    expected: Mapping[str, WrittenScore] = attrs.field(factory=dict)
+    drift: dict[str, str] = attrs.field(factory=dict)  # contact_id -> why it must be rewritten
+    previous_failures: Mapping[str, FailedWrite] = attrs.field(factory=dict)
+    repairs: list[tuple[str, str]] = attrs.field(factory=list)
+    retried: int = 0
+
+    def count_page(self, page: Page) -> None:
+        self.contacts_read += len(page.contacts)
+        self.activities_read += len(page.activities)
+        if page.rejected:
+            self.rejections.extend(page.rejected)
+        if page.stored_scores and self.expected:
+            expected, drift = self.expected, self.drift
+            for stored in page.stored_scores:
+                written = expected.get(stored.contact_id)
+                if written is None:
+                    continue  # never written: it is written anyway
+                reason = drift_reason(stored, written)
+                if reason is None:
+                    drift.pop(stored.contact_id, None)  # a later read of it shows it fine
+                else:
+                    drift[stored.contact_id] = reason
+        if page.deleted_contact_ids and self.expected:
+            self.forgotten.extend(i for i in page.deleted_contact_ids if i in self.expected)
+
+    def why_write(
+        self,
+        contact_id: str,
+        score: MutualityScore | PendingScore,
+        old: WrittenScore | None,
+        threshold: float,
+    ) -> str | None:
+        """``"retried"``, ``"repaired"``, ``"changed"``, or None to leave the contact as it is."""
+        decision = write_decision(
+            contact_id, score, old, threshold, failed=self.previous_failures, drift=self.drift
+        )
+        if decision is None:
+            return None
+        kind, reason = decision
+        if kind == "retried":
+            self.retried += 1
+        elif kind == "repaired":
+            self.repairs.append((contact_id, reason or ""))
+        else:
+            self.changed += 1
+        return kind
+
+    def report(
+        self,
+        *,
+        run_id: int | None,
+        target: str,
+        started_at: datetime,
+        finished_at: datetime,
+        as_of: datetime,
+        full: bool,
+        options: SyncOptions,
+        stopped_reason: str | None,
+        error: str | None,
+    ) -> RunReport:
+        """The run's report, with these counts as they stand."""
+        return RunReport(
+            run_id=run_id,
+            target=target,
+            started_at=started_at,
+            finished_at=finished_at,
+            as_of=as_of,
+            full=full,
+            dry_run=options.dry_run,
+            contacts_read=self.contacts_read,
+            activities_read=self.activities_read,
+            contacts_scored=self.contacts_scored,
+            changed=self.changed,
+            written=self.written,
+            failed=len(self.failures),
+            failures=tuple(self.failures),
+            band_counts=dict(self.band_counts),
+            stopped_reason=stopped_reason,
+            unchanged=self.unchanged,
+            rejected=len(self.rejections),
+            rejections=tuple(self.rejections),
+            error=error,
+            repairs=tuple(self.repairs),
+            retried=self.retried,
+            forgotten=tuple(dict.fromkeys(self.forgotten)),
+            failure_runs=dict(self.failure_runs),
+            persistent_failure_runs=options.persistent_failure_runs,
+        )
+
+
 # -- scoring ------------------------------------------------------------------------------
+
+
+def _read_scored(
+    source: Source,
+    as_of: datetime,
+    config: ScoringConfig,
+    counts: _RunCounts,
+    progress: ProgressCallback,
+    engine: str = AUTO,
+) -> ScoredRead | None:
+    """The source's own read-and-score, if it offers one and wants it for this read."""
+    if not source.complete_history or not isinstance(source, ScoringSource):
+        return None
+    result = source.read_scored(
+        as_of=as_of,
+        config=config,
+        progress=lambda done: progress("read", done, None),
+        engine=engine,
+    )
+    if result is None:
+        return None
+    counts.contacts_read += result.contacts_read
+    counts.activities_read += result.activities_read
+    counts.rejections.extend(result.rejections)
+    progress("read", counts.activities_read, None)
+    return result
 
 
 def _score(
@@ -446,171 +869,54 @@ class DiffingSource(Protocol):
     ) -> DiffedRead: ...
 
 
-# -- reading ------------------------------------------------------------------------------
-
-
-@attrs.define
-class _RunCounts:
-    """Counts kept while reading and writing a run; they become its :class:`RunReport`.
-
-    ``count_page`` observes every page read (see :mod:`mutuality_core.reading`),
-    ``why_write`` applies :func:`write_decision` and counts its answer.
-    """
-
-    contacts_read: int = 0
-    activities_read: int = 0
-    contacts_scored: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    written: int = 0
-    failures: list[WriteResult] = attrs.field(factory=list)
-    failure_runs: dict[str, int] = attrs.field(factory=dict)
-    gone: list[str] = attrs.field(factory=list)  # contacts a complete read no longer has
-    forgotten: list[str] = attrs.field(factory=list)  # written contacts whose state was dropped
-    seen: set[str] | None = None  # ids scored, kept when the source reads everything
-    rejections: list[Rejection] = attrs.field(factory=list)
-    band_counts: Counter[str] = attrs.field(factory=Counter)
-    #: what the state says was written, to compare the target's fields with as pages arrive
-    expected: Mapping[str, WrittenScore] = attrs.field(factory=dict)
-    drift: dict[str, str] = attrs.field(factory=dict)  # contact_id -> why it must be rewritten
-    previous_failures: Mapping[str, FailedWrite] = attrs.field(factory=dict)
-    repairs: list[tuple[str, str]] = attrs.field(factory=list)
-    retried: int = 0
-
-    def count_page(self, page: Page) -> None:
-        self.contacts_read += len(page.contacts)
-        self.activities_read += len(page.activities)
-        if page.rejected:
-            self.rejections.extend(page.rejected)
-        if page.stored_scores and self.expected:
-            expected, drift = self.expected, self.drift
-            for stored in page.stored_scores:
-                written = expected.get(stored.contact_id)
-                if written is None:
-                    continue  # never written: it is written anyway
-                reason = drift_reason(stored, written)
-                if reason is None:
-                    drift.pop(stored.contact_id, None)  # a later read of it shows it fine
-                else:
-                    drift[stored.contact_id] = reason
-        if page.deleted_contact_ids and self.expected:
-            self.forgotten.extend(i for i in page.deleted_contact_ids if i in self.expected)
-
-    def why_write(
-        self,
-        contact_id: str,
-        score: MutualityScore | PendingScore,
-        old: WrittenScore | None,
-        threshold: float,
-    ) -> str | None:
-        """``"retried"``, ``"repaired"``, ``"changed"``, or None to leave the contact as it is."""
-        decision = write_decision(
-            contact_id, score, old, threshold, failed=self.previous_failures, drift=self.drift
-        )
-        if decision is None:
-            return None
-        kind, reason = decision
-        if kind == "retried":
-            self.retried += 1
-        elif kind == "repaired":
-            self.repairs.append((contact_id, reason or ""))
-        else:
-            self.changed += 1
-        return kind
-
-    def report(
-        self,
-        *,
-        run_id: int | None,
-        target: str,
-        started_at: datetime,
-        finished_at: datetime,
-        as_of: datetime,
-        full: bool,
-        options: SyncOptions,
-        stopped_reason: str | None,
-        error: str | None,
-    ) -> RunReport:
-        """The run's report, with these counts as they stand."""
-        return RunReport(
-            run_id=run_id,
-            target=target,
-            started_at=started_at,
-            finished_at=finished_at,
-            as_of=as_of,
-            full=full,
-            dry_run=options.dry_run,
-            contacts_read=self.contacts_read,
-            activities_read=self.activities_read,
-            contacts_scored=self.contacts_scored,
-            changed=self.changed,
-            written=self.written,
-            failed=len(self.failures),
-            failures=tuple(self.failures),
-            band_counts=dict(self.band_counts),
-            stopped_reason=stopped_reason,
-            unchanged=self.unchanged,
-            rejected=len(self.rejections),
-            rejections=tuple(self.rejections),
-            error=error,
-            repairs=tuple(self.repairs),
-            retried=self.retried,
-            forgotten=tuple(dict.fromkeys(self.forgotten)),
-            failure_runs=dict(self.failure_runs),
-            persistent_failure_runs=options.persistent_failure_runs,
-        )
-
-
-def _read_scored(
-    source: Source,
-    as_of: datetime,
-    config: ScoringConfig,
-    counts: _RunCounts,
-    progress: ProgressCallback,
-    engine: str = AUTO,
-) -> ScoredRead | None:
-    """The source's own read-and-score, if it offers one and wants it for this read."""
-    if not source.complete_history or not isinstance(source, ScoringSource):
-        return None
-    result = source.read_scored(
-        as_of=as_of,
-        config=config,
-        progress=lambda done: progress("read", done, None),
-        engine=engine,
-    )
-    if result is None:
-        return None
-    counts.contacts_read += result.contacts_read
-    counts.activities_read += result.activities_read
-    counts.rejections.extend(result.rejections)
-    progress("read", counts.activities_read, None)
-    return result
-
-
 # -- writing ------------------------------------------------------------------------------
 
 
-def _written_value(update: ScoreUpdate) -> WrittenScore:
-    score = update.score
-    return WrittenScore(
-        contact_id=update.contact.id,
-        score=score.score,
-        band=score.band._value_,
-        lean=score.lean,
-        strength=score.strength,
-        confidence=score.confidence,
-        reasons=score.reasons_text,
-        scored_at=update.scored_at,
-        algorithm=score.algorithm,
-    )
-
-
-def _failed_value(result: WriteResult, previous: Mapping[str, FailedWrite]) -> FailedWrite:
-    """The failure to remember, counting the runs in a row it failed for this same reason."""
-    error = result.error or "failed"
-    before = previous.get(result.contact_id)
-    runs = before.runs + 1 if before is not None and before.error == error else 1
-    return FailedWrite(result.contact_id, error, runs)
+def _write_changes(
+    results: Iterable[tuple[Contact, MutualityScore | PendingScore]],
+    written: Mapping[str, WrittenScore],
+    *,
+    connection: Connection,
+    state: StateStore,
+    as_of: datetime,
+    options: SyncOptions,
+    counts: _RunCounts,
+    progress: ProgressCallback,
+    total: int | None,
+) -> None:
+    """Decide for each scored contact whether to write it, and write those in batches."""
+    writer = connection.writer
+    limit = writer.batch_size
+    if options.batch_size is not None:
+        limit = min(limit, options.batch_size)
+    limit = max(1, limit)
+    threshold = options.min_score_change
+    batch: list[ScoreUpdate] = []
+    seen = counts.seen = set() if connection.source.complete_history else None
+    for contact, result in results:
+        if seen is not None:
+            seen.add(contact.id)
+        counts.contacts_scored += 1
+        counts.band_counts[result.band._value_] += 1
+        if counts.contacts_scored % _SCORE_PROGRESS_EVERY == 0:
+            progress("score", counts.contacts_scored, total)
+        if counts.why_write(contact.id, result, written.get(contact.id), threshold) is None:
+            counts.unchanged += 1
+            continue
+        if options.dry_run:
+            continue
+        batch.append(ScoreUpdate(contact, built(result), as_of))
+        if len(batch) >= limit:
+            _write_batch(batch, writer, state, connection.target, counts)
+            batch = []
+            progress("score", counts.contacts_scored, total)
+            progress("write", counts.written + len(counts.failures), None)
+    progress("score", counts.contacts_scored, counts.contacts_scored)
+    if batch:
+        _write_batch(batch, writer, state, connection.target, counts)
+    if not options.dry_run:
+        done = counts.written + len(counts.failures)
+        progress("write", done, done)
 
 
 def _write_batch(
@@ -662,333 +968,27 @@ def _write_batch(
         log.warning("%s: %d of %d updates failed", target, len(batch) - len(succeeded), len(batch))
 
 
-def _write_changes(
-    results: Iterable[tuple[Contact, MutualityScore | PendingScore]],
-    written: Mapping[str, WrittenScore],
-    *,
-    connection: Connection,
-    state: StateStore,
-    as_of: datetime,
-    options: SyncOptions,
-    counts: _RunCounts,
-    progress: ProgressCallback,
-    total: int | None,
-) -> None:
-    """Decide for each scored contact whether to write it, and write those in batches."""
-    writer = connection.writer
-    limit = writer.batch_size
-    if options.batch_size is not None:
-        limit = min(limit, options.batch_size)
-    limit = max(1, limit)
-    threshold = options.min_score_change
-    batch: list[ScoreUpdate] = []
-    seen = counts.seen = set() if connection.source.complete_history else None
-    for contact, result in results:
-        if seen is not None:
-            seen.add(contact.id)
-        counts.contacts_scored += 1
-        counts.band_counts[result.band._value_] += 1
-        if counts.contacts_scored % _SCORE_PROGRESS_EVERY == 0:
-            progress("score", counts.contacts_scored, total)
-        if counts.why_write(contact.id, result, written.get(contact.id), threshold) is None:
-            counts.unchanged += 1
-            continue
-        if options.dry_run:
-            continue
-        batch.append(ScoreUpdate(contact, built(result), as_of))
-        if len(batch) >= limit:
-            _write_batch(batch, writer, state, connection.target, counts)
-            batch = []
-            progress("score", counts.contacts_scored, total)
-            progress("write", counts.written + len(counts.failures), None)
-    progress("score", counts.contacts_scored, counts.contacts_scored)
-    if batch:
-        _write_batch(batch, writer, state, connection.target, counts)
-    if not options.dry_run:
-        done = counts.written + len(counts.failures)
-        progress("write", done, done)
-
-
-# -- the use-case -------------------------------------------------------------------------
-
-
-def _no_progress(stage: str, done: int, total: int | None) -> None:
-    return None
-
-
-def run_sync(
-    connection: Connection,
-    state: StateStore,
-    *,
-    as_of: datetime,
-    now: Callable[[], datetime],
-    options: SyncOptions | None = None,
-    progress: ProgressCallback | None = None,
-) -> RunReport:
-    """Run one sync of ``connection`` against ``state``. ``now`` stamps the run history.
-
-    Holds the state store's lock on ``connection.target`` for the whole run
-    (:class:`~mutuality_core.errors.LockHeldError` if another run has it).
-    A :class:`~mutuality_core.errors.QuotaExhaustedError` from the source or the
-    writer ends the run early and cleanly: everything done so far is saved and the
-    report says ``stopped_reason="quota"``; the next run carries on. Any other
-    exception is recorded in the run history and re-raised; batches written
-    before it stay recorded, so the next run does not write them again.
-    """
-    options = options or SyncOptions()
-    check_as_of(as_of)
-    report_progress = progress or _no_progress
-    target = connection.target
-    with state.lock(target, owner=options.owner):
-        started_at = now()
-        run_options = {
-            **options.to_dict(),
-            "as_of": as_of.isoformat(),
-            "algorithm": ALGORITHM_VERSION,
-        }
-        run_id = state.start_run(target, started_at=started_at, options=run_options)
-        counts = _RunCounts()
-        full_run = (
-            options.full or connection.source.complete_history or not state.get_cursor(target)
-        )
-
-        def report(stopped_reason: str | None = None, error: str | None = None) -> RunReport:
-            return counts.report(
-                run_id=run_id,
-                target=target,
-                started_at=started_at,
-                finished_at=now(),
-                as_of=as_of,
-                full=full_run,
-                options=options,
-                stopped_reason=stopped_reason,
-                error=error,
-            )
-
-        try:
-            _sync(connection, state, as_of, options, counts, report_progress)
-        except QuotaExhaustedError as exc:
-            log.warning("%s: stopped early, API quota exhausted: %s", target, exc)
-            result = report("quota", str(exc))
-        except BaseException as exc:
-            result = report("error", _describe(exc))
-            try:
-                state.finish_run(run_id, finished_at=result.finished_at, report=result.to_dict())
-            except Exception:  # the original error matters more
-                log.exception("could not record the failed run %s", run_id)
-            raise
-        else:
-            result = report()
-        state.finish_run(run_id, finished_at=result.finished_at, report=result.to_dict())
-        return result
-
-
-def _compare_local_output(
-    writer: ScoreWriter, recorded: Mapping[str, WrittenScore], counts: _RunCounts, target: str
-) -> None:
-    """Rows lost from, or edited in, an output the writer can list cheaply (a scores file).
-
-    Such a writer is a :class:`~mutuality_core.ports.StoredIdsWriter`; when it is also a
-    :class:`~mutuality_core.ports.StoredScoresWriter` the values are compared too, as a
-    CRM's are when its contacts are read. (A CRM writer offers ``stored_scores`` alone,
-    for ``mutuality verify``: listing a whole CRM at every sync would cost a request per
-    hundred contacts, so it is not read here.)
-    """
-    if not isinstance(writer, StoredIdsWriter):
-        return
-    present: set[str] | frozenset[str]
-    if isinstance(writer, StoredScoresWriter):
-        listed: set[str] = set()
-        for stored in writer.stored_scores():
-            listed.add(stored.contact_id)
-            written = recorded.get(stored.contact_id)
-            reason = None if written is None else drift_reason(stored, written)
-            if reason is not None:
-                counts.drift[stored.contact_id] = reason
-        present = listed
-    else:
-        present = writer.stored_ids()
-    lost = [cid for cid in recorded if cid not in present]
-    if lost:
-        # e.g. rows deleted from a scores file by hand: write them again
-        log.info("%s: %d written score(s) missing from the output", target, len(lost))
-        counts.drift.update(dict.fromkeys(lost, "missing"))
-
-
-def _describe(error: BaseException) -> str:
-    """The run history's one line about why a run ended in an error."""
-    if isinstance(error, KeyboardInterrupt):
-        return str(error) or "interrupted by the user (Ctrl-C)"
-    return f"{type(error).__name__}: {error}"
-
-
-def _sync(
-    connection: Connection,
-    state: StateStore,
-    as_of: datetime,
-    options: SyncOptions,
-    counts: _RunCounts,
-    progress: ProgressCallback,
-) -> None:
-    source, target = connection.source, connection.target
-    # Read before the source: pages are compared with it as they arrive.
-    recorded = counts.expected = state.written(target)
-    counts.previous_failures = state.failed(target)
-    if source.complete_history and isinstance(source, DiffingSource):
-        _sync_diffed(connection, source, state, recorded, as_of, options, counts, progress)
-        return
-    read = _read(connection, state, as_of, options, counts, progress)
-    _check_output(connection, recorded, counts)
-    _write_changes(
-        read.scores,
-        recorded,
-        connection=connection,
-        state=state,
-        as_of=as_of,
-        options=options,
-        counts=counts,
-        progress=progress,
-        total=read.total,
+def _written_value(update: ScoreUpdate) -> WrittenScore:
+    score = update.score
+    return WrittenScore(
+        contact_id=update.contact.id,
+        score=score.score,
+        band=score.band._value_,
+        lean=score.lean,
+        strength=score.strength,
+        confidence=score.confidence,
+        reasons=score.reasons_text,
+        scored_at=update.scored_at,
+        algorithm=score.algorithm,
     )
-    _finish_writer(connection, options)
-    if source.complete_history and not options.dry_run and counts.seen is not None:
-        # the read saw every contact: written values of the others are of removed contacts
-        removed = [cid for cid in recorded if cid not in counts.seen]
-        if removed:
-            counts.gone.extend(removed)
-    _forget_gone(state, target, options, counts)
-    if read.cursor is not None and not options.dry_run:
-        state.apply_page(target, Page(cursor=read.cursor))  # remembers what was read
 
 
-@attrs.frozen
-class _Read:
-    """A sync's read: every contact's score (lazily), how many, and the cursor to save."""
-
-    scores: Iterable[tuple[Contact, MutualityScore | PendingScore]]
-    total: int | None = None  # contacts to score, when known up front (for progress)
-    cursor: Cursor | None = None  # a complete read's cursor, saved once its scores are written
-
-
-def _read(
-    connection: Connection,
-    state: StateStore,
-    as_of: datetime,
-    options: SyncOptions,
-    counts: _RunCounts,
-    progress: ProgressCallback,
-) -> _Read:
-    """Read the source the way it and the run call for (see :mod:`mutuality_core.reading`).
-
-    A source that scores its own reads does; a complete source is read into a snapshot;
-    an incremental one into the state store's cache (or, in a dry run, laid over it).
-    """
-    source, target, config = connection.source, connection.target, options.scoring
-    scored = _read_scored(source, as_of, config, counts, progress, options.engine)
-    if scored is not None:
-        return _Read(scored.scores, scored.contacts_read, scored.cursor)
-    if source.complete_history:
-        snapshot = read_snapshot(source, counts.count_page, progress)
-        scores = _score_in_place(snapshot.histories(), as_of, config)
-        return _Read(scores, len(snapshot.contacts), snapshot.cursor)
-    if options.dry_run:
-        histories = histories_without_storing(
-            source, state, target, full=options.full, on_page=counts.count_page, progress=progress
-        )
-        return _Read(_score_each(histories, as_of, config))
-    forgotten = read_into_cache(
-        source, state, target, full=options.full, on_page=counts.count_page, progress=progress
-    )
-    counts.forgotten.extend(forgotten)
-    total = None
-    if isinstance(state, CountingStateStore):
-        total = state.cached_counts(target)["contacts"]
-    return _Read(_score_each(state.iter_histories(target), as_of, config), total)
-
-
-def _check_output(
-    connection: Connection, recorded: Mapping[str, WrittenScore], counts: _RunCounts
-) -> None:
-    """Contacts whose written value the writer's own output lost or changed: rewrite them."""
-    writer = connection.writer
-    if isinstance(writer, RewritableWriter) and writer.needs_full_rewrite:  # checks the output
-        if recorded:
-            log.info(
-                "%s: the output holds no scores; writing every contact again", connection.target
-            )
-            counts.drift.update(dict.fromkeys(recorded, "missing"))
-    elif recorded:
-        _compare_local_output(writer, recorded, counts, connection.target)
-
-
-def _finish_writer(connection: Connection, options: SyncOptions) -> None:
-    writer = connection.writer
-    if isinstance(writer, FinishingWriter) and not options.dry_run:
-        # A writer may hold back an error from its last batch (results already
-        # returned) and raise it here, inside the run's bookkeeping: a quota stop
-        # then reads "stopped: quota" in the run history instead of vanishing.
-        writer.finish()
-
-
-def _sync_diffed(
-    connection: Connection,
-    source: DiffingSource,
-    state: StateStore,
-    recorded: Mapping[str, WrittenScore],
-    as_of: datetime,
-    options: SyncOptions,
-    counts: _RunCounts,
-    progress: ProgressCallback,
-) -> None:
-    """A sync whose source scores and diffs (DiffingSource): only changes reach the writer.
-
-    The source decides with :func:`write_decision`, given the written values and the
-    contacts that must be written whatever their score (failed last time, or their
-    output drifted). The contacts it returns go through the same write loop as any
-    sync (batches, each recorded before the next, quota stops, retries and repairs
-    counted), decided again here, so a source cannot make the engine write what did
-    not change.
-    """
-    _check_output(connection, recorded, counts)
-    result = source.read_diffed(
-        as_of=as_of,
-        config=options.scoring,
-        written=recorded,
-        forced=frozenset(counts.previous_failures) | frozenset(counts.drift),
-        min_score_change=options.min_score_change,
-        progress=lambda done: progress("read", done, None),
-    )
-    counts.contacts_read += result.contacts_read
-    counts.activities_read += result.activities_read
-    counts.rejections.extend(result.rejections)
-    progress("read", counts.activities_read, None)
-    _write_changes(
-        result.changed,
-        recorded,
-        connection=connection,
-        state=state,
-        as_of=as_of,
-        options=options,
-        counts=counts,
-        progress=progress,
-        total=None,
-    )
-    counts.seen = None  # the source saw every contact; it named the removed ones itself
-    counts.contacts_scored += result.unchanged
-    counts.unchanged += result.unchanged
-    counts.band_counts = Counter(result.band_counts)
-    _finish_writer(connection, options)
-    if not options.dry_run:
-        counts.gone.extend(result.removed)
-    _forget_gone(state, connection.target, options, counts)
-
-
-def _forget_gone(state: StateStore, target: str, options: SyncOptions, counts: _RunCounts) -> None:
-    if counts.gone and not options.dry_run:
-        # after the write loop, which may still be reading the state's cache
-        log.info("%s: forgetting %d contact(s) no longer in the source", target, len(counts.gone))
-        state.apply_page(target, Page(deleted_contact_ids=counts.gone))
-        counts.forgotten.extend(counts.gone)
+def _failed_value(result: WriteResult, previous: Mapping[str, FailedWrite]) -> FailedWrite:
+    """The failure to remember, counting the runs in a row it failed for this same reason."""
+    error = result.error or "failed"
+    before = previous.get(result.contact_id)
+    runs = before.runs + 1 if before is not None and before.error == error else 1
+    return FailedWrite(result.contact_id, error, runs)
 
 
 # -- reading without writing: score, explain ------------------------------------------------
