@@ -24,9 +24,7 @@ def chromium_driver(*, width: int = 1200, height: int = 900) -> Any:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        raise MissingDependencyError(
-            "opening a report in a browser needs selenium: pip install 'mutuality[browser]'"
-        ) from None
+        raise MissingDependencyError("selenium", "browser") from None
     browser = next((p for p in map(shutil.which, _BROWSERS) if p), None)
     debian_driver = Path("/usr/lib/chromium/chromedriver")
     driver = shutil.which("chromedriver") or (
@@ -34,8 +32,8 @@ def chromium_driver(*, width: int = 1200, height: int = 900) -> Any:
     )
     if browser is None or driver is None:
         raise MissingDependencyError(
-            "no system Chromium with chromedriver found; install them, e.g. "
-            "`apt-get install chromium chromium-driver` on Debian"
+            "a system Chromium with chromedriver",
+            install="your system's packages, e.g. `apt-get install chromium chromium-driver`",
         )
     os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager: never download anything
     options = webdriver.ChromeOptions()
