@@ -177,13 +177,15 @@ class ScoreWriter(Protocol):
     that leaves records' fate unknown raises instead (the engine then does not
     record the batch as written, and the next run writes it again, which is safe
     because writing a score is idempotent). ``batch_size`` is the most updates
-    one ``write`` call accepts.
+    one ``write`` call accepts; the engine only reads it, so a writer may expose it as a
+    plain attribute or a read-only property.
 
     Optional capabilities, each a Protocol below: :class:`StoredIdsWriter`,
     :class:`StoredScoresWriter`, :class:`FinishingWriter`, :class:`RewritableWriter`.
     """
 
-    batch_size: int
+    @property
+    def batch_size(self) -> int: ...
 
     def write(self, updates: Sequence[ScoreUpdate]) -> Sequence[WriteResult]: ...
 
@@ -403,7 +405,9 @@ class RewritableWriter(Protocol):
 class CountingStateStore(Protocol):
     """A state store that can count what it caches for a target without reading it all.
 
-    Keys: ``contacts``, ``activities``, ``written``, ``failed``.
+    Keys: ``contacts`` and ``activities``, how many of each the activity cache holds. The
+    engine uses ``contacts`` as the total of its scoring progress; ``mutuality state show``
+    prints both.
     """
 
     def cached_counts(self, target: str) -> Mapping[str, int]: ...

@@ -6,17 +6,15 @@ function and renders its result. Typed library errors become documented exit cod
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 import click
 
-from mutuality_cli import discovery, exit_codes, spark_engine
+from mutuality_cli import discovery, exit_codes, output, spark_engine
 from mutuality_cli.groups import MutualityGroup, PluginCommandGroup
 from mutuality_cli.options import (
     adapter_options,
@@ -24,33 +22,28 @@ from mutuality_cli.options import (
     clock,
     common_options,
     engine_option,
-    format_option,
+    format_options,
     now_utc,
+    state_options,
+    verbose_option,
 )
-from mutuality_cli.output import SCORE_FIELDS, render_table, score_row, write_rows
 from mutuality_cli.progress import progress_display
 from mutuality_cli.reports import (
-    RUN_FIELDS,
     latest_run,
     most_one_sided,
     rejection_lines,
-    run_row,
     summary_lines,
     verify_lines,
     write_failed_report,
     write_report,
     write_text,
 )
-from mutuality_cli.runtime import (
-    configure_logging,
-    load_config,
-    open_state,
-    opened,
-)
+from mutuality_cli.runtime import Session, pass_session
+from mutuality_cli.settings import EffectiveConfig
 from mutuality_cli.spark_engine import engine_options
 from mutuality_cli.stopping import GracefulStop
 from mutuality_core.errors import ConfigError, MutualityError
-from mutuality_core.ports import StateStore
+from mutuality_core.ports import StateStore, StateStoreAdmin
 
 
 def engines_line() -> str:
@@ -97,33 +90,23 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
-def adapters(as_json: bool) -> None:
+@format_options()
+@verbose_option
+def adapters(fmt: str) -> None:
     """List installed adapters, their versions, and whether each one loads.
 
     An adapter that fails to load (e.g. its optional dependency is missing) is
-    listed with the reason instead of breaking the command.
+    listed with the reason instead of breaking the command. The table ends with
+    the scoring engines; `mutuality state stores` lists the state stores.
     """
-    infos = discovery.discover_adapters()
-    if as_json:
-        click.echo(json.dumps([i.to_dict() for i in infos], indent=2))
-        return
-    rows = [
-        {
-            "name": i.name,
-            "version": f"{i.distribution or '?'} {i.version or '?'}",
-            "status": i.status,
-            "summary": i.summary,
-        }
-        for i in infos
-    ]
-    if not rows:
-        click.echo("No adapters installed (entry-point group mutuality.adapters is empty).")
-    else:
-        click.echo(
-            render_table(rows, ("name", "version", "status", "summary"), max_width=100), nl=False
-        )
-    click.echo(f"\nScoring engines (--engine): {engines_line()}")
+    output.write_plugins(
+        output.ADAPTERS,
+        [i.to_dict() for i in discovery.discover_adapters()],
+        fmt,
+        sys.stdout,
+        empty=f"No adapters installed (entry-point group {discovery.GROUP} is empty).",
+        footer=f"Scoring engines (--engine): {engines_line()}",
+    )
 
 
 # --------------------------------------------------------------------------- score
@@ -132,12 +115,14 @@ def adapters(as_json: bool) -> None:
 @cli.command()
 @adapter_options
 @as_of_option
-@format_option
+@format_options(default="jsonl")
 @engine_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar on stderr.")
 @engine_options
 @common_options
+@pass_session
 def score(
+    session: Session,
     flags: dict[str, Any],
     spark: dict[str, Any],
     adapter_option: tuple[str, ...],
@@ -145,20 +130,13 @@ def score(
     fmt: str,
     engine: str,
     quiet: bool,
-    config_path: str | None,
-    verbose: int,
 ) -> None:
     """Score every contact and print the scores; writes nothing to the CRM.
 
     Each row has contact_id, score (0-100, how mutual), lean (-1 only you invest
     .. +1 only they invest), strength, band, confidence and reasons.
     """
-    configure_logging(verbose)
-    config = load_config(
-        config_path,
-        flags,
-        adapter_option,
-    )
+    config = session.config(flags, adapter_option)
     scoring = config.scoring_config()
     moment = as_of or now_utc()
     if engine == "spark":
@@ -175,10 +153,9 @@ def score(
     from mutuality_core import sync as sync_engine
 
     rejections: list[Any] = []
-    with (
-        opened(config, read_only=True) as (connection, state_store),
-        progress_display(quiet) as progress,
-    ):
+    connection = session.connect(config)
+    state_store = session.existing_state(config)
+    with progress_display(quiet) as progress:
         results = sync_engine.score_connection(
             connection,
             state_store,
@@ -188,7 +165,8 @@ def score(
             rejections=rejections,
             engine=engine,
         )
-        write_rows((score_row(s, contact) for contact, s in results), fmt, sys.stdout, SCORE_FIELDS)
+        rows = (output.score_row(s, contact) for contact, s in results)
+        output.write(output.SCORES, rows, fmt, sys.stdout)
     for line in rejection_lines(rejections, written_to=None):
         click.echo(line, err=True)
 
@@ -196,77 +174,36 @@ def score(
 # --------------------------------------------------------------------------- explain
 
 
-def _component_dict(component: Any) -> dict[str, Any]:
-    return {
-        "name": component.name,
-        "value": None if component.value is None else round(component.value, 3),
-        "weight": round(component.weight, 3),
-        "evidence": component.evidence,
-        "lean": round(component.lean, 3),
-        "detail": component.detail,
-    }
-
-
 @cli.command()
 @click.argument("contact_id")
 @adapter_options
 @as_of_option
-@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@format_options()
 @common_options
+@pass_session
 def explain(
+    session: Session,
     contact_id: str,
     flags: dict[str, Any],
     adapter_option: tuple[str, ...],
     as_of: datetime | None,
-    as_json: bool,
-    config_path: str | None,
-    verbose: int,
+    fmt: str,
 ) -> None:
     """Show how CONTACT_ID's score was reached: each signal, its evidence, the reasons."""
-    configure_logging(verbose)
-    config = load_config(
-        config_path,
-        flags,
-        adapter_option,
-    )
+    config = session.config(flags, adapter_option)
     scoring = config.scoring_config()
     moment = as_of or now_utc()
     from mutuality_core import sync as engine
 
-    with opened(config, read_only=True) as (connection, state_store):
-        contact, result = engine.explain_contact(
-            connection, state_store, contact_id, as_of=moment, scoring=scoring
-        )
-    row = score_row(result, contact)
-    components = [_component_dict(c) for c in result.components]
-    if as_json:
-        click.echo(json.dumps({**row, "components": components}, indent=2, ensure_ascii=False))
-        return
-    who = " ".join(p for p in (row["name"], f"<{row['email']}>" if row["email"] else None) if p)
-    click.echo(f"Contact {result.contact_id}" + (f"  {who}" if who else ""))
-    last = row["last_activity_at"] or "never"
-    click.echo(f"As of {row['as_of']}  ({result.activity_count} activities, last {last})")
-    click.echo(
-        f"Band {row['band']}  score {row['score']}/100  lean {row['lean']:+}  "
-        f"strength {row['strength']}/100  confidence {row['confidence']}"
+    connection = session.connect(config)
+    contact, result = engine.explain_contact(
+        connection, session.existing_state(config), contact_id, as_of=moment, scoring=scoring
     )
-    click.echo("")
-    click.echo("Signals:")
-    table_rows = [
-        {
-            **{k: "-" if v is None else str(v) for k, v in c.items()},
-        }
-        for c in components
-    ]
-    text = render_table(
-        table_rows, ("name", "value", "weight", "evidence", "lean", "detail"), max_width=80
-    )
-    click.echo("".join("  " + line + "\n" for line in text.splitlines()), nl=False)
-    click.echo("")
-    click.echo("Reasons:")
-    for reason in result.reasons or ("(none)",):
-        click.echo(f"  - {reason}")
-    click.echo(f"\nAlgorithm {result.algorithm}")
+    explanation = {
+        **output.score_row(result, contact),
+        "components": [output.component_row(c) for c in result.components],
+    }
+    output.write_explanation(explanation, fmt, sys.stdout)
 
 
 # --------------------------------------------------------------------------- sync
@@ -302,7 +239,9 @@ def explain(
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @engine_options
 @common_options
+@pass_session
 def sync(
+    session: Session,
     flags: dict[str, Any],
     spark: dict[str, Any],
     adapter_option: tuple[str, ...],
@@ -314,21 +253,14 @@ def sync(
     batch_size: int | None,
     engine: str,
     quiet: bool,
-    config_path: str | None,
-    verbose: int,
 ) -> None:
     """Read, score, and write changed scores back to the CRM (or the output file).
 
     Runs are incremental after the first one (use --full to read everything),
     resumable, and locked per target so two runs never overlap (exit code 4).
     """
-    configure_logging(verbose)
-    config = load_config(
-        config_path,
-        flags,
-        adapter_option,
-        min_score_change=min_score_change,
-        batch_size=batch_size,
+    config = session.config(
+        flags, adapter_option, min_score_change=min_score_change, batch_size=batch_size
     )
     from mutuality_core.sync import SyncOptions, run_sync
 
@@ -347,41 +279,38 @@ def sync(
     sync_options = SyncOptions(**option_values)
     moment = as_of or now_utc()
 
-    with opened(config) as (connection, state_store):
-        assert state_store is not None  # sync always opens (and creates) the state file
-        if engine == "spark":
-            connection = spark_engine.spark_connection(
-                connection, spark, skip_invalid=bool(flags["skip_invalid"]), adapter=config.adapter
+    connection = session.connect(config)
+    state_store = session.state_store(config)  # sync creates the state on its first run
+    if engine == "spark":
+        connection = spark_engine.spark_connection(
+            connection, spark, skip_invalid=bool(flags["skip_invalid"]), adapter=config.adapter
+        )
+    previous = latest_run(state_store, connection.target) if report_path else None
+    try:
+        with progress_display(quiet) as progress, GracefulStop() as stop:
+            report = run_sync(
+                connection,
+                state_store,
+                as_of=moment,
+                now=clock,
+                options=sync_options,
+                progress=stop.wrap(progress),
             )
-        previous = latest_run(state_store, connection.target) if report_path else None
-        try:
-            with progress_display(quiet) as progress, GracefulStop() as stop:
-                report = run_sync(
-                    connection,
-                    state_store,
-                    as_of=moment,
-                    now=clock,
-                    options=sync_options,
-                    progress=stop.wrap(progress),
-                )
-        except (MutualityError, KeyboardInterrupt) as error:
-            if report_path:
-                write_failed_report(
-                    state_store, connection.target, error, report_path, previous=previous
-                )
-            raise
-        report_dict = report.to_dict()
+    except (MutualityError, KeyboardInterrupt) as error:
         if report_path:
-            write_report(report_dict, report_path)
-        one_sided = [] if report.dry_run else most_one_sided(state_store, report.target)
-        if not quiet:
-            lines = summary_lines(
-                report,
-                connection=connection,
-                state_path=config.state,
-                one_sided=one_sided,
+            write_failed_report(
+                state_store, connection.target, error, report_path, previous=previous
             )
-            click.echo("\n".join(lines), err=report_path == "-")
+        raise
+    report_dict = report.to_dict()
+    if report_path:
+        write_report(report_dict, report_path)
+    one_sided = [] if report.dry_run else most_one_sided(state_store, report.target)
+    if not quiet:
+        lines = summary_lines(
+            report, connection=connection, state_path=config.state, one_sided=one_sided
+        )
+        click.echo("\n".join(lines), err=report_path == "-")
     if report.failed or report.stopped_reason:
         sys.exit(exit_codes.RECORDS_FAILED)
 
@@ -400,12 +329,12 @@ def sync(
     help="Output format on stdout.",
 )
 @common_options
+@pass_session
 def verify(
+    session: Session,
     flags: dict[str, Any],
     adapter_option: tuple[str, ...],
     fmt: str,
-    config_path: str | None,
-    verbose: int,
 ) -> None:
     """Check that the CRM still holds the scores the last syncs wrote; changes nothing.
 
@@ -414,19 +343,13 @@ def verify(
     failed in the last run. Exits 1 when anything differs, so it can be a
     monitoring check after the nightly job; `mutuality sync --full` repairs it.
     """
-    configure_logging(verbose)
-    config = load_config(config_path, flags, adapter_option)
-    if not config.state.exists():
-        raise ConfigError(
-            f"no state file at {config.state}: nothing was synced yet, so there is nothing "
-            "to verify; run `mutuality sync` first (or pass --state)"
-        )
+    config = session.config(flags, adapter_option)
+    state_store = session.state_store(config, create=False)  # nothing synced: nothing to verify
     from mutuality_core.reconcile import verify_connection
 
-    with opened(config, read_only=True) as (connection, state_store):
-        result = verify_connection(connection, state_store)
+    result = verify_connection(session.connect(config), state_store)
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        output.write_document(result.to_dict(), sys.stdout)
     else:
         click.echo("\n".join(verify_lines(result)))
     if result.differs:
@@ -437,39 +360,22 @@ def verify(
 
 
 @cli.command()
-@click.option(
-    "--state", help="State file (default: .mutuality/state.sqlite). [env MUTUALITY_STATE]"
-)
+@state_options
 @click.option("--target", help="Only runs for this target, e.g. files:/abs/folder.")
 @click.option(
     "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@format_options()
 @common_options
-def runs(
-    state: str | None,
-    target: str | None,
-    limit: int,
-    as_json: bool,
-    config_path: str | None,
-    verbose: int,
-) -> None:
-    """Show the run history recorded in the state file, newest first."""
-    configure_logging(verbose)
-    config = load_config(config_path, state=state)
-    store = open_state(config.state, create=False)
-    try:
-        history = [dict(r) for r in store.runs(target, limit=limit)]
-    finally:
-        store.close()
-    if as_json:
-        click.echo(json.dumps(history, indent=2, default=str, ensure_ascii=False))
-        return
-    if not history:
-        click.echo(f"No runs recorded in {config.state} yet.")
-        return
-    rows = [run_row(r) for r in history]
-    click.echo(render_table(rows, RUN_FIELDS, max_width=70), nl=False)
+@pass_session
+def runs(session: Session, flags: dict[str, Any], target: str | None, limit: int, fmt: str) -> None:
+    """Show the run history recorded in the state file, newest first.
+
+    json and jsonl print each run's stored record whole, its report included.
+    """
+    config = session.config(flags)
+    history = session.state_store(config, create=False).runs(target, limit=limit)
+    output.write_runs(history, fmt, sys.stdout, state=config.state)
 
 
 # --------------------------------------------------------------------------- report
@@ -495,7 +401,9 @@ def runs(
 @click.option("--title", default="Mutuality report", show_default=True, help="The page's title.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
 @common_options
+@pass_session
 def report(
+    session: Session,
     flags: dict[str, Any],
     adapter_option: tuple[str, ...],
     as_of: datetime | None,
@@ -503,8 +411,6 @@ def report(
     top: int,
     title: str,
     quiet: bool,
-    config_path: str | None,
-    verbose: int,
 ) -> None:
     """Write the book of relationships as one HTML page that works offline.
 
@@ -515,29 +421,29 @@ def report(
     or before the first sync, it scores every contact (as `score` does) and compares
     with what the last sync wrote. The files adapter's scores file is `-o output=PATH`.
     """
-    configure_logging(verbose)
-    config = load_config(config_path, flags, adapter_option)
+    config = session.config(flags, adapter_option)
     import mutuality_report
 
-    with opened(config, read_only=True) as (connection, state_store):
-        book = None
-        if as_of is None and state_store is not None:
-            book = mutuality_report.from_state(connection, state_store)
-        if book is None or not book.entries:  # --as-of, or nothing written yet
-            from mutuality_core import sync as engine
+    connection = session.connect(config)
+    state_store = session.existing_state(config)
+    book = None
+    if as_of is None and state_store is not None:
+        book = mutuality_report.from_state(connection, state_store)
+    if book is None or not book.entries:  # --as-of, or nothing written yet
+        from mutuality_core import sync as engine
 
-            moment = as_of or now_utc()
-            with progress_display(quiet) as progress:
-                results = engine.score_connection(
-                    connection,
-                    state_store,
-                    as_of=moment,
-                    scoring=config.scoring_config(),
-                    progress=progress,
-                )
-                book = mutuality_report.from_scores(
-                    results, state_store, connection.target, as_of=moment
-                )
+        moment = as_of or now_utc()
+        with progress_display(quiet) as progress:
+            results = engine.score_connection(
+                connection,
+                state_store,
+                as_of=moment,
+                scoring=config.scoring_config(),
+                progress=progress,
+            )
+            book = mutuality_report.from_scores(
+                results, state_store, connection.target, as_of=moment
+            )
     page = book.render(top=top, title=title, generated_at=now_utc())
     write_text(page, page_path)
     if not quiet and page_path != "-":
@@ -552,109 +458,101 @@ def report(
 
 @cli.group(cls=MutualityGroup)
 def state() -> None:
-    """Inspect or repair the state file (cursors, cache, written scores, locks)."""
+    """Inspect or repair the state (cursors, cache, written scores, locks); list state stores."""
 
 
-def _store_for(state_path: str | None, config_path: str | None) -> tuple[StateStore, Path]:
-    config = load_config(config_path, state=state_path)
-    return open_state(config.state, create=False), config.state
+@runtime_checkable
+class _AdministeredStore(StateStore, StateStoreAdmin, Protocol):
+    """A state store that `mutuality state` can list, inspect, unlock and reset."""
 
 
-def _require(store: object, method: str) -> Any:
-    function = getattr(store, method, None)
-    if function is None:
-        raise ConfigError(f"this state store does not support `{method}`")
-    return function
+def _admin(session: Session, config: EffectiveConfig, command: str) -> _AdministeredStore:
+    """The configured state store (existing only), which must be a :class:`StateStoreAdmin`."""
+    store = session.state_store(config, create=False)
+    if not isinstance(store, _AdministeredStore):
+        raise ConfigError(
+            f"the {config.state_store!r} state store cannot do `mutuality state {command}`: "
+            "it does not list, unlock or reset targets (StateStoreAdmin in "
+            "mutuality_core.ports); use that store's own tools for it"
+        )
+    return store
 
 
 @state.command("show")
-@click.option("--state", "state_path", help="State file. [env MUTUALITY_STATE]")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@state_options
+@format_options()
 @common_options
-def state_show(
-    state_path: str | None, as_json: bool, config_path: str | None, verbose: int
-) -> None:
-    """List the targets in the state file with cached counts and any lock holder."""
-    configure_logging(verbose)
-    store, path = _store_for(state_path, config_path)
-    try:
-        targets = []
-        for target in _require(store, "targets")():
-            counts = getattr(store, "cached_counts", lambda t: {})(target)
-            holder = getattr(store, "lock_holder", lambda t: None)(target)
-            targets.append(
-                {
-                    "target": target,
-                    **{k: v for k, v in dict(counts).items()},
-                    "written": len(store.written(target)),
-                    "locked_by": dict(holder) if holder else None,
-                }
-            )
-    finally:
-        store.close()
-    if as_json:
-        click.echo(json.dumps({"state": str(path), "targets": targets}, indent=2, default=str))
-        return
-    click.echo(f"State file {path}")
-    if not targets:
-        click.echo("No targets yet.")
-    for entry in targets:
-        holder = entry.pop("locked_by")
-        details = ", ".join(f"{k} {v}" for k, v in entry.items() if k != "target")
-        click.echo(f"  {entry['target']}: {details}")
-        if holder:
-            click.echo(
-                f"    locked by {holder.get('owner')} (pid {holder.get('pid')} on "
-                f"{holder.get('host')}, since {holder.get('started_at')})"
-            )
+@pass_session
+def state_show(session: Session, flags: dict[str, Any], fmt: str) -> None:
+    """List the targets in the state store with cached counts and any lock holder."""
+    config = session.config(flags)
+    store = _admin(session, config, "show")
+    targets = [
+        {
+            "target": target,
+            **store.cached_counts(target),
+            "written": len(store.written(target)),
+            "locked_by": store.lock_holder(target),
+        }
+        for target in store.targets()
+    ]
+    output.write_state(config.state, targets, fmt, sys.stdout)
+
+
+@state.command("stores")
+@format_options()
+@verbose_option
+def state_stores(fmt: str) -> None:
+    """List installed state stores (for --state-store), their versions, and whether each loads.
+
+    SQLite is the default and always installed; a package may add another (a server
+    database, say) through the entry-point group mutuality.state_stores.
+    """
+    output.write_plugins(
+        output.STATE_STORES,
+        [i.to_dict() for i in discovery.discover_state_stores()],
+        fmt,
+        sys.stdout,
+        empty=f"No state stores installed (entry-point group {discovery.STATE_STORE_GROUP} "
+        "is empty).",
+    )
 
 
 @state.command("unlock")
 @click.argument("target")
-@click.option("--state", "state_path", help="State file. [env MUTUALITY_STATE]")
+@state_options
 @common_options
-def state_unlock(
-    target: str, state_path: str | None, config_path: str | None, verbose: int
-) -> None:
+@pass_session
+def state_unlock(session: Session, target: str, flags: dict[str, Any]) -> None:
     """Remove the run lock on TARGET left by a run that no longer exists.
 
     Only do this once you know that run is gone: two runs at once may write twice.
     """
-    configure_logging(verbose)
-    store, _ = _store_for(state_path, config_path)
-    try:
-        removed = _require(store, "break_lock")(target)
-    finally:
-        store.close()
+    removed = _admin(session, session.config(flags), "unlock").break_lock(target)
     click.echo(f"Removed the lock on {target}." if removed else f"No lock on {target}.")
 
 
 @state.command("reset")
 @click.argument("target")
-@click.option("--state", "state_path", help="State file. [env MUTUALITY_STATE]")
+@state_options
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @common_options
-def state_reset(
-    target: str, state_path: str | None, yes: bool, config_path: str | None, verbose: int
-) -> None:
+@pass_session
+def state_reset(session: Session, target: str, flags: dict[str, Any], yes: bool) -> None:
     """Forget TARGET's cursor, cache and written values; the next sync reads everything.
 
     Run history is kept. Every score is written once more on the next sync.
     """
-    configure_logging(verbose)
-    store, _ = _store_for(state_path, config_path)
-    try:
-        known = _require(store, "targets")()
-        if target not in known:
-            raise ConfigError(
-                f"no state for {target!r}; known targets: {', '.join(known) or 'none'} "
-                "(see `mutuality state show`)"
-            )
-        if not yes:
-            click.confirm(f"Forget all state for {target}?", abort=True, err=True)
-        _require(store, "reset")(target)
-    finally:
-        store.close()
+    store = _admin(session, session.config(flags), "reset")
+    known = store.targets()
+    if target not in known:
+        raise ConfigError(
+            f"no state for {target!r}; known targets: {', '.join(known) or 'none'} "
+            "(see `mutuality state show`)"
+        )
+    if not yes:
+        click.confirm(f"Forget all state for {target}?", abort=True, err=True)
+    store.reset(target)
     click.echo(f"Reset {target}; the next sync reads everything.")
 
 
@@ -668,41 +566,23 @@ def config() -> None:
 
 @config.command("show")
 @adapter_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@format_options()
 @common_options
+@pass_session
 def config_show(
-    flags: dict[str, Any],
-    adapter_option: tuple[str, ...],
-    as_json: bool,
-    config_path: str | None,
-    verbose: int,
+    session: Session, flags: dict[str, Any], adapter_option: tuple[str, ...], fmt: str
 ) -> None:
-    """Print the effective configuration and where each value came from; secrets masked."""
-    configure_logging(verbose)
-    effective = load_config(
-        config_path,
-        flags,
-        adapter_option,
-    )
+    """Print the effective configuration and where each value came from; secrets masked.
+
+    jsonl and csv print one row per setting: key (scoring.KEY, adapters.NAME.KEY for
+    tables), value and origin.
+    """
+    effective = session.config(flags, adapter_option)
     data = effective.to_dict(masked=True)
     _add_adapter_environment(data, effective.adapter)
     # Every scoring setting, defaults included, validated as a run would validate it.
     data["scoring"] = attrs.asdict(effective.scoring_config())
-    if as_json:
-        click.echo(json.dumps(data, indent=2))
-        return
-    origins = data.pop("origins")
-    click.echo(f"# config file: {data.pop('config_file') or 'none'}")
-    for key in ("adapter", "state", "min_score_change", "batch_size", "persistent_failure_runs"):
-        if data[key] is not None:
-            click.echo(f"{key} = {json.dumps(data[key])}  # {origins.get(key, 'default')}")
-    click.echo("\n[scoring]")
-    for key, value in data["scoring"].items():
-        click.echo(f"{key} = {json.dumps(value)}  # {origins.get('scoring.' + key, 'default')}")
-    click.echo(f"\n[adapters.{effective.adapter}]")
-    for key, value in data["adapters"][effective.adapter].items():
-        origin = origins.get(f"adapters.{effective.adapter}.{key}", "")
-        click.echo(f"{key} = {json.dumps(value)}  # {origin}")
+    output.write_settings(data, effective.adapter, fmt, sys.stdout)
 
 
 def _add_adapter_environment(data: dict[str, Any], adapter: str) -> None:

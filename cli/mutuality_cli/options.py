@@ -1,15 +1,22 @@
-"""Options shared by several commands, defined once (as sqlite-utils does)."""
+"""Options shared by several commands, defined once (as sqlite-utils does).
+
+The options every command shares do their work in Click callbacks, as soon as they are
+parsed: ``-v`` configures logging and ``--config`` is kept on the command's session
+(:class:`mutuality_cli.runtime.Session`), so no command handles either itself.
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar, cast
 
 import click
+from click.core import ParameterSource
 
 from mutuality_cli.output import FORMATS
+from mutuality_cli.runtime import Session, configure_logging
 from mutuality_core.timestamps import parse_aware_datetime
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,51 +49,85 @@ def now_utc() -> datetime:
     return clock().replace(microsecond=0)
 
 
-def _apply(function: F, decorators: list[Callable[[F], F]]) -> F:
+def _apply(function: F, decorators: Sequence[Callable[[Any], Any]]) -> F:
     for decorator in reversed(decorators):
         function = decorator(function)
     return function
 
 
+def _start_logging(ctx: click.Context, _param: click.Parameter, verbosity: int) -> None:
+    configure_logging(verbosity)
+
+
+def _keep_config_path(ctx: click.Context, _param: click.Parameter, path: str | None) -> None:
+    Session.of(ctx).config_path = path
+
+
+#: ``-v``: logging, set up as soon as it is parsed (every command, even without it).
+verbose_option = click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    expose_value=False,
+    callback=_start_logging,
+    help="Log to stderr: -v for info, -vv for debug.",
+)
+
+
 def common_options(function: F) -> F:
-    """``--config`` and ``-v``: every command that reads configuration takes them."""
-    return _apply(
-        function,
-        [
-            click.option(
-                "--config",
-                "config_path",
-                type=click.Path(dir_okay=False),
-                help="mutuality.toml to read (default: $MUTUALITY_CONFIG, else ./mutuality.toml "
-                "if present).",
-            ),
-            click.option(
-                "-v",
-                "--verbose",
-                count=True,
-                help="Log to stderr: -v for info, -vv for debug.",
-            ),
-        ],
+    """``--config`` and ``-v``: every command that reads configuration takes them.
+
+    Neither reaches the command: ``--config`` is kept on its session and read by
+    ``session.config()``, ``-v`` has configured logging before the command runs.
+    """
+    config_option = click.option(
+        "--config",
+        type=click.Path(dir_okay=False),
+        expose_value=False,
+        callback=_keep_config_path,
+        help="mutuality.toml to read (default: $MUTUALITY_CONFIG, else ./mutuality.toml "
+        "if present).",
     )
+    return _apply(function, [config_option, verbose_option])
 
 
-#: The adapter-choosing options, handed to the command together as ``flags``.
-ADAPTER_FLAGS = ("adapter", "path", "output", "skip_invalid", "rejects", "max_requests", "state")
-
-
-def _gather_adapter_flags(function: F) -> F:
-    """Pass the options of :data:`ADAPTER_FLAGS` as one ``flags`` dict (what load_config takes)."""
+def _gather(names: Sequence[str], function: F) -> F:
+    """Pass the options ``names`` as one ``flags`` dict (what ``session.config`` takes)."""
 
     @functools.wraps(function)
     def command(**kwargs: Any) -> Any:
-        flags = {name: kwargs.pop(name, None) for name in ADAPTER_FLAGS}
+        flags = {name: kwargs.pop(name, None) for name in names}
         return function(flags=flags, **kwargs)
 
     return cast(F, command)
 
 
+_state_option = click.option(
+    "--state",
+    help="Where state is kept: a file path (default: .mutuality/state.sqlite in the current "
+    "directory), or a URL for a state store that is not a file. [env MUTUALITY_STATE]",
+)
+_state_store_option = click.option(
+    "--state-store",
+    metavar="NAME",
+    help="The state store that keeps it (default: sqlite); `mutuality state stores` lists "
+    "the installed ones. [env MUTUALITY_STATE_STORE]",
+)
+
+
+def state_options(function: F) -> F:
+    """``--state`` and ``--state-store``, handed to the command as ``flags``."""
+    return _apply(_gather(("state", "state_store"), function), [_state_option, _state_store_option])
+
+
+#: The adapter-choosing options, handed to the command together as ``flags``.
+ADAPTER_FLAGS = (
+    "adapter", "path", "output", "skip_invalid", "rejects", "max_requests", "state", "state_store",
+)  # fmt: skip
+
+
 def adapter_options(function: F, *, skip: tuple[str, ...] = ()) -> F:
-    """Which adapter to use and its settings, plus the state file (less the ``skip`` flags)."""
+    """Which adapter to use and its settings, plus the state store (less the ``skip`` flags)."""
     decorators = [
         click.option(
             "--adapter",
@@ -122,20 +163,17 @@ def adapter_options(function: F, *, skip: tuple[str, ...] = ()) -> F:
             help="Any other adapter setting (repeatable). Secrets are refused here: "
             "use the environment or the config file.",
         ),
-        click.option(
-            "--state",
-            help="State file (default: .mutuality/state.sqlite in the current directory). "
-            "[env MUTUALITY_STATE]",
-        ),
+        _state_option,
+        _state_store_option,
     ]
     kept = [d for d, name in zip(decorators, _DECORATED, strict=True) if name not in skip]
-    return _apply(_gather_adapter_flags(function), kept)
+    return _apply(_gather(ADAPTER_FLAGS, function), kept)
 
 
 #: The flag each decorator of :func:`adapter_options` adds, in order.
 _DECORATED = (
     "adapter", "path", "output", "skip_invalid", "rejects", "max_requests", "adapter_option",
-    "state",
+    "state", "state_store",
 )  # fmt: skip
 
 
@@ -147,15 +185,48 @@ def as_of_option(function: F) -> F:
     )(function)
 
 
-def format_option(function: F) -> F:
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(FORMATS),
-        default="jsonl",
-        show_default=True,
-        help="Output format on stdout.",
-    )(function)
+def _one_format(function: F) -> F:
+    """Fold ``--json`` into ``fmt``; ``--json`` with another ``--format`` is a usage error."""
+
+    @functools.wraps(function)
+    def command(**kwargs: Any) -> Any:
+        if kwargs.pop("as_json"):
+            ctx = click.get_current_context()
+            chosen = ctx.get_parameter_source("fmt") is not ParameterSource.DEFAULT
+            if chosen and kwargs["fmt"] != "json":
+                raise click.UsageError(
+                    f"--json is --format json; it cannot go with --format {kwargs['fmt']}"
+                )
+            kwargs["fmt"] = "json"
+        return function(**kwargs)
+
+    return cast(F, command)
+
+
+def format_options(default: str = "table") -> Callable[[F], F]:
+    """``--format table|json|jsonl|csv`` and ``--json`` (short for ``--format json``).
+
+    The renderers live in :mod:`mutuality_cli.output`; the command receives ``fmt``.
+    """
+
+    def decorate(function: F) -> F:
+        return _apply(
+            _one_format(function),
+            [
+                click.option(
+                    "--format",
+                    "fmt",
+                    type=click.Choice(FORMATS),
+                    default=default,
+                    show_default=True,
+                    help="Output on stdout: table (for people), json (one document), jsonl "
+                    "(one object per line) or csv.",
+                ),
+                click.option("--json", "as_json", is_flag=True, help="Same as --format json."),
+            ],
+        )
+
+    return decorate
 
 
 def engine_option(function: F) -> F:

@@ -1,4 +1,4 @@
-"""Rendering what a sync did: the JSON run report, the human summary, run-history rows."""
+"""Rendering what a sync did: the JSON run report, the human summary, verify's counts."""
 
 from __future__ import annotations
 
@@ -9,13 +9,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mutuality_report.runs import run_report, run_status
-
 from mutuality_cli import exit_codes
 from mutuality_cli.output import iso
 from mutuality_core.errors import ConfigError, MutualityError
 from mutuality_core.ports import Connection, StateStore
-from mutuality_core.timestamps import parse_iso_datetime
 
 
 def write_report(report_dict: Mapping[str, Any], destination: str) -> None:
@@ -91,7 +88,7 @@ def summary_lines(
     report: Any,
     *,
     connection: Connection,
-    state_path: Path,
+    state_path: str,
     one_sided: Sequence[Any],
 ) -> list[str]:
     mode = (
@@ -192,32 +189,6 @@ def most_one_sided(state: StateStore, target: str, limit: int = 5) -> list[Any]:
     one_sided = [w for w in written if w.band in ("you_invest_more", "they_invest_more")]
     one_sided.sort(key=lambda w: (-abs(w.lean), w.contact_id))
     return one_sided[:limit]
-
-
-RUN_FIELDS = (
-    "run_id", "target", "started_at", "finished_at", "status",
-    "written", "repaired", "retried", "failed",
-)  # fmt: skip
-
-
-def run_row(run: Mapping[str, Any]) -> dict[str, str]:
-    merged = {**run_report(run), **{k: v for k, v in run.items() if v is not None}}
-    if "run_id" not in merged and "id" in merged:
-        merged["run_id"] = merged["id"]
-    merged["status"] = run_status(run)  # the stored status is the engine's; this says more
-    for key in ("started_at", "finished_at"):
-        merged[key] = _short_time(merged.get(key))
-    return {k: "" if merged.get(k) is None else str(merged.get(k)) for k in RUN_FIELDS}
-
-
-def _short_time(value: Any) -> Any:
-    """``2026-06-30T08:00:00.123+00:00`` -> ``2026-06-30T08:00:00Z`` for the runs table."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return iso(parse_iso_datetime(value).replace(microsecond=0))
-    except ValueError:
-        return value
 
 
 def verify_lines(result: Any) -> list[str]:

@@ -1,17 +1,28 @@
 """What every command does first: logging, the effective configuration, the adapter
-connection and the state store, each closed however the command ends."""
+connection and the state store, each closed however the command ends.
+
+The set-up is shared through Click's context rather than repeated in each command:
+``-v`` configures logging and ``--config`` is kept on the command's :class:`Session`
+(``ctx.obj``) as soon as they are parsed (see :func:`mutuality_cli.options.common_options`),
+and whatever the session opens is closed by ``ctx.call_on_close`` when the command ends,
+whether it returns, fails or is interrupted.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import attrs
+import click
 
 from mutuality_cli import discovery
+from mutuality_cli.exit_codes import one_line
 from mutuality_cli.settings import EffectiveConfig, resolve
 from mutuality_core.errors import ConfigError
 from mutuality_core.ports import Connection, StateStore
@@ -20,13 +31,13 @@ LIBRARY_LOGGERS = ("mutuality_core", "mutuality_adapters", "mutuality_cli")
 log = logging.getLogger(__name__)
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
@@ -68,47 +79,81 @@ def connect(config: EffectiveConfig) -> Connection:
     return plugin.connect(dict(config.adapter_settings), environ=os.environ)
 
 
-def open_state(
-    path: Path, *, create: bool = True, lock_expires_after: float | None = None
-) -> StateStore:
-    """The SQLite state store; ``lock_expires_after`` in seconds, 0 = never, None = default."""
-    from datetime import timedelta
+def open_state(config: EffectiveConfig, *, create: bool = True) -> StateStore:
+    """The configured state store (``--state-store``, default sqlite) at ``--state``.
 
-    from mutuality_adapters.sqlite_state import DEFAULT_LOCK_EXPIRES_AFTER, SQLiteStateStore
-
-    if not create and not path.exists():
-        raise ConfigError(f"no state file at {path}; run `mutuality sync` first or pass --state")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigError(
-            f"cannot create the state folder {path.parent}: {error.strerror}; pass --state PATH"
-        ) from error
-    if lock_expires_after is None:
-        expiry: timedelta | None = DEFAULT_LOCK_EXPIRES_AFTER
-    else:
-        expiry = timedelta(seconds=lock_expires_after) if lock_expires_after > 0 else None
-    return SQLiteStateStore(path, lock_expires_after=expiry)
-
-
-@contextmanager
-def opened(
-    config: EffectiveConfig, *, read_only: bool = False
-) -> Iterator[tuple[Connection, StateStore | None]]:
-    """The adapter connection and the state store, both closed however the command ends.
-
-    ``read_only`` commands (score, explain) use the state file only if it exists, so
-    they never create one; without it a CRM source is read in full.
+    ``create=False`` (commands that only look) raises ConfigError when there is no
+    state there yet, and leaves nothing behind.
     """
-    connection = connect(config)
+    plugin = discovery.load_state_store(config.state_store)
+    log.info("opening the %s state store at %s", config.state_store, config.state)
+    return plugin.open(config.state, create=create, lock_expires_after=config.lock_expires_after)
+
+
+def existing_state(config: EffectiveConfig) -> StateStore | None:
+    """The state store if it holds state already, else None: ``score``, ``explain`` and
+    ``report`` never create one (without it a CRM source is read in full)."""
+    plugin = discovery.load_state_store(config.state_store)  # an unknown store is an error
     try:
-        if read_only and not config.state.exists():
-            yield connection, None
-            return
-        state = open_state(config.state, lock_expires_after=config.lock_expires_after)
-        try:
-            yield connection, state
-        finally:
-            state.close()
-    finally:
-        connection.close()
+        return plugin.open(config.state, create=False, lock_expires_after=config.lock_expires_after)
+    except ConfigError as error:
+        log.info("no state to read (%s); reading the source in full", one_line(error))
+        return None
+
+
+@attrs.define
+class Session:
+    """What one command shares with its set-up, kept on ``ctx.obj``.
+
+    Everything it opens is closed when the command's context closes (``call_on_close``,
+    last opened first closed), however the command ends.
+    """
+
+    ctx: click.Context
+    config_path: str | None = None
+
+    @classmethod
+    def of(cls, ctx: click.Context) -> Session:
+        """The command's session, made on first use."""
+        if not isinstance(ctx.obj, Session):
+            ctx.obj = cls(ctx)
+        return ctx.obj
+
+    def config(
+        self,
+        flags: Mapping[str, Any] | None = None,
+        adapter_option: Sequence[str] = (),
+        **top_level: Any,
+    ) -> EffectiveConfig:
+        """The effective configuration: ``flags``, then the environment, then the file."""
+        return load_config(self.config_path, flags, adapter_option, **top_level)
+
+    def connect(self, config: EffectiveConfig) -> Connection:
+        connection = connect(config)
+        self.ctx.call_on_close(connection.close)
+        return connection
+
+    def state_store(self, config: EffectiveConfig, *, create: bool = True) -> StateStore:
+        store = open_state(config, create=create)
+        self.ctx.call_on_close(store.close)
+        return store
+
+    def existing_state(self, config: EffectiveConfig) -> StateStore | None:
+        store = existing_state(config)
+        if store is not None:
+            self.ctx.call_on_close(store.close)
+        return store
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def pass_session(function: Callable[Concatenate[Session, P], R]) -> Callable[P, R]:
+    """Hand the command its :class:`Session` as the first argument."""
+
+    @functools.wraps(function)
+    def command(*args: P.args, **kwargs: P.kwargs) -> R:
+        return function(Session.of(click.get_current_context()), *args, **kwargs)
+
+    return command

@@ -26,6 +26,7 @@ ENV_PREFIX = "MUTUALITY_"
 DEFAULT_CONFIG_NAME = "mutuality.toml"
 DEFAULT_STATE = Path(".mutuality") / "state.sqlite"
 DEFAULT_ADAPTER = "files"
+DEFAULT_STATE_STORE = "sqlite"
 SECRET_WORDS = ("token", "password", "secret", "key", "session")
 MASK = "********"
 
@@ -56,7 +57,8 @@ def _non_negative_float(text: str) -> float:
 #: Top-level keys of mutuality.toml (and ``MUTUALITY_<KEY>``), with how to read text.
 TOP_LEVEL: dict[str, Callable[[str], Any]] = {
     "adapter": str,
-    "state": str,
+    "state": str,  # a file path, or a URL for a store that is not a file
+    "state_store": str,  # a name in the mutuality.state_stores entry-point group
     "min_score_change": _non_negative_float,
     "batch_size": _positive_int,
     "lock_expires_after": _non_negative_float,  # seconds; 0 = a lock never expires
@@ -104,7 +106,7 @@ class EffectiveConfig:
     """Everything a command needs to connect and score, with where each value came from."""
 
     adapter: str
-    state: Path
+    state: str  # where the state store keeps state: an absolute file path, or a URL
     min_score_change: float | None
     batch_size: int | None
     scoring: Mapping[str, Any]
@@ -113,6 +115,7 @@ class EffectiveConfig:
     origins: Mapping[str, str]
     lock_expires_after: float | None = None  # seconds; None: the state store's default
     persistent_failure_runs: int | None = None  # None: the engine's default (3)
+    state_store: str = DEFAULT_STATE_STORE
 
     def scoring_config(self) -> ScoringConfig:
         try:
@@ -127,7 +130,8 @@ class EffectiveConfig:
         data = {
             "config_file": str(self.config_file) if self.config_file else None,
             "adapter": self.adapter,
-            "state": str(self.state),
+            "state": self.state,
+            "state_store": self.state_store,
             "min_score_change": self.min_score_change,
             "batch_size": self.batch_size,
             "lock_expires_after": self.lock_expires_after,
@@ -181,6 +185,7 @@ def _check_file_value(key: str, value: Any, path: Path) -> Any:
     expected: dict[str, tuple[type, ...]] = {
         "adapter": (str,),
         "state": (str,),
+        "state_store": (str,),
         "min_score_change": (int, float),
         "batch_size": (int,),
         "lock_expires_after": (int, float),
@@ -249,9 +254,9 @@ def resolve(
     state = pick("state")
     if state is None:
         state, origins["state"] = str(cwd / DEFAULT_STATE), "default"
-    state_path = Path(state)
-    if not state_path.is_absolute():
-        state_path = cwd / state_path
+    state_store = pick("state_store")
+    if state_store is None:
+        state_store, origins["state_store"] = DEFAULT_STATE_STORE, "default"
     min_score_change = pick("min_score_change")
     batch_size = pick("batch_size")
     lock_expires_after = pick("lock_expires_after")
@@ -300,7 +305,7 @@ def resolve(
 
     return EffectiveConfig(
         adapter=adapter,
-        state=state_path,
+        state=state_location(state, cwd),
         min_score_change=min_score_change,
         batch_size=batch_size,
         scoring=scoring,
@@ -309,4 +314,17 @@ def resolve(
         origins=origins,
         lock_expires_after=lock_expires_after,
         persistent_failure_runs=persistent_failure_runs,
+        state_store=state_store,
     )
+
+
+def state_location(text: str, cwd: Path) -> str:
+    """A state file's path made absolute against ``cwd``; a URL (``scheme://...``) as given.
+
+    Which of the two a store takes is the store's business; a file path is resolved
+    here so that what ``config show`` prints is what the store opens.
+    """
+    if "://" in text:
+        return text
+    path = Path(text)
+    return str(path if path.is_absolute() else cwd / path)

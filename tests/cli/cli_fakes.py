@@ -94,3 +94,68 @@ class FakePlugin:
 
     def commands(self) -> Mapping[str, Any]:
         return self.extra_commands or {}
+
+
+#: What a state store must offer for a run (the StateStore Protocol), nothing more.
+_RUN_METHODS = (
+    "lock", "get_cursor", "begin_full_read", "apply_page", "finish_full_read",
+    "full_read_pending", "iter_histories", "written", "record_written", "failed",
+    "record_failed", "start_run", "finish_run", "runs",
+)  # fmt: skip
+#: What ``mutuality state`` needs beyond a run (the StateStoreAdmin Protocol).
+_ADMIN_METHODS = ("targets", "cached_counts", "lock_holder", "break_lock", "reset")
+
+
+def _delegate(name: str) -> Callable[..., Any]:
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self.inner, name)(*args, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+class PlainStateStore:
+    """A state store with only the run methods (no admin, no counts), kept in SQLite.
+
+    Stands for a third party's store: the CLI must not need more than it declares.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+        self.inner.close()
+
+
+class AdminStateStore(PlainStateStore):
+    """A third party's store that also lists, inspects, unlocks and resets targets."""
+
+
+for _name in _RUN_METHODS:
+    setattr(PlainStateStore, _name, _delegate(_name))
+for _name in _ADMIN_METHODS:
+    setattr(AdminStateStore, _name, _delegate(_name))
+
+
+@attrs.define
+class FakeStateStorePlugin:
+    """A ``mutuality.state_stores`` plugin whose stores are kept in SQLite under the hood."""
+
+    name: str = "plain"
+    summary: str = "Test state store"
+    admin: bool = False
+    opened: list[tuple[str, bool, float | None]] = attrs.field(factory=list)
+    stores: list[PlainStateStore] = attrs.field(factory=list)
+
+    def open(
+        self, location: str, *, create: bool = True, lock_expires_after: float | None = None
+    ) -> PlainStateStore:
+        from mutuality_adapters.sqlite_state import plugin
+
+        self.opened.append((location, create, lock_expires_after))
+        inner = plugin.open(location, create=create, lock_expires_after=lock_expires_after)
+        store = (AdminStateStore if self.admin else PlainStateStore)(inner)
+        self.stores.append(store)
+        return store

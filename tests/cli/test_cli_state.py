@@ -103,7 +103,7 @@ def test_state_show_unlock_and_reset(runner, state_file):
 
 
 def test_runs_table_says_why_a_run_stopped_and_which_were_dry_runs():
-    from mutuality_cli.reports import run_row
+    from mutuality_cli.output import run_row
 
     base = {"id": 7, "target": "t", "started_at": "2026-06-01T00:00:00+00:00"}
     done = {**base, "finished_at": "2026-06-01T00:01:00+00:00"}

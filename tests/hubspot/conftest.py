@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -85,5 +86,19 @@ def settings_for():
 
 
 @pytest.fixture
-def api(server: FakeHubSpotServer, fake_time: FakeTime) -> HubSpotApi:
-    return HubSpotApi(make_settings(server.base_url), clock=fake_time.clock, sleep=fake_time.sleep)
+def rng() -> random.Random:
+    """The backoff's jitter, seeded: the same waits on every run."""
+    return random.Random(14)
+
+
+@pytest.fixture
+def api(
+    server: FakeHubSpotServer, fake_time: FakeTime, wall: ManualMs, rng: random.Random
+) -> HubSpotApi:
+    return HubSpotApi(
+        make_settings(server.base_url),
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+        now_ms=wall,
+        rng=rng,
+    )

@@ -55,7 +55,11 @@ def test_5xx_backs_off_and_retries(api, server, fake_time, status):
     server.app.inject(Fault(status=status, times=3, path="/contacts"))
     api.list_page("contacts", properties=["email"])
     assert api.requests_made == 4
-    assert fake_time.sleeps == [0.5, 1.0, 2.0]
+    # full jitter: each wait is drawn from 0 up to a ceiling that doubles from 0.5 s
+    ceilings = [0.5, 1.0, 2.0]
+    assert len(fake_time.sleeps) == 3
+    assert all(0 <= s <= c for s, c in zip(fake_time.sleeps, ceilings, strict=True))
+    assert fake_time.sleeps != ceilings
 
 
 def test_5xx_that_persists_raises_crm_unavailable(api, server):

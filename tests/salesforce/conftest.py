@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -46,7 +47,13 @@ def sleeps() -> list[float]:
 def connect(fake: FakeSalesforce, sleeps: list[float], clock: Clock) -> Any:
     def _connect(**settings: Any) -> Any:
         settings.setdefault("bulk_poll_seconds", 0)
-        return plugin.connect(settings, environ=fake.environ(), sleep=sleeps.append, clock=clock)
+        return plugin.connect(
+            settings,
+            environ=fake.environ(),
+            sleep=sleeps.append,
+            clock=clock,
+            rng=random.Random(14),  # the backoff's jitter: the same waits on every run
+        )
 
     return _connect
 

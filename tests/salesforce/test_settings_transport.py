@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 import requests
+from mutuality_adapters.retry import RetriesExhaustedError, RetryPolicy
 from mutuality_adapters.salesforce import client as client_module
 from mutuality_adapters.salesforce.settings import SalesforceSettings
 from mutuality_adapters.salesforce.transport import ApiBudget, SalesforceSession, loopback_netloc
@@ -98,7 +99,11 @@ class Recorder(BaseAdapter):
 def test_session_rewrites_only_the_loopback_host_and_sets_timeouts() -> None:
     sleeps: list[float] = []
     session = SalesforceSession(
-        budget=ApiBudget(), timeout=12, loopback="127.0.0.1:8765", sleep=sleeps.append
+        budget=ApiBudget(),
+        timeout_seconds=12,
+        policy=RetryPolicy(base_seconds=1.0, jitter=False),
+        loopback="127.0.0.1:8765",
+        sleep=sleeps.append,
     )
     recorder = Recorder(fail=1)
     session.mount("http://", recorder)
@@ -116,10 +121,14 @@ def test_session_rewrites_only_the_loopback_host_and_sets_timeouts() -> None:
 
 
 def test_connection_errors_end_as_crm_unavailable() -> None:
-    session = SalesforceSession(budget=ApiBudget(), retries=2, sleep=lambda s: None)
+    session = SalesforceSession(
+        budget=ApiBudget(), policy=RetryPolicy(max_retries=2), sleep=lambda s: None
+    )
     session.mount("https://", Recorder(fail=5))
-    with pytest.raises(CrmUnavailableError, match="3 attempts"):
+    with pytest.raises(RetriesExhaustedError, match="3 attempts") as error:
         session.get("https://example.my.salesforce.com/services/data/v59.0/limits/")
+    assert isinstance(error.value, CrmUnavailableError)
+    assert (error.value.attempts, error.value.status) == (3, 0)
 
 
 def test_missing_client_library_is_a_one_line_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -145,7 +145,7 @@ def test_lock_errors_then_next_run(
 ) -> None:
     locked = [org["c3"], org["c4"]]
     fake.org.lock_rows(locked, times=10)
-    first = sync(fake, state, clock, sleeps, retries=2)
+    first = sync(fake, state, clock, sleeps, max_retries=2)
     assert first.failed == 2 and all(f.retryable for f in first.failures)
     fake.org.clear_faults()
     second = sync(fake, state, clock, sleeps)
@@ -158,7 +158,7 @@ def test_server_errors_then_next_run(
 ) -> None:
     fake.org.fail_next("server_error", times=5, path_contains="composite")
     with pytest.raises(CrmUnavailableError):
-        sync(fake, state, clock, sleeps, retries=2, options=SyncOptions(batch_size=20))
+        sync(fake, state, clock, sleeps, max_retries=2, options=SyncOptions(batch_size=20))
     fake.org.clear_faults()
     sync(fake, state, clock, sleeps)
     assert_each_written_once(fake, org)
@@ -212,7 +212,7 @@ def test_crash_mid_read_resumes(
 ) -> None:
     fake.org.fail_next("server_error", times=10, path_contains="query", skip=3)
     with pytest.raises(CrmUnavailableError):
-        sync(fake, state, clock, sleeps, retries=1, page_size=200)
+        sync(fake, state, clock, sleeps, max_retries=1, page_size=200)
     fake.org.clear_faults()
     report = sync(fake, state, clock, sleeps)
     assert report.written == 60
@@ -236,7 +236,7 @@ def test_five_thousand_tasks_on_one_stamp_read_once_across_a_crash(
     # the 5th page of Tasks (200 a page) fails for good: the run stops mid-read
     fake.org.fail_next("server_error", times=10, path_contains="query/", skip=3)
     with pytest.raises(CrmUnavailableError):
-        sync(fake, state, clock, sleeps, retries=1, page_size=200)
+        sync(fake, state, clock, sleeps, max_retries=1, page_size=200)
     fake.org.clear_faults()
     first_target = f"salesforce:127.0.0.1:{fake.port}"
     cached_before = sum(len(a) for _c, a in state.iter_histories(first_target))
@@ -257,7 +257,7 @@ def test_server_errors_part_way_through_a_batch(
     ids = seed_rows(fake.org, contact_rows(450), [activity(f"a{i}", f"c{i}") for i in range(450)])
     fake.org.fail_next("server_error", times=10, path_contains="composite", skip=1)
     connection = plugin.connect(
-        {"retries": 1, "bulk_poll_seconds": 0},
+        {"max_retries": 1, "bulk_poll_seconds": 0},
         environ=fake.environ(),
         sleep=sleeps.append,
         clock=clock,

@@ -70,11 +70,14 @@ def test_lock_errors_are_retried_then_reported_retryable(
     ids = list(seed_rows(fake.org, contact_rows(3), []).values())
     fake.org.lock_rows([ids[0]], times=2)
     fake.org.lock_rows([ids[1]], times=99)
-    results = {r.contact_id: r for r in connect(retries=3).writer.write([update(i) for i in ids])}
+    writer = connect(max_retries=3).writer
+    results = {r.contact_id: r for r in writer.write([update(i) for i in ids])}
     assert results[ids[0]].ok and results[ids[2]].ok
     assert not results[ids[1]].ok and results[ids[1]].retryable
     assert "UNABLE_TO_LOCK_ROW" in (results[ids[1]].error or "")
-    assert sleeps == [1.0, 2.0, 4.0]  # backoff, injected
+    # three retries, each waiting the retry policy's backoff: full jitter under 1, 2, 4 s
+    assert len(sleeps) == 3
+    assert all(0 <= s <= c for s, c in zip(sleeps, [1.0, 2.0, 4.0], strict=True))
     assert fake.org.updates[ids[0]] == 1
 
 
@@ -100,7 +103,10 @@ def test_5xx_is_retried_with_backoff(
     ids = list(seed_rows(fake.org, contact_rows(2), []).values())
     fake.org.fail_next("server_error", times=2, path_contains="composite")
     results = connect().writer.write([update(i) for i in ids])
-    assert all(r.ok for r in results) and sleeps == [1.0, 2.0]
+    assert all(r.ok for r in results)
+    # full jitter: each wait drawn from 0 up to a ceiling that doubles from 1 s
+    assert len(sleeps) == 2 and 0 <= sleeps[0] <= 1.0 and 0 <= sleeps[1] <= 2.0
+    assert sleeps != [1.0, 2.0]
 
 
 def test_5xx_beyond_retries_raises_unavailable(fake: FakeSalesforce, connect: Any) -> None:
@@ -108,7 +114,7 @@ def test_5xx_beyond_retries_raises_unavailable(fake: FakeSalesforce, connect: An
     ids = list(seed_rows(fake.org, contact_rows(2), []).values())
     fake.org.fail_next("server_error", times=10)
     with pytest.raises(CrmUnavailableError, match="HTTP 503"):
-        connect(retries=2).writer.write([update(i) for i in ids])
+        connect(max_retries=2).writer.write([update(i) for i in ids])
 
 
 def test_expired_session_without_credentials_says_what_to_do(
@@ -218,7 +224,7 @@ def test_failure_part_way_keeps_what_was_written_and_raises_next(
     with_fields(fake)
     ids = list(seed_rows(fake.org, contact_rows(450), []).values())
     fake.org.fail_next("server_error", times=10, path_contains="composite", skip=1)
-    writer = connect(retries=1).writer
+    writer = connect(max_retries=1).writer
     results = writer.write([update(i) for i in ids])
     ok = [r for r in results if r.ok]
     assert len(ok) == 200 and all(fake.org.updates[r.contact_id] == 1 for r in ok)
@@ -234,7 +240,7 @@ def test_an_error_kept_from_the_last_batch_is_raised_at_close(
     with_fields(fake)
     ids = list(seed_rows(fake.org, contact_rows(450), []).values())
     fake.org.fail_next("server_error", times=10, path_contains="composite", skip=1)
-    connection = connect(retries=1)
+    connection = connect(max_retries=1)
     results = connection.writer.write([update(i) for i in ids])  # the run's last batch
     assert sum(r.ok for r in results) == 200
     with pytest.raises(CrmUnavailableError, match="HTTP 503"):

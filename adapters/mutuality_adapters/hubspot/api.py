@@ -9,9 +9,13 @@ different ``ApiException`` class per sub-package. Here every request:
    :class:`QuotaExhaustedError` before going over it;
 2. waits for the client-side limiter (general: N per 10 s; search: 5 per second);
 3. goes through the official client (so auth, URLs and serialisation are HubSpot's);
-4. on 429/423/477/5xx/timeouts waits (``Retry-After`` when given) and retries;
-   a ``DAILY`` 429 stops the run; 401/403 raise :class:`AuthenticationError`
-   naming the scope.
+4. sorts a failed answer (:meth:`HubSpotApi._classify`): a ``DAILY`` 429 stops
+   the run, 401/403 raise :class:`AuthenticationError` naming the scope, another
+   4xx raises :class:`HubSpotRequestError`; 429/423/477/5xx/timeouts go to the
+   shared :class:`~mutuality_adapters.retry.RetryPolicy`, which says how long to
+   wait (``Retry-After`` in either form, else HubSpot's rate-limit window, else
+   backoff with full jitter) or gives up with :class:`RetriesExhaustedError`;
+5. waits (:meth:`HubSpotApi._wait`) and sends it again.
 
 Response bodies are parsed with ``json.loads`` rather than the client's models:
 deserialising 100,000 engagements through the generated models costs ~8 ms per
@@ -23,12 +27,16 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import attrs
+
+from mutuality_adapters.retry import Attempts, Retry, retries_exhausted, retry_after_seconds
 from mutuality_core.errors import (
     AuthenticationError,
     ConfigError,
@@ -38,17 +46,18 @@ from mutuality_core.errors import (
     QuotaExhaustedError,
 )
 
-from .limiter import Clock, Sleep, SlidingWindowLimiter
+from .clock import Clock, NowMs, Sleep, wall_ms, wall_time
+from .limiter import SlidingWindowLimiter
 from .settings import HubSpotSettings
 
 log = logging.getLogger(__name__)
 
-TRANSIENT_STATUSES = frozenset({500, 502, 503, 504, 521, 523, 524})
 SCOPE_READ = "crm.objects.contacts.read"
 SCOPE_WRITE = "crm.objects.contacts.write"
 SCOPE_SCHEMA_READ = "crm.schemas.contacts.read"
 SCOPE_SCHEMA_WRITE = "crm.schemas.contacts.write"
-MAX_RATE_LIMIT_WAITS = 30
+#: HubSpot: "Locks will last for 2 seconds", so a 423 waits at least that long.
+LOCKED_WAIT = 2.0
 
 
 class HubSpotApiError(MutualityError):
@@ -120,14 +129,44 @@ def _header(headers: Any, name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _retry_after(headers: Any) -> float | None:
-    value = _header(headers, "Retry-After")
-    if value is None:
-        return None
+@attrs.frozen
+class _Answer:
+    """What one attempt came back with: a status (0: no answer), the body and headers."""
+
+    status: int
+    raw: bytes | str | None = None
+    headers: Any = None
+    error: str = ""  # why no answer came, when status is 0
+
+    @property
+    def reason(self) -> str:
+        return self.error if self.status == 0 else f"HTTP {self.status}"
+
+
+def _rate_limit_window(limit_policy: str, kind: str, headers: Any) -> float:
+    """How long a 429 without ``Retry-After`` should wait: the window it names."""
+    if limit_policy == "SECONDLY" or kind == "search":
+        return 1.0
+    interval = _header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
     try:
-        return max(0.0, float(value))
+        return float(interval) / 1000 if interval else 10.0
     except ValueError:
-        return None
+        return 10.0
+
+
+def _refused(status: int, body: Mapping[str, Any], what: str, scope: str) -> AuthenticationError:
+    """A 401 (the token) or 403 (a scope), naming the scope HubSpot says is missing."""
+    if status == 401:
+        return AuthenticationError(
+            "HubSpot rejected the access token (401): check HUBSPOT_ACCESS_TOKEN "
+            f"is a current private-app token with the {scope} scope"
+        )
+    needed = _missing_scope(body, scope)
+    return AuthenticationError(
+        f"HubSpot refused {what} (403): the private app is missing the scope "
+        f"{needed}; add it in HubSpot (Settings > Integrations > Private apps) "
+        "and use the new token"
+    )
 
 
 def _option(models: Any, option: Mapping[str, Any]) -> Any:
@@ -167,15 +206,24 @@ class HubSpotApi:
         *,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
+        now_ms: NowMs = wall_ms,
+        rng: random.Random | None = None,
     ) -> None:
+        """``clock``/``sleep`` pace and wait, ``now_ms`` dates an HTTP-date ``Retry-After``,
+        ``rng`` jitters the backoff (all injected so that tests are exact)."""
         hubspot = load_client()
-        from urllib3.util.retry import Retry
+        from urllib3.util.retry import Retry as Urllib3Retry
 
         self.settings = settings
+        self.policy = settings.retry_policy
         self._sleep = sleep
         self._clock = clock
+        self._now_ms = now_ms
+        self._rng = rng or random.Random()
         # No retries inside urllib3: this class decides (POST included, DAILY excluded).
-        no_retry = Retry(total=0, connect=0, read=0, redirect=0, status=0, raise_on_status=False)
+        no_retry = Urllib3Retry(
+            total=0, connect=0, read=0, redirect=0, status=0, raise_on_status=False
+        )
         client = hubspot.HubSpot(
             access_token=settings.access_token,
             host=settings.base_url,
@@ -207,7 +255,7 @@ class HubSpotApi:
         self.retries = 0
         self.rate_limited = 0
 
-    # -- the retry loop ------------------------------------------------------------------
+    # -- one request: send, classify, wait ------------------------------------------------
 
     def _budget_left(self) -> None:
         limit = self.settings.max_requests
@@ -226,117 +274,122 @@ class HubSpotApi:
         *args: Any,
         **kwargs: Any,
     ) -> Any:
-        """Send ``method(*args, **kwargs)``, retrying as HubSpot's guidelines ask; the body.
+        """Send ``method(*args, **kwargs)`` until it succeeds or the policy gives up; the body.
 
-        Every request goes out raw (``_preload_content=False``, parsed here) and with
-        the configured timeout.
+        ``what`` names the request in messages, ``kind`` its limiter and counter,
+        ``scope`` the one a 401 names.
         """
-
-        def send() -> Any:
-            return method(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
-
-        import urllib3
-
         limiter = self.search_limiter if kind == "search" else self.general_limiter
-        failures = 0
-        waits = 0
-        last = ""
+        attempts = Attempts()
         while True:
             self._budget_left()
             limiter.acquire()
             self.requests_made += 1
             self.requests_by_kind[kind] += 1
-            headers: Any = None
-            try:
-                response = send()
-                status = int(response.status)
-                raw = response.data
-                headers = response.headers
-                release = getattr(response, "release_conn", None)
-                if release is not None:  # vcrpy < 9 replays responses without it
-                    release()
-            except urllib3.exceptions.HTTPError as exc:
-                status, raw = 0, None
-                last = f"{type(exc).__name__}: {exc}"
-            except Exception as exc:
-                if not hasattr(exc, "status") or not hasattr(exc, "body"):
-                    raise
-                status = int(getattr(exc, "status", 0) or 0)
-                raw = getattr(exc, "body", None)
-                headers = getattr(exc, "headers", None)
-                if status == 0:
-                    last = str(getattr(exc, "reason", "") or exc)
-
+            answer = self._send(method, args, kwargs)
             limiter.finished()
-            if 200 <= status < 300:
-                return _decode(raw)
-            body = _decode(raw) if status else {}
-            if not isinstance(body, Mapping):
-                body = {}
+            if 200 <= answer.status < 300:
+                return _decode(answer.raw)
+            retry = self._classify(answer, attempts, what=what, kind=kind, scope=scope)
+            self._wait(retry, answer, what, limiter)
 
-            if status == 429:
-                self.rate_limited += 1
-                policy = str(body.get("policyName") or "").upper()
-                if policy == "DAILY":
-                    raise QuotaExhaustedError(
-                        "HubSpot's daily API limit for this portal is used up (429 DAILY); "
-                        "progress is saved: run the sync again after the limit resets "
-                        "(midnight in the portal's time zone)"
-                    )
-                waits += 1
-                if waits > MAX_RATE_LIMIT_WAITS:
-                    raise CrmUnavailableError(
-                        f"HubSpot kept answering 429 ({policy or 'rate limit'}) to {what} "
-                        f"after {MAX_RATE_LIMIT_WAITS} waits; "
-                        "lower requests_per_window or retry later"
-                    )
-                wait = _retry_after(headers)
-                if wait is None:
-                    if policy == "SECONDLY" or kind == "search":
-                        wait = 1.0
-                    else:
-                        interval = _header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
-                        wait = float(interval) / 1000 if interval else 10.0
-                log.info("HubSpot rate limit (%s) on %s; waiting %.1fs", policy, what, wait)
-                limiter.pause(wait)
-                self.retries += 1
-                continue
-            if status in (401, 403):
-                needed = _missing_scope(body, scope) if status == 403 else scope
-                if status == 401:
-                    raise AuthenticationError(
-                        "HubSpot rejected the access token (401): check HUBSPOT_ACCESS_TOKEN "
-                        f"is a current private-app token with the {needed} scope"
-                    )
-                raise AuthenticationError(
-                    f"HubSpot refused {what} (403): the private app is missing the scope "
-                    f"{needed}; add it in HubSpot (Settings > Integrations > Private apps) "
-                    "and use the new token"
+    def _send(
+        self, method: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> _Answer:
+        """One attempt, raw (``_preload_content=False``, parsed by the caller) and timed out."""
+        import urllib3
+
+        try:
+            response = method(
+                *args, _preload_content=False, _request_timeout=self._timeout, **kwargs
+            )
+        except urllib3.exceptions.HTTPError as exc:  # timeouts, refused connections
+            return _Answer(0, error=f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # the client's ApiException, one class per sub-package
+            if not hasattr(exc, "status") or not hasattr(exc, "body"):
+                raise
+            status = int(getattr(exc, "status", 0) or 0)
+            return _Answer(
+                status,
+                getattr(exc, "body", None),
+                getattr(exc, "headers", None),
+                error=str(getattr(exc, "reason", "") or exc) if status == 0 else "",
+            )
+        release = getattr(response, "release_conn", None)
+        answer = _Answer(int(response.status), response.data, response.headers)
+        if release is not None:  # vcrpy < 9 replays responses without it
+            release()
+        return answer
+
+    def _classify(
+        self, answer: _Answer, attempts: Attempts, *, what: str, kind: str, scope: str
+    ) -> Retry:
+        """A failed answer -> when to retry it; or raise the typed error that ends the request.
+
+        HubSpot's own rules come first (a ``DAILY`` 429 ends the run, 401/403 name the
+        scope, another 4xx is a settings problem); the shared policy decides the rest.
+        """
+        status = answer.status
+        body = _decode(answer.raw) if status else {}
+        if not isinstance(body, Mapping):
+            body = {}
+        limit_policy = ""
+        hint = None
+        if status == 429:
+            self.rate_limited += 1
+            limit_policy = str(body.get("policyName") or "").upper()
+            if limit_policy == "DAILY":
+                raise QuotaExhaustedError(
+                    "HubSpot's daily API limit for this portal is used up (429 DAILY); "
+                    "progress is saved: run the sync again after the limit resets "
+                    "(midnight in the portal's time zone)"
                 )
-            retryable = status == 0 or status in TRANSIENT_STATUSES or status in (423, 477)
-            if not retryable:
-                message = str(body.get("message") or f"HTTP {status}")
-                raise HubSpotRequestError(
-                    status,
-                    f"HubSpot answered {status} to {what}: {message}; {REQUEST_ERROR_HINT}",
-                    body,
-                )
-            failures += 1
-            last = last if status == 0 else f"HTTP {status}"
-            if failures > self.settings.max_retries:
-                raise CrmUnavailableError(
-                    f"HubSpot is not answering {what} ({last}) after "
-                    f"{failures} attempts; nothing was lost: run the sync again later"
-                )
-            wait = _retry_after(headers)
-            backoff = min(30.0, 0.5 * 2 ** (failures - 1))
-            if wait is None:
-                wait = backoff
-            if status == 423:
-                wait = max(wait, 2.0)  # HubSpot: locks last 2 s
-            log.info("HubSpot %s on %s; retry %d in %.1fs", last, what, failures, wait)
-            self.retries += 1
-            self._sleep(wait)
+            hint = _rate_limit_window(limit_policy, kind, answer.headers)
+        elif status in (401, 403):
+            raise _refused(status, body, what, scope)
+        elif not self.policy.retries(status):
+            message = str(body.get("message") or f"HTTP {status}")
+            raise HubSpotRequestError(
+                status,
+                f"HubSpot answered {status} to {what}: {message}; {REQUEST_ERROR_HINT}",
+                body,
+            )
+        now = wall_time(self._now_ms)
+        decision = self.policy.decide(
+            attempts,
+            status,
+            rng=self._rng,
+            retry_after=retry_after_seconds(_header(answer.headers, "Retry-After"), now=now),
+            hint=hint,
+            floor=LOCKED_WAIT if status == 423 else 0.0,
+        )
+        if isinstance(decision, Retry):
+            return decision
+        raise retries_exhausted(
+            decision,
+            crm="HubSpot",
+            request=what,
+            answer=answer.reason + (f" {limit_policy}" if limit_policy else ""),
+            status=status,
+            policy=self.policy,
+            table="hubspot",
+            now=now,
+            rate_limit_advice="lower requests_per_window if another integration shares the "
+            "portal's limit",
+        )
+
+    def _wait(
+        self, retry: Retry, answer: _Answer, what: str, limiter: SlidingWindowLimiter
+    ) -> None:
+        """Wait before the retry; a rate limit holds back every request, not just this one."""
+        self.retries += 1
+        log.info(
+            "HubSpot %s on %s; retry %d in %.1fs", answer.reason, what, retry.number, retry.wait
+        )
+        if retry.rate_limited:
+            limiter.pause(retry.wait)  # the next acquire() waits it out
+        else:
+            self._sleep(retry.wait)
 
     def _model_config(self, package: Any) -> Any:
         """One Configuration per client package for request models: building one per model

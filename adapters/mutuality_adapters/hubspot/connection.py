@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 
 from mutuality_core.ports import Connection
 
 from .api import HubSpotApi
-from .limiter import Clock, Sleep
-from .reader import HubSpotSource, NowMs, _wall_ms
+from .clock import Clock, NowMs, Sleep, wall_ms
+from .reader import HubSpotSource
 from .settings import HubSpotSettings
 from .writer import HubSpotScoreWriter
 
@@ -31,10 +32,12 @@ def open_connection(
     *,
     clock: Clock = time.monotonic,
     sleep: Sleep = time.sleep,
-    now_ms: NowMs = _wall_ms,
+    now_ms: NowMs = wall_ms,
+    rng: random.Random | None = None,
     api_factory: Callable[..., HubSpotApi] = HubSpotApi,
 ) -> Connection:
-    api = api_factory(settings, clock=clock, sleep=sleep)
+    """``rng``: the random source of the retry backoff's jitter (a seeded one in tests)."""
+    api = api_factory(settings, clock=clock, sleep=sleep, now_ms=now_ms, rng=rng)
     source = HubSpotSource(api, settings, now_ms=now_ms)
     writer = HubSpotScoreWriter(api, settings, now_ms=now_ms)
     return Connection(

@@ -2,6 +2,9 @@
 
 A sliding-window log per limit: at most ``max_calls`` starts in any ``window``
 seconds. Time is injected (``clock``/``sleep``) so tests run without waiting.
+Only pacing lives here: whether and when a failed request is sent again is the
+shared :class:`~mutuality_adapters.retry.RetryPolicy`'s decision; after a 429 the
+API layer calls :meth:`SlidingWindowLimiter.pause` so that no request starts early.
 """
 
 from __future__ import annotations
@@ -9,10 +12,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
+from .clock import Clock, Sleep
 
 
 class SlidingWindowLimiter:

@@ -14,8 +14,7 @@ An engagement associated with N contacts becomes N activities with one id.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from mutuality_core.model import Activity, Contact
@@ -23,6 +22,7 @@ from mutuality_core.ports import Cursor, Page, Rejection, StoredScore
 
 from . import cursor as cursors
 from .api import HubSpotApi, HubSpotApiError, HubSpotResponseError
+from .clock import NowMs, wall_ms
 from .cursor import TypePosition
 from .mapping import (
     CONTACT_PROPERTIES,
@@ -40,12 +40,6 @@ from .settings import HubSpotSettings
 
 log = logging.getLogger(__name__)
 
-NowMs = Callable[[], int]
-
-
-def _wall_ms() -> int:
-    return int(time.time() * 1000)
-
 
 class HubSpotSource:
     """Reads what changed since the cursor; ``read(None)`` is a full scan."""
@@ -53,7 +47,7 @@ class HubSpotSource:
     complete_history = False
 
     def __init__(
-        self, api: HubSpotApi, settings: HubSpotSettings, *, now_ms: NowMs = _wall_ms
+        self, api: HubSpotApi, settings: HubSpotSettings, *, now_ms: NowMs = wall_ms
     ) -> None:
         self.api = api
         self.settings = settings
@@ -263,7 +257,7 @@ class HubSpotSource:
         return contacts, stored
 
     def _map(
-        self, object_type: str, record: Mapping[str, Any], contact_ids: Sequence[str]
+        self, object_type: str, record: Mapping[str, Any], contact_ids: list[str]
     ) -> list[Activity]:
         props = record.get("properties") or {}
         problem = None

@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from mutuality_adapters.retry import RENAMED_SETTINGS, RetryPolicy, parse_retry_settings
 from mutuality_core.errors import ConfigError
 
 from .rules import MappingRules
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 BASE_URL_ENV = "MUTUALITY_HUBSPOT_BASE_URL"
+#: The first retry's backoff ceiling; it doubles per retry up to max_backoff_seconds.
+BACKOFF_BASE_SECONDS = 0.5
 
 #: The score fields written to each contact, in the order ``setup`` creates them.
 SCORE_FIELDS = (
@@ -89,6 +92,8 @@ class HubSpotSettings:
     own_write_window_seconds: float = 300.0  # our written_at stamp to its lastmodifieddate
     timeout_seconds: float = 30.0
     max_retries: int = 5
+    max_backoff_seconds: float = 30.0
+    max_retry_after_seconds: float = 900.0
     list_page_size: int = 100
     search_page_size: int = 200
     batch_size: int = 100
@@ -99,13 +104,18 @@ class HubSpotSettings:
     def __repr__(self) -> str:
         return f"HubSpotSettings(base_url={self.base_url!r}, token=<hidden>)"
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The shared retry policy with these settings; backoff 0.5 s, 1 s, 2 s, ..."""
+        return RetryPolicy.from_settings(self, base_seconds=BACKOFF_BASE_SECONDS)
+
     @classmethod
     def from_mapping(
         cls, settings: Mapping[str, Any], *, environ: Mapping[str, str]
     ) -> HubSpotSettings:
         """Parse and check settings; every problem names its key and what is allowed."""
         fields = attrs.fields_dict(cls)
-        known = (set(fields) - {"rules"}) | {"property_prefix"} | RULE_KEYS
+        known = (set(fields) - {"rules"}) | {"property_prefix"} | RULE_KEYS | set(RENAMED_SETTINGS)
         generic = {"path", "output", "skip_invalid", "rejects"}  # other adapters' flags
         for key in sorted(generic & set(settings)):
             log.warning("the %s setting does not apply to the hubspot adapter; ignored", key)
@@ -144,7 +154,7 @@ class HubSpotSettings:
             key: str, default: float | None = None, *, minimum: float, integer: bool = False
         ) -> Any:
             """``settings[key]`` checked; the field's own default when absent."""
-            raw = settings.get(key, fields[key].default if default is None else default)
+            raw: Any = settings.get(key, fields[key].default if default is None else default)
             try:
                 value = int(raw) if integer else float(raw)
             except (TypeError, ValueError):
@@ -181,8 +191,7 @@ class HubSpotSettings:
             search_requests_per_second=number("search_requests_per_second", minimum=0.1),
             search_lag_seconds=number("search_lag_seconds", minimum=0),
             own_write_window_seconds=number("own_write_window_seconds", minimum=0),
-            timeout_seconds=number("timeout_seconds", minimum=0.1),
-            max_retries=number("max_retries", minimum=0, integer=True),
+            **parse_retry_settings(settings, adapter="hubspot"),
             **sizes,
             target=settings.get("target"),
             rules=rules,

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 from mutuality_core.errors import MutualityError
 from mutuality_core.ports import ScoreUpdate, StoredScore, WriteResult
 
 from .api import REQUEST_ERROR_HINT, HubSpotApi, HubSpotApiError, HubSpotRequestError
+from .clock import NowMs, wall_ms, wall_time
 from .mapping import score_properties, stored_score
-from .reader import NowMs, _wall_ms
 from .settings import HubSpotSettings
 
 log = logging.getLogger(__name__)
@@ -33,7 +32,7 @@ PERMANENT = frozenset({"OBJECT_NOT_FOUND", "VALIDATION_ERROR", "INVALID_EMAIL", 
 
 class HubSpotScoreWriter:
     def __init__(
-        self, api: HubSpotApi, settings: HubSpotSettings, *, now_ms: NowMs = _wall_ms
+        self, api: HubSpotApi, settings: HubSpotSettings, *, now_ms: NowMs = wall_ms
     ) -> None:
         self.api = api
         self.now_ms = now_ms
@@ -57,7 +56,7 @@ class HubSpotScoreWriter:
         # ``written_at`` is the write time, not the run's as_of (``scored_at``): the reader
         # tells our own writes from real edits by comparing it with lastmodifieddate, which
         # our write moves to (about) now, whatever as_of a backdated or hour-long run has.
-        written_at = datetime.fromtimestamp(self.now_ms() / 1000, tz=timezone.utc)
+        written_at = wall_time(self.now_ms)
         names = self.settings.properties
         payload = {
             u.contact.id: score_properties(u.score, u.scored_at, names, written_at) for u in updates
@@ -100,11 +99,11 @@ class HubSpotScoreWriter:
             # (e.g. a missing property: run ``mutuality setup hubspot``) and must stop the run.
             named = _ids_in(exc.body)
             if exc.status == 400 and named and set(named) <= set(payload):
-                failures = {cid: _failure(cid, exc.category, str(exc)) for cid in named}
-                rest = {cid: p for cid, p in payload.items() if cid not in failures}
+                refused = {cid: _failure(cid, exc.category, str(exc)) for cid in named}
+                rest = {cid: p for cid, p in payload.items() if cid not in refused}
                 if rest:
-                    failures.update(self._send(rest, results))
-                return failures
+                    refused.update(self._send(rest, results))
+                return refused
             if "PROPERTY_DOESNT_EXIST" in str(exc):
                 raise HubSpotRequestError(
                     exc.status,

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from mutuality_adapters.retry import capped_exponential
 from mutuality_adapters.salesforce.client import SalesforceClient, import_simple_salesforce
 from mutuality_core.errors import ConfigError, CrmUnavailableError, MutualityError
 
@@ -68,7 +69,6 @@ def run_update_job(
     except MutualityError:
         _abort(client, job_id)
         raise
-    delay = settings.bulk_poll_seconds
     waited = 0.0
     polls = 0
     while True:
@@ -81,6 +81,11 @@ def run_update_job(
                 "Setup > Bulk Data Load Jobs; raise bulk_max_wait_seconds if the org is "
                 "often this slow"
             )
+        # no jitter: a poll competes with no other client, and a slow job should not
+        # wait longer than bulk_poll_max_seconds past its end
+        delay = capped_exponential(
+            settings.bulk_poll_seconds, polls, settings.bulk_poll_max_seconds
+        )
         step = min(delay, settings.bulk_max_wait_seconds - waited)
         sleep(step)
         waited += step
@@ -89,7 +94,6 @@ def run_update_job(
         state = info.get("state")
         if state in _DONE:
             break
-        delay = min(delay * 2, settings.bulk_poll_max_seconds)
     logger.info("Bulk API 2.0 job %s: %s after %d status checks", job_id, state, polls)
     if state == "JobComplete":
         return info

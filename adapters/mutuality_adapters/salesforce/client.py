@@ -8,11 +8,19 @@ package imports without the ``salesforce`` extra.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from mutuality_adapters.salesforce.errors import (
+    error_codes,
+    error_messages,
+    limit_exceeded_message,
+    next_step,
+)
 from mutuality_adapters.salesforce.settings import SalesforceSettings
 from mutuality_core.errors import (
     AuthenticationError,
@@ -22,7 +30,10 @@ from mutuality_core.errors import (
     QuotaExhaustedError,
 )
 
-__all__ = ["SalesforceClient", "import_simple_salesforce", "limit_exceeded_message", "open_client"]
+if TYPE_CHECKING:  # requests is there only with the salesforce extra: open_client imports it
+    from mutuality_adapters.salesforce.transport import ApiBudget, SalesforceSession
+
+__all__ = ["SalesforceClient", "import_simple_salesforce", "open_client"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +60,7 @@ class SalesforceClient:
         self,
         settings: SalesforceSettings,
         *,
-        session: Any,
+        session: SalesforceSession,
         factory: Callable[[], Any],
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -60,7 +71,7 @@ class SalesforceClient:
         self.sf = self._login()
 
     @property
-    def budget(self) -> Any:
+    def budget(self) -> ApiBudget:
         return self.session.budget
 
     def _login(self) -> Any:
@@ -79,138 +90,107 @@ class SalesforceClient:
 
     def call(self, operation: Callable[[Any], T], *, what: str, relogin: bool = True) -> T:
         """Run ``operation(sf)``; ``relogin=False`` for steps that cannot be repeated
-        on a new client (the next page of a running query)."""
+        on a new client (the next page of a running query).
+
+        An expired session is renewed once, by a new login, and the operation sent
+        again; that is not a retry of the back-off kind (waiting renews nothing), and
+        what waiting can fix the transport's retry policy has already retried.
+        """
         sfmod = import_simple_salesforce()
-        relogged = False
-        while True:
-            try:
-                return operation(self.sf)
-            except sfmod.SalesforceExpiredSession:
-                if not relogin:
-                    raise AuthenticationError(
-                        f"the Salesforce session expired while {what}; a running query "
-                        "cannot continue on a new session. State is saved up to the last "
-                        "page: rerun to continue"
-                        + (
-                            ""
-                            if self.can_relogin()
-                            else " with a fresh SALESFORCE_SESSION_ID (or configure "
-                            "username/password/security token or the JWT flow)"
-                        )
-                    ) from None
-                if relogged and self.can_relogin():
-                    raise AuthenticationError(
-                        f"the Salesforce session expired while {what} and logging in again "
-                        "did not help (INVALID_SESSION_ID); check the integration user and "
-                        "rerun (state is saved)"
-                    ) from None
-                if not self.can_relogin():
-                    raise AuthenticationError(
-                        "the Salesforce session expired or is invalid (INVALID_SESSION_ID) "
-                        f"while {what}; set a fresh SALESFORCE_SESSION_ID, or configure "
-                        "username/password/security token or the JWT flow so mutuality can "
-                        "log in again by itself. State is saved; rerun after that"
-                    ) from None
-                logger.info("Salesforce session expired; logging in again")
-                self.sf = self._login()
-                relogged = True
-            except sfmod.SalesforceRefusedRequest as error:
-                codes = _codes(error.content)
-                if "REQUEST_LIMIT_EXCEEDED" in codes:
-                    raise QuotaExhaustedError(
-                        limit_exceeded_message(_messages(error.content))
-                    ) from None
-                raise AuthenticationError(
-                    f"Salesforce refused {what} ({', '.join(codes) or 'HTTP 403'}): the "
-                    "integration user needs API Enabled and read access to Contact, Task, "
-                    "Event and EmailMessage; see docs/salesforce.md"
+        try:
+            return self._typed(operation, what)
+        except sfmod.SalesforceExpiredSession:
+            self._renew_session(what, relogin=relogin)
+        try:
+            return self._typed(operation, what)
+        except sfmod.SalesforceExpiredSession:
+            raise AuthenticationError(
+                f"the Salesforce session expired while {what} and logging in again "
+                "did not help (INVALID_SESSION_ID); check the integration user and "
+                "rerun (state is saved)"
+            ) from None
+
+    def _renew_session(self, what: str, *, relogin: bool) -> None:
+        """Log in again after INVALID_SESSION_ID, or say why that cannot be done."""
+        if not relogin:
+            raise AuthenticationError(
+                f"the Salesforce session expired while {what}; a running query "
+                "cannot continue on a new session. State is saved up to the last "
+                "page: rerun to continue"
+                + (
+                    ""
+                    if self.can_relogin()
+                    else " with a fresh SALESFORCE_SESSION_ID (or configure "
+                    "username/password/security token or the JWT flow)"
+                )
+            ) from None
+        if not self.can_relogin():
+            raise AuthenticationError(
+                "the Salesforce session expired or is invalid (INVALID_SESSION_ID) "
+                f"while {what}; set a fresh SALESFORCE_SESSION_ID, or configure "
+                "username/password/security token or the JWT flow so mutuality can "
+                "log in again by itself. State is saved; rerun after that"
+            ) from None
+        logger.info("Salesforce session expired; logging in again")
+        self.sf = self._login()
+
+    def _typed(self, operation: Callable[[Any], T], what: str) -> T:
+        """``operation(sf)`` with simple-salesforce's errors as ours (an expired session
+        passes through: :meth:`call` renews it)."""
+        sfmod = import_simple_salesforce()
+        try:
+            return operation(self.sf)
+        except sfmod.SalesforceExpiredSession:
+            raise
+        except sfmod.SalesforceRefusedRequest as error:
+            codes = error_codes(error.content)
+            if "REQUEST_LIMIT_EXCEEDED" in codes:
+                raise QuotaExhaustedError(
+                    limit_exceeded_message(error_messages(error.content))
                 ) from None
-            except sfmod.SalesforceMalformedRequest as error:
-                codes = _codes(error.content)
-                if "INVALID_FIELD" in codes and "Mutuality" in str(error.content):
-                    raise ConfigError(
-                        "the Mutuality fields are missing on Contact or not visible to the "
-                        "integration user; run `mutuality setup salesforce` (see "
-                        f"--grant-permission-set). Salesforce said: {_messages(error.content)}"
-                    ) from None
+            raise AuthenticationError(
+                f"Salesforce refused {what} ({', '.join(codes) or 'HTTP 403'}): the "
+                "integration user needs API Enabled and read access to Contact, Task, "
+                "Event and EmailMessage; see docs/salesforce.md"
+            ) from None
+        except sfmod.SalesforceMalformedRequest as error:
+            codes = error_codes(error.content)
+            said = error_messages(error.content)
+            if "INVALID_FIELD" in codes and "Mutuality" in str(error.content):
+                raise ConfigError(
+                    "the Mutuality fields are missing on Contact or not visible to the "
+                    "integration user; run `mutuality setup salesforce` (see "
+                    f"--grant-permission-set). Salesforce said: {said}"
+                ) from None
+            raise CrmUnavailableError(
+                f"Salesforce rejected {what}: {said}. " + next_step(codes)
+            ) from None
+        except sfmod.SalesforceError as error:
+            if error.status in (414, 431):
                 raise CrmUnavailableError(
-                    f"Salesforce rejected {what}: {_messages(error.content)}. " + _next_step(codes)
+                    f"Salesforce refused {what} as too long (HTTP {error.status}): "
+                    f"{error_messages(error.content)}. Rerunning will not help: this is a "
+                    "bug in how mutuality splits its queries, please report it with "
+                    "this message (state is saved)"
                 ) from None
-            except sfmod.SalesforceError as error:
-                if error.status in (414, 431):
-                    raise CrmUnavailableError(
-                        f"Salesforce refused {what} as too long (HTTP {error.status}): "
-                        f"{_messages(error.content)}. Rerunning will not help: this is a "
-                        "bug in how mutuality splits its queries, please report it with "
-                        "this message (state is saved)"
-                    ) from None
-                raise CrmUnavailableError(
-                    f"Salesforce failed while {what} (HTTP {error.status}): "
-                    f"{_messages(error.content)}; state is saved, rerun later"
-                ) from None
-
-
-def limit_exceeded_message(content: Any) -> str:
-    """REQUEST_LIMIT_EXCEEDED is two different limits; say which one was hit.
-
-    ``TotalRequests Limit exceeded`` is the rolling 24-hour allowance; other
-    messages (``ConcurrentPerOrgLongTxn Limit exceeded``) mean too many requests of
-    20 s or more are running at once in the org, which clears within minutes.
-    """
-    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
-    if "TotalRequests" in text:
-        return (
-            "Salesforce refused the request: the org's daily API allowance is exhausted "
-            "(REQUEST_LIMIT_EXCEEDED: TotalRequests). State is saved; rerun when the rolling "
-            "24-hour usage has dropped (Setup > Company Information shows it)"
-        )
-    return (
-        "Salesforce refused the request: too many concurrent long-running requests in the "
-        f"org (REQUEST_LIMIT_EXCEEDED: {text[:200]}). State is saved; rerun in a few "
-        "minutes, or at a time when other integrations are quieter"
-    )
-
-
-def _next_step(codes: list[str]) -> str:
-    """What to do about a 400 answer, by its error code."""
-    if "QUERY_TIMEOUT" in codes:
-        return (
-            "The query ran too long on Salesforce's side; state is saved, so rerun "
-            "(ideally off-peak). If it recurs, lower page_size (e.g. 500) so each request "
-            "does less work"
-        )
-    if "INVALID_FIELD" in codes:
-        return (
-            "The integration user cannot see a field mutuality reads (field-level "
-            "security): grant it Read on that field (Setup > Permission Sets > Object "
-            "Settings), then rerun; state is saved"
-        )
-    return "State is saved; if a rerun fails the same way, report it with this message"
-
-
-def _codes(content: Any) -> list[str]:
-    if isinstance(content, list):
-        return [str(item.get("errorCode")) for item in content if isinstance(item, dict)]
-    return []
-
-
-def _messages(content: Any) -> str:
-    if isinstance(content, list):
-        return "; ".join(
-            f"{item.get('errorCode')}: {item.get('message')}"
-            for item in content
-            if isinstance(item, dict)
-        )
-    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
-    return text[:300]
+            raise CrmUnavailableError(
+                f"Salesforce failed while {what} (HTTP {error.status}): "
+                f"{error_messages(error.content)}; state is saved, rerun later"
+            ) from None
 
 
 def open_client(
     settings: SalesforceSettings,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    now: Callable[[], datetime] | None = None,
+    rng: random.Random | None = None,
 ) -> SalesforceClient:
-    """Log in (or adopt a session) through a :class:`SalesforceSession`."""
+    """Log in (or adopt a session) through a :class:`SalesforceSession`.
+
+    ``sleep``, ``now`` (dates an HTTP-date ``Retry-After``) and ``rng`` (the backoff's
+    jitter) are injected so that tests run without waiting and are exact.
+    """
     sfmod = import_simple_salesforce()
     from mutuality_adapters.salesforce.transport import (
         ApiBudget,
@@ -234,10 +214,12 @@ def open_client(
     )
     session = SalesforceSession(
         budget=budget,
-        timeout=settings.timeout,
-        retries=settings.retries,
+        timeout_seconds=settings.timeout_seconds,
+        policy=settings.retry_policy,
         loopback=loopback,
         sleep=sleep,
+        now=now,
+        rng=rng,
     )
     mode = settings.auth_mode
     # Plain dicts: simple-salesforce parses into OrderedDict by default, which is slower.

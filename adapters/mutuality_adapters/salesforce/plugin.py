@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -29,15 +30,19 @@ class SalesforcePlugin:
         environ: Mapping[str, str],
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] | None = None,
+        rng: random.Random | None = None,
     ) -> Connection:
-        """Log in and return the source and writer (simple-salesforce is imported here)."""
+        """Log in and return the source and writer (simple-salesforce is imported here).
+
+        ``sleep``, ``clock`` and ``rng`` (the retry backoff's jitter) are for tests.
+        """
         from mutuality_adapters.salesforce.client import open_client
         from mutuality_adapters.salesforce.reader import SalesforceSource
         from mutuality_adapters.salesforce.writer import SalesforceWriter
 
         parsed = SalesforceSettings.from_mapping(settings, environ)
         logger.info("connecting to Salesforce with %s", parsed.redacted())
-        client = open_client(parsed, sleep=sleep)
+        client = open_client(parsed, sleep=sleep, now=clock, rng=rng)
 
         writer = SalesforceWriter(client)
 

@@ -22,6 +22,7 @@ query is a plain keyset ``(SystemModstamp, Id) > (ts, id)``. See docs/salesforce
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -187,6 +188,14 @@ def activity_rules(
     )
 
 
+def _describe(sf: Any, *, obj: str) -> Any:
+    return getattr(sf, obj).describe()
+
+
+def _query_more(sf: Any, *, url: str) -> Any:
+    return sf.query_more(url, identifier_is_url=True)
+
+
 def detect_shape(
     client: SalesforceClient, now: datetime, settings: SalesforceSettings | None = None
 ) -> OrgShape:
@@ -201,9 +210,7 @@ def detect_shape(
         if obj not in present:
             logger.info("Salesforce org has no %s object (e.g. no Enhanced Email): skipped", obj)
             continue
-        described = client.call(
-            lambda sf, o=obj: getattr(sf, o).describe(), what=f"describing {obj}"
-        )
+        described = client.call(functools.partial(_describe, obj=obj), what=f"describing {obj}")
         names = {f["name"] for f in described.get("fields", [])}
         missing = [f for f in candidates if f not in names]
         if missing:
@@ -432,7 +439,8 @@ class _Run:
     ) -> None:
         stamp = record.get("SystemModstamp")
         new.ts, new.id = stamp, record["Id"]
-        if new.floor is not None and _stamp_key(stamp) >= floor:
+        # a record without a stamp sorts first (datetime.min): never past the floor
+        if new.floor is not None and stamp is not None and _stamp_key(stamp) >= floor:
             new.seen[record["Id"]] = stamp
             if len(new.seen) > MAX_SEEN:
                 logger.warning(
@@ -650,7 +658,7 @@ class _Run:
         next_url = nested.get("nextRecordsUrl")
         while next_url:
             more = self.source.client.call(
-                lambda sf, u=next_url: sf.query_more(u, identifier_is_url=True),
+                functools.partial(_query_more, url=next_url),
                 what=f"reading the rest of a record's {rel}",
             )
             rows.extend(more.get("records") or ())

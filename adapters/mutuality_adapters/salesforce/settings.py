@@ -15,11 +15,16 @@ credentials fall back to the ``SALESFORCE_*`` environment variables:
 * ``api_version`` (59.0); ``max_share_per_run`` (0.25) and ``max_share_total`` (0.80)
   of the daily API allowance; ``max_requests`` per run (none); ``bulk_threshold``
   (2000 changed contacts; 0 = never use Bulk API 2.0); ``bulk_batch_size`` (10000);
-  ``timeout`` per request in seconds (60); ``retries`` (4); ``lookback_seconds``
-  (300); ``page_size`` (2000, 200-2000); ``bulk_poll_seconds`` (2): the first wait
-  before a Bulk API 2.0 job's status check, doubled after each check up to
+  ``lookback_seconds`` (300); ``page_size`` (2000, 200-2000); ``bulk_poll_seconds``
+  (2): the first wait before a Bulk API 2.0 job's status check, doubled after each check up to
   ``bulk_poll_max_seconds`` (30); ``bulk_max_wait_seconds`` (3600): how long to wait
   for one job before giving up on it (every status check is an API call).
+* the retry settings every CRM adapter shares (:mod:`mutuality_adapters.retry`):
+  ``timeout_seconds`` per request (60); ``max_retries`` (4) of a 5xx, timeout or
+  lock error; ``max_backoff_seconds`` (30), the longest wait between two attempts
+  (1 s, 2 s, 4 s ... with full jitter); ``max_retry_after_seconds`` (900), the
+  longest ``Retry-After`` honoured. The old names ``timeout`` and ``retries`` are
+  still accepted, with a deprecation warning.
 * ``tags_field`` (``Mutuality_Tags__c``; "" = none): a custom field on Task, Event and
   EmailMessage holding ``;``-separated tags, read where describe shows it.
 * ``meeting_outcome_field`` (``Mutuality_Meeting_Outcome__c``; "" = none): a custom
@@ -36,10 +41,13 @@ from typing import Any
 
 import attrs
 
+from mutuality_adapters.retry import RENAMED_SETTINGS, RetryPolicy, parse_retry_settings
 from mutuality_core.errors import ConfigError
 
 __all__ = ["SalesforceSettings"]
 
+#: The first retry's backoff ceiling; it doubles per retry up to max_backoff_seconds.
+BACKOFF_BASE_SECONDS = 1.0
 _SECRET_KEYS = ("password", "security_token", "session_id")
 ENVIRONMENT = {
     "username": "SALESFORCE_USERNAME",
@@ -126,8 +134,10 @@ class SalesforceSettings:
     max_requests: int | None = None
     bulk_threshold: int = 2000
     bulk_batch_size: int = 10_000
-    timeout: float = 60.0
-    retries: int = 4
+    timeout_seconds: float = 60.0
+    max_retries: int = 4
+    max_backoff_seconds: float = 30.0
+    max_retry_after_seconds: float = 900.0
     lookback_seconds: float = 300.0
     page_size: int = 2000
     bulk_poll_seconds: float = 2.0
@@ -136,6 +146,11 @@ class SalesforceSettings:
     tags_field: str | None = "Mutuality_Tags__c"
     meeting_outcome_field: str | None = "Mutuality_Meeting_Outcome__c"
     booking_user_ids: tuple[str, ...] = ()
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The shared retry policy with these settings; backoff 1 s, 2 s, 4 s, ..."""
+        return RetryPolicy.from_settings(self, base_seconds=BACKOFF_BASE_SECONDS)
 
     @property
     def booking_users(self) -> frozenset[str]:
@@ -170,7 +185,8 @@ class SalesforceSettings:
         cls, settings: Mapping[str, Any], environ: Mapping[str, str]
     ) -> SalesforceSettings:
         fields = set(attrs.fields_dict(cls))
-        unknown = sorted(set(settings) - fields - {"jwt"})  # [adapters.salesforce.jwt] table
+        # the [adapters.salesforce.jwt] table, and the retry settings' old names
+        unknown = sorted(set(settings) - fields - {"jwt", *RENAMED_SETTINGS})
         if unknown:
             raise ConfigError(
                 f"unknown salesforce setting(s): {', '.join(unknown)}; known: "
@@ -210,8 +226,6 @@ class SalesforceSettings:
             "max_requests": (int, 1, None),
             "bulk_threshold": (int, 0, None),
             "bulk_batch_size": (int, 200, 150_000),
-            "timeout": (float, 0.1, None),
-            "retries": (int, 0, 10),
             "lookback_seconds": (float, 0.0, 86_400.0),
             "page_size": (int, 200, 2000),
             "bulk_poll_seconds": (float, 0.0, 600.0),
@@ -221,6 +235,7 @@ class SalesforceSettings:
         for key, (kind, low, high) in numbers.items():
             if key in merged:
                 kwargs[key] = _number(key, merged[key], kind, low, high)
+        kwargs.update(parse_retry_settings(merged, adapter="salesforce"))
         for key in ("tags_field", "meeting_outcome_field"):
             if key in merged:
                 kwargs[key] = _field_name(key, merged[key])

@@ -10,6 +10,7 @@ assigns it to the integration user.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -48,6 +49,10 @@ def _existing_custom_fields(client: SalesforceClient) -> set[str]:
         what="listing Contact's custom fields (Tooling API)",
     )
     return {f"{r['DeveloperName']}__c" for r in (result or {}).get("records", [])}
+
+
+def _create_custom_field(sf: Any, *, body: Mapping[str, Any]) -> Any:
+    return sf.toolingexecute("sobjects/CustomField/", method="POST", data=body)
 
 
 def _check_type(spec: FieldSpec, field: Mapping[str, Any]) -> str | None:
@@ -121,9 +126,7 @@ def run_setup(
             }
             try:
                 client.call(
-                    lambda sf, b=body: sf.toolingexecute(
-                        "sobjects/CustomField/", method="POST", data=b
-                    ),
+                    functools.partial(_create_custom_field, body=body),
                     what=f"creating Contact.{spec.name} (Tooling API)",
                 )
             except CrmUnavailableError:

@@ -11,7 +11,8 @@ fields, so a first sync before setup stops at once with the setup hint. In bulk
 mode the writer asks the engine for batches of ``bulk_batch_size`` so large runs
 reach the threshold.
 
-Per record: ``UNABLE_TO_LOCK_ROW`` is retried (through Collections, with backoff);
+Per record: ``UNABLE_TO_LOCK_ROW`` is retried (through Collections, up to
+``max_retries`` times, waiting as the shared retry policy says);
 if it persists the record is reported ``retryable``, as are rows a bulk job left
 unprocessed. Any other error is reported with its code. A failure that leaves the
 fate of a batch unknown raises, so the engine does not record it as written. When a batch took
@@ -159,20 +160,21 @@ class SalesforceWriter:
                 for contact_id, (ok, code, message) in answers.items():
                     if ok:
                         results[contact_id] = WriteResult(contact_id, True)
-                    elif code == LOCK_ERROR and attempt < self.settings.retries:
+                    elif code == LOCK_ERROR and attempt < self.settings.max_retries:
                         locked.append(contact_id)
                     else:
                         results[contact_id] = _failure(contact_id, code, message)
             if locked:
-                delay = 2.0**attempt
+                attempt += 1
+                # the transport's retry policy: writers that collided should not collide again
+                delay = self.client.session.backoff(attempt)
                 self.stats["lock_retries"] += len(locked)
                 logger.info(
-                    "%d contacts were locked by other writes; retrying in %.0f s",
+                    "%d contacts were locked by other writes; retrying in %.1f s",
                     len(locked),
                     delay,
                 )
                 self.sleep(delay)
-                attempt += 1
             pending = locked
         return results
 

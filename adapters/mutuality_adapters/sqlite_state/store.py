@@ -727,7 +727,7 @@ class SQLiteStateStore:
             sql += " WHERE target = ?"
             params = (target,)
         sql += " ORDER BY id DESC LIMIT ?"
-        result = []
+        result: list[Mapping[str, Any]] = []
         for run_id, tgt, started, finished, status, options, report in self._db.execute(
             sql, (*params, limit)
         ):

@@ -80,13 +80,15 @@ class Fault:
 
     ``status`` 0 means "no error response", only the ``delay`` (a slow response).
     ``policy`` names the 429 policy (``TEN_SECONDLY_ROLLING``, ``SECONDLY``, ``DAILY``).
+    ``retry_after`` adds a ``Retry-After`` header to the error: seconds (a number), or
+    any text as it is, such as an HTTP-date (``Wed, 21 Oct 2026 07:28:00 GMT``).
     """
 
     status: int = 503
     times: int = 1
     path: str | None = None  # regular expression searched in the path
     method: str | None = None
-    retry_after: float | None = None
+    retry_after: float | str | None = None
     delay: float = 0.0
     policy: str = "TEN_SECONDLY_ROLLING"
 
@@ -226,7 +228,10 @@ class FakeHubSpotApp:
             if fault.status == 429:
                 return self._rate_limited(fault.policy, fault.retry_after)
             if fault.status:
-                return _error(fault.status, f"Injected fault {fault.status}", "INTERNAL_ERROR")
+                error = _error(fault.status, f"Injected fault {fault.status}", "INTERNAL_ERROR")
+                if fault.retry_after is not None:
+                    error.headers["Retry-After"] = _retry_after_header(fault.retry_after)
+                return error
         limited = self._check_limits(exempt, search)
         if limited is not None:
             return limited
@@ -256,7 +261,7 @@ class FakeHubSpotApp:
         return None
 
     def _rate_limited(
-        self, policy: str, retry_after: float | None, *, search: bool = True
+        self, policy: str, retry_after: float | str | None, *, search: bool = True
     ) -> Response:
         """A 429 as HubSpot sends it; ``search=False`` adds the rate-limit headers."""
         messages = {
@@ -275,7 +280,7 @@ class FakeHubSpotApp:
         if not search:
             headers.update(self._limit_headers())
         if retry_after is not None:
-            headers["Retry-After"] = f"{retry_after:g}"
+            headers["Retry-After"] = _retry_after_header(retry_after)
         with self._stats_lock:
             self.stats[f"429 {policy}"] += 1
         return Response(429, body, headers)
@@ -784,15 +789,16 @@ class FakeHubSpotApp:
                 groups[group["name"]] = group
                 return Response(201, group)
             if rest.startswith("/groups/") and method == "GET":
-                group = groups.get(rest[len("/groups/") :])
-                if group is None:
+                found = groups.get(rest[len("/groups/") :])
+                if found is None:
                     return _error(404, "Unable to find property group", "OBJECT_NOT_FOUND")
-                return Response(200, group)
+                return Response(200, found)
             if rest.count("/") == 1 and method in ("GET", "PATCH"):
                 name = rest[1:]
-                prop = defs.get(name)
-                if prop is None:
+                existing = defs.get(name)
+                if existing is None:
                     return _error(404, f"Unable to find property {name}", "OBJECT_NOT_FOUND")
+                prop = existing
                 if method == "PATCH":
                     spec = _json(body)
                     if prop["modificationMetadata"]["readOnlyDefinition"]:
@@ -859,6 +865,13 @@ class _HttpError(Exception):
 
 
 _FAULT_KEYS = tuple(a.name for a in attrs.fields(Fault))
+
+
+def _retry_after_header(value: float | str) -> str:
+    """Seconds as HubSpot would write them (``3``, ``0.5``); text (an HTTP-date) as given."""
+    return value if isinstance(value, str) else f"{value:g}"
+
+
 _FAIL_UPDATE_KEYS = ("ids", "times", "category", "message")
 
 
@@ -1109,19 +1122,33 @@ def _compile_group(
         op = str(flt.get("operator", "EQ")).upper()
         fast = {"hs_object_id": "id", modified: "updated_ms"}.get(name)
         if fast and op in _OPS:
-            right = parse_ms(flt.get("value")) if fast == "updated_ms" else None
-            if fast == "id":
-                try:
-                    right = float(flt.get("value"))
-                except (TypeError, ValueError):
-                    right = None
+            right = _fast_value(fast, flt.get("value"))
             if right is None:
                 raise _HttpError(_error(400, f"filter on {name} needs a value", "VALIDATION_ERROR"))
-            compare = _OPS[op]
-            checks.append(
-                lambda r, attr=fast, right=right, compare=compare: compare(getattr(r, attr), right)
-            )
+            checks.append(_compare_attribute(fast, _OPS[op], right))
             continue
-        single = {"filters": [flt]}
-        checks.append(lambda r, single=single: _matches(portal, object_type, r, single))
+        checks.append(_single_filter(portal, object_type, flt))
     return lambda r: all(check(r) for check in checks)
+
+
+def _fast_value(attribute: str, value: Any) -> float | None:
+    """A filter value on the id or the modified stamp, as the record attribute holds it."""
+    if attribute == "updated_ms":
+        return parse_ms(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _compare_attribute(
+    attribute: str, compare: Callable[[Any, Any], bool], right: float
+) -> Callable[[Record], bool]:
+    return lambda record: compare(getattr(record, attribute), right)
+
+
+def _single_filter(
+    portal: Portal, object_type: str, flt: Mapping[str, Any]
+) -> Callable[[Record], bool]:
+    single = {"filters": [flt]}
+    return lambda record: _matches(portal, object_type, record, single)

@@ -8,6 +8,7 @@ body and returns a status, headers and body. :mod:`.server` puts it behind
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 import json
@@ -71,19 +72,29 @@ class Response:
 
 @attrs.define
 class _Fault:
-    kind: str  # server_error | expired_session | request_limit
+    kind: str  # one of _FAULT_KINDS
     times: int
     path_contains: str | None = None
     method: str | None = None
     skip: int = 0
+    retry_after: str | None = None
 
 
 class _SfError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, retry_after: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after
+
+
+def _order_key(record: Mapping[str, Any], *, field: str) -> tuple[bool, Any]:
+    """ORDER BY's sort key: nulls before values (after them when descending)."""
+    value = record.get(field)
+    return (value is not None, value if value is not None else "")
 
 
 def _error_body(code: str, message: str) -> bytes:
@@ -286,6 +297,7 @@ class FakeOrg:
         path_contains: str | None = None,
         method: str | None = None,
         skip: int = 0,
+        retry_after: float | str | None = None,
     ) -> None:
         """Answer the next ``times`` matching API requests with a fault.
 
@@ -294,12 +306,17 @@ class FakeOrg:
         carried out, then answered 503: what a client cannot tell from a failure),
         ``concurrent_limit`` (403 REQUEST_LIMIT_EXCEEDED for too many concurrent
         long-running requests), ``query_timeout`` (400 QUERY_TIMEOUT).
-        ``skip`` lets that many matching requests through first.
+        ``skip`` lets that many matching requests through first. ``retry_after`` adds a
+        ``Retry-After`` header to a ``server_error``: seconds (a number), or any text as
+        it is, such as an HTTP-date (``Sun, 01 Nov 2026 12:00:30 GMT``).
         """
         if kind not in _FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}")
+        header = None
+        if retry_after is not None:
+            header = retry_after if isinstance(retry_after, str) else f"{retry_after:g}"
         with self._lock:
-            self._faults.append(_Fault(kind, times, path_contains, method, skip))
+            self._faults.append(_Fault(kind, times, path_contains, method, skip, header))
 
     def lock_rows(self, record_ids: Iterable[str], *, times: int = 1) -> None:
         """The next ``times`` writes to each record fail with UNABLE_TO_LOCK_ROW."""
@@ -357,7 +374,10 @@ class FakeOrg:
             try:
                 return self._handle(method, path, query, headers, body)
             except _SfError as error:
-                return self._respond(error.status, _error_body(error.code, error.message))
+                response = self._respond(error.status, _error_body(error.code, error.message))
+                if error.retry_after is not None:
+                    response.headers["Retry-After"] = error.retry_after
+                return response
             except soql.MalformedQuery as error:
                 return self._respond(400, _error_body("MALFORMED_QUERY", str(error)))
 
@@ -401,7 +421,12 @@ class FakeOrg:
             raise _SfError(503, "SERVER_UNAVAILABLE", "Service temporarily unavailable")
         if fault is not None:
             if fault.kind == "server_error":
-                raise _SfError(503, "SERVER_UNAVAILABLE", "Service temporarily unavailable")
+                raise _SfError(
+                    503,
+                    "SERVER_UNAVAILABLE",
+                    "Service temporarily unavailable",
+                    retry_after=fault.retry_after,
+                )
             if fault.kind == "expired_session":
                 raise _SfError(401, "INVALID_SESSION_ID", "Session expired or invalid")
             if fault.kind == "concurrent_limit":
@@ -512,18 +537,13 @@ class FakeOrg:
                     f"value of filter criterion for field '{field}' must be of type {wanted} "
                     "and should not be enclosed in quotes",
                 )
-        rows = self.records[query.object].values()
+        rows = list(self.records[query.object].values())
         if not include_deleted:
             rows = [r for r in rows if not r.get("IsDeleted") and not r.get("IsArchived")]
-        rows = [r for r in rows if query.where(r)] if query.where is not None else list(rows)
+        if query.where is not None:
+            rows = [r for r in rows if query.where(r)]
         for field, descending in reversed(query.order_by):
-            rows.sort(
-                key=lambda r, f=field: (
-                    r.get(f) is not None,
-                    r.get(f) if r.get(f) is not None else "",
-                ),
-                reverse=descending,
-            )
+            rows.sort(key=functools.partial(_order_key, field=field), reverse=descending)
         if query.limit is not None:
             rows = rows[: query.limit]
         ids = [r["Id"] for r in rows]
@@ -810,9 +830,10 @@ class FakeOrg:
             return self._json(_public(job))
         if not parts:
             raise _SfError(405, "METHOD_NOT_ALLOWED", "not allowed")
-        job = self._jobs.get(parts[0])
-        if job is None:
+        found = self._jobs.get(parts[0])
+        if found is None:
             raise _SfError(404, "NOT_FOUND", "The requested resource does not exist")
+        job = found
         if len(parts) == 1 and method == "GET":
             if job["state"] in ("UploadComplete", "InProgress"):
                 if job["_polls_left"] > 0:

@@ -69,6 +69,7 @@ class _Handler(BaseHTTPRequestHandler):
                 path_contains=payload.get("path_contains"),
                 method=payload.get("method"),
                 skip=int(payload.get("skip", 0)),
+                retry_after=payload.get("retry_after"),
             )
             result = {"ok": True}
         elif path == "/_fake/lock":
