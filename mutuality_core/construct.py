@@ -19,15 +19,7 @@ values). Each field is set through its slot by field NAME, so reordering or addi
 attrs fields cannot silently swap values: a field the builder does not set fails at
 import.
 
-    from mutuality_core.construct import trusted_activity
-    from mutuality_core.model import to_channel, to_direction, to_outcome, to_tags
-
-    activity = trusted_activity(
-        id="e1", contact_id="c1", occurred_at=when,
-        channel=to_channel(row["channel"]), direction=to_direction(row["direction"]),
-        outcome=to_outcome(row["outcome"] or "completed"), thread_id=None,
-        duration_seconds=None, automated=False, tags=to_tags(row["tags"]),
-    )
+An example a user can paste is in docs/adapters.md ("Building millions of activities").
 
 Every parameter is required (no defaults: a forgotten field is an error, not a silent
 default). Hot loops may pass them by position, in the order of the signatures below.
