@@ -1,16 +1,16 @@
 """Typed exceptions. The CLI maps each family to one documented exit code.
 
-| exception              | CLI exit code | meaning                                               |
-| ---------------------- | ------------- | ----------------------------------------------------- |
-| ConfigError            | 2             | bad settings, flags, TOML or scoring config           |
-| InvalidInputError      | 2             | bad rows or files in a source                         |
-| MissingDependencyError | 2             | an optional extra (or a system tool) is not installed |
-| StateError             | 2             | the state file is unreadable or from a newer version  |
-| CrmUnavailableError    | 3             | cannot reach the CRM                                  |
-| AuthenticationError    | 3             | the CRM refused the credentials or a scope            |
-| LockHeldError          | 4             | another run holds the lock on the same target         |
-| QuotaExhaustedError    | 1             | the CRM's API allowance ran out; state is saved       |
-| any other error        | 1             | (a bug or an unexpected failure: the message says)    |
+| exception              | CLI exit code | meaning                                                 |
+| ---------------------- | ------------- | ------------------------------------------------------- |
+| ConfigError            | 2             | bad settings, flags, TOML or scoring config             |
+| InvalidInputError      | 2             | bad rows or files in a source                           |
+| MissingDependencyError | 2             | an optional extra (or the system's Chromium) is missing |
+| StateError             | 2             | the state file is unreadable or from a newer version    |
+| CrmUnavailableError    | 3             | cannot reach the CRM                                    |
+| AuthenticationError    | 3             | the CRM refused the credentials or a scope              |
+| LockHeldError          | 4             | another run holds the lock on the same target           |
+| QuotaExhaustedError    | 1             | the CRM's API allowance ran out; state is saved         |
+| any other error        | 1             | (a bug or an unexpected failure: the message says)      |
 
 ``run_sync`` does not raise QuotaExhaustedError: it ends the run early and says so in
 the report (``stopped_reason="quota"``), which the CLI also turns into exit code 1.
@@ -46,19 +46,14 @@ class InvalidInputError(MutualityError, ValueError):
 
 
 class MissingDependencyError(MutualityError, ImportError):
-    """An optional dependency is missing; the message is a ready ``pip install`` line.
+    """An optional dependency is missing; the message is a ready ``pip install`` line."""
 
-    ``extra`` names the distribution's extra that installs ``package``; for something pip
-    cannot install (a system browser), pass ``install`` instead: how to install it.
-    """
-
-    def __init__(self, package: str, extra: str | None = None, *, install: str = "") -> None:
+    def __init__(self, package: str, extra: str) -> None:
         self.package = package
         self.extra = extra
-        how = f"pip install 'mutuality[{extra}]'" if extra else install
-        if not how:
-            raise TypeError("MissingDependencyError needs an extra or an install instruction")
-        super().__init__(f"{package} is not installed; install it with: {how}")
+        super().__init__(
+            f"{package} is not installed; install it with: pip install 'mutuality[{extra}]'"
+        )
 
 
 class CrmUnavailableError(MutualityError):

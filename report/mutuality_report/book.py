@@ -31,8 +31,9 @@ def band_label(band: str | None) -> str:
     return BAND_LABELS.get(band, band.replace("_", " ").capitalize())
 
 
-def _as_tuple(reasons: Iterable[str]) -> tuple[str, ...]:
-    return tuple(reasons)
+def _as_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    """``Entry.reasons`` from any iterable of reasons (a typed converter for mypy)."""
+    return tuple(values)
 
 
 @attrs.frozen(slots=True)

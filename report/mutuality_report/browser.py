@@ -13,9 +13,22 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from mutuality_core.errors import MissingDependencyError
+from mutuality_core.errors import MissingDependencyError, MutualityError
 
 _BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+class NoSystemBrowserError(MissingDependencyError):
+    """No system Chromium with chromedriver: an operating-system package, not a pip extra."""
+
+    def __init__(self) -> None:
+        self.package = "chromium"
+        self.extra = "browser"
+        MutualityError.__init__(
+            self,
+            "no system Chromium with chromedriver found; install them, e.g. "
+            "`apt-get install chromium chromium-driver` on Debian",
+        )
 
 
 def chromium_driver(*, width: int = 1200, height: int = 900) -> Any:
@@ -24,17 +37,16 @@ def chromium_driver(*, width: int = 1200, height: int = 900) -> Any:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        raise MissingDependencyError("selenium", "browser") from None
+        raise MissingDependencyError(
+            "selenium (to open a report in a browser)", "browser"
+        ) from None
     browser = next((p for p in map(shutil.which, _BROWSERS) if p), None)
     debian_driver = Path("/usr/lib/chromium/chromedriver")
     driver = shutil.which("chromedriver") or (
         str(debian_driver) if debian_driver.exists() else None
     )
     if browser is None or driver is None:
-        raise MissingDependencyError(
-            "a system Chromium with chromedriver",
-            install="your system's packages, e.g. `apt-get install chromium chromium-driver`",
-        )
+        raise NoSystemBrowserError()
     os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager: never download anything
     options = webdriver.ChromeOptions()
     options.binary_location = browser

@@ -19,19 +19,19 @@ with ``Test`` so pytest collects it) and implement three hooks::
 Optional: ``plugin`` (checked against the AdapterPlugin protocol),
 ``written_values`` (read scores back so the suite checks they landed),
 ``source_contact_id``/``source_activity_id`` (when the source assigns its own ids),
-``activity_fields``/``contact_fields`` (the fields your source round-trips exactly).
+``activity_fields``/``contact_fields`` (the fields your source round-trips exactly),
+``open_state_store`` (the state store the sync checks use; SQLite by default) and
+``skip_checks`` (checks that cannot apply to your adapter, each with its reason).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-import pytest
-
-from mutuality_core.errors import MutualityError
+from mutuality_core.errors import MissingDependencyError, MutualityError
 from mutuality_core.model import Activity, Band, Contact, MutualityScore
 from mutuality_core.ports import (
     AdapterPlugin,
@@ -40,10 +40,16 @@ from mutuality_core.ports import (
     ScoreUpdate,
     ScoreWriter,
     Source,
+    StateStore,
     WriteResult,
 )
 
 from .dataset import Dataset, default_dataset
+
+try:
+    import pytest
+except ImportError:  # the kit is a pytest suite: say which extra brings pytest
+    raise MissingDependencyError("pytest", "testkit") from None
 
 __all__ = ["AdapterContract"]
 
@@ -69,6 +75,16 @@ def _score_for(contact_id: str, index: int, dataset: Dataset) -> MutualityScore:
     )
 
 
+def _ghost(n: int, dataset: Dataset) -> ScoreUpdate:
+    """An update for the ``n``-th contact id no source holds."""
+    contact_id = MISSING_CONTACT_ID if n == 0 else f"{MISSING_CONTACT_ID}-{n}"
+    return ScoreUpdate(
+        Contact(contact_id, email=f"ghost{n}@example.invalid"),
+        _score_for(contact_id, 1, dataset),
+        dataset.as_of,
+    )
+
+
 class AdapterContract:
     """Subclass me. Every ``test_*`` method below runs against your adapter."""
 
@@ -78,6 +94,9 @@ class AdapterContract:
     activity_fields: ClassVar[tuple[str, ...]] = ("occurred_at", "channel", "direction")
     #: Contact fields your source returns exactly as seeded.
     contact_fields: ClassVar[tuple[str, ...]] = ("email",)
+    #: Checks that cannot apply to your adapter: test name -> why, shown as the skip
+    #: reason in pytest's report. A name that is not a check of the suite is an error.
+    skip_checks: ClassVar[Mapping[str, str]] = {}
 
     # -- hooks to implement --------------------------------------------------------------
 
@@ -112,7 +131,45 @@ class AdapterContract:
         """The id the source gives a seeded activity."""
         return dataset_id
 
+    def open_state_store(self, tmp_path: Path) -> StateStore:
+        """A fresh, empty state store for the checks that run ``run_sync``.
+
+        The default is the embedded SQLite store in ``tmp_path``; the checks are skipped,
+        saying so, on a Python built without ``sqlite3``. Override it to run them against
+        your own :class:`~mutuality_core.ports.StateStore` (it is closed after each check).
+        """
+        try:
+            from mutuality_adapters.sqlite_state import SQLiteStateStore
+        except ImportError as exc:
+            pytest.skip(
+                f"the default SQLite state store is unavailable ({exc}); override "
+                "open_state_store(tmp_path) to return a StateStore"
+            )
+        return SQLiteStateStore(tmp_path / "contract-state.sqlite")
+
     # -- fixtures ---------------------------------------------------------------------------
+
+    @pytest.fixture(autouse=True)
+    def _skip_listed_checks(self, request: pytest.FixtureRequest) -> None:
+        """Turn ``skip_checks`` into skips; autouse fixtures run first, so nothing is seeded."""
+        checks = {name for name in dir(type(self)) if name.startswith("test_")}
+        unknown = sorted(set(self.skip_checks) - checks)
+        if unknown:
+            pytest.fail(
+                f"skip_checks of {type(self).__name__} names no check of the suite: "
+                f"{', '.join(unknown)}; the checks are: {', '.join(sorted(checks))}",
+                pytrace=False,
+            )
+        reason = self.skip_checks.get(request.function.__name__)
+        if reason is None:
+            return
+        if not reason.strip():
+            pytest.fail(
+                f"skip_checks of {type(self).__name__}: say why "
+                f"{request.function.__name__} is skipped",
+                pytrace=False,
+            )
+        pytest.skip(reason)
 
     @pytest.fixture
     def seeded(self) -> Dataset:
@@ -125,6 +182,14 @@ class AdapterContract:
             yield connection
         finally:
             connection.close()
+
+    @pytest.fixture
+    def state_store(self, tmp_path: Path) -> Iterator[StateStore]:
+        store = self.open_state_store(tmp_path)
+        try:
+            yield store
+        finally:
+            store.close()
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -144,6 +209,20 @@ class AdapterContract:
             ): a
             for a in dataset.activities
         }
+
+    def _add_email(
+        self, connection: Connection, contact_id: str, activity_id: str, at: datetime
+    ) -> tuple[Activity, tuple[str, str]]:
+        """Add an inbound email through ``add_activity``; return it and its source key."""
+        email = Activity(
+            activity_id, contact_id, at, "email", "inbound", thread_id=f"th-{activity_id}"
+        )
+        self.add_activity(connection, email)
+        key = (
+            self.source_contact_id(connection, contact_id),
+            self.source_activity_id(connection, activity_id),
+        )
+        return email, key
 
     def _updates(self, connection: Connection, dataset: Dataset) -> list[ScoreUpdate]:
         contacts = {c.id: c for p in self._read(connection) for c in p.contacts}
@@ -183,13 +262,34 @@ class AdapterContract:
         assert isinstance(connection.writer, ScoreWriter)
         assert isinstance(connection.writer.batch_size, int) and connection.writer.batch_size >= 1
 
-    def test_read_returns_a_lazy_iterator_of_pages(self, connection: Connection) -> None:
+    def test_read_returns_a_lazy_iterator_of_pages(
+        self, connection: Connection, seeded: Dataset
+    ) -> None:
+        """``read()`` reads nothing until the engine asks for the first page.
+
+        The tripwire: an activity added after ``read(None)`` returned, before the first
+        ``next()``, must be in what the read yields. A source that fetched its pages
+        inside ``read()`` (``return iter(list_of_pages)``) cannot have seen it.
+        """
         pages = connection.source.read(None)
         assert iter(pages) is pages, "read() must return an iterator (e.g. a generator), not a list"
-        first = next(pages, None)
-        assert first is None or isinstance(first, Page)
-        if hasattr(pages, "close"):
-            pages.close()
+        _, key = self._add_email(
+            connection, seeded.contacts[0].id, "kit-late-1", seeded.as_of - timedelta(hours=12)
+        )
+        try:
+            got = list(pages)
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+        for page in got:
+            assert isinstance(page, Page), f"read() must yield Page objects, got {page!r}"
+        seen = {(a.contact_id, a.id) for page in got for a in page.activities}
+        assert key in seen, (
+            "read(None) fetched its pages before the first one was asked for: an activity "
+            "added after read() returned is missing from the pages it yielded. Do the reading "
+            "inside a generator (yield each page as it is fetched), not in read() itself"
+        )
 
     def test_full_read_returns_every_seeded_record_exactly_once(
         self, connection: Connection, seeded: Dataset
@@ -220,15 +320,8 @@ class AdapterContract:
     def test_cursor_round_trip_loses_nothing(self, connection: Connection, seeded: Dataset) -> None:
         first = self._read(connection)
         cursor = next((p.cursor for p in reversed(first) if p.cursor is not None), None)
-        quiet = seeded.contacts[-1].id
-        new = Activity(
-            "kit-new-1", quiet, seeded.as_of - timedelta(days=1), "email", "inbound",
-            thread_id="th-new",
-        )  # fmt: skip
-        self.add_activity(connection, new)
-        key = (
-            self.source_contact_id(connection, quiet),
-            self.source_activity_id(connection, new.id),
+        new, key = self._add_email(
+            connection, seeded.contacts[-1].id, "kit-new-1", seeded.as_of - timedelta(days=1)
         )
         for attempt in range(2):  # reading from a cursor does not consume it
             later = self._read(connection, cursor)
@@ -266,19 +359,39 @@ class AdapterContract:
     def test_unknown_contact_is_a_per_record_failure_not_an_exception(
         self, connection: Connection, seeded: Dataset
     ) -> None:
-        known = self._updates(connection, seeded)[0]
-        ghost = ScoreUpdate(
-            Contact(MISSING_CONTACT_ID, email="ghost@example.invalid"),
-            _score_for(MISSING_CONTACT_ID, 1, seeded),
-            seeded.as_of,
-        )
-        batch = [known, ghost][: max(2, connection.writer.batch_size)]
-        results = {r.contact_id: r for r in connection.writer.write(batch)}
-        assert set(results) == {known.contact.id, MISSING_CONTACT_ID}
-        assert results[known.contact.id].ok
-        assert not results[MISSING_CONTACT_ID].ok
-        assert isinstance(results[MISSING_CONTACT_ID].error, str)
-        assert results[MISSING_CONTACT_ID].error
+        """A full batch (``batch_size`` updates) mixing known and unknown contacts.
+
+        The seeded contacts fill the batch up to ``batch_size - 1``, one unknown contact
+        sits right after the first known one (a writer that gives up at the first
+        failure loses the rest), and more unknown ids fill what is left, so the batch
+        takes the path a real batch of that size takes. A writer of ``batch_size`` 1
+        gets the two kinds in separate batches.
+        """
+        known = self._updates(connection, seeded)
+        size = connection.writer.batch_size
+        if size == 1:
+            batches = [[known[0]], [_ghost(0, seeded)]]
+        else:
+            members = known[: size - 1]
+            ghosts = [_ghost(n, seeded) for n in range(size - len(members))]
+            batches = [[members[0], ghosts[0], *members[1:], *ghosts[1:]]]
+        known_ids = {u.contact.id for u in known}
+        for batch in batches:
+            assert len(batch) <= size
+            results = list(connection.writer.write(batch))
+            assert sorted(r.contact_id for r in results) == sorted(u.contact.id for u in batch), (
+                "write() must return exactly one result per update in the batch"
+            )
+            for result in results:
+                if result.contact_id in known_ids:
+                    assert result.ok, (
+                        f"an unknown contact in the batch failed a known one: {result}"
+                    )
+                else:
+                    assert not result.ok, f"a write onto an unknown contact succeeded: {result}"
+                    assert isinstance(result.error, str) and result.error, (
+                        f"a failed write must say why: {result}"
+                    )
 
     def test_writes_never_create_contacts(self, connection: Connection, seeded: Dataset) -> None:
         ghost = ScoreUpdate(
@@ -301,19 +414,16 @@ class AdapterContract:
                 broken.close()
 
     def test_two_syncs_write_every_contact_once(
-        self, connection: Connection, seeded: Dataset, tmp_path: Path
+        self, connection: Connection, seeded: Dataset, state_store: StateStore
     ) -> None:
-        from mutuality_adapters.sqlite_state import SQLiteStateStore
-
         from mutuality_core.sync import run_sync
 
-        store = SQLiteStateStore(tmp_path / "contract-state.sqlite")
-        try:
-            first = run_sync(connection, store, as_of=seeded.as_of, now=lambda: seeded.as_of)
-            assert first.failed == 0 and first.stopped_reason is None
-            assert first.contacts_scored == first.written == len(seeded.contacts)
-            second = run_sync(connection, store, as_of=seeded.as_of, now=lambda: seeded.as_of)
-            assert second.written == 0, "nothing changed, so nothing may be written again"
-            assert second.contacts_scored == len(seeded.contacts)
-        finally:
-            store.close()
+        assert isinstance(state_store, StateStore), (
+            "open_state_store() must return a mutuality_core.ports.StateStore"
+        )
+        first = run_sync(connection, state_store, as_of=seeded.as_of, now=lambda: seeded.as_of)
+        assert first.failed == 0 and first.stopped_reason is None
+        assert first.contacts_scored == first.written == len(seeded.contacts)
+        second = run_sync(connection, state_store, as_of=seeded.as_of, now=lambda: seeded.as_of)
+        assert second.written == 0, "nothing changed, so nothing may be written again"
+        assert second.contacts_scored == len(seeded.contacts)

@@ -141,10 +141,13 @@ class MemorySource:
             since = state["seq"]
         changes = [c for c in crm.log if c[0] > since]
         for start in range(0, len(changes), crm.page_size):
-            chunk = changes[start : start + crm.page_size]
+            entries = changes[start : start + crm.page_size]
             crm._serve_page()
-            contacts, activities, gone_activities, gone_contacts = [], [], [], []
-            for _, kind, key in chunk:
+            contacts: list[Contact] = []
+            activities: list[Activity] = []
+            gone_activities: list[str] = []
+            gone_contacts: list[str] = []
+            for _, kind, key in entries:
                 if kind == "contact" and key in crm.contacts:
                     contacts.append(crm.contacts[key])
                 elif kind == "activity" and key in crm.activities:
@@ -158,7 +161,7 @@ class MemorySource:
                 activities=activities,
                 deleted_activity_ids=gone_activities,
                 deleted_contact_ids=gone_contacts,
-                cursor=json.dumps({"seq": chunk[-1][0]}),
+                cursor=json.dumps({"seq": entries[-1][0]}),
             )
 
 

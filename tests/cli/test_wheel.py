@@ -64,6 +64,49 @@ def test_wheel_holds_only_our_top_level_names(wheel):
     assert "files = mutuality_adapters.files:plugin" in entry_points
 
 
+def _setuptools_config() -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]
+
+
+def _package_files() -> dict[str, Path]:
+    """Every file under our packages' source folders, by its path inside the wheel."""
+    package_dir = _setuptools_config()["package-dir"]
+    files = {}
+    for package in OUR_PACKAGES:
+        folder = ROOT / package_dir.get(package, package)
+        for path in folder.rglob("*"):
+            parts = path.relative_to(folder).parts
+            if path.is_file() and not set(parts) & SKIP_DIRS and path.suffix != ".pyc":
+                files[f"{package}/{'/'.join(parts)}"] = path
+    return files
+
+
+def test_wheel_ships_every_file_of_our_packages(wheel):
+    """A data file a package needs (a template, an asset) that package-data misses fails here."""
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {n for n in archive.namelist() if n.split("/", 1)[0] in OUR_PACKAGES}
+    source = set(_package_files())
+    assert source - shipped == set(), "in the source tree but not in the wheel: add to package-data"
+    assert shipped - source == set(), "in the wheel but not in the source tree"
+
+
+def test_package_data_declares_only_files_that_exist():
+    """No stale globs: each package-data pattern matches a file of the packages it names."""
+    files = _package_files()
+    for package, patterns in _setuptools_config()["package-data"].items():
+        owners = OUR_PACKAGES if package == "*" else {package}
+        for pattern in patterns:
+            matches = [
+                name for name, path in files.items()
+                if name.split("/", 1)[0] in owners and path.match(pattern)
+            ]  # fmt: skip
+            assert matches, f"package-data {package!r}: {pattern!r} matches no file"
+
+
 @pytest.mark.slow
 def test_wheel_works_in_a_fresh_virtualenv(wheel, tmp_path):
     """Installed with --no-deps; its dependencies are borrowed from this venv without downloads."""

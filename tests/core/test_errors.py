@@ -33,11 +33,3 @@ def test_the_table_lists_every_exception_class() -> None:
 @pytest.mark.parametrize(("name", "code"), _table())
 def test_each_row_is_the_cli_exit_code(name: str, code: int) -> None:
     assert exit_code_for(_example(name)) == code
-
-
-def test_a_missing_system_tool_says_how_to_install_it() -> None:
-    error = errors.MissingDependencyError("chromedriver", install="apt-get install chromium")
-    assert str(error) == "chromedriver is not installed; install it with: apt-get install chromium"
-    assert error.extra is None
-    with pytest.raises(TypeError):
-        errors.MissingDependencyError("chromedriver")

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
+from mutuality_adapters.hubspot.fake.portal import ENGAGEMENT_TYPES as FAKE_ENGAGEMENT_TYPES
 from mutuality_adapters.hubspot.mapping import (
+    ENGAGEMENT_MAPPERS,
+    ENGAGEMENT_PROPERTIES,
+    ENGAGEMENT_TYPES,
+    TASKS,
     email_thread,
     format_hubspot_time,
     map_contact,
@@ -384,3 +391,27 @@ def test_the_rules_properties_are_requested_only_for_their_types():
     )
     assert "hs_note_body" not in engagement_properties("notes")
     assert "mutuality_tags" not in engagement_properties("notes", rules_from(tags_property=""))
+
+
+def documented_mapping_rows() -> list[tuple[str, str]]:
+    """(engagement type, channel) for each row of docs/hubspot.md's mapping table."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "hubspot.md").read_text("utf-8")
+    table = doc.split("| HubSpot | channel | direction | outcome |", 1)[1].split("\n\n", 1)[0]
+    rows = [line.split("|")[1:3] for line in table.splitlines()[2:]]
+    return [(re.findall(r"[a-z]+", hubspot)[0] + "s", channel.strip()) for hubspot, channel in rows]
+
+
+def test_every_documented_engagement_type_has_a_mapper_giving_the_documented_channel():
+    rows = documented_mapping_rows()
+    documented = {object_type for object_type, _ in rows}
+    assert documented == {"emails", "calls", "meetings", "notes", "communications", "tasks"}
+    assert set(ENGAGEMENT_MAPPERS) == documented == {*ENGAGEMENT_TYPES, TASKS}
+    assert set(ENGAGEMENT_PROPERTIES) == documented  # what each mapper reads is requested
+    assert set(FAKE_ENGAGEMENT_TYPES) == documented  # and the fake portal serves them
+    for object_type, channel in rows:
+        assert one(object_type).channel.value == channel, object_type
+
+
+def test_an_engagement_type_without_a_mapper_is_refused():
+    with pytest.raises(ValueError, match="not an engagement type: 'deals'"):
+        map_engagement("deals", "1", {"hs_timestamp": WHEN}, ["5"])

@@ -314,11 +314,12 @@ def _activity_chunks(
             try:
                 contact_id = canonical[raw_contact]
             except KeyError:
-                contact_id = canonical.get(raw_contact.strip())
-                if contact_id is None:
+                stripped_id = canonical.get(raw_contact.strip())
+                if stripped_id is None:
                     raise RowError(
                         _unknown_contact(raw_contact.strip(), rejected_contacts, contacts_name)
                     ) from None
+                contact_id = stripped_id
             try:
                 occurred_at = fromisoformat(text)
                 if occurred_at.tzinfo is None:
@@ -328,12 +329,13 @@ def _activity_chunks(
             try:
                 automated = booleans[automated_text]
             except KeyError:
-                automated = booleans.get(automated_text.strip().lower())
-                if automated is None:
+                spelt = booleans.get(automated_text.strip().lower())
+                if spelt is None:
                     raise RowError(
                         f"automated {automated_text!r} is not a yes/no value "
                         "(use true/false, 1/0 or yes/no)"
                     ) from None
+                automated = spelt
             # checked in the order the Activity constructor checks them, so a row with
             # several faults is reported with the same message as before
             duration = _duration(duration_text) if duration_text else None

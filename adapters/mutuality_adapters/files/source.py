@@ -263,7 +263,7 @@ class FilesSource:
         cursor = self.fingerprint()
         rejects, contacts, rejected_ids = self._read_contacts(contacts_path)
         log.info("reading %s in %d worker processes", activities_path.name, workers)
-        scored = score_in_workers(
+        in_workers = score_in_workers(
             activities_path,
             contacts,
             rejected_ids,
@@ -274,13 +274,13 @@ class FilesSource:
             config=config,
             progress=progress,
         )
-        rejects.rejections.extend(scored.rejections)
-        rejects.records.extend(scored.records)
+        rejects.rejections.extend(in_workers.rejections)
+        rejects.records.extend(in_workers.records)
         self._keep_rejects(rejects)
         return ScoredRead(
             contacts_read=len(contacts),
-            activities_read=scored.activities,
-            scores=scored.scores,
+            activities_read=in_workers.activities,
+            scores=in_workers.scores,
             rejections=tuple(rejects.rejections),
             cursor=cursor,
         )

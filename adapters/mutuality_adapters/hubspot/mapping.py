@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 from mutuality_core.model import Activity, Channel, Contact, Direction, MutualityScore, Outcome
 from mutuality_core.ports import StoredScore
@@ -200,6 +201,157 @@ def activity_id_for(object_type: str, object_id: str | int) -> str:
     return f"{object_type}:{object_id}"
 
 
+class EngagementShape(NamedTuple):
+    """What one engagement type's mapper reads from an engagement, before the common part.
+
+    Time, contacts, the activity id and the rules' tags are the same for every type and
+    are added by :func:`map_engagement`. (A tuple: one is built per engagement read.)
+    """
+
+    channel: Channel
+    direction: Direction = Direction.UNKNOWN
+    outcome: Outcome = Outcome.COMPLETED
+    thread_id: str | None = None
+    duration_seconds: float | None = None
+    automated: bool = False
+    tags: tuple[str, ...] = ()
+
+
+#: ``mapper(properties, rules, number of contacts)``: the shape of one engagement type.
+EngagementMapper = Callable[[Properties, MappingRules, int], EngagementShape]
+
+
+def map_email(props: Properties, rules: MappingRules, contact_count: int) -> EngagementShape:
+    """Direction from ``hs_email_direction``; ``automated`` by sequence, sender or bulk."""
+    tags: list[str] = []
+    raw = _upper(props, "hs_email_direction")
+    if raw == "FORWARDED_EMAIL":
+        tags.append("forwarded")
+    status = _upper(props, "hs_email_status")
+    outcome = Outcome.COMPLETED
+    if status in ("BOUNCED", "FAILED"):
+        outcome = Outcome.BOUNCED
+    elif status == "SCHEDULED":
+        outcome = Outcome.SCHEDULED
+    if (props.get("hs_sequence_id") or "").strip():
+        automated = True
+        tags.append("sequence")
+    else:
+        automated = rules.is_automated_sender(props.get("hs_email_from_email")) or rules.is_bulk(
+            contact_count
+        )
+    return EngagementShape(
+        Channel.EMAIL,
+        direction=EMAIL_DIRECTIONS.get(raw, Direction.UNKNOWN),
+        outcome=outcome,
+        thread_id=email_thread(props),
+        automated=automated,
+        tags=tuple(tags),
+    )
+
+
+def map_call(props: Properties, rules: MappingRules, contact_count: int) -> EngagementShape:
+    """Outcome from a known disposition GUID, else from ``hs_call_status``; duration in ms."""
+    tags: list[str] = []
+    raw = _upper(props, "hs_call_direction")
+    direction = {"INBOUND": Direction.INBOUND, "OUTBOUND": Direction.OUTBOUND}.get(
+        raw, Direction.UNKNOWN
+    )
+    disposition = (props.get("hs_call_disposition") or "").strip().lower()
+    status = _upper(props, "hs_call_status")
+    outcome = Outcome.COMPLETED
+    if disposition in CALL_DISPOSITIONS:
+        outcome, tag = CALL_DISPOSITIONS[disposition]
+        if tag:
+            tags.append(tag)
+    elif disposition and status in ("", "COMPLETED"):
+        outcome = Outcome.UNKNOWN  # a portal's own disposition: kept, not guessed
+        tags.append(f"disposition:{disposition}")
+    elif status:
+        outcome = CALL_STATUSES.get(status, Outcome.UNKNOWN)
+    if (props.get("hs_call_has_voicemail") or "").lower() == "true":
+        tags.append("voicemail")
+    duration: float | None = None
+    ms = props.get("hs_call_duration")
+    if ms:
+        try:
+            duration = max(float(ms) / 1000.0, 0.0)
+        except ValueError:
+            duration = None
+    return EngagementShape(
+        Channel.CALL, direction=direction, outcome=outcome, duration_seconds=duration,
+        tags=tuple(tags),
+    )  # fmt: skip
+
+
+def map_meeting(props: Properties, rules: MappingRules, contact_count: int) -> EngagementShape:
+    """A held meeting is mutual; one not held is whoever set it up (see :mod:`.rules`)."""
+    tags: list[str] = []
+    raw = _upper(props, "hs_meeting_outcome")
+    if raw in MEETING_OUTCOMES:
+        outcome = MEETING_OUTCOMES[raw]
+        if raw == "RESCHEDULED":
+            tags.append("rescheduled")
+    elif raw:
+        outcome = Outcome.UNKNOWN
+        tags.append(f"outcome:{raw.lower()}")
+    else:
+        outcome = Outcome.UNKNOWN
+    direction = Direction.UNKNOWN
+    if outcome is Outcome.COMPLETED:
+        direction = Direction.MUTUAL
+    else:
+        booked_by = rules.meeting_booked_by(props)
+        if booked_by == "contact":
+            direction = Direction.INBOUND
+        elif booked_by == "user":
+            direction = Direction.OUTBOUND
+    duration: float | None = None
+    start = parse_hubspot_time(props.get("hs_meeting_start_time"))
+    end = parse_hubspot_time(props.get("hs_meeting_end_time"))
+    if start and end and end >= start:
+        duration = (end - start).total_seconds()
+    return EngagementShape(
+        Channel.MEETING, direction=direction, outcome=outcome, duration_seconds=duration,
+        tags=tuple(tags),
+    )  # fmt: skip
+
+
+def map_note(props: Properties, rules: MappingRules, contact_count: int) -> EngagementShape:
+    """A note says nothing about who spoke to whom."""
+    return EngagementShape(Channel.NOTE)
+
+
+def map_communication(
+    props: Properties, rules: MappingRules, contact_count: int
+) -> EngagementShape:
+    """SMS, WhatsApp, LinkedIn messages: the channel type is kept as a tag."""
+    kind = props.get("hs_communication_channel_type")
+    return EngagementShape(Channel.MESSAGE, tags=(kind.strip().lower(),) if kind else ())
+
+
+def map_task(props: Properties, rules: MappingRules, contact_count: int) -> EngagementShape:
+    """A task is completed or still to do (scheduled); its type is kept as a tag."""
+    status = _upper(props, "hs_task_status")
+    kind = props.get("hs_task_type")
+    return EngagementShape(
+        Channel.TASK,
+        outcome=Outcome.COMPLETED if status == "COMPLETED" else Outcome.SCHEDULED,
+        tags=(kind.strip().lower(),) if kind else (),
+    )
+
+
+#: One mapper per engagement type we read (:data:`ENGAGEMENT_TYPES` and :data:`TASKS`).
+ENGAGEMENT_MAPPERS: Mapping[str, EngagementMapper] = {
+    "emails": map_email,
+    "calls": map_call,
+    "meetings": map_meeting,
+    "notes": map_note,
+    "communications": map_communication,
+    "tasks": map_task,
+}
+
+
 def map_engagement(
     object_type: str,
     object_id: str,
@@ -212,115 +364,26 @@ def map_engagement(
     if when is None or not contact_ids:
         return []
     contacts = list(dict.fromkeys(str(c) for c in contact_ids))
-    automated = False
-    channel: Channel
-    direction = Direction.UNKNOWN
-    outcome = Outcome.COMPLETED
-    thread_id: str | None = None
-    duration: float | None = None
-    tags: list[str] = []
-
-    if object_type == "emails":
-        channel = Channel.EMAIL
-        raw = _upper(props, "hs_email_direction")
-        direction = EMAIL_DIRECTIONS.get(raw, Direction.UNKNOWN)
-        if raw == "FORWARDED_EMAIL":
-            tags.append("forwarded")
-        status = _upper(props, "hs_email_status")
-        if status in ("BOUNCED", "FAILED"):
-            outcome = Outcome.BOUNCED
-        elif status in ("SCHEDULED", "SENDING"):
-            outcome = Outcome.SCHEDULED if status == "SCHEDULED" else Outcome.COMPLETED
-        thread_id = email_thread(props)
-        if (props.get("hs_sequence_id") or "").strip():
-            automated = True
-            tags.append("sequence")
-        else:
-            automated = rules.is_automated_sender(
-                props.get("hs_email_from_email")
-            ) or rules.is_bulk(len(contacts))
-    elif object_type == "calls":
-        channel = Channel.CALL
-        raw = _upper(props, "hs_call_direction")
-        direction = {"INBOUND": Direction.INBOUND, "OUTBOUND": Direction.OUTBOUND}.get(
-            raw, Direction.UNKNOWN
-        )
-        disposition = (props.get("hs_call_disposition") or "").strip().lower()
-        status = _upper(props, "hs_call_status")
-        if disposition in CALL_DISPOSITIONS:
-            outcome, tag = CALL_DISPOSITIONS[disposition]
-            if tag:
-                tags.append(tag)
-        elif disposition and status in ("", "COMPLETED"):
-            outcome = Outcome.UNKNOWN  # a portal's own disposition: kept, not guessed
-            tags.append(f"disposition:{disposition}")
-        elif status:
-            outcome = CALL_STATUSES.get(status, Outcome.UNKNOWN)
-        if (props.get("hs_call_has_voicemail") or "").lower() == "true":
-            tags.append("voicemail")
-        ms = props.get("hs_call_duration")
-        if ms:
-            try:
-                duration = max(float(ms) / 1000.0, 0.0)
-            except ValueError:
-                duration = None
-    elif object_type == "meetings":
-        channel = Channel.MEETING
-        raw = _upper(props, "hs_meeting_outcome")
-        if raw in MEETING_OUTCOMES:
-            outcome = MEETING_OUTCOMES[raw]
-            if raw == "RESCHEDULED":
-                tags.append("rescheduled")
-        elif raw:
-            outcome = Outcome.UNKNOWN
-            tags.append(f"outcome:{raw.lower()}")
-        else:
-            outcome = Outcome.UNKNOWN
-        if outcome is Outcome.COMPLETED:
-            direction = Direction.MUTUAL
-        else:
-            booked_by = rules.meeting_booked_by(props)
-            if booked_by == "contact":
-                direction = Direction.INBOUND
-            elif booked_by == "user":
-                direction = Direction.OUTBOUND
-        start = parse_hubspot_time(props.get("hs_meeting_start_time"))
-        end = parse_hubspot_time(props.get("hs_meeting_end_time"))
-        if start and end and end >= start:
-            duration = (end - start).total_seconds()
-    elif object_type == "notes":
-        channel = Channel.NOTE
-    elif object_type == "communications":
-        channel = Channel.MESSAGE
-        kind = props.get("hs_communication_channel_type")
-        if kind:
-            tags.append(kind.strip().lower())
-    elif object_type == "tasks":
-        channel = Channel.TASK
-        status = _upper(props, "hs_task_status")
-        outcome = Outcome.COMPLETED if status == "COMPLETED" else Outcome.SCHEDULED
-        kind = props.get("hs_task_type")
-        if kind:
-            tags.append(kind.strip().lower())
-    else:
+    mapper = ENGAGEMENT_MAPPERS.get(object_type)
+    if mapper is None:
         raise ValueError(f"not an engagement type: {object_type!r}")
-
+    shape = mapper(props, rules, len(contacts))
     # HubSpot documents no id space shared by every engagement type (the legacy
     # Engagements API shared one, but communications are not legacy engagements), so
     # the type is part of the activity id: an email and a call with one id stay two.
     activity_id = activity_id_for(object_type, object_id)
-    tags.extend(rules.tags(object_type, props))
+    tags = [*shape.tags, *rules.tags(object_type, props)]
     return [
         Activity(
             id=activity_id,
             contact_id=str(contact_id),
             occurred_at=when,
-            channel=channel,
-            direction=direction,
-            outcome=outcome,
-            thread_id=thread_id,
-            duration_seconds=duration,
-            automated=automated,
+            channel=shape.channel,
+            direction=shape.direction,
+            outcome=shape.outcome,
+            thread_id=shape.thread_id,
+            duration_seconds=shape.duration_seconds,
+            automated=shape.automated,
             tags=tags,
         )
         for contact_id in contacts

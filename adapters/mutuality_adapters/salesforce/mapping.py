@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import Any, TypeGuard
 
 import attrs
 
@@ -132,7 +132,8 @@ def meeting_outcome(record: Mapping[str, Any], outcome_field: str | None = None)
     return Outcome.UNKNOWN if unreadable else Outcome.COMPLETED
 
 
-def is_contact_id(value: object) -> bool:
+def is_contact_id(value: object) -> TypeGuard[str]:
+    """A Contact id (a polymorphic field may hold a Lead's, a User's or nothing)."""
     return isinstance(value, str) and value.startswith(CONTACT_PREFIX)
 
 
