@@ -15,11 +15,13 @@ from itertools import islice
 from operator import attrgetter
 
 from mutuality_core.config import ScoringConfig
+from mutuality_core.construct import trusted_score
 from mutuality_core.engines import PYTHON, check_engine_choice, select_engine
 from mutuality_core.explain import build_reasons
-from mutuality_core.model import Activity, MutualityScore, _trusted_score
+from mutuality_core.model import Activity, MutualityScore
 from mutuality_core.scoring.tally import tally
 from mutuality_core.scoring.verdict import judge
+from mutuality_core.timestamps import check_as_of
 
 __all__ = ["ALGORITHM_VERSION", "score_activities", "score_contact"]
 
@@ -57,17 +59,6 @@ def _full_key(a: Activity) -> tuple[object, ...]:
     )
 
 
-def _check_as_of(as_of: datetime) -> float:
-    if not isinstance(as_of, datetime):
-        raise TypeError(f"as_of must be a datetime; got {type(as_of).__name__}")
-    if as_of.tzinfo is None or as_of.utcoffset() is None:
-        raise ValueError(
-            f"as_of must be timezone-aware (got naive {as_of.isoformat()}); "
-            "pass e.g. datetime.now(timezone.utc) from the caller"
-        )
-    return as_of.timestamp()
-
-
 def _score_sorted(
     contact_id: str,
     history: list[Activity],
@@ -81,19 +72,19 @@ def _score_sorted(
         history.sort(key=_full_key)
         t = tally(history, as_ts, config)
     v = judge(t, as_ts, config)
-    return _trusted_score(
-        contact_id,
-        v.score,
-        v.lean,
-        v.strength,
-        v.band,
-        v.confidence,
-        build_reasons(t, v, config),
-        v.components,
-        ALGORITHM_VERSION,
-        as_of,
-        len(history),
-        t.last_at,
+    return trusted_score(
+        contact_id=contact_id,
+        score=v.score,
+        lean=v.lean,
+        strength=v.strength,
+        band=v.band,
+        confidence=v.confidence,
+        reasons=build_reasons(t, v, config),
+        components=v.components,
+        algorithm=ALGORITHM_VERSION,
+        as_of=as_of,
+        activity_count=len(history),
+        last_activity_at=t.last_at,
     )
 
 
@@ -110,7 +101,7 @@ def score_contact(
     none (the result is then ``insufficient_data``). Raises ValueError when the
     activities belong to several contacts, or to another contact than ``contact_id``.
     """
-    as_ts = _check_as_of(as_of)
+    as_ts = check_as_of(as_of)
     history = list(activities)
     ids = {a.contact_id for a in history}
     if contact_id is not None:
@@ -141,7 +132,7 @@ def score_activities(
     ``"columnar"``, or ``"auto"``: an installed engine for large inputs (see
     :mod:`mutuality_core.engines`); the scores are the same either way.
     """
-    as_ts = _check_as_of(as_of)
+    as_ts = check_as_of(as_of)
     config = config or _DEFAULT_CONFIG
     if engine == PYTHON:
         return _score_groups(activities, as_of, as_ts, config)

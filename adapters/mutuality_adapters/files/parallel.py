@@ -47,14 +47,13 @@ from pathlib import Path
 from typing import Any
 
 from mutuality_core.config import ScoringConfig
+from mutuality_core.construct import trusted_component, trusted_score
 from mutuality_core.errors import InvalidInputError, MutualityError
 from mutuality_core.model import (
     Activity,
     Band,
     Contact,
     MutualityScore,
-    _trusted_component,
-    _trusted_score,
 )
 from mutuality_core.ports import Rejection
 from mutuality_core.sync import score_histories
@@ -403,7 +402,7 @@ def _rebuild(
     """The score :func:`_flatten` took apart, equal to the worker's."""
     (score, lean, strength, band, confidence, reasons, components, algorithm, count,
      last_at) = values  # fmt: skip
-    return _trusted_score(
+    return trusted_score(
         contact_id,
         score,
         lean,
@@ -411,7 +410,7 @@ def _rebuild(
         bands[band],
         confidence,
         reasons,
-        tuple(_trusted_component(*c) for c in components),
+        tuple(trusted_component(*c) for c in components),
         algorithm,
         as_of,
         count,

@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from mutuality_core.construct import trusted_activity
 from mutuality_core.errors import InvalidInputError
 from mutuality_core.model import (
     Activity,
@@ -25,11 +26,10 @@ from mutuality_core.model import (
     Contact,
     Direction,
     Outcome,
-    _to_channel,
-    _to_direction,
-    _to_outcome,
-    _to_tags,
-    _trusted_activity,
+    to_channel,
+    to_direction,
+    to_outcome,
+    to_tags,
 )
 from mutuality_core.ports import Rejection
 from mutuality_core.timestamps import parse_aware_datetime
@@ -292,8 +292,8 @@ def _activity_chunks(
     directions = {m.value: m for m in Direction}
     outcomes = {m.value: m for m in Outcome}
     outcomes[""] = Outcome.COMPLETED
-    tag_sets: dict[str, frozenset[str]] = {"": _to_tags(None)}  # tags text -> normalised set
-    new_activity = _trusted_activity
+    tag_sets: dict[str, frozenset[str]] = {"": to_tags(None)}  # tags text -> normalised set
+    new_activity = trusted_activity
     chunk: list[Activity] = []
     append = chunk.append
     for row in records.rows:
@@ -342,19 +342,19 @@ def _activity_chunks(
             try:  # subscripts, not .get(): a hit is the rule and costs less this way
                 channel = channels[channel_text]
             except KeyError:
-                channel = _to_channel(channel_text)
+                channel = to_channel(channel_text)
             try:
                 direction = directions[direction_text]
             except KeyError:
-                direction = _to_direction(direction_text)
+                direction = to_direction(direction_text)
             try:
                 outcome = outcomes[outcome_text]
             except KeyError:
-                outcome = _to_outcome(outcome_text)
+                outcome = to_outcome(outcome_text)
             try:
                 tags = tag_sets[tags_text]
             except KeyError:
-                tags = _to_tags(tags_text)
+                tags = to_tags(tags_text)
                 if len(tag_sets) < _TAG_SETS_KEPT:
                     tag_sets[tags_text] = tags
             if duration is not None and duration < 0:
