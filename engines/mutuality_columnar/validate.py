@@ -25,11 +25,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from mutuality_adapters.files.records import RecordFile
 from mutuality_adapters.files.rows import (
-    _BOOLEANS,
     ACTIVITY_COLUMNS,
     ACTIVITY_REQUIRED,
+    BOOLEANS,
     RejectLog,
-    _activity_chunks,
+    activity_chunks,
     duplicate_activity,
 )
 
@@ -108,9 +108,9 @@ def _distinct(column: pa.ChunkedArray, convert: Any) -> tuple[np.ndarray, np.nda
 
 
 def _boolean(text: str) -> bool:
-    value = _BOOLEANS.get(text)
+    value = BOOLEANS.get(text)
     if value is None:
-        value = _BOOLEANS.get(text.strip().lower())
+        value = BOOLEANS.get(text.strip().lower())
     if value is None:
         raise ValueError(text)
     return value
@@ -405,7 +405,7 @@ def _row_parser(
     log = RejectLog(True)
     source = _RowsOf(rows, numbers, "activities")
     accepted: list[tuple[int, Any]] = []
-    parsed = _activity_chunks(
+    parsed = activity_chunks(
         source,
         {name: i for i, name in enumerate(ACTIVITY_COLUMNS)},
         contacts,

@@ -38,8 +38,10 @@ from .records import RecordFile, check_columns
 
 __all__ = [
     "ACTIVITY_COLUMNS",
+    "BOOLEANS",
     "CONTACT_COLUMNS",
     "RejectLog",
+    "activity_chunks",
     "parse_activities",
     "parse_contacts",
     "parse_timestamp",
@@ -57,7 +59,9 @@ ACTIVITY_REQUIRED = ("id", "contact_id", "occurred_at", "channel", "direction")
 ACTIVITY_OPTIONAL = ("outcome", "thread_id", "duration_seconds", "automated", "tags")
 ACTIVITY_COLUMNS = ACTIVITY_REQUIRED + ACTIVITY_OPTIONAL
 
-_BOOLEANS = {
+#: How the files adapter reads a boolean cell (``automated``); the columnar engine reads
+#: the same cells with the same table.
+BOOLEANS = {
     "": False,
     "true": True,
     "false": False,
@@ -252,7 +256,7 @@ def parse_activities(
     """Valid activities in chunks. Each (contact_id, id) pair may appear once."""
     try:
         columns = check_columns(records, ACTIVITY_REQUIRED)
-        yield from _activity_chunks(
+        yield from activity_chunks(
             records, columns, contacts, rejected_contacts, contacts_name, log, chunk_size
         )
     except (UnicodeDecodeError, csv.Error) as exc:
@@ -261,7 +265,7 @@ def parse_activities(
         records.close()
 
 
-def _activity_chunks(
+def activity_chunks(
     records: RecordFile,
     columns: Mapping[str, int],
     contacts: Mapping[str, Contact],
@@ -274,7 +278,8 @@ def _activity_chunks(
 
     One ``itemgetter`` call pulls every field, an absent optional column reads
     the empty cell appended to each row, and the common case takes no exception
-    and copies no strings.
+    and copies no strings. Public because the columnar engine re-reads the rows its
+    bulk checks rejected through this same parser, so both report the same errors.
     """
     width = len(records.header)
     fields = itemgetter(*(columns.get(c, width) for c in ACTIVITY_COLUMNS))
@@ -284,7 +289,7 @@ def _activity_chunks(
     first_with: dict[str, Activity] = {}
     claim = first_with.setdefault
     shared: set[tuple[str, str]] = set()  # (id, contact) of ids seen for several contacts
-    booleans = _BOOLEANS
+    booleans = BOOLEANS
     fromisoformat = datetime.fromisoformat
     # Exact-text hits go straight to the enum member; anything else takes the model's
     # converter, which accepts other spellings and raises its own clear message.
