@@ -35,4 +35,5 @@ def test_ci_runs_exactly_the_readmes_test_command():
     for step in ("ruff check .", "ruff format --check .", "mypy", "python -m pytest"):
         assert step in test_command
     ci_lines = (ROOT / ".ci" / "run").read_text("utf-8").splitlines()
-    assert test_command in ci_lines
+    # Verbatim, followed only by `|| exit $?` (set -e alone would go on after a failed step).
+    assert f"{test_command} || exit $?" in ci_lines
