@@ -12,7 +12,9 @@ sync at least 200,000 activities/s end to end, peak memory under 1.5 GiB; (issue
 with the columnar engine, full sync >= 400,000/s, no-change sync >= 700,000/s, peak
 <= 400 MiB at 1M activities and <= 1 GiB at 3M. ``--engines python,columnar`` (the
 default) runs both engines on the same folder, one after the other; ``--sizes
-100000,1000000,3000000`` repeats everything at each size.
+100000,1000000,3000000`` repeats everything at each size. ``--gc library,cli`` runs
+each with Python's default garbage collector (as the library leaves it) and tuned as
+``mutuality sync`` tunes it (mutuality_cli.collector).
 """
 
 from __future__ import annotations
@@ -75,10 +77,19 @@ def generate(folder: Path, contacts: int, activities: int, seed: int = 7) -> Non
             )
 
 
-def child(folder: Path, state: Path, workers: str, engine: str = "python") -> None:
-    """One sync, in this process; prints a JSON line with its figures."""
+def child(
+    folder: Path, state: Path, workers: str, engine: str = "python", collector: str = "library"
+) -> None:
+    """One sync, in this process; prints a JSON line with its figures.
+
+    ``collector``: ``library`` runs with Python's default garbage collector, as the
+    library leaves it; ``cli`` tunes it as ``mutuality sync`` does.
+    """
+    from contextlib import nullcontext
+
     from mutuality_adapters.files import connect
     from mutuality_adapters.sqlite_state import SQLiteStateStore
+    from mutuality_cli.collector import bulk_collection
 
     from mutuality_core.sync import SyncOptions, run_sync
 
@@ -90,14 +101,15 @@ def child(folder: Path, state: Path, workers: str, engine: str = "python") -> No
     def progress(stage: str, done: int, total: int | None) -> None:
         last_seen[stage] = time.perf_counter() - began
 
-    report = run_sync(
-        connect(folder, workers=workers),
-        store,
-        as_of=AS_OF,
-        now=lambda: datetime.now(timezone.utc),
-        progress=progress,
-        options=SyncOptions(engine=engine),
-    )
+    with bulk_collection() if collector == "cli" else nullcontext():
+        report = run_sync(
+            connect(folder, workers=workers),
+            store,
+            as_of=AS_OF,
+            now=lambda: datetime.now(timezone.utc),
+            progress=progress,
+            options=SyncOptions(engine=engine),
+        )
     seconds = time.perf_counter() - began
     cpu = time.process_time() - cpu_began
     read_end = last_seen.get("read", 0.0)
@@ -126,9 +138,11 @@ def child(folder: Path, state: Path, workers: str, engine: str = "python") -> No
     )
 
 
-def run_phase(folder: Path, state: Path, workers: str, engine: str) -> dict[str, float]:
+def run_phase(
+    folder: Path, state: Path, workers: str, engine: str, collector: str
+) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", str(folder), str(state), workers, engine],
+        [sys.executable, __file__, "--child", str(folder), str(state), workers, engine, collector],
         check=True,
         capture_output=True,
         text=True,
@@ -161,11 +175,18 @@ def main() -> None:
         help="comma-separated activity counts to run one after the other (e.g. "
         "100000,1000000,3000000; contacts scale with them); overrides --activities",
     )
-    parser.add_argument("--child", nargs=4, metavar=("FOLDER", "STATE", "WORKERS", "ENGINE"),
+    parser.add_argument(
+        "--gc",
+        default="library",
+        help="comma-separated garbage-collector settings to compare: library (Python's "
+        "defaults, as the library leaves them) and cli (tuned as `mutuality sync` tunes it)",
+    )
+    parser.add_argument("--child", nargs=5,
+                        metavar=("FOLDER", "STATE", "WORKERS", "ENGINE", "GC"),
                         help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args()
     if args.child:
-        child(Path(args.child[0]), Path(args.child[1]), args.child[2], args.child[3])
+        child(Path(args.child[0]), Path(args.child[1]), *args.child[2:])
         return
     sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else [args.activities]
     for activities in sizes:
@@ -196,11 +217,13 @@ def run_size(args: argparse.Namespace, contacts: int, activities: int) -> None:
         )
         for engine in args.engines.split(","):
             for workers in args.workers.split(",") if engine == "python" else ["1"]:
-                print(f"engine = {engine}, workers = {workers}")
-                (folder / "scores.csv").unlink(missing_ok=True)
-                state = Path(scratch) / f"state-{engine}-{workers}.sqlite"
-                for name in ("full sync", "no-change sync"):
-                    report(name, run_phase(folder, state, workers, engine), engine)
+                for collector in args.gc.split(","):
+                    print(f"engine = {engine}, workers = {workers}, gc = {collector}")
+                    (folder / "scores.csv").unlink(missing_ok=True)
+                    state = Path(scratch) / f"state-{engine}-{workers}-{collector}.sqlite"
+                    for name in ("full sync", "no-change sync"):
+                        figures = run_phase(folder, state, workers, engine, collector)
+                        report(name, figures, engine)
 
 
 def report(name: str, r: dict[str, float], engine: str = "python") -> None:

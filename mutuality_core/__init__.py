@@ -48,4 +48,5 @@ __all__ = [
     "score_contact",
 ]
 
+#: The one place the version is written: pyproject.toml reads it from here when building.
 __version__ = "0.1.0"

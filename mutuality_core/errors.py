@@ -1,13 +1,21 @@
 """Typed exceptions. The CLI maps each family to one documented exit code.
 
-| exception                | CLI exit code | meaning                                         |
-| ------------------------ | ------------- | ----------------------------------------------- |
-| ConfigError              | 2             | bad settings, flags, TOML or scoring config     |
-| InvalidInputError        | 2             | bad rows or files in a source                   |
-| MissingDependencyError   | 2             | an optional extra is not installed              |
-| CrmUnavailableError      | 3             | cannot reach or authenticate with the CRM       |
-| LockHeldError            | 4             | another run holds the lock on the same target   |
-| QuotaExhaustedError      | 1             | the CRM's API allowance ran out; state is saved |
+| exception              | CLI exit code | meaning                                                 |
+| ---------------------- | ------------- | ------------------------------------------------------- |
+| ConfigError            | 2             | bad settings, flags, TOML or scoring config             |
+| InvalidInputError      | 2             | bad rows or files in a source                           |
+| MissingDependencyError | 2             | an optional extra (or the system's Chromium) is missing |
+| StateError             | 2             | the state file is unreadable or from a newer version    |
+| CrmUnavailableError    | 3             | cannot reach the CRM                                    |
+| AuthenticationError    | 3             | the CRM refused the credentials or a scope              |
+| LockHeldError          | 4             | another run holds the lock on the same target           |
+| QuotaExhaustedError    | 1             | the CRM's API allowance ran out; state is saved         |
+| any other error        | 1             | (a bug or an unexpected failure: the message says)      |
+
+``run_sync`` does not raise QuotaExhaustedError: it ends the run early and says so in
+the report (``stopped_reason="quota"``), which the CLI also turns into exit code 1.
+Ctrl-C exits 130 and SIGTERM 143. The mapping itself is
+``mutuality_cli.exit_codes.exit_code_for``; a test holds this table to it.
 """
 
 from __future__ import annotations

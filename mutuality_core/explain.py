@@ -4,14 +4,17 @@ Each sentence about one side is produced by the same template for both sides, so
 mirrored history yields the mirrored sentences ("You started ..." becomes "They
 started ..."). Reasons are ordered by how much their signal moves the score; ties
 keep a fixed signal order, so the order is deterministic.
+
+How the reasons fit one CRM text field (``join_reasons``, ``MAX_REASONS_TEXT``) lives in
+:mod:`mutuality_core.reasons_text`; both names stay importable from here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mutuality_core.model import Band
+from mutuality_core.reasons_text import MAX_REASONS_TEXT, REASONS_SEPARATOR, join_reasons
 
 if TYPE_CHECKING:
     from mutuality_core.config import ScoringConfig
@@ -20,42 +23,11 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_REASONS_TEXT", "build_reasons", "format_duration", "join_reasons"]
 
-#: The size of a standard CRM single-line text field.
-MAX_REASONS_TEXT = 255
-_SEPARATOR = "; "
-_ELLIPSIS = "…"
 _PLANNED = ("planned meeting or call", "planned meetings or calls")
 
 _SUBJECT = ("You", "They")
 _SUBJECT_LOWER = ("you", "they")
 _POSSESSIVE = ("your", "their")
-
-
-def join_reasons(reasons: Sequence[str], limit: int = MAX_REASONS_TEXT) -> str:
-    """Join reasons with "; " into at most ``limit`` characters.
-
-    No reason contains "; " itself (two-sided reasons say ", while "), so the field
-    can be split back into its reasons.
-
-    Reasons come most important first, so whole reasons are dropped from the end.
-    If even the first one is too long it is cut at a word boundary and ends with "…".
-    """
-    kept = list(reasons)
-    while kept:
-        text = _SEPARATOR.join(kept)
-        if len(text) <= limit:
-            return text
-        if len(kept) == 1:
-            break
-        kept.pop()
-    if not kept:
-        return ""
-    first = kept[0]
-    cut = first[: limit - len(_ELLIPSIS)]
-    space = cut.rfind(" ")
-    if space > 0:
-        cut = cut[:space]
-    return cut.rstrip(" ;,.") + _ELLIPSIS
 
 
 def format_duration(seconds: float) -> str:
@@ -175,7 +147,7 @@ def _commitment(t: Tally) -> str | None:
             f"{subject} missed, cancelled or declined {t.failed[side]} of "
             f"{_plural(planned, *_PLANNED)}"
         )
-    return _SEPARATOR.join(clauses)
+    return REASONS_SEPARATOR.join(clauses)
 
 
 def _effort(t: Tally) -> str | None:
@@ -275,7 +247,9 @@ def build_reasons(t: Tally, v: Verdict, config: ScoringConfig) -> tuple[str, ...
     )  # in SIGNALS order, like v.imbalance
     # most imbalanced signal first; sorted() is stable, so ties keep the SIGNALS order
     ranked = [
-        texts[i] for i in sorted(range(5), key=v.imbalance.__getitem__, reverse=True) if texts[i]
+        text
+        for i in sorted(range(5), key=v.imbalance.__getitem__, reverse=True)
+        if (text := texts[i])
     ]
     # recency comes right after the two strongest signals: the least telling reasons sit
     # at the end, where join_reasons drops them first when the CRM field is full

@@ -9,11 +9,13 @@ reach this module: adapters map them with explicit functions (see the adapters'
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
+
+from mutuality_core.reasons_text import join_reasons
 
 __all__ = [
     "Activity",
@@ -24,6 +26,11 @@ __all__ = [
     "Direction",
     "MutualityScore",
     "Outcome",
+    "to_band",
+    "to_channel",
+    "to_direction",
+    "to_outcome",
+    "to_tags",
 ]
 
 
@@ -100,28 +107,50 @@ class Band(_StrEnum):
     INSUFFICIENT_DATA = "insufficient_data"
 
 
-def _enum_converter(enum_cls: type[_E], field: str) -> Callable[[object], _E]:
-    """A fast converter: a dict hit for members and exact values, ``parse`` otherwise.
-
-    Adapters build millions of activities; ``Enum.__call__`` is slow on that path.
-    """
-    table: dict[object, _E] = {m.value: m for m in enum_cls}
-
-    def convert(value: object) -> _E:
-        try:
-            return table[value]
-        except (KeyError, TypeError):
-            return enum_cls.parse(value, field=field)
-
-    return convert
+# The fields' converters, as named functions (attrs and type checkers follow those).
+# Each is a dict hit for a member or its exact value and ``parse`` otherwise: adapters
+# build millions of activities, and ``Enum.__call__`` is slow on that path. They are
+# public so that code which checks values in bulk (an engine, a file parser) accepts and
+# refuses exactly what the constructor does, with the same messages.
+_CHANNELS: dict[object, Channel] = {m.value: m for m in Channel}
+_DIRECTIONS: dict[object, Direction] = {m.value: m for m in Direction}
+_OUTCOMES: dict[object, Outcome] = {m.value: m for m in Outcome}
+_BANDS: dict[object, Band] = {m.value: m for m in Band}
 
 
-_to_channel = _enum_converter(Channel, "channel")
-_to_direction = _enum_converter(Direction, "direction")
-_to_outcome = _enum_converter(Outcome, "outcome")
+def to_channel(value: object) -> Channel:
+    """A :class:`Channel` from a member or its value in any case (ValueError names the allowed)."""
+    try:
+        return _CHANNELS[value]
+    except (KeyError, TypeError):
+        return Channel.parse(value, field="channel")
 
 
-def _aware(instance: object, attribute: attrs.Attribute[datetime], value: datetime) -> None:
+def to_direction(value: object) -> Direction:
+    """A :class:`Direction`, as :func:`to_channel` makes a Channel."""
+    try:
+        return _DIRECTIONS[value]
+    except (KeyError, TypeError):
+        return Direction.parse(value, field="direction")
+
+
+def to_outcome(value: object) -> Outcome:
+    """An :class:`Outcome`, as :func:`to_channel` makes a Channel."""
+    try:
+        return _OUTCOMES[value]
+    except (KeyError, TypeError):
+        return Outcome.parse(value, field="outcome")
+
+
+def to_band(value: object) -> Band:
+    """A :class:`Band`, as :func:`to_channel` makes a Channel."""
+    try:
+        return _BANDS[value]
+    except (KeyError, TypeError):
+        return Band.parse(value, field="band")
+
+
+def _aware(instance: object, attribute: attrs.Attribute[Any], value: datetime) -> None:
     if not isinstance(value, datetime):
         raise TypeError(f"{attribute.name} must be a datetime; got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
@@ -135,15 +164,20 @@ def _optional_aware(
     instance: object, attribute: attrs.Attribute[datetime | None], value: datetime | None
 ) -> None:
     if value is not None:
-        _aware(instance, attribute, value)  # type: ignore[arg-type]
+        _aware(instance, attribute, value)
 
 
 _NO_TAGS: frozenset[str] = frozenset()
 
 
-def _to_tags(value: Iterable[str] | str | None) -> frozenset[str]:
+def to_tags(value: Iterable[str] | str | None) -> frozenset[str]:
+    """Tags as ``Activity.tags`` holds them: lower case, trimmed, no empty ones.
+
+    Text is split on ``;`` (how files and CRMs list them). ``None`` and an empty set give
+    one shared empty set, for the millions of untagged activities.
+    """
     if value is None or (type(value) is frozenset and not value):
-        return _NO_TAGS  # one shared empty set for the millions of untagged activities
+        return _NO_TAGS
     if isinstance(value, str):
         value = value.split(";")
     return frozenset(t.strip().lower() for t in value if t and t.strip())
@@ -179,13 +213,13 @@ class Activity(_Stamped):
     id: str = attrs.field(validator=_non_empty_str)
     contact_id: str = attrs.field(validator=_non_empty_str)
     occurred_at: datetime = attrs.field(validator=_aware)
-    channel: Channel = attrs.field(converter=_to_channel)
-    direction: Direction = attrs.field(converter=_to_direction)
-    outcome: Outcome = attrs.field(default=Outcome.COMPLETED, converter=_to_outcome)
+    channel: Channel = attrs.field(converter=to_channel)
+    direction: Direction = attrs.field(converter=to_direction)
+    outcome: Outcome = attrs.field(default=Outcome.COMPLETED, converter=to_outcome)
     thread_id: str | None = attrs.field(default=None)
     duration_seconds: float | None = attrs.field(default=None)
     automated: bool = attrs.field(default=False)
-    tags: frozenset[str] = attrs.field(default=frozenset(), converter=_to_tags)
+    tags: frozenset[str] = attrs.field(default=frozenset(), converter=to_tags)
 
     @duration_seconds.validator
     def _check_duration(
@@ -199,7 +233,9 @@ class Activity(_Stamped):
 
 
 _SET_TS = _Stamped.__dict__["_ts"].__set__
-_attrs_setstate = Activity.__setstate__
+#: attrs' own __setstate__ (attrs adds one to every slotted class; mypy's plugin does not
+#: show it, hence the lookup through __dict__)
+_attrs_setstate = Activity.__dict__["__setstate__"]
 
 
 def _activity_setstate(self: Activity, state: object) -> None:
@@ -208,48 +244,7 @@ def _activity_setstate(self: Activity, state: object) -> None:
     _SET_TS(self, self.occurred_at.timestamp())
 
 
-Activity.__setstate__ = _activity_setstate  # type: ignore[method-assign]
-
-_new_object = object.__new__
-(_SET_ID, _SET_CONTACT_ID, _SET_OCCURRED_AT, _SET_CHANNEL, _SET_DIRECTION, _SET_OUTCOME,
- _SET_THREAD_ID, _SET_DURATION, _SET_AUTOMATED, _SET_TAGS) = (
-    Activity.__dict__[f.name].__set__ for f in attrs.fields(Activity)
-)  # fmt: skip
-
-
-def _trusted_activity(
-    id: str,
-    contact_id: str,
-    occurred_at: datetime,
-    channel: Channel,
-    direction: Direction,
-    outcome: Outcome,
-    thread_id: str | None,
-    duration_seconds: float | None,
-    automated: bool,
-    tags: frozenset[str],
-) -> Activity:
-    """An Activity from values that already are what ``Activity(...)`` would store.
-
-    A private fast path for adapters that parse millions of rows and have checked
-    every value themselves: enum members (not text), an aware datetime, non-empty
-    ids, a duration >= 0 or None, normalised tags (see ``_to_tags``). It skips the
-    converters and validators, which cost three quarters of the constructor's time.
-    The result is equal to, and indistinguishable from, the public constructor's.
-    """
-    activity = _new_object(Activity)
-    _SET_ID(activity, id)
-    _SET_CONTACT_ID(activity, contact_id)
-    _SET_OCCURRED_AT(activity, occurred_at)
-    _SET_CHANNEL(activity, channel)
-    _SET_DIRECTION(activity, direction)
-    _SET_OUTCOME(activity, outcome)
-    _SET_THREAD_ID(activity, thread_id)
-    _SET_DURATION(activity, duration_seconds)
-    _SET_AUTOMATED(activity, automated)
-    _SET_TAGS(activity, tags)
-    _SET_TS(activity, occurred_at.timestamp())
-    return activity
+type.__setattr__(Activity, "__setstate__", _activity_setstate)
 
 
 @attrs.frozen(slots=True)
@@ -295,7 +290,7 @@ class MutualityScore:
     score: float  # 0-100: how mutual
     lean: float  # -1..+1: -1 = only you invest, +1 = only they invest
     strength: float  # 0-100: how active or strong, kept apart from balance
-    band: Band = attrs.field(converter=_enum_converter(Band, "band"))
+    band: Band = attrs.field(converter=to_band)
     confidence: float  # 0-1
     reasons: tuple[str, ...]
     components: tuple[Component, ...]
@@ -307,73 +302,4 @@ class MutualityScore:
     @property
     def reasons_text(self) -> str:
         """The reasons joined for a CRM text field (at most 255 characters)."""
-        join = _JOIN_REASONS
-        if not join:  # explain imports this module, so it is looked up on first use
-            from mutuality_core.explain import join_reasons
-
-            join.append(join_reasons)
-        return join[0](self.reasons)
-
-
-_JOIN_REASONS: list[Callable[[tuple[str, ...]], str]] = []
-
-
-(_SET_C_NAME, _SET_C_VALUE, _SET_C_WEIGHT, _SET_C_EVIDENCE, _SET_C_LEAN, _SET_C_DETAIL) = (
-    Component.__dict__[f.name].__set__ for f in attrs.fields(Component)
-)
-
-
-def _trusted_component(
-    name: str, value: float | None, weight: float, evidence: int, lean: float, detail: str
-) -> Component:
-    """A Component without attrs' per-field ``object.__setattr__`` calls (the scorer's path)."""
-    component = _new_object(Component)
-    _SET_C_NAME(component, name)
-    _SET_C_VALUE(component, value)
-    _SET_C_WEIGHT(component, weight)
-    _SET_C_EVIDENCE(component, evidence)
-    _SET_C_LEAN(component, lean)
-    _SET_C_DETAIL(component, detail)
-    return component
-
-
-(_SET_S_CONTACT_ID, _SET_S_SCORE, _SET_S_LEAN, _SET_S_STRENGTH, _SET_S_BAND, _SET_S_CONFIDENCE,
- _SET_S_REASONS, _SET_S_COMPONENTS, _SET_S_ALGORITHM, _SET_S_AS_OF, _SET_S_ACTIVITY_COUNT,
- _SET_S_LAST_ACTIVITY_AT) = (
-    MutualityScore.__dict__[f.name].__set__ for f in attrs.fields(MutualityScore)
-)  # fmt: skip
-
-
-def _trusted_score(
-    contact_id: str,
-    score: float,
-    lean: float,
-    strength: float,
-    band: Band,
-    confidence: float,
-    reasons: tuple[str, ...],
-    components: tuple[Component, ...],
-    algorithm: str,
-    as_of: datetime,
-    activity_count: int,
-    last_activity_at: datetime | None,
-) -> MutualityScore:
-    """A MutualityScore from the scorer, whose ``band`` is a member and ``as_of`` checked.
-
-    Skips the band converter and the as_of validator (the scorer checked as_of once
-    per run); equal to what the public constructor builds.
-    """
-    result = _new_object(MutualityScore)
-    _SET_S_CONTACT_ID(result, contact_id)
-    _SET_S_SCORE(result, score)
-    _SET_S_LEAN(result, lean)
-    _SET_S_STRENGTH(result, strength)
-    _SET_S_BAND(result, band)
-    _SET_S_CONFIDENCE(result, confidence)
-    _SET_S_REASONS(result, reasons)
-    _SET_S_COMPONENTS(result, components)
-    _SET_S_ALGORITHM(result, algorithm)
-    _SET_S_AS_OF(result, as_of)
-    _SET_S_ACTIVITY_COUNT(result, activity_count)
-    _SET_S_LAST_ACTIVITY_AT(result, last_activity_at)
-    return result
+        return join_reasons(self.reasons)

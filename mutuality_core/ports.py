@@ -131,9 +131,9 @@ class Source(Protocol):
 
     ``read(None)`` is always a full read. Pages must be yielded lazily.
 
-    Optional: a source that never yields the same ``(contact_id, id)`` activity
-    twice in one read may set ``unique_activities = True``; the engine then skips
-    its de-duplication pass (about a tenth of a million-activity sync).
+    Optional capabilities, each a Protocol below or in :mod:`mutuality_core.sync`:
+    :class:`DeduplicatingSource`, :class:`~mutuality_core.sync.ScoringSource`,
+    :class:`~mutuality_core.sync.DiffingSource`.
     """
 
     complete_history: bool
@@ -180,24 +180,8 @@ class ScoreWriter(Protocol):
     one ``write`` call accepts; the engine only reads it, so a writer may expose it as a
     plain attribute or a read-only property.
 
-    Optional: a writer whose target can lose single records behind our back (rows
-    deleted from a scores file by hand) may expose ``stored_ids() -> frozenset[str]``;
-    the engine then rewrites the ids missing there (``repaired``, reason ``missing``).
-    If it also exposes ``stored_scores()`` (below), the engine reads that instead, once
-    per sync, and also rewrites rows whose values were edited.
-
-    Optional: a writer may expose ``finish() -> None``, which the engine calls after
-    the last batch of a sync (not a dry run), before ``close``. It may raise an
-    error held back from the last ``write`` (e.g. a quota stop after some records
-    were written), and the engine records it in the run like any other.
-
-    Optional: a writer whose target can lose what was written behind our back (a
-    scores file that was deleted) may expose ``needs_full_rewrite: bool``; when it
-    is True the engine ignores its record of written values and writes every score.
-
-    Optional: a writer may expose ``stored_scores() -> Iterable[StoredScore]``: every
-    contact's score fields as the target holds them now, read as cheaply as the
-    target allows. ``mutuality verify`` compares them with the state's record.
+    Optional capabilities, each a Protocol below: :class:`StoredIdsWriter`,
+    :class:`StoredScoresWriter`, :class:`FinishingWriter`, :class:`RewritableWriter`.
     """
 
     @property
@@ -385,9 +369,11 @@ class StoredIdsWriter(Protocol):
 class StoredScoresWriter(Protocol):
     """A writer that can read back every contact's score fields as the target holds them.
 
-    The engine reads them once per sync (instead of :class:`StoredIdsWriter`) and also
-    rewrites rows whose values were edited; ``mutuality verify`` and reconciliation compare
-    them with the state's record.
+    Read as cheaply as the target allows; ``mutuality verify`` compares them with the
+    state's record. A writer that is a :class:`StoredIdsWriter` too (a scores file) is
+    read so once per sync, instead of ``stored_ids``, and rows whose values were edited
+    are rewritten as well; a CRM's writer offers this alone, so that a sync never lists
+    the whole CRM (a CRM's stored values come with its contacts' pages instead).
     """
 
     def stored_scores(self) -> Iterable[StoredScore]: ...

@@ -15,7 +15,14 @@ from typing import Any
 import attrs
 
 from mutuality_core.errors import ConfigError
-from mutuality_core.ports import Connection, FailedWrite, StateStore, StoredScore, WrittenScore
+from mutuality_core.ports import (
+    Connection,
+    FailedWrite,
+    StateStore,
+    StoredScore,
+    StoredScoresWriter,
+    WrittenScore,
+)
 from mutuality_core.scoring import ALGORITHM_VERSION
 
 __all__ = [
@@ -161,8 +168,8 @@ def verify_connection(
     contacts; Salesforce: one query, a request per ``page_size`` rows; files: reading
     the scores file). Takes no lock: a sync running meanwhile may show as differences.
     """
-    read_stored = getattr(connection.writer, "stored_scores", None)
-    if read_stored is None:
+    writer = connection.writer
+    if not isinstance(writer, StoredScoresWriter):
         raise ConfigError(
             f"{connection.target}: this adapter cannot list the scores it holds "
             "(its writer has no stored_scores()), so there is nothing to verify against"
@@ -173,4 +180,4 @@ def verify_connection(
     else:
         written = state.written(connection.target)
         failed = state.failed(connection.target)
-    return verify(connection.target, read_stored(), written, failed, algorithm=algorithm)
+    return verify(connection.target, writer.stored_scores(), written, failed, algorithm=algorithm)

@@ -15,19 +15,21 @@ One loop serves the library, the scheduled job and the CLI:
 How a source is read depends on ``Source.complete_history``: a complete source
 (files) is read in full and scored from memory; an incremental source (CRMs) is
 read from the saved cursor into the state store's activity cache, page by page,
-and every cached contact is then rescored (scores drift with time). Either way,
-only contacts whose score changed materially are written, in batches, and each
-batch's successes are recorded before the next batch starts: a run that dies at
-any point resumes without losing or repeating a write.
+and every cached contact is then rescored (scores drift with time). Those read
+strategies live in :mod:`mutuality_core.reading`. Either way, only contacts whose
+score changed materially are written, in batches, and each batch's successes are
+recorded before the next batch starts: a run that dies at any point resumes
+without losing or repeating a write.
+
+The library leaves the host's garbage collector alone (no ``gc`` calls): a process
+that holds millions of activities may tune it itself (see docs/performance.md).
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -39,26 +41,31 @@ from mutuality_core.errors import ConfigError, InvalidInputError, QuotaExhausted
 from mutuality_core.model import Activity, Band, Contact, MutualityScore
 from mutuality_core.ports import (
     Connection,
+    CountingStateStore,
     Cursor,
     FailedWrite,
+    FinishingWriter,
     Page,
     ProgressCallback,
     Rejection,
+    RewritableWriter,
     ScoreUpdate,
     ScoreWriter,
     Source,
     StateStore,
+    StoredIdsWriter,
+    StoredScoresWriter,
     WriteResult,
     WrittenScore,
 )
+from mutuality_core.reading import histories_without_storing, read_into_cache, read_snapshot
 from mutuality_core.reconcile import drift_reason, is_outdated
 from mutuality_core.scoring import (
     ALGORITHM_VERSION,
-    _check_as_of,
-    _group_by_contact,
     _score_sorted,
     score_contact,
 )
+from mutuality_core.timestamps import check_as_of
 
 __all__ = [
     "DiffedRead",
@@ -293,7 +300,430 @@ def write_decision(
     return None
 
 
+# -- the use-case -------------------------------------------------------------------------
+
+
+def _no_progress(stage: str, done: int, total: int | None) -> None:
+    return None
+
+
+def run_sync(
+    connection: Connection,
+    state: StateStore,
+    *,
+    as_of: datetime,
+    now: Callable[[], datetime],
+    options: SyncOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> RunReport:
+    """Run one sync of ``connection`` against ``state``. ``now`` stamps the run history.
+
+    Holds the state store's lock on ``connection.target`` for the whole run
+    (:class:`~mutuality_core.errors.LockHeldError` if another run has it).
+    A :class:`~mutuality_core.errors.QuotaExhaustedError` from the source or the
+    writer ends the run early and cleanly: everything done so far is saved and the
+    report says ``stopped_reason="quota"``; the next run carries on. Any other
+    exception is recorded in the run history and re-raised; batches written
+    before it stay recorded, so the next run does not write them again.
+    """
+    options = options or SyncOptions()
+    check_as_of(as_of)
+    report_progress = progress or _no_progress
+    target = connection.target
+    with state.lock(target, owner=options.owner):
+        started_at = now()
+        run_options = {
+            **options.to_dict(),
+            "as_of": as_of.isoformat(),
+            "algorithm": ALGORITHM_VERSION,
+        }
+        run_id = state.start_run(target, started_at=started_at, options=run_options)
+        counts = _RunCounts()
+        full_run = (
+            options.full or connection.source.complete_history or not state.get_cursor(target)
+        )
+
+        def report(stopped_reason: str | None = None, error: str | None = None) -> RunReport:
+            return counts.report(
+                run_id=run_id,
+                target=target,
+                started_at=started_at,
+                finished_at=now(),
+                as_of=as_of,
+                full=full_run,
+                options=options,
+                stopped_reason=stopped_reason,
+                error=error,
+            )
+
+        try:
+            _sync(connection, state, as_of, options, counts, report_progress)
+        except QuotaExhaustedError as exc:
+            log.warning("%s: stopped early, API quota exhausted: %s", target, exc)
+            result = report("quota", str(exc))
+        except BaseException as exc:
+            result = report("error", _describe(exc))
+            try:
+                state.finish_run(run_id, finished_at=result.finished_at, report=result.to_dict())
+            except Exception:  # the original error matters more
+                log.exception("could not record the failed run %s", run_id)
+            raise
+        else:
+            result = report()
+        state.finish_run(run_id, finished_at=result.finished_at, report=result.to_dict())
+        return result
+
+
+def _describe(error: BaseException) -> str:
+    """The run history's one line about why a run ended in an error."""
+    if isinstance(error, KeyboardInterrupt):
+        return str(error) or "interrupted by the user (Ctrl-C)"
+    return f"{type(error).__name__}: {error}"
+
+
+def _sync(
+    connection: Connection,
+    state: StateStore,
+    as_of: datetime,
+    options: SyncOptions,
+    counts: _RunCounts,
+    progress: ProgressCallback,
+) -> None:
+    source, target = connection.source, connection.target
+    # Read before the source: pages are compared with it as they arrive.
+    recorded = counts.expected = state.written(target)
+    counts.previous_failures = state.failed(target)
+    if source.complete_history and isinstance(source, DiffingSource):
+        _sync_diffed(connection, source, state, recorded, as_of, options, counts, progress)
+        return
+    read = _read(connection, state, as_of, options, counts, progress)
+    _check_output(connection, recorded, counts)
+    _write_changes(
+        read.scores,
+        recorded,
+        connection=connection,
+        state=state,
+        as_of=as_of,
+        options=options,
+        counts=counts,
+        progress=progress,
+        total=read.total,
+    )
+    _finish_writer(connection, options)
+    if source.complete_history and not options.dry_run and counts.seen is not None:
+        # the read saw every contact: written values of the others are of removed contacts
+        removed = [cid for cid in recorded if cid not in counts.seen]
+        if removed:
+            counts.gone.extend(removed)
+    _forget_gone(state, target, options, counts)
+    if read.cursor is not None and not options.dry_run:
+        state.apply_page(target, Page(cursor=read.cursor))  # remembers what was read
+
+
+@attrs.frozen
+class _Read:
+    """A sync's read: every contact's score (lazily), how many, and the cursor to save."""
+
+    scores: Iterable[tuple[Contact, MutualityScore | PendingScore]]
+    total: int | None = None  # contacts to score, when known up front (for progress)
+    cursor: Cursor | None = None  # a complete read's cursor, saved once its scores are written
+
+
+def _read(
+    connection: Connection,
+    state: StateStore,
+    as_of: datetime,
+    options: SyncOptions,
+    counts: _RunCounts,
+    progress: ProgressCallback,
+) -> _Read:
+    """Read the source the way it and the run call for (see :mod:`mutuality_core.reading`).
+
+    A source that scores its own reads does; a complete source is read into a snapshot;
+    an incremental one into the state store's cache (or, in a dry run, laid over it).
+    """
+    source, target, config = connection.source, connection.target, options.scoring
+    scored = _read_scored(source, as_of, config, counts, progress, options.engine)
+    if scored is not None:
+        return _Read(scored.scores, scored.contacts_read, scored.cursor)
+    if source.complete_history:
+        snapshot = read_snapshot(source, counts.count_page, progress)
+        scores = _score_in_place(snapshot.histories(), as_of, config)
+        return _Read(scores, len(snapshot.contacts), snapshot.cursor)
+    if options.dry_run:
+        histories = histories_without_storing(
+            source, state, target, full=options.full, on_page=counts.count_page, progress=progress
+        )
+        return _Read(_score_each(histories, as_of, config))
+    forgotten = read_into_cache(
+        source, state, target, full=options.full, on_page=counts.count_page, progress=progress
+    )
+    counts.forgotten.extend(forgotten)
+    total = None
+    if isinstance(state, CountingStateStore):
+        total = state.cached_counts(target)["contacts"]
+    return _Read(_score_each(state.iter_histories(target), as_of, config), total)
+
+
+def _check_output(
+    connection: Connection, recorded: Mapping[str, WrittenScore], counts: _RunCounts
+) -> None:
+    """Contacts whose written value the writer's own output lost or changed: rewrite them."""
+    writer = connection.writer
+    if isinstance(writer, RewritableWriter) and writer.needs_full_rewrite:  # checks the output
+        if recorded:
+            log.info(
+                "%s: the output holds no scores; writing every contact again", connection.target
+            )
+            counts.drift.update(dict.fromkeys(recorded, "missing"))
+    elif recorded:
+        _compare_local_output(writer, recorded, counts, connection.target)
+
+
+def _compare_local_output(
+    writer: ScoreWriter, recorded: Mapping[str, WrittenScore], counts: _RunCounts, target: str
+) -> None:
+    """Rows lost from, or edited in, an output the writer can list cheaply (a scores file).
+
+    Such a writer is a :class:`~mutuality_core.ports.StoredIdsWriter`; when it is also a
+    :class:`~mutuality_core.ports.StoredScoresWriter` the values are compared too, as a
+    CRM's are when its contacts are read. (A CRM writer offers ``stored_scores`` alone,
+    for ``mutuality verify``: listing a whole CRM at every sync would cost a request per
+    hundred contacts, so it is not read here.)
+    """
+    if not isinstance(writer, StoredIdsWriter):
+        return
+    present: set[str] | frozenset[str]
+    if isinstance(writer, StoredScoresWriter):
+        listed: set[str] = set()
+        for stored in writer.stored_scores():
+            listed.add(stored.contact_id)
+            written = recorded.get(stored.contact_id)
+            reason = None if written is None else drift_reason(stored, written)
+            if reason is not None:
+                counts.drift[stored.contact_id] = reason
+        present = listed
+    else:
+        present = writer.stored_ids()
+    lost = [cid for cid in recorded if cid not in present]
+    if lost:
+        # e.g. rows deleted from a scores file by hand: write them again
+        log.info("%s: %d written score(s) missing from the output", target, len(lost))
+        counts.drift.update(dict.fromkeys(lost, "missing"))
+
+
+def _finish_writer(connection: Connection, options: SyncOptions) -> None:
+    writer = connection.writer
+    if isinstance(writer, FinishingWriter) and not options.dry_run:
+        # A writer may hold back an error from its last batch (results already
+        # returned) and raise it here, inside the run's bookkeeping: a quota stop
+        # then reads "stopped: quota" in the run history instead of vanishing.
+        writer.finish()
+
+
+def _sync_diffed(
+    connection: Connection,
+    source: DiffingSource,
+    state: StateStore,
+    recorded: Mapping[str, WrittenScore],
+    as_of: datetime,
+    options: SyncOptions,
+    counts: _RunCounts,
+    progress: ProgressCallback,
+) -> None:
+    """A sync whose source scores and diffs (DiffingSource): only changes reach the writer.
+
+    The source decides with :func:`write_decision`, given the written values and the
+    contacts that must be written whatever their score (failed last time, or their
+    output drifted). The contacts it returns go through the same write loop as any
+    sync (batches, each recorded before the next, quota stops, retries and repairs
+    counted), decided again here, so a source cannot make the engine write what did
+    not change.
+    """
+    _check_output(connection, recorded, counts)
+    result = source.read_diffed(
+        as_of=as_of,
+        config=options.scoring,
+        written=recorded,
+        forced=frozenset(counts.previous_failures) | frozenset(counts.drift),
+        min_score_change=options.min_score_change,
+        progress=lambda done: progress("read", done, None),
+    )
+    counts.contacts_read += result.contacts_read
+    counts.activities_read += result.activities_read
+    counts.rejections.extend(result.rejections)
+    progress("read", counts.activities_read, None)
+    _write_changes(
+        result.changed,
+        recorded,
+        connection=connection,
+        state=state,
+        as_of=as_of,
+        options=options,
+        counts=counts,
+        progress=progress,
+        total=None,
+    )
+    counts.seen = None  # the source saw every contact; it named the removed ones itself
+    counts.contacts_scored += result.unchanged
+    counts.unchanged += result.unchanged
+    counts.band_counts = Counter(result.band_counts)
+    _finish_writer(connection, options)
+    if not options.dry_run:
+        counts.gone.extend(result.removed)
+    _forget_gone(state, connection.target, options, counts)
+
+
+def _forget_gone(state: StateStore, target: str, options: SyncOptions, counts: _RunCounts) -> None:
+    if counts.gone and not options.dry_run:
+        # after the write loop, which may still be reading the state's cache
+        log.info("%s: forgetting %d contact(s) no longer in the source", target, len(counts.gone))
+        state.apply_page(target, Page(deleted_contact_ids=counts.gone))
+        counts.forgotten.extend(counts.gone)
+
+
+# -- what a run counts --------------------------------------------------------------------
+
+
+@attrs.define
+class _RunCounts:
+    """Counts kept while reading and writing a run; they become its :class:`RunReport`.
+
+    ``count_page`` observes every page read (see :mod:`mutuality_core.reading`),
+    ``why_write`` applies :func:`write_decision` and counts its answer.
+    """
+
+    contacts_read: int = 0
+    activities_read: int = 0
+    contacts_scored: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    written: int = 0
+    failures: list[WriteResult] = attrs.field(factory=list)
+    failure_runs: dict[str, int] = attrs.field(factory=dict)
+    gone: list[str] = attrs.field(factory=list)  # contacts a complete read no longer has
+    forgotten: list[str] = attrs.field(factory=list)  # written contacts whose state was dropped
+    seen: set[str] | None = None  # ids scored, kept when the source reads everything
+    rejections: list[Rejection] = attrs.field(factory=list)
+    band_counts: Counter[str] = attrs.field(factory=Counter)
+    #: what the state says was written, to compare the target's fields with as pages arrive
+    expected: Mapping[str, WrittenScore] = attrs.field(factory=dict)
+    drift: dict[str, str] = attrs.field(factory=dict)  # contact_id -> why it must be rewritten
+    previous_failures: Mapping[str, FailedWrite] = attrs.field(factory=dict)
+    repairs: list[tuple[str, str]] = attrs.field(factory=list)
+    retried: int = 0
+
+    def count_page(self, page: Page) -> None:
+        self.contacts_read += len(page.contacts)
+        self.activities_read += len(page.activities)
+        if page.rejected:
+            self.rejections.extend(page.rejected)
+        if page.stored_scores and self.expected:
+            expected, drift = self.expected, self.drift
+            for stored in page.stored_scores:
+                written = expected.get(stored.contact_id)
+                if written is None:
+                    continue  # never written: it is written anyway
+                reason = drift_reason(stored, written)
+                if reason is None:
+                    drift.pop(stored.contact_id, None)  # a later read of it shows it fine
+                else:
+                    drift[stored.contact_id] = reason
+        if page.deleted_contact_ids and self.expected:
+            self.forgotten.extend(i for i in page.deleted_contact_ids if i in self.expected)
+
+    def why_write(
+        self,
+        contact_id: str,
+        score: MutualityScore | PendingScore,
+        old: WrittenScore | None,
+        threshold: float,
+    ) -> str | None:
+        """``"retried"``, ``"repaired"``, ``"changed"``, or None to leave the contact as it is."""
+        decision = write_decision(
+            contact_id, score, old, threshold, failed=self.previous_failures, drift=self.drift
+        )
+        if decision is None:
+            return None
+        kind, reason = decision
+        if kind == "retried":
+            self.retried += 1
+        elif kind == "repaired":
+            self.repairs.append((contact_id, reason or ""))
+        else:
+            self.changed += 1
+        return kind
+
+    def report(
+        self,
+        *,
+        run_id: int | None,
+        target: str,
+        started_at: datetime,
+        finished_at: datetime,
+        as_of: datetime,
+        full: bool,
+        options: SyncOptions,
+        stopped_reason: str | None,
+        error: str | None,
+    ) -> RunReport:
+        """The run's report, with these counts as they stand."""
+        return RunReport(
+            run_id=run_id,
+            target=target,
+            started_at=started_at,
+            finished_at=finished_at,
+            as_of=as_of,
+            full=full,
+            dry_run=options.dry_run,
+            contacts_read=self.contacts_read,
+            activities_read=self.activities_read,
+            contacts_scored=self.contacts_scored,
+            changed=self.changed,
+            written=self.written,
+            failed=len(self.failures),
+            failures=tuple(self.failures),
+            band_counts=dict(self.band_counts),
+            stopped_reason=stopped_reason,
+            unchanged=self.unchanged,
+            rejected=len(self.rejections),
+            rejections=tuple(self.rejections),
+            error=error,
+            repairs=tuple(self.repairs),
+            retried=self.retried,
+            forgotten=tuple(dict.fromkeys(self.forgotten)),
+            failure_runs=dict(self.failure_runs),
+            persistent_failure_runs=options.persistent_failure_runs,
+        )
+
+
 # -- scoring ------------------------------------------------------------------------------
+
+
+def _read_scored(
+    source: Source,
+    as_of: datetime,
+    config: ScoringConfig,
+    counts: _RunCounts,
+    progress: ProgressCallback,
+    engine: str = AUTO,
+) -> ScoredRead | None:
+    """The source's own read-and-score, if it offers one and wants it for this read."""
+    if not source.complete_history or not isinstance(source, ScoringSource):
+        return None
+    result = source.read_scored(
+        as_of=as_of,
+        config=config,
+        progress=lambda done: progress("read", done, None),
+        engine=engine,
+    )
+    if result is None:
+        return None
+    counts.contacts_read += result.contacts_read
+    counts.activities_read += result.activities_read
+    counts.rejections.extend(result.rejections)
+    progress("read", counts.activities_read, None)
+    return result
 
 
 def _score(
@@ -302,12 +732,22 @@ def _score(
     return score_contact(activities, as_of=as_of, config=config, contact_id=contact.id)
 
 
-def _dedupe(activities: list[Activity]) -> list[Activity]:
-    """One activity per id (the last delivered wins, as in the cache's upsert)."""
-    ids = {a.id for a in activities}
-    if len(ids) == len(activities):
-        return activities
-    return list({a.id: a for a in activities}.values())
+def _score_each(
+    histories: Iterable[tuple[Contact, list[Activity]]], as_of: datetime, config: ScoringConfig
+) -> Iterator[tuple[Contact, MutualityScore]]:
+    for contact, activities in histories:
+        yield contact, _score(contact, activities, as_of, config)
+
+
+def _score_in_place(
+    histories: Iterable[tuple[Contact, list[Activity]]], as_of: datetime, config: ScoringConfig
+) -> Iterator[tuple[Contact, MutualityScore]]:
+    """Histories of a snapshot, grouped by contact and handed over for good: each is scored
+    in place, without score_contact's copy and ownership check (a second pass over a
+    million activities)."""
+    as_ts = check_as_of(as_of)
+    for contact, activities in histories:
+        yield contact, _score_sorted(contact.id, activities, as_of, as_ts, config)
 
 
 def score_histories(
@@ -320,7 +760,7 @@ def score_histories(
     partition of the contacts elsewhere (e.g. in a worker process), so that
     their scores are the very same as the engine's.
     """
-    as_ts = _check_as_of(as_of)
+    as_ts = check_as_of(as_of)
     for contact_id, activities in histories:
         yield _score_sorted(contact_id, activities, as_of, as_ts, config)
 
@@ -361,7 +801,7 @@ class PendingScore(Protocol):
 
 def built(score: MutualityScore | PendingScore) -> MutualityScore:
     """The score object itself, built now if it was pending."""
-    return score if type(score) is MutualityScore else score.build()  # type: ignore[union-attr]
+    return score if isinstance(score, MutualityScore) else score.build()
 
 
 @runtime_checkable
@@ -429,341 +869,103 @@ class DiffingSource(Protocol):
     ) -> DiffedRead: ...
 
 
-# -- reading ------------------------------------------------------------------------------
+# -- writing ------------------------------------------------------------------------------
 
 
-@attrs.define
-class _Tally:
-    """Counts kept while reading and writing; becomes the RunReport."""
-
-    contacts_read: int = 0
-    activities_read: int = 0
-    contacts_scored: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    written: int = 0
-    failures: list[WriteResult] = attrs.field(factory=list)
-    failure_runs: dict[str, int] = attrs.field(factory=dict)
-    gone: list[str] = attrs.field(factory=list)  # contacts a complete read no longer has
-    forgotten: list[str] = attrs.field(factory=list)  # written contacts whose state was dropped
-    seen: set[str] | None = None  # ids scored, kept when the source reads everything
-    rejections: list[Rejection] = attrs.field(factory=list)
-    band_counts: Counter[str] = attrs.field(factory=Counter)
-    #: what the state says was written, to compare the target's fields with as pages arrive
-    expected: Mapping[str, WrittenScore] = attrs.field(factory=dict)
-    drift: dict[str, str] = attrs.field(factory=dict)  # contact_id -> why it must be rewritten
-    previous_failures: Mapping[str, FailedWrite] = attrs.field(factory=dict)
-    repairs: list[tuple[str, str]] = attrs.field(factory=list)
-    retried: int = 0
-
-    def count_page(self, page: Page) -> None:
-        self.contacts_read += len(page.contacts)
-        self.activities_read += len(page.activities)
-        if page.rejected:
-            self.rejections.extend(page.rejected)
-        if page.stored_scores and self.expected:
-            expected, drift = self.expected, self.drift
-            for stored in page.stored_scores:
-                written = expected.get(stored.contact_id)
-                if written is None:
-                    continue  # never written: it is written anyway
-                reason = drift_reason(stored, written)
-                if reason is None:
-                    drift.pop(stored.contact_id, None)  # a later read of it shows it fine
-                else:
-                    drift[stored.contact_id] = reason
-        if page.deleted_contact_ids and self.expected:
-            self.forgotten.extend(i for i in page.deleted_contact_ids if i in self.expected)
-
-    def why_write(
-        self,
-        contact_id: str,
-        score: MutualityScore | PendingScore,
-        old: WrittenScore | None,
-        threshold: float,
-    ) -> str | None:
-        """``"retried"``, ``"repaired"``, ``"changed"``, or None to leave the contact as it is."""
-        decision = write_decision(
-            contact_id, score, old, threshold, failed=self.previous_failures, drift=self.drift
-        )
-        if decision is None:
-            return None
-        kind, reason = decision
-        if kind == "retried":
-            self.retried += 1
-        elif kind == "repaired":
-            self.repairs.append((contact_id, reason or ""))
-        else:
-            self.changed += 1
-        return kind
-
-
-@attrs.define
-class _Snapshot:
-    """A complete read held in memory: contacts in source order, activities grouped."""
-
-    contacts: dict[str, Contact] = attrs.field(factory=dict)
-    activities: dict[str, list[Activity]] = attrs.field(factory=dict)
-    cursor: Cursor | None = None
-    frozen: bool = False  # the garbage collector ignores the snapshot until it is used
-
-    def add(self, page: Page) -> None:
-        for contact in page.contacts:
-            self.contacts[contact.id] = contact
-        groups = self.activities
-        _group_by_contact(groups, page.activities)
-        if page.deleted_activity_ids:
-            gone = set(page.deleted_activity_ids)
-            for contact_id, group in groups.items():
-                groups[contact_id] = [a for a in group if a.id not in gone]
-        for contact_id in page.deleted_contact_ids:
-            self.contacts.pop(contact_id, None)
-            groups.pop(contact_id, None)
-        if page.cursor is not None:
-            self.cursor = page.cursor
-
-    def histories(self, *, unique: bool = False) -> Iterator[tuple[Contact, list[Activity]]]:
-        """Every contact with its activities, freeing each history once handed out.
-
-        ``unique``: the source promised no repeated activities, so none are looked for.
-        """
-        orphans = len(set(self.activities) - set(self.contacts))
-        if orphans:
-            log.warning(
-                "ignored activities of %d contact id(s) the source has no contact for", orphans
-            )
-        for contact_id in list(self.contacts):
-            contact = self.contacts.pop(contact_id)
-            activities = self.activities.pop(contact_id, [])
-            yield contact, activities if unique else _dedupe(activities)
-        self.activities.clear()
-
-
-@contextmanager
-def _bulk_allocation(snapshot: _Snapshot) -> Iterator[None]:
-    """Keep the cyclic garbage collector off a snapshot while it is built and used.
-
-    Reading a million activities allocates millions of long-lived objects, none in
-    reference cycles; every automatic collection would walk all of them again, and
-    that more than doubles the read and scoring time. So collection is paused while
-    reading, and what was read is then frozen (ignored by collections) until its
-    histories have been handed out (see :class:`_Thawing`). Reference counting
-    still frees everything as usual. Nothing is frozen if anything is frozen already
-    (by the host application, or by Python 3.12's own start-up), so that we never
-    unfreeze what others froze (measured on 3.12 with a million activities: no
-    difference beyond noise, 9.5-10.2 s with or without the freeze).
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    except BaseException:
-        if was_enabled:
-            gc.enable()
-        raise
-    if gc.get_freeze_count() == 0:
-        gc.freeze()
-        snapshot.frozen = True
-    if was_enabled:
-        gc.enable()
-
-
-class _Thawing(Iterator[tuple[Contact, list[Activity]]]):
-    """Hands out a snapshot's histories, then unfreezes what :func:`_bulk_allocation` froze.
-
-    Unfreezes when exhausted, when iteration fails, and when dropped unused.
-    """
-
-    def __init__(self, snapshot: _Snapshot, *, unique: bool) -> None:
-        self.snapshot = snapshot
-        self._histories = snapshot.histories(unique=unique)
-
-    def __next__(self) -> tuple[Contact, list[Activity]]:
-        try:
-            return next(self._histories)
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self.snapshot.frozen:
-            self.snapshot.frozen = False
-            gc.unfreeze()
-
-    def __del__(self) -> None:
-        self.close()
-
-
-@contextmanager
-def _automatic_collection_paused() -> Iterator[Callable[[], None]]:
-    """Pause automatic garbage collection while scoring and writing; yield a young sweep.
-
-    A batch piles up tens of thousands of scores, updates and rows, none in reference
-    cycles; every automatic full collection would walk all of them again, which made
-    writing a 50,000-row batch take twice as long. Instead the caller runs the
-    yielded sweep after each batch: it collects the young generations only, so cyclic
-    garbage a writer leaves behind (HTTP responses, exceptions) is still freed batch
-    by batch. Reference counting frees everything else as usual.
-    """
-    was_enabled = gc.isenabled()
-
-    def sweep() -> None:
-        if was_enabled:
-            gc.collect(1)
-
-    gc.disable()
-    try:
-        yield sweep
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _read_snapshot(
-    source: Source, cursor: Cursor | None, tally: _Tally, progress: ProgressCallback
-) -> _Snapshot:
-    snapshot = _Snapshot()
-    with _bulk_allocation(snapshot):
-        for page in _pages(source, cursor, tally, progress):
-            snapshot.add(page)
-    return snapshot
-
-
-def _full_histories(source: Source, tally: _Tally, progress: ProgressCallback) -> _Thawing:
-    """Every contact's history from one full read, handed out one by one (see _Thawing)."""
-    snapshot = _read_snapshot(source, None, tally, progress)
-    return _Thawing(snapshot, unique=getattr(source, "unique_activities", False))
-
-
-def _pages(
-    source: Source, cursor: Cursor | None, tally: _Tally, progress: ProgressCallback
-) -> Iterator[Page]:
-    """The source's pages, counted; progress is reported once the caller has handled each.
-
-    That order makes every "read" progress call a safe point to stop at (the CLI
-    stops there on Ctrl-C): the page before it is stored, the next not yet read.
-    """
-    for page in source.read(cursor):
-        tally.count_page(page)
-        yield page
-        progress("read", tally.activities_read, None)
-
-
-def _read_scored(
-    source: Source,
+def _write_changes(
+    results: Iterable[tuple[Contact, MutualityScore | PendingScore]],
+    written: Mapping[str, WrittenScore],
+    *,
+    connection: Connection,
+    state: StateStore,
     as_of: datetime,
-    config: ScoringConfig,
-    tally: _Tally,
+    options: SyncOptions,
+    counts: _RunCounts,
     progress: ProgressCallback,
-    engine: str = AUTO,
-) -> ScoredRead | None:
-    """The source's own read-and-score, if it offers one and wants it for this read."""
-    if not source.complete_history or not isinstance(source, ScoringSource):
-        return None
-    result = source.read_scored(
-        as_of=as_of,
-        config=config,
-        progress=lambda done: progress("read", done, None),
-        engine=engine,
-    )
-    if result is None:
-        return None
-    tally.contacts_read += result.contacts_read
-    tally.activities_read += result.activities_read
-    tally.rejections.extend(result.rejections)
-    progress("read", tally.activities_read, None)
-    return result
+    total: int | None,
+) -> None:
+    """Decide for each scored contact whether to write it, and write those in batches."""
+    writer = connection.writer
+    limit = writer.batch_size
+    if options.batch_size is not None:
+        limit = min(limit, options.batch_size)
+    limit = max(1, limit)
+    threshold = options.min_score_change
+    batch: list[ScoreUpdate] = []
+    seen = counts.seen = set() if connection.source.complete_history else None
+    for contact, result in results:
+        if seen is not None:
+            seen.add(contact.id)
+        counts.contacts_scored += 1
+        counts.band_counts[result.band._value_] += 1
+        if counts.contacts_scored % _SCORE_PROGRESS_EVERY == 0:
+            progress("score", counts.contacts_scored, total)
+        if counts.why_write(contact.id, result, written.get(contact.id), threshold) is None:
+            counts.unchanged += 1
+            continue
+        if options.dry_run:
+            continue
+        batch.append(ScoreUpdate(contact, built(result), as_of))
+        if len(batch) >= limit:
+            _write_batch(batch, writer, state, connection.target, counts)
+            batch = []
+            progress("score", counts.contacts_scored, total)
+            progress("write", counts.written + len(counts.failures), None)
+    progress("score", counts.contacts_scored, counts.contacts_scored)
+    if batch:
+        _write_batch(batch, writer, state, connection.target, counts)
+    if not options.dry_run:
+        done = counts.written + len(counts.failures)
+        progress("write", done, done)
 
 
-@attrs.define
-class _Overlay:
-    """Pages read but not stored (dry runs, ``score``), laid over the state store's cache."""
-
-    contacts: dict[str, Contact] = attrs.field(factory=dict)
-    activities: dict[str, dict[str, Activity]] = attrs.field(factory=dict)
-    deleted_activity_ids: set[str] = attrs.field(factory=set)
-    deleted_contact_ids: set[str] = attrs.field(factory=set)
-
-    def add(self, page: Page) -> None:
-        for contact in page.contacts:
-            self.contacts[contact.id] = contact
-            self.deleted_contact_ids.discard(contact.id)
-        for activity in page.activities:
-            self.activities.setdefault(activity.contact_id, {})[activity.id] = activity
-        if page.deleted_activity_ids:
-            gone = set(page.deleted_activity_ids)
-            self.deleted_activity_ids |= gone
-            for group in self.activities.values():
-                for activity_id in gone & group.keys():
-                    del group[activity_id]
-        for contact_id in page.deleted_contact_ids:
-            self.deleted_contact_ids.add(contact_id)
-            self.contacts.pop(contact_id, None)
-            self.activities.pop(contact_id, None)
-
-    def merge(
-        self, cached: Iterable[tuple[Contact, list[Activity]]]
-    ) -> Iterator[tuple[Contact, list[Activity]]]:
-        deleted = self.deleted_activity_ids
-        for contact, activities in cached:
-            if contact.id in self.deleted_contact_ids:
-                continue
-            contact = self.contacts.pop(contact.id, contact)
-            fresh = self.activities.pop(contact.id, {})
-            kept = [a for a in activities if a.id not in deleted and a.id not in fresh]
-            yield contact, kept + list(fresh.values())
-        for contact in self.contacts.values():
-            yield contact, list(self.activities.pop(contact.id, {}).values())
-
-
-def _read_into_cache(
-    source: Source,
+def _write_batch(
+    batch: Sequence[ScoreUpdate],
+    writer: ScoreWriter,
     state: StateStore,
     target: str,
-    full: bool,
-    tally: _Tally,
-    progress: ProgressCallback,
+    counts: _RunCounts,
 ) -> None:
-    """Store every page in the cache as it arrives; the cursor moves with each page."""
-    cursor = None if full else state.get_cursor(target)
-    resuming_full_read = cursor is not None and state.full_read_pending(target)
-    if cursor is None:
-        log.info("%s: full read", target)
-        state.begin_full_read(target)
-    elif resuming_full_read:
-        log.info("%s: resuming an interrupted full read", target)
-    seen: set[str] = set()
-    for page in _pages(source, cursor, tally, progress):
-        state.apply_page(target, page)
-        seen.update(c.id for c in page.contacts)
-    if cursor is None or resuming_full_read:
-        dropped = state.finish_full_read(target, seen)
-        if dropped:
-            tally.forgotten.extend(dropped)
+    """Write one batch and record its successes before anything else happens.
 
-
-def _histories_without_storing(
-    source: Source,
-    state: StateStore | None,
-    target: str | None,
-    full: bool,
-    tally: _Tally,
-    progress: ProgressCallback,
-) -> Iterator[tuple[Contact, list[Activity]]]:
-    """Current histories while changing nothing in the state store."""
-    cursor = None
-    if state is not None and target is not None and not source.complete_history and not full:
-        cursor = state.get_cursor(target)
-    if cursor is None:
-        return _full_histories(source, tally, progress)
-    assert state is not None and target is not None
-    overlay = _Overlay()
-    for page in _pages(source, cursor, tally, progress):
-        overlay.add(page)
-    return overlay.merge(state.iter_histories(target))
-
-
-# -- writing ------------------------------------------------------------------------------
+    A batch whose fate is unknown (the writer raised: a timeout, a quota stop) is
+    remembered as failed before the error goes on, so the next run writes it again
+    and says so (``retried``), even if its scores no longer changed materially.
+    """
+    try:
+        results = writer.write(batch)
+    except Exception as exc:
+        error = f"batch not written ({type(exc).__name__}: {exc})"[:500]
+        state.record_failed(
+            target,
+            [
+                _failed_value(WriteResult(u.contact.id, False, error), counts.previous_failures)
+                for u in batch
+            ],
+        )
+        raise
+    by_id = {r.contact_id: r for r in results}
+    succeeded = []
+    failed = []
+    for update in batch:
+        result = by_id.get(update.contact.id)
+        if result is None:
+            result = WriteResult(
+                update.contact.id, False, "the writer returned no result for it", retryable=True
+            )
+        if result.ok:
+            succeeded.append(_written_value(update))
+        else:
+            counts.failures.append(result)
+            failed.append(_failed_value(result, counts.previous_failures))
+            counts.failure_runs[result.contact_id] = failed[-1].runs
+    if succeeded:
+        state.record_written(target, succeeded)
+    if failed:
+        state.record_failed(target, failed)
+    counts.written += len(succeeded)
+    if len(succeeded) < len(batch):
+        log.warning("%s: %d of %d updates failed", target, len(batch) - len(succeeded), len(batch))
 
 
 def _written_value(update: ScoreUpdate) -> WrittenScore:
@@ -789,402 +991,6 @@ def _failed_value(result: WriteResult, previous: Mapping[str, FailedWrite]) -> F
     return FailedWrite(result.contact_id, error, runs)
 
 
-def _write_batch(
-    batch: Sequence[ScoreUpdate],
-    writer: ScoreWriter,
-    state: StateStore,
-    target: str,
-    tally: _Tally,
-) -> None:
-    """Write one batch and record its successes before anything else happens.
-
-    A batch whose fate is unknown (the writer raised: a timeout, a quota stop) is
-    remembered as failed before the error goes on, so the next run writes it again
-    and says so (``retried``), even if its scores no longer changed materially.
-    """
-    try:
-        results = writer.write(batch)
-    except Exception as exc:
-        error = f"batch not written ({type(exc).__name__}: {exc})"[:500]
-        state.record_failed(
-            target,
-            [
-                _failed_value(WriteResult(u.contact.id, False, error), tally.previous_failures)
-                for u in batch
-            ],
-        )
-        raise
-    by_id = {r.contact_id: r for r in results}
-    succeeded = []
-    failed = []
-    for update in batch:
-        result = by_id.get(update.contact.id)
-        if result is None:
-            result = WriteResult(
-                update.contact.id, False, "the writer returned no result for it", retryable=True
-            )
-        if result.ok:
-            succeeded.append(_written_value(update))
-        else:
-            tally.failures.append(result)
-            failed.append(_failed_value(result, tally.previous_failures))
-            tally.failure_runs[result.contact_id] = failed[-1].runs
-    if succeeded:
-        state.record_written(target, succeeded)
-    if failed:
-        state.record_failed(target, failed)
-    tally.written += len(succeeded)
-    if len(succeeded) < len(batch):
-        log.warning("%s: %d of %d updates failed", target, len(batch) - len(succeeded), len(batch))
-
-
-def _score_and_write(
-    histories: Iterable[tuple[Contact, list[Activity]]],
-    written: Mapping[str, WrittenScore],
-    *,
-    connection: Connection,
-    state: StateStore,
-    as_of: datetime,
-    options: SyncOptions,
-    tally: _Tally,
-    progress: ProgressCallback,
-    total: int | None,
-    grouped: bool = False,
-    scored: bool = False,
-) -> None:
-    """Score each history and write the material changes in batches.
-
-    ``grouped``: the histories come from a snapshot grouped by ``contact_id`` and are
-    handed over for good, so they are scored in place without score_contact's copy
-    and ownership check (a second pass over a million activities). ``scored``: they
-    are (contact, score) pairs the source scored already (:class:`ScoringSource`).
-    """
-    writer = connection.writer
-    limit = writer.batch_size
-    if options.batch_size is not None:
-        limit = min(limit, options.batch_size)
-    limit = max(1, limit)
-    config = options.scoring
-    threshold = options.min_score_change
-    batch: list[ScoreUpdate] = []
-    as_ts = _check_as_of(as_of)
-    results: Iterable[tuple[Contact, MutualityScore]]
-    if scored:
-        results = histories  # type: ignore[assignment]  # (contact, score) pairs
-    elif grouped:
-        results = (
-            (contact, _score_sorted(contact.id, activities, as_of, as_ts, config))
-            for contact, activities in histories
-        )
-    else:
-        results = (
-            (contact, _score(contact, activities, as_of, config))
-            for contact, activities in histories
-        )
-    seen = tally.seen = set() if connection.source.complete_history else None
-    with _automatic_collection_paused() as sweep:
-        for contact, result in results:
-            if seen is not None:
-                seen.add(contact.id)
-            tally.contacts_scored += 1
-            tally.band_counts[result.band._value_] += 1
-            if tally.contacts_scored % _SCORE_PROGRESS_EVERY == 0:
-                progress("score", tally.contacts_scored, total)
-            if tally.why_write(contact.id, result, written.get(contact.id), threshold) is None:
-                tally.unchanged += 1
-                continue
-            if options.dry_run:
-                continue
-            batch.append(ScoreUpdate(contact, built(result), as_of))
-            if len(batch) >= limit:
-                _write_batch(batch, writer, state, connection.target, tally)
-                batch = []
-                sweep()
-                progress("score", tally.contacts_scored, total)
-                progress("write", tally.written + len(tally.failures), None)
-        progress("score", tally.contacts_scored, tally.contacts_scored)
-        if batch:
-            _write_batch(batch, writer, state, connection.target, tally)
-            # freed before collection resumes, so that no collection walks it
-            del batch
-    if not options.dry_run:
-        done = tally.written + len(tally.failures)
-        progress("write", done, done)
-
-
-# -- the use-case -------------------------------------------------------------------------
-
-
-def _no_progress(stage: str, done: int, total: int | None) -> None:
-    return None
-
-
-def run_sync(
-    connection: Connection,
-    state: StateStore,
-    *,
-    as_of: datetime,
-    now: Callable[[], datetime],
-    options: SyncOptions | None = None,
-    progress: ProgressCallback | None = None,
-) -> RunReport:
-    """Run one sync of ``connection`` against ``state``. ``now`` stamps the run history.
-
-    Holds the state store's lock on ``connection.target`` for the whole run
-    (:class:`~mutuality_core.errors.LockHeldError` if another run has it).
-    A :class:`~mutuality_core.errors.QuotaExhaustedError` from the source or the
-    writer ends the run early and cleanly: everything done so far is saved and the
-    report says ``stopped_reason="quota"``; the next run carries on. Any other
-    exception is recorded in the run history and re-raised; batches written
-    before it stay recorded, so the next run does not write them again.
-    """
-    options = options or SyncOptions()
-    _check_as_of(as_of)
-    report_progress = progress or _no_progress
-    target = connection.target
-    with state.lock(target, owner=options.owner):
-        started_at = now()
-        run_options = {
-            **options.to_dict(),
-            "as_of": as_of.isoformat(),
-            "algorithm": ALGORITHM_VERSION,
-        }
-        run_id = state.start_run(target, started_at=started_at, options=run_options)
-        tally = _Tally()
-        full_run = (
-            options.full or connection.source.complete_history or not state.get_cursor(target)
-        )
-
-        def report(stopped_reason: str | None = None, error: str | None = None) -> RunReport:
-            return RunReport(
-                run_id=run_id,
-                target=target,
-                started_at=started_at,
-                finished_at=now(),
-                as_of=as_of,
-                full=full_run,
-                dry_run=options.dry_run,
-                contacts_read=tally.contacts_read,
-                activities_read=tally.activities_read,
-                contacts_scored=tally.contacts_scored,
-                changed=tally.changed,
-                written=tally.written,
-                failed=len(tally.failures),
-                failures=tuple(tally.failures),
-                band_counts=dict(tally.band_counts),
-                stopped_reason=stopped_reason,
-                unchanged=tally.unchanged,
-                rejected=len(tally.rejections),
-                rejections=tuple(tally.rejections),
-                error=error,
-                repairs=tuple(tally.repairs),
-                retried=tally.retried,
-                forgotten=tuple(dict.fromkeys(tally.forgotten)),
-                failure_runs=dict(tally.failure_runs),
-                persistent_failure_runs=options.persistent_failure_runs,
-            )
-
-        try:
-            _sync(connection, state, as_of, options, tally, report_progress)
-        except QuotaExhaustedError as exc:
-            log.warning("%s: stopped early, API quota exhausted: %s", target, exc)
-            result = report("quota", str(exc))
-        except BaseException as exc:
-            result = report("error", _describe(exc))
-            try:
-                state.finish_run(run_id, finished_at=result.finished_at, report=result.to_dict())
-            except Exception:  # the original error matters more
-                log.exception("could not record the failed run %s", run_id)
-            raise
-        else:
-            result = report()
-        state.finish_run(run_id, finished_at=result.finished_at, report=result.to_dict())
-        return result
-
-
-def _compare_local_output(
-    writer: ScoreWriter, recorded: Mapping[str, WrittenScore], tally: _Tally, target: str
-) -> None:
-    """Rows lost from, or edited in, an output the writer can list cheaply (a scores file).
-
-    Such a writer exposes ``stored_ids``; when it also exposes ``stored_scores`` the
-    values are compared too, as a CRM's are when its contacts are read.
-    """
-    stored_ids = getattr(writer, "stored_ids", None)
-    if stored_ids is None:
-        return
-    stored_scores = getattr(writer, "stored_scores", None)
-    if stored_scores is not None:
-        present: set[str] | frozenset[str] = set()
-        for stored in stored_scores():
-            present.add(stored.contact_id)
-            written = recorded.get(stored.contact_id)
-            reason = None if written is None else drift_reason(stored, written)
-            if reason is not None:
-                tally.drift[stored.contact_id] = reason
-    else:
-        present = stored_ids()
-    lost = [cid for cid in recorded if cid not in present]
-    if lost:
-        # e.g. rows deleted from a scores file by hand: write them again
-        log.info("%s: %d written score(s) missing from the output", target, len(lost))
-        tally.drift.update(dict.fromkeys(lost, "missing"))
-
-
-def _describe(error: BaseException) -> str:
-    """The run history's one line about why a run ended in an error."""
-    if isinstance(error, KeyboardInterrupt):
-        return str(error) or "interrupted by the user (Ctrl-C)"
-    return f"{type(error).__name__}: {error}"
-
-
-def _sync(
-    connection: Connection,
-    state: StateStore,
-    as_of: datetime,
-    options: SyncOptions,
-    tally: _Tally,
-    progress: ProgressCallback,
-) -> None:
-    source, target = connection.source, connection.target
-    # Read before the source: pages are compared with it as they arrive.
-    recorded = tally.expected = state.written(target)
-    tally.previous_failures = state.failed(target)
-    if source.complete_history and isinstance(source, DiffingSource):
-        _sync_diffed(connection, source, state, recorded, as_of, options, tally, progress)
-        return
-    histories: Iterable[tuple[Contact, list[Activity]]]
-    total: int | None = None
-    snapshot_cursor: Cursor | None = None
-    grouped = scored = False
-    read_scored = _read_scored(source, as_of, options.scoring, tally, progress, options.engine)
-    if read_scored is not None:
-        histories = read_scored.scores  # type: ignore[assignment]
-        snapshot_cursor = read_scored.cursor
-        total = read_scored.contacts_read
-        scored = True
-    elif source.complete_history:
-        histories = thawing = _full_histories(source, tally, progress)
-        snapshot_cursor = thawing.snapshot.cursor
-        total = len(thawing.snapshot.contacts)
-        grouped = True
-    elif options.dry_run:
-        histories = _histories_without_storing(source, state, target, options.full, tally, progress)
-    else:
-        _read_into_cache(source, state, target, options.full, tally, progress)
-        counts = getattr(state, "cached_counts", None)
-        total = counts(target)["contacts"] if counts is not None else None
-        histories = state.iter_histories(target)
-    _check_output(connection, recorded, tally)
-    _score_and_write(
-        histories,
-        recorded,
-        connection=connection,
-        state=state,
-        as_of=as_of,
-        options=options,
-        tally=tally,
-        progress=progress,
-        total=total,
-        grouped=grouped,
-        scored=scored,
-    )
-    _finish_writer(connection, options)
-    if source.complete_history and not options.dry_run and tally.seen is not None:
-        # the read saw every contact: written values of the others are of removed contacts
-        removed = [cid for cid in recorded if cid not in tally.seen]
-        if removed:
-            tally.gone.extend(removed)
-    _forget_gone(state, target, options, tally)
-    if snapshot_cursor is not None and not options.dry_run:
-        state.apply_page(target, Page(cursor=snapshot_cursor))  # remembers what was read
-
-
-def _check_output(
-    connection: Connection, recorded: Mapping[str, WrittenScore], tally: _Tally
-) -> None:
-    """Contacts whose written value the writer's own output lost or changed: rewrite them."""
-    if getattr(connection.writer, "needs_full_rewrite", False):  # also checks the output
-        if recorded:
-            log.info(
-                "%s: the output holds no scores; writing every contact again", connection.target
-            )
-            tally.drift.update(dict.fromkeys(recorded, "missing"))
-    elif recorded:
-        _compare_local_output(connection.writer, recorded, tally, connection.target)
-
-
-def _finish_writer(connection: Connection, options: SyncOptions) -> None:
-    finish = getattr(connection.writer, "finish", None)
-    if finish is not None and not options.dry_run:
-        # A writer may hold back an error from its last batch (results already
-        # returned) and raise it here, inside the run's bookkeeping: a quota stop
-        # then reads "stopped: quota" in the run history instead of vanishing.
-        finish()
-
-
-def _sync_diffed(
-    connection: Connection,
-    source: DiffingSource,
-    state: StateStore,
-    recorded: Mapping[str, WrittenScore],
-    as_of: datetime,
-    options: SyncOptions,
-    tally: _Tally,
-    progress: ProgressCallback,
-) -> None:
-    """A sync whose source scores and diffs (DiffingSource): only changes reach the writer.
-
-    The source decides with :func:`write_decision`, given the written values and the
-    contacts that must be written whatever their score (failed last time, or their
-    output drifted). The contacts it returns go through the same write loop as any
-    sync (batches, each recorded before the next, quota stops, retries and repairs
-    counted), decided again here, so a source cannot make the engine write what did
-    not change.
-    """
-    _check_output(connection, recorded, tally)
-    result = source.read_diffed(
-        as_of=as_of,
-        config=options.scoring,
-        written=recorded,
-        forced=frozenset(tally.previous_failures) | frozenset(tally.drift),
-        min_score_change=options.min_score_change,
-        progress=lambda done: progress("read", done, None),
-    )
-    tally.contacts_read += result.contacts_read
-    tally.activities_read += result.activities_read
-    tally.rejections.extend(result.rejections)
-    progress("read", tally.activities_read, None)
-    _score_and_write(
-        result.changed,
-        recorded,
-        connection=connection,
-        state=state,
-        as_of=as_of,
-        options=options,
-        tally=tally,
-        progress=progress,
-        total=None,
-        scored=True,
-    )
-    tally.seen = None  # the source saw every contact; it named the removed ones itself
-    tally.contacts_scored += result.unchanged
-    tally.unchanged += result.unchanged
-    tally.band_counts = Counter(result.band_counts)
-    _finish_writer(connection, options)
-    if not options.dry_run:
-        tally.gone.extend(result.removed)
-    _forget_gone(state, connection.target, options, tally)
-
-
-def _forget_gone(state: StateStore, target: str, options: SyncOptions, tally: _Tally) -> None:
-    if tally.gone and not options.dry_run:
-        # after the write loop, which may still be reading the state's cache
-        log.info("%s: forgetting %d contact(s) no longer in the source", target, len(tally.gone))
-        state.apply_page(target, Page(deleted_contact_ids=tally.gone))
-        tally.forgotten.extend(tally.gone)
-
-
 # -- reading without writing: score, explain ------------------------------------------------
 
 
@@ -1196,10 +1002,10 @@ def score_source(
     progress: ProgressCallback | None = None,
 ) -> Iterator[tuple[Contact, MutualityScore]]:
     """Score every contact of ``source`` from a full read. No state, no writes."""
-    _check_as_of(as_of)
+    check_as_of(as_of)
     config = scoring or ScoringConfig()
-    for contact, activities in _full_histories(source, _Tally(), progress or _no_progress):
-        yield contact, _score(contact, activities, as_of, config)
+    snapshot = read_snapshot(source, _RunCounts().count_page, progress or _no_progress)
+    yield from _score_each(snapshot.histories(), as_of, config)
 
 
 def score_connection(
@@ -1221,38 +1027,42 @@ def score_connection(
     A complete source that scores its own reads (:class:`ScoringSource`) scores
     with ``engine``.
     """
-    _check_as_of(as_of)
+    check_as_of(as_of)
     check_engine_choice(engine)
     config = scoring or ScoringConfig()
-    tally = _Tally()
+    counts = _RunCounts()
     report = progress or _no_progress
-    read = _read_scored(connection.source, as_of, config, tally, report, engine)
+    read = _read_scored(connection.source, as_of, config, counts, report, engine)
     if read is not None:
         for contact, result in read.scores:
             yield contact, built(result)
         if rejections is not None:
-            rejections.extend(tally.rejections)
+            rejections.extend(counts.rejections)
         return
-    histories = _histories_without_storing(
+    histories = histories_without_storing(
         connection.source,
         state,
         connection.target,
-        False,
-        tally,
-        progress or _no_progress,
+        full=False,
+        on_page=counts.count_page,
+        progress=report,
     )
-    for contact, activities in histories:
-        yield contact, _score(contact, activities, as_of, config)
+    yield from _score_each(histories, as_of, config)
     if rejections is not None:
-        rejections.extend(tally.rejections)
+        rejections.extend(counts.rejections)
 
 
 def load_history(
     connection: Connection, state: StateStore | None, contact_id: str
 ) -> tuple[Contact, list[Activity]]:
     """One contact and its activities, read like :func:`score_connection` reads them."""
-    histories = _histories_without_storing(
-        connection.source, state, connection.target, False, _Tally(), _no_progress
+    histories = histories_without_storing(
+        connection.source,
+        state,
+        connection.target,
+        full=False,
+        on_page=_RunCounts().count_page,
+        progress=_no_progress,
     )
     for contact, activities in histories:
         if contact.id == contact_id:
@@ -1275,6 +1085,6 @@ def explain_contact(
 
     Raises :class:`~mutuality_core.errors.InvalidInputError` for an unknown id.
     """
-    _check_as_of(as_of)
+    check_as_of(as_of)
     contact, activities = load_history(connection, state, contact_id)
     return contact, _score(contact, activities, as_of, scoring or ScoringConfig())

@@ -1,4 +1,4 @@
-"""ISO 8601 text to datetimes, the same way on every Python we support.
+"""ISO 8601 text to datetimes, the same way on every Python we support; aware instants checked.
 
 CRMs, files and the command line all hand us ISO 8601, but in different dialects:
 ``Z`` for UTC, ``+0000`` without a colon (Salesforce), one to nine fraction digits
@@ -10,9 +10,20 @@ one interpreter from failing on another, and keeps the error wording in one plac
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-__all__ = ["format_utc_milliseconds", "parse_aware_datetime", "parse_iso_datetime"]
+__all__ = [
+    "EPOCH",
+    "check_as_of",
+    "epoch_microseconds",
+    "format_utc_milliseconds",
+    "from_epoch_microseconds",
+    "parse_aware_datetime",
+    "parse_iso_datetime",
+]
+
+#: The POSIX epoch, aware: what engines count microseconds from.
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 _LOOSE = re.compile(
     r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:[.,](\d+))?)?"
@@ -83,3 +94,33 @@ def format_utc_milliseconds(value: datetime) -> str:
     """``2026-03-01T14:30:00.000Z``: UTC, milliseconds, ``Z``, as HubSpot and SOQL write times."""
     utc = value.astimezone(timezone.utc)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def check_as_of(as_of: datetime) -> float:
+    """``as_of`` as a POSIX time, after checking it is an aware datetime.
+
+    Every scoring entry point (the core's and each engine's) starts with this, so a
+    naive or missing ``as_of`` gives the same error whichever engine was asked.
+    """
+    if not isinstance(as_of, datetime):
+        raise TypeError(f"as_of must be a datetime; got {type(as_of).__name__}")
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise ValueError(
+            f"as_of must be timezone-aware (got naive {as_of.isoformat()}); "
+            "pass e.g. datetime.now(timezone.utc) from the caller"
+        )
+    return as_of.timestamp()
+
+
+def epoch_microseconds(moment: datetime) -> int:
+    """An aware datetime as whole microseconds since the epoch, exactly (no float on the way).
+
+    Arrow and Spark store timestamps so; ``moment.timestamp() * 1e6`` would round.
+    """
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_epoch_microseconds(us: int) -> datetime:
+    """The UTC datetime ``us`` microseconds after the epoch (the inverse of the above)."""
+    return EPOCH + timedelta(microseconds=us)

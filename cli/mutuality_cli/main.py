@@ -15,6 +15,7 @@ import attrs
 import click
 
 from mutuality_cli import discovery, exit_codes, output, spark_engine
+from mutuality_cli.collector import bulk_collection
 from mutuality_cli.groups import MutualityGroup, PluginCommandGroup
 from mutuality_cli.options import (
     adapter_options,
@@ -287,7 +288,7 @@ def sync(
         )
     previous = latest_run(state_store, connection.target) if report_path else None
     try:
-        with progress_display(quiet) as progress, GracefulStop() as stop:
+        with progress_display(quiet) as progress, GracefulStop() as stop, bulk_collection():
             report = run_sync(
                 connection,
                 state_store,

@@ -25,7 +25,7 @@ try:
     import pyarrow as pa
 except ImportError as exc:  # one line that says what to install
     raise MissingDependencyError(exc.name or "numpy and pyarrow", "fast") from None
-from mutuality_core.scoring import _check_as_of
+from mutuality_core.timestamps import check_as_of
 
 from .codes import VALID_SCHEMA
 from .results import SCORE_SCHEMA, ScoredBatch, score_valid_table
@@ -58,7 +58,7 @@ def score_valid(
     published numbers as arrays (``.verdicts``), ``.score(k)`` builds contact ``k``'s
     :class:`~mutuality_core.model.MutualityScore` and ``.to_table()`` the columns.
     """
-    _check_as_of(as_of)
+    check_as_of(as_of)
     if not _is_valid_table(activities):
         checked = check_columns(activities)
         if checked.rejects:

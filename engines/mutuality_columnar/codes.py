@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from enum import Enum
 from operator import attrgetter
 from typing import Any
 
@@ -23,10 +23,10 @@ import pyarrow.compute as pc
 
 from mutuality_core.model import Activity, Channel, Direction, Outcome
 from mutuality_core.scoring.tally import BY_THEM_TAGS, BY_YOU_TAGS
+from mutuality_core.timestamps import epoch_microseconds, from_epoch_microseconds
 
 __all__ = ["VALID_SCHEMA", "Batch", "activities_table", "activity_objects", "encode"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _TS = attrgetter("_ts")
 
 CHANNELS = tuple(Channel)
@@ -121,12 +121,12 @@ class Batch:
         )
 
 
-def _codes(column: pa.ChunkedArray | pa.Array, members: tuple[object, ...]) -> np.ndarray:
+def _codes(column: pa.ChunkedArray | pa.Array, members: tuple[Enum, ...]) -> np.ndarray:
     """Enum values (text) as their index in ``members``."""
     encoded = pc.dictionary_encode(column)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
-    values = {m.value: i for i, m in enumerate(members)}  # type: ignore[attr-defined]
+    values = {m.value: i for i, m in enumerate(members)}
     table = np.array([values[v] for v in encoded.dictionary.to_pylist()] or [0], np.int8)
     return table[encoded.indices.to_numpy(zero_copy_only=False)]
 
@@ -267,8 +267,7 @@ def activities_table(activities: Sequence[Activity]) -> pa.Table:
     # recovers the count, checked, and recomputed from the datetime where it does not
     micro = np.rint(stamps * 1e6).astype(np.int64)
     for i in np.flatnonzero(micro / 1e6 != stamps).tolist():
-        delta = activities[i].occurred_at - _EPOCH
-        micro[i] = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+        micro[i] = epoch_microseconds(activities[i].occurred_at)
     tag_text: dict[frozenset[str], str] = {}
 
     def tags_of(a: Activity) -> str:
@@ -305,7 +304,8 @@ def activity_objects(
     ``texts``: the rows' occurred_at as written, so that a time given with an offset
     keeps it, as the row parser keeps it (``Z`` gives ``timezone.utc``).
     """
-    from mutuality_core.model import _to_tags, _trusted_activity
+    from mutuality_core.construct import trusted_activity
+    from mutuality_core.model import to_tags
     from mutuality_core.timestamps import parse_aware_datetime
 
     micros = table.column("occurred_at").cast(pa.int64()).to_pylist()
@@ -313,7 +313,7 @@ def activity_objects(
     for i, us in enumerate(micros):
         text = None if texts is None else texts[i]
         if text is None or text.endswith("Z"):
-            times.append(_EPOCH + timedelta(microseconds=us))
+            times.append(from_epoch_microseconds(us))
         else:
             times.append(parse_aware_datetime(text))
 
@@ -329,19 +329,19 @@ def activity_objects(
         tags_text = columns["tags"][i]
         tags = tag_sets.get(tags_text)
         if tags is None:
-            tags = tag_sets[tags_text] = _to_tags(tags_text or None)
+            tags = tag_sets[tags_text] = to_tags(tags_text or None)
         result.append(
-            _trusted_activity(
-                activity_id,
-                canonical.get(contact_id, contact_id),
-                occurred_at,
-                channels[columns["channel"][i]],
-                directions[columns["direction"][i]],
-                outcomes[columns["outcome"][i]],
-                columns["thread_id"][i],
-                columns["duration_seconds"][i],
-                columns["automated"][i],
-                tags,
+            trusted_activity(
+                id=activity_id,
+                contact_id=canonical.get(contact_id, contact_id),
+                occurred_at=occurred_at,
+                channel=channels[columns["channel"][i]],
+                direction=directions[columns["direction"][i]],
+                outcome=outcomes[columns["outcome"][i]],
+                thread_id=columns["thread_id"][i],
+                duration_seconds=columns["duration_seconds"][i],
+                automated=columns["automated"][i],
+                tags=tags,
             )
         )
     return result

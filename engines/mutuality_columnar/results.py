@@ -9,17 +9,20 @@ every such object is the reference's, field for field.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
 
 from mutuality_core.config import ScoringConfig
-from mutuality_core.explain import build_reasons, join_reasons
-from mutuality_core.model import Band, MutualityScore, _trusted_score
+from mutuality_core.construct import trusted_score
+from mutuality_core.explain import build_reasons
+from mutuality_core.model import Band, MutualityScore
+from mutuality_core.reasons_text import join_reasons
 from mutuality_core.scoring import ALGORITHM_VERSION
 from mutuality_core.scoring.tally import Tally
 from mutuality_core.scoring.verdict import judge
+from mutuality_core.timestamps import epoch_microseconds, from_epoch_microseconds
 
 from .codes import Batch, encode
 from .tally import Tallies, tally_in_parts
@@ -27,7 +30,6 @@ from .verdict import BANDS, Verdicts, verdicts
 
 __all__ = ["SCORE_SCHEMA", "PendingScore", "ScoredBatch", "score_batch"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NO_TIME = np.iinfo(np.int64).min
 
 #: The columns ``score_table`` returns: the scores file's, typed.
@@ -58,7 +60,7 @@ _TALLY_FIELDS = (
 
 
 def _utc(us: int) -> datetime | None:
-    return None if us == _NO_TIME else _EPOCH + timedelta(microseconds=us)
+    return None if us == _NO_TIME else from_epoch_microseconds(us)
 
 
 class PendingScore:
@@ -179,19 +181,19 @@ class ScoredBatch:
         """Contact ``k``'s score object, built by the core's verdict and reasons."""
         t = self.tally(k)
         v = judge(t, self.as_ts, self.config)
-        return _trusted_score(
-            self.batch.contact_ids[k],
-            v.score,
-            v.lean,
-            v.strength,
-            v.band,
-            v.confidence,
-            build_reasons(t, v, self.config),
-            v.components,
-            ALGORITHM_VERSION,
-            self.as_of,
-            self._counts()[k],
-            t.last_at,
+        return trusted_score(
+            contact_id=self.batch.contact_ids[k],
+            score=v.score,
+            lean=v.lean,
+            strength=v.strength,
+            band=v.band,
+            confidence=v.confidence,
+            reasons=build_reasons(t, v, self.config),
+            components=v.components,
+            algorithm=ALGORITHM_VERSION,
+            as_of=self.as_of,
+            activity_count=self._counts()[k],
+            last_activity_at=t.last_at,
         )
 
     def _counts(self) -> list[int]:
@@ -230,7 +232,7 @@ class ScoredBatch:
                 pa.array(v.strength),
                 pa.array(v.confidence),
                 texts,
-                pa.array(np.full(n, _as_us(self.as_of), np.int64)).cast(
+                pa.array(np.full(n, epoch_microseconds(self.as_of), np.int64)).cast(
                     pa.timestamp("us", tz="UTC")
                 ),
                 pa.array([ALGORITHM_VERSION] * n, pa.string()),
@@ -239,11 +241,6 @@ class ScoredBatch:
             ],
             schema=SCORE_SCHEMA,
         )
-
-
-def _as_us(moment: datetime) -> int:
-    delta = moment - _EPOCH
-    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def score_batch(batch: Batch, as_of: datetime, config: ScoringConfig) -> ScoredBatch:

@@ -13,6 +13,7 @@ winning, as the row parser does.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,17 +23,19 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from mutuality_adapters.files.records import RecordFile
 from mutuality_adapters.files.rows import (
-    _BOOLEANS,
     ACTIVITY_COLUMNS,
     ACTIVITY_REQUIRED,
+    BOOLEANS,
     RejectLog,
-    _activity_chunks,
+    activity_chunks,
     duplicate_activity,
 )
 
 from mutuality_core.errors import InvalidInputError
-from mutuality_core.model import Contact, _to_channel, _to_direction, _to_outcome, _to_tags
+from mutuality_core.model import Contact, to_channel, to_direction, to_outcome, to_tags
+from mutuality_core.timestamps import epoch_microseconds
 
 from .codes import VALID_SCHEMA
 
@@ -105,9 +108,9 @@ def _distinct(column: pa.ChunkedArray, convert: Any) -> tuple[np.ndarray, np.nda
 
 
 def _boolean(text: str) -> bool:
-    value = _BOOLEANS.get(text)
+    value = BOOLEANS.get(text)
     if value is None:
-        value = _BOOLEANS.get(text.strip().lower())
+        value = BOOLEANS.get(text.strip().lower())
     if value is None:
         raise ValueError(text)
     return value
@@ -123,7 +126,7 @@ def _duration(text: str) -> float | None:
 
 
 def _canonical_tags(text: str) -> str:
-    return ";".join(sorted(_to_tags(text)))
+    return ";".join(sorted(to_tags(text)))
 
 
 _DAYS_BEFORE_MONTH = np.array([0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334])
@@ -241,29 +244,21 @@ def _timestamps_of(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return us, ok
 
 
-class _RowsOf:
-    """Stands in for the files adapter's RecordFile over chosen rows (for the row parser)."""
+class _RowsOf(RecordFile):
+    """Chosen rows served as the files adapter's RecordFile (for its row parser).
+
+    ``line()`` is the current row's line number in the file it came from.
+    """
 
     def __init__(self, rows: Sequence[list[str]], numbers: Sequence[int], name: str) -> None:
-        self.header = list(ACTIVITY_COLUMNS)
-        self.path = Path(name)
-        self.obj = None
-        self.bad = None
-        self._rows = rows
-        self._numbers = numbers
-        self._current = 0
+        super().__init__(
+            Path(name), list(ACTIVITY_COLUMNS), self._numbered(rows, numbers), io.StringIO()
+        )
 
-    @property
-    def rows(self) -> Iterator[list[str]]:
-        for number, row in zip(self._numbers, self._rows, strict=True):
-            self._current = number
+    def _numbered(self, rows: Sequence[list[str]], numbers: Sequence[int]) -> Iterator[list[str]]:
+        for number, row in zip(numbers, rows, strict=True):
+            self._line = number
             yield row
-
-    def line(self) -> int:
-        return self._current
-
-    def start_line(self, row: list[str]) -> int:
-        return self._current
 
 
 def check_columns(
@@ -329,9 +324,9 @@ def check_columns(
     for name, convert in (
         ("automated", _boolean),
         ("duration_seconds", _duration),
-        ("channel", lambda v: _to_channel(v).value),
-        ("direction", lambda v: _to_direction(v).value),
-        ("outcome", lambda v: "completed" if v == "" else _to_outcome(v).value),
+        ("channel", lambda v: to_channel(v).value),
+        ("direction", lambda v: to_direction(v).value),
+        ("outcome", lambda v: "completed" if v == "" else to_outcome(v).value),
         ("tags", _canonical_tags),
     ):
         index, good, values = _distinct(text[name], convert)
@@ -410,8 +405,8 @@ def _row_parser(
     log = RejectLog(True)
     source = _RowsOf(rows, numbers, "activities")
     accepted: list[tuple[int, Any]] = []
-    parsed = _activity_chunks(
-        source,  # type: ignore[arg-type]
+    parsed = activity_chunks(
+        source,
         {name: i for i, name in enumerate(ACTIVITY_COLUMNS)},
         contacts,
         rejected_contacts or {},
@@ -432,13 +427,11 @@ def _row_parser(
 
 def _activities_table(activities: Sequence[Any]) -> pa.Table:
     """Activities the row parser built, as :data:`VALID_SCHEMA` columns."""
-    from .results import _as_us
-
     return pa.table(
         [
             pa.array([a.id for a in activities], pa.string()),
             pa.array([a.contact_id for a in activities], pa.string()),
-            pa.array([_as_us(a.occurred_at) for a in activities], pa.int64()).cast(
+            pa.array([epoch_microseconds(a.occurred_at) for a in activities], pa.int64()).cast(
                 pa.timestamp("us", tz="UTC")
             ),
             pa.array([a.channel.value for a in activities], pa.string()),

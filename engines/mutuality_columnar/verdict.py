@@ -17,6 +17,7 @@ result against the core, field by field.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,9 +54,9 @@ class Verdicts:
     balanced: np.ndarray  # P(balanced), unrounded
 
 
-def _map(function: object, values: np.ndarray) -> np.ndarray:
+def _map(function: Callable[[float], float], values: np.ndarray) -> np.ndarray:
     """A ``math`` function element by element (bit for bit the scalar core's)."""
-    return np.fromiter(map(function, values.tolist()), np.float64, count=values.size)  # type: ignore[call-overload]
+    return np.fromiter(map(function, values.tolist()), np.float64, count=values.size)
 
 
 def _clamp(v: np.ndarray) -> np.ndarray:

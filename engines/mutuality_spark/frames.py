@@ -26,7 +26,7 @@ from mutuality_adapters.files.writer import SCORE_COLUMNS  # the published colum
 
 from mutuality_core.config import ScoringConfig
 from mutuality_core.errors import InvalidInputError
-from mutuality_core.scoring import _check_as_of
+from mutuality_core.timestamps import check_as_of
 
 from .partition import (
     INPUT_SCHEMA,
@@ -45,6 +45,7 @@ from .partition import (
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
+    from pyspark.sql.types import StructType
 
 __all__ = [
     "REJECT_COLUMNS",
@@ -170,7 +171,7 @@ def _tagged(
     return frame.select(*INPUT_SCHEMA.names)
 
 
-def _spark_schema(schema: pa.Schema) -> object:
+def _spark_schema(schema: pa.Schema) -> StructType:
     from pyspark.sql.pandas.types import from_arrow_schema
 
     return from_arrow_schema(schema)
@@ -199,7 +200,7 @@ def scored_rows(
     """
     from pyspark.sql import functions as F
 
-    _check_as_of(as_of)
+    check_as_of(as_of)
     options = PartitionOptions(
         as_of=as_of,
         config=config or ScoringConfig(),
@@ -221,7 +222,7 @@ def scored_rows(
         table = pa.Table.from_batches(collected).cast(INPUT_SCHEMA)
         yield from score_partition(table, options)
 
-    return shuffled.mapInArrow(run, _spark_schema(OUTPUT_SCHEMA))  # type: ignore[arg-type]
+    return shuffled.mapInArrow(run, _spark_schema(OUTPUT_SCHEMA))
 
 
 def published(rows: DataFrame, as_of: datetime) -> DataFrame:

@@ -20,11 +20,10 @@ changed, so only those travel to the driver.
 
 from __future__ import annotations
 
-import gc
 import io
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timezone
-from pathlib import PurePath
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -44,6 +43,7 @@ from mutuality_core.model import Activity, Contact, MutualityScore
 from mutuality_core.ports import ScoreUpdate, WrittenScore
 from mutuality_core.scoring import score_contact
 from mutuality_core.sync import score_histories, write_decision
+from mutuality_core.timestamps import epoch_microseconds
 
 __all__ = [
     "INPUT_SCHEMA",
@@ -99,7 +99,6 @@ OUTPUT_SCHEMA = pa.schema(
     ]
 )
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _OUTPUT_BATCH = 10_000
 
 
@@ -136,7 +135,7 @@ class _TableRecords(RecordFile):
     """
 
     def __init__(self, name: str, header: list[str], rows: list[list[str]]) -> None:
-        super().__init__(PurePath(name), header, self._numbered(rows), io.StringIO())  # type: ignore[arg-type]
+        super().__init__(Path(name), header, self._numbered(rows), io.StringIO())
         self.format = "csv"
 
     def _numbered(self, rows: list[list[str]]) -> Iterator[list[str]]:
@@ -158,8 +157,7 @@ def _text_rows(table: pa.Table, columns: Sequence[str]) -> list[list[str]]:
 def micros(moment: datetime | None) -> int | None:
     if moment is None:
         return None
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return epoch_microseconds(moment)
 
 
 def _published_micros(text: str) -> int | None:
@@ -269,22 +267,7 @@ def score_partition(table: pa.Table, options: PartitionOptions) -> Iterator[pa.R
 
     Without ``skip_invalid`` the first bad row raises :class:`InvalidInputError` with
     the files adapter's message; with it, bad rows come out as reject rows.
-
-    The cyclic garbage collector is paused meanwhile, as the core's own sync does: a
-    partition is hundreds of thousands of acyclic objects, and every automatic
-    collection would walk them all again (a fifth of the time). Spark reuses its
-    Python workers, so collection resumes when the partition is done.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield from _score_partition(table, options)
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _score_partition(table: pa.Table, options: PartitionOptions) -> Iterator[pa.RecordBatch]:
     kinds = table.column("kind")
     activity_rows = table.filter(pc.equal(kinds, KIND_ACTIVITY))
     contact_rows = table.filter(pc.equal(kinds, KIND_CONTACT))

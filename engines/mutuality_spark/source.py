@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,8 +25,9 @@ import pyarrow as pa
 from mutuality_core.config import ScoringConfig
 from mutuality_core.errors import ConfigError
 from mutuality_core.model import Contact, MutualityScore
-from mutuality_core.ports import Cursor, Page, Rejection, WrittenScore
+from mutuality_core.ports import Cursor, DecisionPages, Page, Rejection, WrittenScore
 from mutuality_core.sync import DiffedRead
+from mutuality_core.timestamps import from_epoch_microseconds
 
 from .frames import activity_count, job_errors, rejected, removed, scored_rows
 from .partition import OUT_SCORE
@@ -38,7 +39,6 @@ __all__ = ["SparkSource"]
 
 log = logging.getLogger(__name__)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: Written values go into the job in slices of this many rows (bounded driver memory).
 WRITTEN_SLICE = 500_000
 
@@ -168,7 +168,7 @@ def _score(row: Any, as_of: datetime) -> MutualityScore:
         algorithm=row["algorithm"],
         as_of=as_of,
         activity_count=row["activity_count"],
-        last_activity_at=None if last is None else _EPOCH + timedelta(microseconds=last),
+        last_activity_at=None if last is None else from_epoch_microseconds(last),
     )
 
 
@@ -179,9 +179,8 @@ def _decision_rows(
     written: Mapping[str, WrittenScore],
 ) -> Iterator[list[tuple[str, float, str, str | None]]]:
     """(contact id, score, band, algorithm) in pages; a SQLite store's view reads in bulk."""
-    pages = getattr(written, "decision_pages", None)
-    if pages is not None:
-        yield from pages(WRITTEN_SLICE)
+    if isinstance(written, DecisionPages):
+        yield from written.decision_pages(WRITTEN_SLICE)
         return
     items = iter(written.items())
     while chunk := list(islice(items, WRITTEN_SLICE)):

@@ -15,11 +15,13 @@ from itertools import islice
 from operator import attrgetter
 
 from mutuality_core.config import ScoringConfig
+from mutuality_core.construct import trusted_score
 from mutuality_core.engines import PYTHON, check_engine_choice, select_engine
 from mutuality_core.explain import build_reasons
-from mutuality_core.model import Activity, MutualityScore, _trusted_score
+from mutuality_core.model import Activity, MutualityScore
 from mutuality_core.scoring.tally import Tally, tally
 from mutuality_core.scoring.verdict import Verdict, judge
+from mutuality_core.timestamps import check_as_of
 
 __all__ = ["ALGORITHM_VERSION", "score_activities", "score_contact"]
 
@@ -56,17 +58,6 @@ def _full_key(a: Activity) -> tuple[object, ...]:
         a.automated,
         tuple(sorted(a.tags)),
     )
-
-
-def _check_as_of(as_of: datetime) -> float:
-    if not isinstance(as_of, datetime):
-        raise TypeError(f"as_of must be a datetime; got {type(as_of).__name__}")
-    if as_of.tzinfo is None or as_of.utcoffset() is None:
-        raise ValueError(
-            f"as_of must be timezone-aware (got naive {as_of.isoformat()}); "
-            "pass e.g. datetime.now(timezone.utc) from the caller"
-        )
-    return as_of.timestamp()
 
 
 def _tally_sorted(history: list[Activity], as_ts: float, config: ScoringConfig) -> Tally:
@@ -119,7 +110,8 @@ def _result(
     as_of: datetime,
     config: ScoringConfig,
 ) -> MutualityScore:
-    return _trusted_score(
+    # by position, in trusted_score's order (this runs once per contact)
+    return trusted_score(
         contact_id,
         v.score,
         v.lean,
@@ -148,7 +140,7 @@ def score_contact(
     none (the result is then ``insufficient_data``). Raises ValueError when the
     activities belong to several contacts, or to another contact than ``contact_id``.
     """
-    as_ts = _check_as_of(as_of)
+    as_ts = check_as_of(as_of)
     history = list(activities)
     ids = {a.contact_id for a in history}
     if contact_id is not None:
@@ -179,7 +171,7 @@ def score_activities(
     ``"columnar"``, or ``"auto"``: an installed engine for large inputs (see
     :mod:`mutuality_core.engines`); the scores are the same either way.
     """
-    as_ts = _check_as_of(as_of)
+    as_ts = check_as_of(as_of)
     config = config or _DEFAULT_CONFIG
     if engine == PYTHON:
         return _score_groups(activities, as_of, as_ts, config)

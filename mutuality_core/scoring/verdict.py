@@ -39,7 +39,8 @@ import math
 from collections.abc import Sequence
 
 from mutuality_core.config import ScoringConfig
-from mutuality_core.model import Band, Component, _trusted_component
+from mutuality_core.construct import trusted_component as _trusted_component
+from mutuality_core.model import Band, Component
 from mutuality_core.scoring.balance import balanced_probability, posterior
 from mutuality_core.scoring.tally import Tally, tally
 

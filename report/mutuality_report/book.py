@@ -176,8 +176,3 @@ def quadrant(entry: Entry) -> str:
 def quadrant_counts(entries: Iterable[Entry]) -> dict[tuple[str, str], int]:
     """How many contacts of each band are in each quadrant: ``{(quadrant, band): n}``."""
     return dict(Counter((quadrant(e), e.band) for e in entries))
-
-
-def split_reasons(text: str) -> tuple[str, ...]:
-    """The reasons field as the core joins it ("; "; no reason contains "; " itself)."""
-    return tuple(r for r in text.split("; ") if r)

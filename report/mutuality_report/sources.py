@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
 from mutuality_core.model import Contact, MutualityScore
-from mutuality_core.ports import Connection, StateStore, WrittenScore
+from mutuality_core.ports import Connection, ContactCache, StateStore, WrittenHistory, WrittenScore
+from mutuality_core.reasons_text import split_reasons
 
-from .book import Before, Entry, History, split_reasons
+from .book import Before, Entry, History
 from .page import render
 from .runs import run_report, when
 
@@ -55,7 +56,7 @@ def entry_from_score(score: MutualityScore, contact: Contact | None = None) -> E
         lean=score.lean,
         strength=score.strength,
         confidence=score.confidence,
-        reasons=tuple(score.reasons),
+        reasons=score.reasons,
         name=display_name(contact),
         company=contact.company if contact else None,
     )
@@ -89,16 +90,19 @@ def read_contacts(connection: Connection, state: StateStore | None) -> dict[str,
         try:
             first = next(iter(pages), None)
         finally:
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()
+            if isinstance(pages, _Closable):  # a generator: let it close its files now
+                pages.close()
         return {c.id: c for c in (first.contacts if first else ())}
     if state is None:
         return {}
-    cached = getattr(state, "cached_contacts", None)
-    if cached is not None:
-        return {c.id: c for c in cached(connection.target)}
+    if isinstance(state, ContactCache):
+        return {c.id: c for c in state.cached_contacts(connection.target)}
     return {c.id: c for c, _ in state.iter_histories(connection.target)}
+
+
+@runtime_checkable
+class _Closable(Protocol):
+    def close(self) -> None: ...
 
 
 def _last_run(runs: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
@@ -123,14 +127,13 @@ def from_state(connection: Connection, state: StateStore, *, runs_shown: int = R
     target = connection.target
     runs = state.runs(target, limit=runs_shown)
     last = _last_run(runs)
-    history_rows = getattr(state, "written_history", None)
     rows: list[Any]
-    if history_rows is None:
+    if not isinstance(state, WrittenHistory):
         rows = list(state.written(target).values())
         changes: dict[str, Before] = {}
         since = None
     else:
-        rows = history_rows(target)
+        rows = state.written_history(target)
         last_id = last.get("id") if last else None
         changes = {
             r["contact_id"]: Before(r["previous_band"], r["previous_score"], r["previous_lean"])

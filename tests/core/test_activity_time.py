@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 import attrs
 
 from mutuality_core import score_activities
-from mutuality_core.model import Activity, Channel, Direction, Outcome, _to_tags, _trusted_activity
+from mutuality_core.construct import trusted_activity
+from mutuality_core.model import Activity, Channel, Direction, Outcome, to_tags
 
 WHEN = datetime(2026, 3, 1, 14, 30, 0, 123456, tzinfo=timezone(timedelta(hours=-5)))
 FIELDS = (
@@ -29,9 +30,9 @@ FIELDS = (
 
 def test_both_constructors_store_the_timestamp() -> None:
     public = Activity("a1", "c1", WHEN, "email", "outbound")
-    trusted = _trusted_activity(
+    trusted = trusted_activity(
         "a1", "c1", WHEN, Channel.EMAIL, Direction.OUTBOUND, Outcome.COMPLETED,
-        None, None, False, _to_tags(None),
+        None, None, False, to_tags(None),
     )  # fmt: skip
     assert public._ts == trusted._ts == WHEN.timestamp()
 

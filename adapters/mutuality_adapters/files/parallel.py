@@ -29,7 +29,6 @@ from __future__ import annotations
 import csv
 import ctypes
 import ctypes.util
-import gc
 import logging
 import multiprocessing
 import os
@@ -47,14 +46,13 @@ from pathlib import Path
 from typing import Any
 
 from mutuality_core.config import ScoringConfig
+from mutuality_core.construct import trusted_component, trusted_score
 from mutuality_core.errors import InvalidInputError, MutualityError
 from mutuality_core.model import (
     Activity,
     Band,
     Contact,
     MutualityScore,
-    _trusted_component,
-    _trusted_score,
 )
 from mutuality_core.ports import Rejection
 from mutuality_core.sync import score_histories
@@ -159,43 +157,37 @@ def score_in_workers(
     processes: list[Any] = []
     pipes: list[Pipe] = []
     parent = os.getpid()
-    was_enabled = gc.isenabled()
-    gc.disable()  # tens of thousands of acyclic scores to unpickle and rebuild: nothing to collect
     try:
-        try:
-            for part in range(workers):
-                receiving, sending = context.Pipe(duplex=False)
-                inherited = (*pipes, receiving)  # read ends the child must not keep open
-                args = (parent, inherited, sending, activities_path, contacts,
-                        rejected_contacts, contacts_name, skip_invalid, owner, part,
-                        ordered[part::workers], as_of, config, plain)  # fmt: skip
-                process = context.Process(
-                    target=_worker, name=f"mutuality-files-worker-{part}", args=args, daemon=True
-                )
-                process.start()
-                sending.close()
-                processes.append(process)
-                pipes.append(receiving)
-            bands = {band._value_: band for band in Band}
+        for part in range(workers):
+            receiving, sending = context.Pipe(duplex=False)
+            inherited = (*pipes, receiving)  # read ends the child must not keep open
+            args = (parent, inherited, sending, activities_path, contacts,
+                    rejected_contacts, contacts_name, skip_invalid, owner, part,
+                    ordered[part::workers], as_of, config, plain)  # fmt: skip
+            process = context.Process(
+                target=_worker, name=f"mutuality-files-worker-{part}", args=args, daemon=True
+            )
+            process.start()
+            sending.close()
+            processes.append(process)
+            pipes.append(receiving)
+        bands = {band._value_: band for band in Band}
 
-            def rebuild(part: int, message: Any) -> None:
-                """Rebuild a worker's scores as it arrives, while the others still work."""
-                if message[0] == "ok":
-                    mine = ordered[part::workers]
-                    message[1].scores = [
-                        _rebuild(c.id, values, as_of, bands)
-                        for c, values in zip(mine, message[1].scores, strict=True)
-                    ]
+        def rebuild(part: int, message: Any) -> None:
+            """Rebuild a worker's scores as it arrives, while the others still work."""
+            if message[0] == "ok":
+                mine = ordered[part::workers]
+                message[1].scores = [
+                    _rebuild(c.id, values, as_of, bands)
+                    for c, values in zip(mine, message[1].scores, strict=True)
+                ]
 
-            messages = _collect(processes, pipes, rebuild, progress)
-        finally:
-            for pipe in pipes:
-                pipe.close()
-            _stop(processes)
-        return _merge(ordered, messages, workers, as_of)
+        messages = _collect(processes, pipes, rebuild, progress)
     finally:
-        if was_enabled:
-            gc.enable()
+        for pipe in pipes:
+            pipe.close()
+        _stop(processes)
+    return _merge(ordered, messages, workers, as_of)
 
 
 def _merge(
@@ -338,7 +330,6 @@ def _worker(
     """Runs in a forked child: parse this partition's rows, score its contacts, send back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us; no second traceback
     _bind_to_parent(parent, inherited)
-    gc.disable()  # millions of acyclic objects; the process ends right after
     records = None
     try:
         records = open_records(activities_path, ACTIVITY_COLUMNS)
@@ -403,7 +394,7 @@ def _rebuild(
     """The score :func:`_flatten` took apart, equal to the worker's."""
     (score, lean, strength, band, confidence, reasons, components, algorithm, count,
      last_at) = values  # fmt: skip
-    return _trusted_score(
+    return trusted_score(
         contact_id,
         score,
         lean,
@@ -411,7 +402,7 @@ def _rebuild(
         bands[band],
         confidence,
         reasons,
-        tuple(_trusted_component(*c) for c in components),
+        tuple(trusted_component(*c) for c in components),
         algorithm,
         as_of,
         count,

@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from mutuality_core.construct import trusted_activity
 from mutuality_core.errors import InvalidInputError
 from mutuality_core.model import (
     Activity,
@@ -25,11 +26,10 @@ from mutuality_core.model import (
     Contact,
     Direction,
     Outcome,
-    _to_channel,
-    _to_direction,
-    _to_outcome,
-    _to_tags,
-    _trusted_activity,
+    to_channel,
+    to_direction,
+    to_outcome,
+    to_tags,
 )
 from mutuality_core.ports import Rejection
 from mutuality_core.timestamps import parse_aware_datetime
@@ -38,8 +38,10 @@ from .records import RecordFile, check_columns
 
 __all__ = [
     "ACTIVITY_COLUMNS",
+    "BOOLEANS",
     "CONTACT_COLUMNS",
     "RejectLog",
+    "activity_chunks",
     "parse_activities",
     "parse_contacts",
     "parse_timestamp",
@@ -57,7 +59,9 @@ ACTIVITY_REQUIRED = ("id", "contact_id", "occurred_at", "channel", "direction")
 ACTIVITY_OPTIONAL = ("outcome", "thread_id", "duration_seconds", "automated", "tags")
 ACTIVITY_COLUMNS = ACTIVITY_REQUIRED + ACTIVITY_OPTIONAL
 
-_BOOLEANS = {
+#: How the files adapter reads a boolean cell (``automated``); the columnar engine reads
+#: the same cells with the same table.
+BOOLEANS = {
     "": False,
     "true": True,
     "false": False,
@@ -252,7 +256,7 @@ def parse_activities(
     """Valid activities in chunks. Each (contact_id, id) pair may appear once."""
     try:
         columns = check_columns(records, ACTIVITY_REQUIRED)
-        yield from _activity_chunks(
+        yield from activity_chunks(
             records, columns, contacts, rejected_contacts, contacts_name, log, chunk_size
         )
     except (UnicodeDecodeError, csv.Error) as exc:
@@ -261,7 +265,7 @@ def parse_activities(
         records.close()
 
 
-def _activity_chunks(
+def activity_chunks(
     records: RecordFile,
     columns: Mapping[str, int],
     contacts: Mapping[str, Contact],
@@ -274,7 +278,8 @@ def _activity_chunks(
 
     One ``itemgetter`` call pulls every field, an absent optional column reads
     the empty cell appended to each row, and the common case takes no exception
-    and copies no strings.
+    and copies no strings. Public because the columnar engine re-reads the rows its
+    bulk checks rejected through this same parser, so both report the same errors.
     """
     width = len(records.header)
     fields = itemgetter(*(columns.get(c, width) for c in ACTIVITY_COLUMNS))
@@ -284,7 +289,7 @@ def _activity_chunks(
     first_with: dict[str, Activity] = {}
     claim = first_with.setdefault
     shared: set[tuple[str, str]] = set()  # (id, contact) of ids seen for several contacts
-    booleans = _BOOLEANS
+    booleans = BOOLEANS
     fromisoformat = datetime.fromisoformat
     # Exact-text hits go straight to the enum member; anything else takes the model's
     # converter, which accepts other spellings and raises its own clear message.
@@ -292,8 +297,8 @@ def _activity_chunks(
     directions = {m.value: m for m in Direction}
     outcomes = {m.value: m for m in Outcome}
     outcomes[""] = Outcome.COMPLETED
-    tag_sets: dict[str, frozenset[str]] = {"": _to_tags(None)}  # tags text -> normalised set
-    new_activity = _trusted_activity
+    tag_sets: dict[str, frozenset[str]] = {"": to_tags(None)}  # tags text -> normalised set
+    new_activity = trusted_activity
     chunk: list[Activity] = []
     append = chunk.append
     for row in records.rows:
@@ -342,19 +347,19 @@ def _activity_chunks(
             try:  # subscripts, not .get(): a hit is the rule and costs less this way
                 channel = channels[channel_text]
             except KeyError:
-                channel = _to_channel(channel_text)
+                channel = to_channel(channel_text)
             try:
                 direction = directions[direction_text]
             except KeyError:
-                direction = _to_direction(direction_text)
+                direction = to_direction(direction_text)
             try:
                 outcome = outcomes[outcome_text]
             except KeyError:
-                outcome = _to_outcome(outcome_text)
+                outcome = to_outcome(outcome_text)
             try:
                 tags = tag_sets[tags_text]
             except KeyError:
-                tags = _to_tags(tags_text)
+                tags = to_tags(tags_text)
                 if len(tag_sets) < _TAG_SETS_KEPT:
                     tag_sets[tags_text] = tags
             if duration is not None and duration < 0:
