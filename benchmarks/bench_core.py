@@ -8,8 +8,17 @@ Prints activities scored per second for the pure-Python core and the columnar en
 side by side (``--engines``), and the peak resident set size of the whole process
 (input included), read with ``resource.getrusage`` after the run. Targets: issue 2,
 the core >= 500,000 activities/s on one core and < 1 GiB peak; issue 10, the columnar
-engine >= 2,000,000 activities/s including the fields the sync's diff needs.
-``--sizes 100000,1000000,3000000`` runs each size in its own process.
+engine >= 2,000,000 activities/s including the fields the sync's diff needs; issue 9,
+score 2.0 not slower than 1.0 on the same run. ``--sizes 100000,1000000,3000000`` runs
+each size in its own process.
+
+``--baseline DIR`` also times the core of another checkout (a child process that
+imports DIR's ``mutuality_core``) on the same seeded input, and prints both side by
+side with the ratio of their CPU times; ``--rounds N`` alternates the two N times
+(the machine is shared: compare within a round). For 1.0 against this checkout:
+
+    git worktree add ../base10 1fd2441              # the last 1.0 commit
+    python benchmarks/bench_core.py --engines python --baseline ../base10 --rounds 3
 
     python benchmarks/bench_core.py                 # the full run
     python benchmarks/bench_core.py --activities 200000 --contacts 10000 --profile
@@ -26,6 +35,7 @@ import pstats
 import random
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -170,6 +180,13 @@ def main() -> None:
         "--baseline", metavar="SRC", help="also time the mutuality_core of checkout SRC"
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="with --baseline: time the baseline and this checkout one after the other "
+        "this many times, printing each round's ratio",
+    )
+    parser.add_argument(
         "--sizes",
         help="comma-separated activity counts run one after the other in child processes "
         "(contacts = activities / 20), e.g. 100000,1000000,3000000",
@@ -194,18 +211,35 @@ def main() -> None:
     if "python" in engines:
         best_cpu = python_figures(history, args)
         if baseline is not None:
-            from mutuality_core import ALGORITHM_VERSION
-
-            old_version, old_cpu = baseline
-            n = len(history)
-            print(
-                f"\nside by side (CPU, best of {args.repeat}): {old_version} {old_cpu:.2f} s "
-                f"({n / old_cpu:,.0f}/s), {ALGORITHM_VERSION} {best_cpu:.2f} s "
-                f"({n / best_cpu:,.0f}/s): new/old time = {best_cpu / old_cpu:.2f}"
-            )
+            ratios = [_side_by_side(baseline, best_cpu, len(history), args.repeat, 1)]
+            for round_ in range(2, args.rounds + 1):
+                print(f"\n== round {round_} of {args.rounds}", flush=True)
+                baseline = _run_baseline(args.baseline, sys.argv[1:])
+                best_cpu = python_figures(history, args)
+                ratios.append(_side_by_side(baseline, best_cpu, len(history), args.repeat, round_))
+            if len(ratios) > 1:
+                shown = ", ".join(f"{r:.2f}" for r in ratios)
+                median = statistics.median(ratios)
+                print(f"new/old time in each round: {shown} (median {median:.2f})")
     if "columnar" in engines:
         columnar_figures(history, args.repeat)
     print(f"peak RSS of the whole process (input included): {peak_rss_mib():,.0f} MiB")
+
+
+def _side_by_side(
+    baseline: tuple[str, float], best_cpu: float, n: int, repeat: int, round_: int
+) -> float:
+    """Print the baseline's and this checkout's CPU time of one round; return new/old."""
+    from mutuality_core import ALGORITHM_VERSION
+
+    old_version, old_cpu = baseline
+    print(
+        f"\nside by side (round {round_}, CPU, best of {repeat}): {old_version} "
+        f"{old_cpu:.2f} s ({n / old_cpu:,.0f}/s), {ALGORITHM_VERSION} {best_cpu:.2f} s "
+        f"({n / best_cpu:,.0f}/s): new/old time = {best_cpu / old_cpu:.2f}",
+        flush=True,
+    )
+    return best_cpu / old_cpu
 
 
 def _python_scores(history: list[Activity]) -> list:

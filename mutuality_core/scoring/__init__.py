@@ -19,8 +19,8 @@ from mutuality_core.construct import trusted_score
 from mutuality_core.engines import PYTHON, check_engine_choice, select_engine
 from mutuality_core.explain import build_reasons
 from mutuality_core.model import Activity, MutualityScore
-from mutuality_core.scoring.tally import tally
-from mutuality_core.scoring.verdict import judge
+from mutuality_core.scoring.tally import Tally, tally
+from mutuality_core.scoring.verdict import Verdict, judge
 from mutuality_core.timestamps import check_as_of
 
 __all__ = ["ALGORITHM_VERSION", "score_activities", "score_contact"]
@@ -37,6 +37,7 @@ _DEFAULT_CONFIG = ScoringConfig()
 # and _full_key (datetime first) then settles exactly as before.
 _BY_TIME = attrgetter("_ts")
 _BLOCK = 1024  # activities grouped per block (see _score_groups)
+_BATCH = 32  # contacts scored together (see _score_batch)
 
 
 def _full_key(a: Activity) -> tuple[object, ...]:
@@ -59,6 +60,16 @@ def _full_key(a: Activity) -> tuple[object, ...]:
     )
 
 
+def _tally_sorted(history: list[Activity], as_ts: float, config: ScoringConfig) -> Tally:
+    """Sort one contact's ``history`` in place and tally it."""
+    history.sort(key=_BY_TIME)
+    t = tally(history, as_ts, config)
+    if t.ties:  # rare: activities at the same instant, whose input order must not matter
+        history.sort(key=_full_key)
+        t = tally(history, as_ts, config)
+    return t
+
+
 def _score_sorted(
     contact_id: str,
     history: list[Activity],
@@ -66,25 +77,53 @@ def _score_sorted(
     as_ts: float,
     config: ScoringConfig,
 ) -> MutualityScore:
-    history.sort(key=_BY_TIME)
-    t = tally(history, as_ts, config)
-    if t.ties:  # rare: activities at the same instant, whose input order must not matter
-        history.sort(key=_full_key)
-        t = tally(history, as_ts, config)
-    v = judge(t, as_ts, config)
+    """Score one contact (its ``history`` is sorted in place)."""
+    t = _tally_sorted(history, as_ts, config)
+    return _result(contact_id, history, t, judge(t, as_ts, config), as_of, config)
+
+
+def _score_batch(
+    batch: list[tuple[str, list[Activity]]],
+    as_of: datetime,
+    as_ts: float,
+    config: ScoringConfig,
+) -> Iterator[MutualityScore]:
+    """Score a few contacts, one step for all of them at a time.
+
+    Tallying every contact of the batch, then judging every one, then writing their
+    reasons runs each step's code many times in a row: CPython's interpreter and the
+    processor's caches and branch predictors stay warm on it, which makes the whole
+    about a fifth faster than taking each contact through every step in turn (see
+    docs/performance.md). The results are the same.
+    """
+    tallies = [_tally_sorted(history, as_ts, config) for _, history in batch]
+    verdicts = [judge(t, as_ts, config) for t in tallies]
+    for (contact_id, history), t, v in zip(batch, tallies, verdicts, strict=True):
+        yield _result(contact_id, history, t, v, as_of, config)
+
+
+def _result(
+    contact_id: str,
+    history: list[Activity],
+    t: Tally,
+    v: Verdict,
+    as_of: datetime,
+    config: ScoringConfig,
+) -> MutualityScore:
+    # by position, in trusted_score's order (this runs once per contact)
     return trusted_score(
-        contact_id=contact_id,
-        score=v.score,
-        lean=v.lean,
-        strength=v.strength,
-        band=v.band,
-        confidence=v.confidence,
-        reasons=build_reasons(t, v, config),
-        components=v.components,
-        algorithm=ALGORITHM_VERSION,
-        as_of=as_of,
-        activity_count=len(history),
-        last_activity_at=t.last_at,
+        contact_id,
+        v.score,
+        v.lean,
+        v.strength,
+        v.band,
+        v.confidence,
+        build_reasons(t, v, config),
+        v.components,
+        ALGORITHM_VERSION,
+        as_of,
+        len(history),
+        t.last_at,
     )
 
 
@@ -179,5 +218,7 @@ def _score_groups(
     while block := list(islice(stream, _BLOCK)):
         _group_by_contact(groups, block)
     logger.debug("scoring %d contacts as of %s", len(groups), as_of.isoformat())
-    for cid in sorted(groups):
-        yield _score_sorted(cid, groups.pop(cid), as_of, as_ts, config)
+    ids = sorted(groups)
+    for start in range(0, len(ids), _BATCH):
+        batch = [(cid, groups.pop(cid)) for cid in ids[start : start + _BATCH]]
+        yield from _score_batch(batch, as_of, as_ts, config)

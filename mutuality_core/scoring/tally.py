@@ -45,15 +45,10 @@ _BOUNCED = Outcome.BOUNCED
 _SCHEDULED = Outcome.SCHEDULED
 _NO_ANSWER = Outcome.NO_ANSWER
 
-#: Effort of one activity, in email-equivalents. A meeting costs both people more than an email.
-CHANNEL_EFFORT = {
-    "email": 1.0,
-    "message": 1.0,
-    "note": 1.0,
-    "other": 1.0,
-    "call": 2.0,
-    "meeting": 3.0,
-}
+#: Effort of a held call or meeting, in email-equivalents: it costs both people more
+#: than an email. Every other activity (email, message, note, other, and a call nobody
+#: answered) costs 1.
+CHANNEL_EFFORT = {"call": 2.0, "meeting": 3.0}
 _CALL_EFFORT = CHANNEL_EFFORT["call"]
 _MEETING_EFFORT = CHANNEL_EFFORT["meeting"]
 
@@ -123,6 +118,33 @@ def rates(config: ScoringConfig) -> Rates:
     )
 
 
+_Settings = tuple[float, float, float, float, float, float, float, float, float, float, float]
+#: The configuration last seen and its numbers as the tally uses them (one tuple, so
+#: that a thread never reads one configuration's numbers for another's).
+_SETTINGS: tuple[ScoringConfig | None, _Settings] = (None, (0.0,) * 11)
+
+
+def _settings(config: ScoringConfig) -> tuple[ScoringConfig, _Settings]:
+    global _SETTINGS
+    decay, latency_decay, gap, window = rates(config)
+    lw = config.ledger_weight
+    numbers = (
+        decay,
+        latency_decay,
+        gap,
+        window,
+        config.effort_weight,
+        config.initiation_weight,
+        config.responsiveness_weight,
+        config.unanswered_weight,
+        config.commitment_weight,
+        lw,
+        0.5 * lw,
+    )
+    _SETTINGS = (config, numbers)
+    return _SETTINGS
+
+
 def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -> Tally:
     """Add up ``activities`` (sorted by occurred_at) as of POSIX time ``as_ts``.
 
@@ -130,14 +152,10 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
     when the tally meets two at the same instant it sets ``ties`` so that a caller who
     sorted by time only can sort fully and tally again.
     """
-    decay, latency_decay, gap, window = rates(config)
-    ew = config.effort_weight
-    iw = config.initiation_weight
-    rw = config.responsiveness_weight
-    uw = config.unanswered_weight
-    kw = config.commitment_weight
-    lw = config.ledger_weight
-    half_lw = 0.5 * lw
+    settings = _SETTINGS
+    if settings[0] is not config:  # one configuration per run: its numbers are kept
+        settings = _settings(config)
+    decay, latency_decay, gap, window, ew, iw, rw, uw, kw, lw, half_lw = settings[1]
     exp = math.exp
     # module constants as locals: the loop below runs millions of times
     outbound_ = _OUTBOUND
@@ -168,7 +186,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
     reach_outs = [0, 0]
     waiting = [0, 0]
     call_reach_outs = [0, 0]
-    email_reach_outs = [0, 0]
+    other_reach_outs = [0, 0]  # neither emails nor calls (emails: the rest, at the end)
     answered = [0, 0]
     latencies: list[list[float]] = [[], []]
     replies = [0, 0]
@@ -190,6 +208,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
     # conversation state: [last side (YOU/THEM/BOTH), last time, last weight, expected a
     # reply, what kind of reach-out waits (0 other, 1 email, 2 call attempt)]
     threads: dict[str, list] = {}
+    thread_state = threads.get
     loose: list | None = None  # the current conversation of activities without a thread
     prev_ts = -math.inf
 
@@ -270,15 +289,16 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
                 continue
 
         last = a
-        cw = cost * w
-        engagement += cw
         if side < 0:
+            engagement += cost * w
             continue  # happened, but nobody knows who did it: strength only
         evidence += 1
         weight += w
         last_weight = w
-        closes = side == BOTH or planned
+        closes = planned or side == BOTH
         if closes:
+            cw = cost * w
+            engagement += cw
             effort[0] += ew * cw
             effort[1] += ew * cw
             if planned:
@@ -288,7 +308,10 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
             two_way += 1
             last_two_way_ts = ts
         else:
-            effort[side] += ew * cw
+            # one-way: its cost is 1 (a planned channel that is not held is an
+            # unanswered call), and 1.0 * w is w exactly
+            engagement += w
+            effort[side] += ew * w
             messages[side] += 1
             if channel is call_:  # a call that is not planned: nobody picked up
                 calls[side] += 1
@@ -302,7 +325,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
                     responsiveness[state[0]] += uw * state[2]
                 state = None
         else:
-            state = threads.get(thread)
+            state = thread_state(thread)
         if state is None:
             starters.append(side)
             if side != BOTH:
@@ -310,13 +333,15 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
             if closes:
                 state = [BOTH, ts, w, False, 0]
             else:
-                kind = 1 if channel is email_ else 2 if channel is call_ else 0
-                state = [side, ts, w, True, kind]
                 reach_outs[side] += 1
-                if kind == 1:
-                    email_reach_outs[side] += 1
-                elif kind == 2:
+                if channel is email_:  # emails are counted as what is left (see the end)
+                    state = [side, ts, w, True, 1]
+                elif channel is call_:
+                    state = [side, ts, w, True, 2]
                     call_reach_outs[side] += 1
+                else:
+                    state = [side, ts, w, True, 0]
+                    other_reach_outs[side] += 1
             if thread is None:
                 loose = state
             else:
@@ -326,10 +351,8 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
             waited = ts - state[1]
             if before != BOTH and before != side and waited <= window:
                 # a timely reply (a held call or meeting by the other side counts too)
-                responsiveness[side if side != BOTH else 1 - before] += (
-                    rw * exp(-waited * latency_decay) * state[2]
-                )
                 replier = side if side != BOTH else 1 - before
+                responsiveness[replier] += rw * exp(-waited * latency_decay) * state[2]
                 replies[replier] += 1
                 if state[3]:
                     answered[before] += 1
@@ -348,12 +371,12 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
             if expects:
                 reach_outs[side] += 1
                 if channel is email_:
-                    email_reach_outs[side] += 1
                     state[4] = 1
                 elif channel is call_:
                     call_reach_outs[side] += 1
                     state[4] = 2
                 else:
+                    other_reach_outs[side] += 1
                     state[4] = 0
             state[0] = BOTH if closes else side
             state[1] = ts
@@ -381,39 +404,45 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
             else:
                 reach_outs[state[0]] -= 1
                 waiting[state[0]] += 1
-                if state[4] == 1:
-                    email_reach_outs[state[0]] -= 1
-                elif state[4] == 2:
+                if state[4] == 2:
                     call_reach_outs[state[0]] -= 1
+                elif state[4] == 0:
+                    other_reach_outs[state[0]] -= 1
+    email_reach_outs = [
+        reach_outs[0] - call_reach_outs[0] - other_reach_outs[0],
+        reach_outs[1] - call_reach_outs[1] - other_reach_outs[1],
+    ]
 
+    # positionally, in field order (tests/core/test_tally.py checks it): keywords would
+    # cost a tenth of the tally of a typical history
     return Tally(
-        effort=effort,
-        initiation=initiation,
-        responsiveness=responsiveness,
-        commitment=commitment,
-        ledger=ledger,
-        engagement=engagement,
-        messages=messages,
-        calls=calls,
-        reach_outs=reach_outs,
-        waiting=waiting,
-        call_reach_outs=call_reach_outs,
-        email_reach_outs=email_reach_outs,
-        answered=answered,
-        latencies=latencies,
-        replies=replies,
-        late=late,
-        starters=starters,
-        held=held,
-        failed=failed,
-        failed_unattributed=failed_unattributed,
-        gives=gives,
-        asks=asks,
-        evidence=evidence,
-        weight=weight,
-        two_way=two_way,
-        last_at=None if last is None else last.occurred_at,
-        last_two_way_ts=last_two_way_ts,
-        ties=ties,
-        last_weight=last_weight,
+        effort,
+        initiation,
+        responsiveness,
+        commitment,
+        ledger,
+        engagement,
+        messages,
+        calls,
+        reach_outs,
+        waiting,
+        call_reach_outs,
+        email_reach_outs,
+        answered,
+        latencies,
+        replies,
+        late,
+        starters,
+        held,
+        failed,
+        failed_unattributed,
+        gives,
+        asks,
+        evidence,
+        weight,
+        two_way,
+        None if last is None else last.occurred_at,
+        last_two_way_ts,
+        ties,
+        last_weight,
     )

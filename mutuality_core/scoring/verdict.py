@@ -1,30 +1,48 @@
 """From a tally's credits to the published numbers: score, lean, strength, confidence, band.
 
-The formulas (docs/scoring.md explains why each has its shape):
+What ``judge`` computes, operation for operation (docs/scoring.md explains why each
+has its shape; ``k`` is ``credits_per_observation``):
 
-* ``you`` / ``them``: the sums of each side's credits (recency-weighted); ``k``:
-  ``credits_per_observation``; ``n``: the recency-weighted evidence (each activity
-  that counts, weighted by its age)
-* their share ``p ~ Beta(1 + them / k, 1 + you / k)``
-* ``score = 100 * P(low <= p <= 1 - low)`` with ``low = 1 / (1 + balance_ratio)``
-* ``lean = (them - you) / (them + you + 2k)``: the posterior mean of ``2p - 1``
-* ``strength = 100 * (1 - exp(-engagement / strength_scale))``
-* ``confidence = n / (n + confidence_evidence)``
+* ``you`` / ``them``: each side's credits, ``effort + initiation + responsiveness +
+  commitment + ledger`` in that order (recency-weighted)
+* ``a, b = 1 + them / k, 1 + you / k`` (``balance.posterior``): their share
+  ``p ~ Beta(a, b)``
+* ``P = balanced_probability(a, b, 1 / (1 + balance_ratio))``:
+  ``P(low <= p <= 1 - low)``, unrounded
+* ``score = int(P * 10000 + 0.5) / 100``: ``100 * P``, half up, two decimals
+* ``lean = signed_round((them - you) * (1 / (you + them + 2k)), 3)``: the posterior
+  mean of ``2p - 1``, half away from zero, never rounded to 0 unless it is 0
+* ``strength = int(100 * (1 - exp(-engagement / strength_scale)) * 100 + 0.5) / 100``
+* ``confidence = int(n / (n + confidence_evidence) * 1000 + 0.5) / 1000`` with ``n``
+  the tally's ``weight`` (the recency weights of the activities that count)
+* the band, first match: ``insufficient_data`` without any evidence; ``dormant`` when
+  the latest activity that counts (``last_at``, an activity whose side is unknown
+  included) is more than ``dormant_after_days`` days old; ``mutual`` when
+  ``P >= mutual_min_probability`` and there was a two-way exchange;
+  ``you_invest_more`` / ``they_invest_more`` (by the sign of ``lean``) when
+  ``P <= one_sided_max_probability`` and ``lean != 0``; ``insufficient_data`` otherwise.
+  The thresholds apply to ``P`` before rounding.
+* each balance signal's component, with ``share = (theirs - mine) / (mine + theirs)``:
+  ``value = int((1 - |share|) * 1000 + 0.5) / 1000``, ``weight = int((mine + theirs) *
+  (1 / (you + them + 2k)) * 1000 + 0.5) / 1000``, ``lean`` = ``share`` rounded like
+  ``lean`` above; ``value = None`` and weight 0 for a signal without credits. The
+  engagement component's value is ``0.5 ** (days since the last two-way exchange /
+  half_life_days)``, rounded to three decimals.
 
-Every output is rounded, and lean is rounded away from zero (a non-zero lean never
-shows as 0), so that mirrored histories give identical numbers and the sign of the
-published lean is the sign of the imbalance.
+Rounding is the same for both sides (lean away from zero), so mirrored histories give
+identical numbers and the sign of the published lean is the sign of the imbalance.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from mutuality_core.config import ScoringConfig
 from mutuality_core.construct import trusted_component as _trusted_component
 from mutuality_core.model import Band, Component
 from mutuality_core.scoring.balance import balanced_probability, posterior
-from mutuality_core.scoring.tally import Tally
+from mutuality_core.scoring.tally import Tally, tally
 
 __all__ = ["SIGNALS", "Verdict", "judge"]
 
@@ -162,25 +180,32 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
     messages = t.messages
     reach_outs = t.reach_outs
     held = t.held
+    together = starters.count(2)
     evidence = (
-        len(starters) - starters.count(2),
+        len(starters) - together,
         reach_outs[0] + reach_outs[1],
         held + failed[0] + failed[1],
         messages[0] + messages[1] + held,
         t.gives[0] + t.gives[1] + t.asks[0] + t.asks[1],
     )
-    details = _details(t)
-    signals = (initiation, responsiveness, commitment, effort, ledger)
     component = _trusted_component
     components = []
     imbalance = []
-    for i in range(5):
-        mine, theirs = signals[i]
+    for signal, (mine, theirs), count, detail, empty in zip(
+        SIGNALS,
+        (initiation, responsiveness, commitment, effort, ledger),
+        evidence,
+        _details(t, together),
+        _EMPTY,
+        strict=True,
+    ):
         signal_total = mine + theirs
-        count = evidence[i]
         if signal_total <= 0.0:
             imbalance.append(0.0)
-            components.append(component(SIGNALS[i], None, 0.0, count, 0.0, details[i]))
+            if count == 0 and detail == empty.detail:  # nothing at all: the shared one
+                components.append(empty)
+            else:
+                components.append(component(signal, None, 0.0, count, 0.0, detail))
             continue
         diff = theirs - mine
         imbalance.append(abs(diff))
@@ -191,13 +216,13 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
             side_lean = -(int(-share * 1000.0 + 0.5) or 1) / 1000.0
         components.append(
             component(
-                SIGNALS[i],
+                signal,
                 int((1.0 - abs(share)) * 1000.0 + 0.5) / 1000.0,
                 # lean = sum(weight * component lean): each signal's part of the shrunk gap
                 int(signal_total * shrink * 1000.0 + 0.5) / 1000.0,
                 count,
                 side_lean,
-                details[i],
+                detail,
             )
         )
     if days_since_two_way is None:
@@ -229,38 +254,100 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
     )
 
 
-def _details(t: Tally) -> tuple[str, str, str, str, str]:
+def _details(t: Tally, together: int) -> tuple[str, str, str, str, str]:
     """The counts behind each balance signal, one clause per side ("; " between them).
 
-    Built from the same template for both sides, so that a mirrored history gives the
-    same clauses with "you" and "they" swapped.
+    ``together`` is ``t.starters.count(BOTH)``. Each clause of a side is the other
+    side's template with "you" and "they" swapped, so that a mirrored history gives
+    the same clauses swapped. Meetings and the ask/give ledger are absent from most
+    histories: their text without any count is built once (``_NO_COMMITMENT``,
+    ``_NO_LEDGER``), and ``judge`` then shares the whole component (``_EMPTY``). The
+    other texts are looked up by their counts first (``_TEXTS``).
     """
-    started = (t.starters.count(0), t.starters.count(1))
-    together = t.starters.count(2)
-    initiation = f"you started {started[0]}; they started {started[1]}"
-    if together:
-        initiation += f"; {together} started together"
-    replies = "; ".join(
-        f"{_WHO[side]} replied in time to {t.answered[1 - side]} of "
-        f"{_WHOSE[1 - side]} {t.reach_outs[1 - side]} reach-outs, {t.late[side]} late"
-        for side in (0, 1)
-    )
-    commitment = (
-        f"{t.held} held; you missed, cancelled or declined {t.failed[0]}; "
-        f"they missed, cancelled or declined {t.failed[1]}"
-    )
-    if t.failed_unattributed:
-        commitment += f"; {t.failed_unattributed} not held, cause unknown"
-    effort = (
-        f"you sent {t.messages[0]} one-way ({t.calls[0]} unanswered calls); "
-        f"they sent {t.messages[1]} one-way ({t.calls[1]} unanswered calls); "
-        f"{t.held} meetings or calls held"
-    )
-    ledger = (
-        f"you asked {t.asks[0]} and gave {t.gives[0]}; they asked {t.asks[1]} and gave {t.gives[1]}"
-    )
+    texts = _TEXTS
+    starters = t.starters
+    you_started = starters.count(0)
+    they_started = starters.count(1)
+    key: tuple[int, ...] = (0, you_started, they_started, together)
+    initiation = texts.get(key)
+    if initiation is None:
+        initiation = f"you started {you_started}; they started {they_started}"
+        if together:
+            initiation += f"; {together} started together"
+        _remember(key, initiation)
+    answered = t.answered
+    reach_outs = t.reach_outs
+    late = t.late
+    key = (1, answered[0], answered[1], reach_outs[0], reach_outs[1], late[0], late[1])
+    replies = texts.get(key)
+    if replies is None:
+        replies = (
+            f"you replied in time to {answered[1]} of their {reach_outs[1]} reach-outs, "
+            f"{late[0]} late; "
+            f"they replied in time to {answered[0]} of your {reach_outs[0]} reach-outs, "
+            f"{late[1]} late"
+        )
+        _remember(key, replies)
+    held = t.held
+    failed = t.failed
+    unattributed = t.failed_unattributed
+    if held or failed[0] or failed[1] or unattributed:
+        commitment = _commitment_detail(held, failed, unattributed)
+    else:
+        commitment = _NO_COMMITMENT
+    messages = t.messages
+    calls = t.calls
+    key = (2, messages[0], messages[1], calls[0], calls[1], held)
+    effort = texts.get(key)
+    if effort is None:
+        effort = (
+            f"you sent {messages[0]} one-way ({calls[0]} unanswered calls); "
+            f"they sent {messages[1]} one-way ({calls[1]} unanswered calls); "
+            f"{held} meetings or calls held"
+        )
+        _remember(key, effort)
+    asks = t.asks
+    gives = t.gives
+    if asks[0] or asks[1] or gives[0] or gives[1]:
+        ledger = _ledger_detail(asks, gives)
+    else:
+        ledger = _NO_LEDGER
     return initiation, replies, commitment, effort, ledger
 
 
-_WHO = ("you", "they")
-_WHOSE = ("your", "their")
+#: Detail texts already written, by a kind and their counts. Most contacts share their
+#: counts with many others (a CRM of 50,000 contacts has a few hundred different
+#: ones), and writing integers into text is most of a detail's cost; the results
+#: share the strings, too. Bounded: a full table is emptied and filled again.
+_TEXTS: dict[tuple[int, ...], str] = {}
+_MAX_TEXTS = 20_000
+
+
+def _remember(key: tuple[int, ...], text: str) -> None:
+    if len(_TEXTS) >= _MAX_TEXTS:
+        _TEXTS.clear()
+    _TEXTS[key] = text
+
+
+def _commitment_detail(held: int, failed: Sequence[int], unattributed: int) -> str:
+    text = (
+        f"{held} held; you missed, cancelled or declined {failed[0]}; "
+        f"they missed, cancelled or declined {failed[1]}"
+    )
+    if unattributed:
+        text += f"; {unattributed} not held, cause unknown"
+    return text
+
+
+def _ledger_detail(asks: Sequence[int], gives: Sequence[int]) -> str:
+    return f"you asked {asks[0]} and gave {gives[0]}; they asked {asks[1]} and gave {gives[1]}"
+
+
+_NO_COMMITMENT = _commitment_detail(0, (0, 0), 0)
+_NO_LEDGER = _ledger_detail((0, 0), (0, 0))
+#: Each signal's component when the history holds nothing for it: shared, since
+#: components are immutable (judge uses it when the detail is this very text).
+_EMPTY = tuple(
+    _trusted_component(signal, None, 0.0, 0, 0.0, detail)
+    for signal, detail in zip(SIGNALS, _details(tally((), 0.0, ScoringConfig()), 0), strict=True)
+)
