@@ -24,7 +24,7 @@ import numpy as np
 
 from mutuality_core.config import ScoringConfig
 from mutuality_core.model import Band
-from mutuality_core.scoring.balance import _TINY, EPSILON, MAX_STEPS
+from mutuality_core.scoring.balance import EPSILON, MAX_STEPS, TINY
 
 from .tally import Tallies
 
@@ -60,8 +60,8 @@ def _map(function: Callable[[float], float], values: np.ndarray) -> np.ndarray:
 
 
 def _clamp(v: np.ndarray) -> np.ndarray:
-    """``if -_TINY < v < _TINY: v = _TINY``."""
-    return np.where((v > -_TINY) & (v < _TINY), _TINY, v)
+    """``if -TINY < v < TINY: v = TINY``."""
+    return np.where((v > -TINY) & (v < TINY), TINY, v)
 
 
 def _continued_fraction(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["balanced_probability", "posterior", "regularized_beta"]
+__all__ = ["EPSILON", "MAX_STEPS", "TINY", "balanced_probability", "posterior", "regularized_beta"]
 
 #: Relative change at which the continued fraction has converged (far below the
 #: 0.0001 that a score rounded to two decimals can show).
@@ -39,7 +39,9 @@ EPSILON = 1e-14
 #: Enough for every (a, b) a CRM produces: convergence takes about sqrt(max(a, b))
 #: steps at worst, and a posterior with a million units of evidence needs ~100.
 MAX_STEPS = 1000
-_TINY = 1e-300
+#: Lentz's stand-in for a zero denominator. Public with EPSILON and MAX_STEPS because the
+#: columnar engine runs this same loop on arrays and must stop and guard where it does.
+TINY = 1e-300
 
 # The stopping test ``abs(delta - 1.0) < EPSILON`` as ``_CONVERGED_LOW <= delta <=
 # _CONVERGED_HIGH``. For delta in [0.5, 2], ``delta - 1.0`` is exact (Sterbenz), so the
@@ -64,7 +66,7 @@ def _continued_fraction(a: float, b: float, x: float) -> float:
     qab = a + b
     qap = a + 1.0
     qam = a - 1.0
-    tiny = _TINY
+    tiny = TINY
     low = _CONVERGED_LOW
     high = _CONVERGED_HIGH
     c = 1.0
