@@ -23,17 +23,20 @@ from mutuality_core.model import Activity, Contact, MutualityScore
 __all__ = [
     "COMMAND_SETTINGS_KEY",
     "AdapterPlugin",
+    "CommandProvider",
     "Connection",
     "ContactCache",
     "CountingStateStore",
     "Cursor",
     "DecisionPages",
     "DeduplicatingSource",
+    "DocumentedEnvironment",
     "FailedWrite",
     "FinishingWriter",
     "Page",
     "ProgressCallback",
     "Rejection",
+    "RejectsFileSource",
     "RewritableWriter",
     "ScoreUpdate",
     "ScoreWriter",
@@ -477,3 +480,32 @@ class StateStorePlugin(Protocol):
     def open(
         self, location: str, *, create: bool = True, lock_expires_after: float | None = None
     ) -> StateStore: ...
+
+
+@runtime_checkable
+class DocumentedEnvironment(Protocol):
+    """An adapter plugin that reads some settings from variables of its own naming.
+
+    ``environment`` maps a setting to its variable (``{"access_token":
+    "HUBSPOT_ACCESS_TOKEN"}``), so ``mutuality config show`` can say where a value came from.
+    """
+
+    environment: Mapping[str, str]
+
+
+@runtime_checkable
+class CommandProvider(Protocol):
+    """An adapter plugin with commands of its own, mounted as ``mutuality setup|fake NAME``.
+
+    ``commands()`` returns Click commands keyed ``"setup"`` and/or ``"fake"`` (typed
+    ``Any`` here because the core does not depend on Click).
+    """
+
+    def commands(self) -> Mapping[str, Any]: ...
+
+
+@runtime_checkable
+class RejectsFileSource(Protocol):
+    """A source that writes the rows it skipped to a file; the run summary names it."""
+
+    rejects_path: Any

@@ -19,7 +19,7 @@ import attrs
 
 from mutuality_cli.exit_codes import one_line
 from mutuality_core.errors import ConfigError, MissingDependencyError
-from mutuality_core.ports import AdapterPlugin, StateStorePlugin
+from mutuality_core.ports import AdapterPlugin, CommandProvider, StateStorePlugin
 
 GROUP = "mutuality.adapters"
 STATE_STORE_GROUP = "mutuality.state_stores"
@@ -244,9 +244,9 @@ def plugin_commands(
     A plugin whose ``commands()`` fails offers nothing when listing (``strict=False``);
     when the user asked for one of its commands the failure is a one-line error.
     """
-    commands = getattr(plugin, "commands", None)
-    if not callable(commands):
+    if not isinstance(plugin, CommandProvider):
         return {}
+    commands = plugin.commands
     name = name or str(getattr(plugin, "name", "?"))
     try:
         offered = commands()

@@ -44,7 +44,7 @@ from mutuality_cli.settings import EffectiveConfig
 from mutuality_cli.spark_engine import engine_options
 from mutuality_cli.stopping import GracefulStop
 from mutuality_core.errors import ConfigError, MutualityError
-from mutuality_core.ports import StateStore, StateStoreAdmin
+from mutuality_core.ports import DocumentedEnvironment, StateStore, StateStoreAdmin
 
 
 def engines_line() -> str:
@@ -599,7 +599,9 @@ def _add_adapter_environment(data: dict[str, Any], adapter: str) -> None:
     except MutualityError:
         return  # `mutuality adapters` says why it does not load
     settings = data["adapters"].setdefault(adapter, {})
-    for key, name in dict(getattr(plugin, "environment", {}) or {}).items():
+    if not isinstance(plugin, DocumentedEnvironment):
+        return
+    for key, name in dict(plugin.environment or {}).items():
         if key in settings or not os.environ.get(name):
             continue
         settings[key] = mask({key: os.environ[name]})[key]

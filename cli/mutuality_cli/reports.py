@@ -12,7 +12,7 @@ from typing import Any
 from mutuality_cli import exit_codes
 from mutuality_cli.output import iso
 from mutuality_core.errors import ConfigError, MutualityError
-from mutuality_core.ports import Connection, StateStore
+from mutuality_core.ports import Connection, RejectsFileSource, StateStore
 
 
 def write_report(report_dict: Mapping[str, Any], destination: str) -> None:
@@ -132,7 +132,10 @@ def summary_lines(
                 f"score {w.score:5.1f}  {_first_reason(w.reasons)}"
             )
     if report.rejected:
-        rejects_file = None if report.dry_run else getattr(connection.source, "rejects_path", None)
+        source = connection.source
+        rejects_file = None
+        if isinstance(source, RejectsFileSource) and not report.dry_run:
+            rejects_file = source.rejects_path
         lines.extend(
             "  " + line
             for line in rejection_lines(

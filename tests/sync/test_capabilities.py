@@ -163,3 +163,32 @@ def test_spark_source_diffs_where_the_data_lives() -> None:
 
     assert issubclass(SparkSource, DiffingSource)
     assert not issubclass(SparkSource, ScoringSource)
+
+
+def test_adapter_plugins_offer_the_optional_parts_the_cli_reads():
+    """`config show` names token variables, `setup`/`fake` mount commands, a run names its
+    rejects file: each through a Protocol, so a plugin without one is simply skipped."""
+    from mutuality_adapters.files import plugin as files_plugin
+    from mutuality_adapters.hubspot import plugin as hubspot_plugin
+    from mutuality_adapters.salesforce import plugin as salesforce_plugin
+
+    from mutuality_core.ports import CommandProvider, DocumentedEnvironment
+
+    for crm in (hubspot_plugin, salesforce_plugin):
+        assert isinstance(crm, DocumentedEnvironment)
+        assert isinstance(crm, CommandProvider)
+        assert set(crm.commands()) <= {"setup", "fake"}
+    assert not isinstance(files_plugin, DocumentedEnvironment)
+    assert not isinstance(files_plugin, CommandProvider)
+
+
+def test_the_files_source_names_its_rejects_file(tmp_path: Path):
+    from mutuality_core.ports import RejectsFileSource
+
+    (tmp_path / "contacts.csv").write_text("id,email,name\nc1,a@example.com,A\n")
+    (tmp_path / "activities.csv").write_text(
+        "id,contact_id,occurred_at,channel,direction\na1,c1,2026-01-01T00:00:00Z,email,outbound\n"
+    )
+    source = connect_files(tmp_path).source
+    assert isinstance(source, RejectsFileSource)
+    assert Path(source.rejects_path) == tmp_path / "rejects.csv"
