@@ -334,7 +334,7 @@ def _column_batches(
     from .columns import score_columns  # the columnar engine is installed: it made ``columns``
 
     scored = columns.scored
-    pending = scored.pending()
+    pending = scored.pending() if options.diff else []
     for start in range(0, len(columns.contacts), _OUTPUT_BATCH):
         contacts = columns.contacts[start : start + _OUTPUT_BATCH]
         rows = columns.rows[start : start + _OUTPUT_BATCH]
