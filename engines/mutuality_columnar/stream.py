@@ -33,7 +33,7 @@ from .codes import (
     settle_ties_with,
     tag_bits,
 )
-from .validate import check_columns
+from .validate import Inspected, inspect_columns, valid_table
 
 __all__ = ["Compact", "compact_batches"]
 
@@ -56,6 +56,7 @@ class _Columns:
     outcome: list[np.ndarray] = field(default_factory=list)
     automated: list[np.ndarray] = field(default_factory=list)
     duration: list[np.ndarray] = field(default_factory=list)
+    tags: list[np.ndarray] = field(default_factory=list)
     rows: list[np.ndarray] = field(default_factory=list)
     ids: list[pa.Array] = field(default_factory=list)
 
@@ -93,6 +94,35 @@ class _Interned:
         return codes if keep is None else codes[keep]
 
 
+class _Tags:
+    """A code for each distinct normalised tags text (few: tags come from a short list)."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, int] = {}
+        self.texts: list[str] = []
+
+    def table(self, texts: list[str | None]) -> np.ndarray:
+        """The code of each text (None, a value no valid row has, gets 0)."""
+        return np.array([0 if t is None else self._intern(t) for t in texts] or [0], np.int32)
+
+    def _intern(self, text: str) -> int:
+        code = self.code.get(text)
+        if code is None:
+            code = self.code[text] = len(self.texts)
+            self.texts.append(text)
+        return code
+
+
+def _lookup(values: list[Any], convert: Any, dtype: Any, missing: Any = 0) -> np.ndarray:
+    """``convert(value)`` for each distinct value (``missing`` for None: a rejected value)."""
+    return np.array([missing if v is None else convert(v) for v in values] or [missing], dtype)
+
+
+_CHANNEL = {m.value: i for i, m in enumerate(CHANNELS)}
+_DIRECTION = {m.value: i for i, m in enumerate(DIRECTIONS)}
+_OUTCOME = {m.value: i for i, m in enumerate(OUTCOMES)}
+
+
 def compact_batches(
     batches: Iterable[pa.RecordBatch],
     *,
@@ -104,55 +134,103 @@ def compact_batches(
     known = sorted({c.id for c in contacts.values()})
     known_array = pa.array(known, pa.string())
     keys = pa.array(list(contacts), pa.string())
+    code_of = {cid: k for k, cid in enumerate(known)}
+    key_code = np.array([code_of[c.id] for c in contacts.values()] or [0], np.int64)
     threads = _Interned()
-    tags = _Interned()
+    tags = _Tags()
     columns = _Columns()
     rejects: list[tuple[int, str, list[str]]] = []
     start = 0
     for record_batch in batches:
         table = pa.Table.from_batches([record_batch])
-        checked = check_columns(
+        seen = inspect_columns(
             table,
             contacts=contacts,
             rejected_contacts=rejected_contacts,
             contacts_name=contacts_name,
-            duplicates=False,
             contact_keys=keys,
         )
-        for row, error, _ in checked.rejects:
+        for row, error, _ in seen.rejects:
             whole = record_batch.slice(row, 1).to_pylist()[0].values()
             rejects.append((start + row, error, text_values(whole)))
-        valid = checked.table
-        columns.rows.append(checked.rows.astype(np.int64) + start)
-        columns.contact.append(
-            pc.index_in(valid.column("contact_id"), value_set=known_array)
-            .to_numpy()
-            .astype(np.int64)
-        )
-        columns.us.append(valid.column("occurred_at").cast(pa.int64()).to_numpy())
-        columns.channel.append(_codes(valid.column("channel"), CHANNELS))
-        columns.direction.append(_codes(valid.column("direction"), DIRECTIONS))
-        columns.outcome.append(_codes(valid.column("outcome"), OUTCOMES))
-        threads.add(valid.column("thread_id"))
-        tags.add(valid.column("tags"))
-        columns.automated.append(valid.column("automated").to_numpy().astype(bool))
-        columns.duration.append(
-            valid.column("duration_seconds").fill_null(np.nan).to_numpy().astype(np.float64)
-        )
-        columns.ids.append(valid.column("id").combine_chunks())
+        if seen.extra:  # unusual spellings the row parser accepted: through a typed table
+            _add_table(columns, *valid_table(seen), known_array, threads, tags)
+        else:
+            _add_codes(columns, seen, key_code, threads, tags)
+        columns.rows[-1] += start
+        del table, seen
         start += record_batch.num_rows
     return _finish(columns, known, threads, tags, rejects)
 
 
+def _add_codes(
+    columns: _Columns, seen: Inspected, key_code: np.ndarray, threads: _Interned, tags: _Tags
+) -> None:
+    """The rows every column check accepted, encoded from what the checks found."""
+    fast = seen.fast
+    take = pa.array(fast)
+    assert seen.contact is not None
+    columns.rows.append(fast.astype(np.int64))
+    columns.contact.append(key_code[seen.contact[fast]])
+    columns.us.append(seen.us[fast])
+    for name, into, codes in (
+        ("channel", columns.channel, _CHANNEL),
+        ("direction", columns.direction, _DIRECTION),
+        ("outcome", columns.outcome, _OUTCOME),
+    ):
+        index, values = seen.converted[name]
+        into.append(_lookup(values, codes.__getitem__, np.int8)[index[fast]])
+    index, values = seen.converted["automated"]
+    columns.automated.append(_lookup(values, bool, bool, False)[index[fast]])
+    index, values = seen.converted["duration_seconds"]
+    columns.duration.append(_lookup(values, float, np.float64, np.nan)[index[fast]])
+    index, values = seen.converted["tags"]
+    columns.tags.append(tags.table(values)[index[fast]])
+    thread = seen.text["thread_id"].take(take)
+    threads.add(pc.if_else(pc.equal(thread, ""), pa.scalar(None, pa.string()), thread))
+    columns.ids.append(seen.text["id"].take(take).combine_chunks())
+
+
+def _add_table(
+    columns: _Columns,
+    valid: pa.Table,
+    rows: np.ndarray,
+    known_array: pa.Array,
+    threads: _Interned,
+    tags: _Tags,
+) -> None:
+    """Valid rows given as a :data:`~.codes.VALID_SCHEMA` table, encoded."""
+    columns.rows.append(rows.astype(np.int64))
+    columns.contact.append(
+        pc.index_in(valid.column("contact_id"), value_set=known_array).to_numpy().astype(np.int64)
+    )
+    columns.us.append(valid.column("occurred_at").cast(pa.int64()).to_numpy())
+    columns.channel.append(_codes(valid.column("channel"), CHANNELS))
+    columns.direction.append(_codes(valid.column("direction"), DIRECTIONS))
+    columns.outcome.append(_codes(valid.column("outcome"), OUTCOMES))
+    threads.add(valid.column("thread_id"))
+    encoded = pc.dictionary_encode(valid.column("tags")).combine_chunks()
+    table = tags.table(encoded.dictionary.to_pylist())
+    columns.tags.append(table[encoded.indices.to_numpy(zero_copy_only=False)])
+    columns.automated.append(valid.column("automated").to_numpy().astype(bool))
+    columns.duration.append(
+        valid.column("duration_seconds").fill_null(np.nan).to_numpy().astype(np.float64)
+    )
+    columns.ids.append(valid.column("id").combine_chunks())
+
+
 def _joined(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
-    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+    """The parts as one array; the list is emptied (its arrays are freed as it goes)."""
+    joined = np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+    parts.clear()
+    return joined
 
 
 def _finish(
     columns: _Columns,
     known: list[str],
     threads: _Interned,
-    tags: _Interned,
+    tags: _Tags,
     rejects: list[tuple[int, str, list[str]]],
 ) -> Compact:
     contact = _joined(columns.contact, np.int64)
@@ -171,7 +249,7 @@ def _finish(
 
     us = pick(columns.us, np.int64)
     thread = threads.codes(keep)
-    tag_code = tags.codes(keep)
+    tag_code = pick(columns.tags, np.int32)
     channel = pick(columns.channel, np.int8)
     direction = pick(columns.direction, np.int8)
     outcome = pick(columns.outcome, np.int8)
@@ -181,8 +259,9 @@ def _finish(
         contact = contact[keep]
         ids = ids.filter(pa.array(keep))
     # contacts numbered among those with activities, in contact_id order
-    present = np.unique(contact)
-    contact = np.searchsorted(present, contact)
+    per_contact = np.bincount(contact, minlength=len(known))
+    present = np.flatnonzero(per_contact)
+    contact = (np.cumsum(per_contact > 0) - 1)[contact]
     order = _contact_time_order(contact, us)
     ties = _tie_rows(contact[order], us[order])
     if ties.size:
@@ -221,7 +300,7 @@ def _finish(
         automated=automated[order],
         tags=bits[tag_code[order]],
         order=order,
-        activity_count=np.bincount(contact, minlength=present.size).astype(np.int64),
+        activity_count=per_contact[present].astype(np.int64),
     )
     return Compact(batch, rejects, int(us.size))
 

@@ -73,13 +73,14 @@ def read_activity_table(path: Path) -> tuple[Any, Callable[[int], int]]:
     return table, _line_finder(path)
 
 
-def _line_finder(path: Path) -> Callable[[int], int]:
+def _line_finder(path: Path, *, plain: bool | None = None) -> Callable[[int], int]:
     """Row number -> the line it starts on, as the row parser counts lines.
 
     A file without quotes and blank lines has one row per line after the header; any
     other is counted once with the row parser's reader, and only if a row is rejected.
+    ``plain``: whether the file is plain, if known (else it is looked at now).
     """
-    if _plain(path):
+    if plain if plain is not None else _plain(path):
         return lambda row: row + 2
     lines: list[int] = []
 
@@ -193,8 +194,6 @@ PARQUET_BATCH_ROWS = 131_072
 
 def _batches(path: Path) -> tuple[Callable[[], Iterator[Any]], Callable[[int], int]]:
     """(a fresh iterator over the file's record batches, row number -> line)."""
-    import pyarrow as pa
-    import pyarrow.csv as pv
     import pyarrow.parquet as pq
 
     if path.suffix == ".parquet":
@@ -208,25 +207,79 @@ def _batches(path: Path) -> tuple[Callable[[], Iterator[Any]], Callable[[int], i
         check_columns(records, ACTIVITY_REQUIRED)
     finally:
         records.close()
-    header = records.header
+    blocks = _CsvBlocks(path, records.header)
+    counted = _line_finder(path, plain=False)
 
-    def batches() -> Iterator[Any]:
-        return iter(
-            pv.open_csv(
-                path,
-                read_options=pv.ReadOptions(
-                    column_names=header, skip_rows=1, block_size=BLOCK_BYTES
-                ),
-                parse_options=pv.ParseOptions(newlines_in_values=False),
-                convert_options=pv.ConvertOptions(
-                    column_types={name: pa.string() for name in header},
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                ),
-            )
+    def line(row: int) -> int:
+        # asked once the file has been read: whether it was plain is known by then
+        return row + 2 if blocks.plain else counted(row)
+
+    return blocks.batches, line
+
+
+class _CsvBlocks:
+    """A CSV file read :data:`BLOCK_BYTES` at a time, each block cut after a line break and
+    parsed by pyarrow on its own: only one block of text is held at once (pyarrow's own
+    streaming reader reads several blocks ahead), and the file is read once.
+
+    Rows end at line breaks here, as they do for pyarrow's reader with
+    ``newlines_in_values=False``; a quoted line break cut between two blocks makes the
+    read fail, and the row parser then reads the file. ``plain`` says, after a read,
+    whether every row was one line (no quote, no blank line).
+    """
+
+    def __init__(self, path: Path, header: list[str]) -> None:
+        self.path = path
+        self.header = header
+        self.plain = True
+
+    def batches(self) -> Iterator[Any]:
+        import pyarrow as pa
+        import pyarrow.csv as pv
+
+        # one table per block (a block with a very long line may be larger: then several)
+        read_options = pv.ReadOptions(
+            column_names=self.header, use_threads=False, block_size=2 * BLOCK_BYTES
         )
-
-    return batches, _line_finder(path)
+        parse_options = pv.ParseOptions(newlines_in_values=False)
+        convert_options = pv.ConvertOptions(
+            column_types={name: pa.string() for name in self.header},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
+        self.plain = True
+        with self.path.open("rb") as f:
+            first = f.readline()  # the header, read and checked by open_records
+            self.plain = b'"' not in first
+            tail = b""
+            while True:
+                block = f.read(BLOCK_BYTES)
+                text = tail + block
+                if block:
+                    cut = text.rfind(b"\n") + 1
+                    if cut == 0:  # no line break yet: a very long line
+                        tail = text
+                        continue
+                    text, tail = text[:cut], text[cut:]
+                if self.plain and (
+                    b'"' in text
+                    or b"\n\n" in text
+                    or b"\n\r\n" in text
+                    or text.startswith((b"\n", b"\r\n"))
+                ):
+                    self.plain = False
+                if text.strip(b"\r\n"):
+                    table = pv.read_csv(
+                        pa.py_buffer(text),
+                        read_options=read_options,
+                        parse_options=parse_options,
+                        convert_options=convert_options,
+                    )
+                    del text
+                    yield from table.to_batches()
+                    del table
+                if not block:
+                    return
 
 
 def _rows_at(batches: Iterator[Any], wanted: list[int]) -> dict[int, list[str]]:
