@@ -124,13 +124,16 @@ _OUTCOME = {m.value: i for i, m in enumerate(OUTCOMES)}
 
 
 def compact_batches(
-    batches: Iterable[pa.RecordBatch],
+    batches: Iterable[pa.RecordBatch | pa.Table],
     *,
     contacts: Mapping[str, Contact],
     rejected_contacts: Mapping[str, int] | None = None,
     contacts_name: str = "contacts",
 ) -> Compact:
-    """Check and encode ``batches`` (the activity file, in order) into one sorted Batch."""
+    """Check and encode ``batches`` (the activity file, in order) into one sorted Batch.
+
+    A batch may also be a table (e.g. one block of a CSV file, parsed in parts).
+    """
     known = sorted({c.id for c in contacts.values()})
     known_array = pa.array(known, pa.string())
     keys = pa.array(list(contacts), pa.string())
@@ -142,7 +145,10 @@ def compact_batches(
     rejects: list[tuple[int, str, list[str]]] = []
     start = 0
     for record_batch in batches:
-        table = pa.Table.from_batches([record_batch])
+        if isinstance(record_batch, pa.Table):
+            table = record_batch
+        else:
+            table = pa.Table.from_batches([record_batch])
         seen = inspect_columns(
             table,
             contacts=contacts,
@@ -159,6 +165,7 @@ def compact_batches(
             _add_codes(columns, seen, key_code, threads, tags)
         columns.rows[-1] += start
         del table, seen
+        pa.default_memory_pool().release_unused()
         start += record_batch.num_rows
     return _finish(columns, known, threads, tags, rejects)
 

@@ -188,12 +188,14 @@ def activity_chunks(
 #: Bytes of CSV text read, checked and encoded at a time (about 125,000 rows): the
 #: text of one block is all the engine holds of the file at once.
 BLOCK_BYTES = 8 * 2**20
+#: Bytes of a block pyarrow parses at a time (in parallel, on its threads).
+PARSE_BYTES = 2**20
 #: Rows of a Parquet file read at a time.
 PARQUET_BATCH_ROWS = 131_072
 
 
 def _batches(path: Path) -> tuple[Callable[[], Iterator[Any]], Callable[[int], int]]:
-    """(a fresh iterator over the file's record batches, row number -> line)."""
+    """(a fresh iterator over the file's record batches or tables, row number -> line)."""
     import pyarrow.parquet as pq
 
     if path.suffix == ".parquet":
@@ -237,10 +239,8 @@ class _CsvBlocks:
         import pyarrow as pa
         import pyarrow.csv as pv
 
-        # one table per block (a block with a very long line may be larger: then several)
-        read_options = pv.ReadOptions(
-            column_names=self.header, use_threads=False, block_size=2 * BLOCK_BYTES
-        )
+        # pyarrow parses a block's parts (of PARSE_BYTES) on its threads
+        read_options = pv.ReadOptions(column_names=self.header, block_size=PARSE_BYTES)
         parse_options = pv.ParseOptions(newlines_in_values=False)
         convert_options = pv.ConvertOptions(
             column_types={name: pa.string() for name in self.header},
@@ -276,7 +276,7 @@ class _CsvBlocks:
                         convert_options=convert_options,
                     )
                     del text
-                    yield from table.to_batches()
+                    yield table  # one table per block, its columns in parts
                     del table
                 if not block:
                     return

@@ -455,6 +455,7 @@ def _stored_reader(header: Sequence[str]) -> Callable[[str, Sequence[str]], Stor
     at = [header.index(c) if c in header else None for c in _STORED_COLUMNS]
     width = max((i for i in at if i is not None), default=-1) + 1
     i_score, i_band, i_lean, i_strength, i_confidence, i_reasons = at
+    number = _number
 
     def cell(row: Sequence[str], index: int | None) -> str:
         return row[index] if index is not None and len(row) >= width else ""
@@ -462,12 +463,31 @@ def _stored_reader(header: Sequence[str]) -> Callable[[str, Sequence[str]], Stor
     def read(contact_id: str, row: Sequence[str]) -> StoredScore:
         return StoredScore(
             contact_id,
-            _number(cell(row, i_score)),
+            number(cell(row, i_score)),
             cell(row, i_band) or None,
-            _number(cell(row, i_lean)),
-            _number(cell(row, i_strength)),
-            _number(cell(row, i_confidence)),
+            number(cell(row, i_lean)),
+            number(cell(row, i_strength)),
+            number(cell(row, i_confidence)),
             cell(row, i_reasons) or None,
         )
 
-    return read
+    present = [i for i in at if i is not None]
+    if len(present) < len(at):
+        return read
+    j_score, j_band, j_lean, j_strength, j_confidence, j_reasons = present
+
+    def read_whole(contact_id: str, row: Sequence[str]) -> StoredScore:
+        """Every column present (the file as this writer writes it): no checks per cell."""
+        if len(row) < width:
+            return read(contact_id, row)
+        return StoredScore(
+            contact_id,
+            number(row[j_score]),
+            row[j_band] or None,
+            number(row[j_lean]),
+            number(row[j_strength]),
+            number(row[j_confidence]),
+            row[j_reasons] or None,
+        )
+
+    return read_whole
