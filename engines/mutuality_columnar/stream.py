@@ -165,7 +165,8 @@ def compact_batches(
             _add_codes(columns, seen, key_code, threads, tags)
         columns.rows[-1] += start
         del table, seen
-        pa.default_memory_pool().release_unused()
+        if __import__("os").environ.get("REL", "1") == "1":
+            pa.default_memory_pool().release_unused()
         start += record_batch.num_rows
     return _finish(columns, known, threads, tags, rejects)
 
@@ -320,7 +321,7 @@ def _first_of_each_pair(
     ids: pa.ChunkedArray, contact: np.ndarray, contacts: int
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """(rows to keep or None for all, positions repeating an earlier (contact, id) pair)."""
-    if len(ids) < 2 or pc.count_distinct(ids).as_py() == len(ids):
+    if len(ids) < 2 or not _may_repeat(ids) or pc.count_distinct(ids).as_py() == len(ids):
         return None, np.zeros(0, np.int64)
     id_codes = pc.dictionary_encode(ids).combine_chunks().indices.to_numpy(zero_copy_only=False)
     key = id_codes.astype(np.int64) * contacts + contact
@@ -328,3 +329,56 @@ def _first_of_each_pair(
     keep = np.zeros(key.size, bool)
     keep[first] = True
     return keep, np.flatnonzero(~keep)
+
+
+#: Ids longer than this are left to pyarrow's exact count of distinct values.
+_HASHED_LENGTH = 64
+
+
+def _may_repeat(ids: pa.ChunkedArray) -> bool:
+    """False when no id repeats, found by a 64-bit hash of each id and one sort.
+
+    Different hashes mean different ids; any equal pair (a repeat, or a collision)
+    answers True and the exact count decides. Several times faster than hashing the
+    strings into a table, and in a real file ids seldom repeat.
+    """
+    parts: list[np.ndarray] = []
+    for chunk in ids.chunks:
+        hashes = _id_hashes(chunk)
+        if hashes is None:
+            return True
+        parts.append(hashes)
+    if not parts:
+        return False
+    hashes = np.sort(np.concatenate(parts))
+    return bool((hashes[1:] == hashes[:-1]).any())
+
+
+def _id_hashes(ids: pa.Array) -> np.ndarray | None:
+    """FNV-1a style hash of each id's bytes and length (None: ids it does not hash)."""
+    n = len(ids)
+    if n == 0:
+        return np.zeros(0, np.uint64)
+    if ids.null_count or not pa.types.is_string(ids.type):
+        return None
+    offsets = np.frombuffer(ids.buffers()[1], np.int32)[ids.offset : ids.offset + n + 1]
+    data = np.frombuffer(ids.buffers()[2], np.uint8)
+    lengths = np.diff(offsets)
+    if int(lengths.max()) > _HASHED_LENGTH:
+        return None
+    prime = np.uint64(1099511628211)
+    hashes = lengths.astype(np.uint64) * prime
+    for length in np.unique(lengths).tolist():
+        if length == lengths[0] and (lengths == length).all():
+            # every id this long: the bytes lie back to back, one (n, length) block
+            block = data[offsets[0] : offsets[0] + n * length].reshape(n, length)
+            for k in range(length):
+                hashes = (hashes ^ block[:, k]) * prime
+            break
+        rows = np.flatnonzero(lengths == length)
+        first = offsets[:-1][rows].astype(np.int64)
+        h = hashes[rows]
+        for k in range(length):
+            h = (h ^ data[first + k]) * prime
+        hashes[rows] = h
+    return hashes
