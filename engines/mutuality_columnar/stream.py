@@ -165,8 +165,9 @@ def compact_batches(
             _add_codes(columns, seen, key_code, threads, tags)
         columns.rows[-1] += start
         del table, seen
-        if __import__("os").environ.get("REL", "1") == "1":
-            pa.default_memory_pool().release_unused()
+        # pyarrow's allocator (mimalloc) keeps freed pages for reuse: hand them back
+        # after each block, or the process holds ~30 MiB more at its peak
+        pa.default_memory_pool().release_unused()
         start += record_batch.num_rows
     return _finish(columns, known, threads, tags, rejects)
 
