@@ -196,9 +196,9 @@ PARQUET_BATCH_ROWS = 131_072
 
 def _batches(path: Path) -> tuple[Callable[[], Iterator[Any]], Callable[[int], int]]:
     """(a fresh iterator over the file's record batches or tables, row number -> line)."""
-    import pyarrow.parquet as pq
-
     if path.suffix == ".parquet":
+        import pyarrow.parquet as pq  # only here: it loads pyarrow's file systems (and ssl)
+
         names = pq.ParquetFile(path).schema_arrow.names
         check_columns(_Header(path, names), ACTIVITY_REQUIRED)  # type: ignore[arg-type]
         return (

@@ -677,10 +677,14 @@ class SQLiteStateStore:
                     for w in written
                 ],
             )
-            db.executemany(
-                "DELETE FROM failed WHERE target = ? AND contact_id = ?",
-                [(target, w.contact_id) for w in written],
-            )
+            has_failures = db.execute(
+                "SELECT 1 FROM failed WHERE target = ? LIMIT 1", (target,)
+            ).fetchone()
+            if has_failures:  # a sync with no failed writes skips a probe per value
+                db.executemany(
+                    "DELETE FROM failed WHERE target = ? AND contact_id = ?",
+                    [(target, w.contact_id) for w in written],
+                )
             self._heartbeat(db, target)
 
     # -- failed writes ----------------------------------------------------------------
