@@ -66,12 +66,13 @@ class _Interned:
 
     Each batch's column is dictionary-encoded where it is read; :meth:`codes` unifies
     the batches' dictionaries (in C++) at the end, so a text has one code in every
-    batch; nulls (no thread) get -1.
+    batch; nulls (no thread) get -1. The texts stay an Arrow array (``dictionary``):
+    a million thread ids as Python strings would cost ~70 MiB.
     """
 
     def __init__(self) -> None:
         self.chunks: list[pa.DictionaryArray] = []
-        self.texts: list[str] = []
+        self.dictionary: pa.Array = pa.array([], pa.string())
 
     def add(self, column: pa.ChunkedArray | pa.Array) -> None:
         encoded = pc.dictionary_encode(column)
@@ -83,15 +84,18 @@ class _Interned:
         if not self.chunks:
             return np.zeros(0, np.int64)
         unified = pa.chunked_array(self.chunks).unify_dictionaries()
-        self.texts = unified.chunk(0).dictionary.to_pylist() if unified.num_chunks else []
-        codes = np.concatenate(
-            [
-                chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-                for chunk in unified.chunks
-            ]
-        )
         self.chunks = []
+        if unified.num_chunks:
+            self.dictionary = unified.chunk(0).dictionary
+        parts = []
+        for chunk in unified.chunks:
+            parts.append(chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False))
+        del unified
+        codes = np.concatenate(parts).astype(np.int64)
         return codes if keep is None else codes[keep]
+
+    def text(self, code: int) -> str:
+        return str(self.dictionary[code].as_py())
 
 
 class _Tags:
@@ -251,6 +255,7 @@ def _finish(
         error = str(duplicate_activity(activity_id, known[int(contact[position])]))
         rejects.append((int(rows[position]), error, []))
     rejects.sort(key=lambda r: r[0])
+    del rows  # each array is let go once it is no longer needed: the peak is the sum
 
     def pick(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
         joined = _joined(parts, dtype)
@@ -272,46 +277,73 @@ def _finish(
     present = np.flatnonzero(per_contact)
     contact = (np.cumsum(per_contact > 0) - 1)[contact]
     order = _contact_time_order(contact, us)
-    ties = _tie_rows(contact[order], us[order])
-    if ties.size:
-
-        def keys(rows: np.ndarray) -> list[tuple[object, ...]]:
-            picked = rows.tolist()
-            names = ids.take(pa.array(rows)).to_pylist()
-            return [
-                (
-                    names[i],
-                    CHANNELS[channel[r]].value,
-                    DIRECTIONS[direction[r]].value,
-                    OUTCOMES[outcome[r]].value,
-                    "" if thread[r] < 0 else threads.texts[thread[r]],
-                    -1.0 if duration[r] != duration[r] else float(duration[r]),
-                    bool(automated[r]),
-                    tuple(sorted(_tag_set(tags.texts[tag_code[r]]))),
-                )
-                for i, r in enumerate(picked)
-            ]
-
-        order = settle_ties_with(order, ties, keys)
-    bits = np.array([tag_bits(_tag_set(t)) for t in tags.texts] or [0], np.uint8)
+    # settling ties reorders rows of one contact and instant only: these stay sorted
     contact = contact[order]
     us = us[order]
+    ties = _tie_rows(contact, us)
+    if ties.size:
+        at = _TieColumns(ids, channel, direction, outcome, thread, threads,
+                         duration, automated, tag_code, tags.texts)  # fmt: skip
+        order = settle_ties_with(order, ties, at.keys)
+        del at
+    del ids, duration  # only the ties needed them
+    bits = np.array([tag_bits(_tag_set(t)) for t in tags.texts] or [0], np.uint8)
+    # sorted one column at a time, each unsorted column freed as its copy is made
+    channel = channel[order]
+    direction = direction[order]
+    outcome = outcome[order]
+    thread = thread[order]
+    automated = automated[order]
+    tag_bits_sorted = bits[tag_code[order]]
+    del tag_code
     batch = Batch(
         contact_ids=[known[k] for k in present.tolist()],
         contact=contact,
         us=us,
         ts=us / 1e6,
-        channel=channel[order],
-        direction=direction[order],
-        outcome=outcome[order],
-        thread=thread[order],
-        threads=len(threads.texts),
-        automated=automated[order],
-        tags=bits[tag_code[order]],
+        channel=channel,
+        direction=direction,
+        outcome=outcome,
+        thread=thread,
+        threads=len(threads.dictionary),
+        automated=automated,
+        tags=tag_bits_sorted,
         order=order,
         activity_count=per_contact[present].astype(np.int64),
     )
     return Compact(batch, rejects, int(us.size))
+
+
+@dataclass
+class _TieColumns:
+    """What the reference's full key needs of each row, for same-instant activities."""
+
+    ids: pa.ChunkedArray
+    channel: np.ndarray
+    direction: np.ndarray
+    outcome: np.ndarray
+    thread: np.ndarray
+    threads: _Interned
+    duration: np.ndarray
+    automated: np.ndarray
+    tag_code: np.ndarray
+    tag_texts: list[str]
+
+    def keys(self, rows: np.ndarray) -> list[tuple[object, ...]]:
+        names = self.ids.take(pa.array(rows)).to_pylist()
+        return [
+            (
+                names[i],
+                CHANNELS[self.channel[r]].value,
+                DIRECTIONS[self.direction[r]].value,
+                OUTCOMES[self.outcome[r]].value,
+                "" if self.thread[r] < 0 else self.threads.text(int(self.thread[r])),
+                -1.0 if self.duration[r] != self.duration[r] else float(self.duration[r]),
+                bool(self.automated[r]),
+                tuple(sorted(_tag_set(self.tag_texts[self.tag_code[r]]))),
+            )
+            for i, r in enumerate(rows.tolist())
+        ]
 
 
 def _tag_set(text: str) -> frozenset[str]:
