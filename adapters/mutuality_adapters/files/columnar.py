@@ -40,6 +40,29 @@ __all__ = ["activity_chunks", "read_activity_table", "read_contacts_in_columns",
 log = logging.getLogger(__name__)
 
 
+def _checked_header(
+    path: Path, expected: tuple[str, ...], required: tuple[str, ...]
+) -> dict[str, int]:
+    """The header's columns by name, checked as the row parser checks them (same errors)."""
+    records = open_records(path, expected)
+    try:
+        return check_columns(records, required)
+    finally:
+        records.close()
+
+
+def _as_text(header: list[str]) -> Any:
+    """pyarrow's options to read every column as text, empty fields as "" (not null)."""
+    import pyarrow as pa
+    import pyarrow.csv as pv
+
+    return pv.ConvertOptions(
+        column_types={name: pa.string() for name in header},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+
+
 def read_contacts_in_columns(path: Path) -> dict[str, Contact] | None:
     """Every contact of a clean ``contacts.csv`` by id, read by pyarrow; None otherwise.
 
@@ -53,20 +76,13 @@ def read_contacts_in_columns(path: Path) -> dict[str, Contact] | None:
 
     if path.suffix != ".csv" or b'"' in path.read_bytes():
         return None
-    records = open_records(path, CONTACT_COLUMNS)  # the header and its checks, as before
-    try:
-        columns = check_columns(records, ("id",))
-    finally:
-        records.close()
-    header = records.header
+    columns = _checked_header(path, CONTACT_COLUMNS, ("id",))
+    header = list(columns)
     try:
         table = pv.read_csv(
             path,
             read_options=pv.ReadOptions(column_names=header, skip_rows=1),
-            convert_options=pv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False,
-            ),
+            convert_options=_as_text(header),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
@@ -113,22 +129,13 @@ def read_activity_table(path: Path) -> tuple[Any, Callable[[int], int]]:
         table = pq.read_table(path)
         check_columns(_Header(path, table.column_names), ACTIVITY_REQUIRED)  # type: ignore[arg-type]
         return table, lambda row: row + 1  # "line" = the 1-based row number
-    records = open_records(path, ACTIVITY_COLUMNS)  # the header and its checks, as before
-    try:
-        check_columns(records, ACTIVITY_REQUIRED)
-    finally:
-        records.close()
-    header = records.header
+    header = list(_checked_header(path, ACTIVITY_COLUMNS, ACTIVITY_REQUIRED))
     try:
         table = pv.read_csv(
             path,
             read_options=pv.ReadOptions(column_names=header, skip_rows=1),
             parse_options=pv.ParseOptions(newlines_in_values=False),
-            convert_options=pv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
+            convert_options=_as_text(header),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise _NoCleanTable(str(exc)) from None
@@ -266,12 +273,7 @@ def _batches(path: Path) -> tuple[Callable[[], Iterator[Any]], Callable[[int], i
         return (
             lambda: pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS)
         ), lambda row: row + 1
-    records = open_records(path, ACTIVITY_COLUMNS)  # the header and its checks, as before
-    try:
-        check_columns(records, ACTIVITY_REQUIRED)
-    finally:
-        records.close()
-    blocks = _CsvBlocks(path, records.header)
+    blocks = _CsvBlocks(path, list(_checked_header(path, ACTIVITY_COLUMNS, ACTIVITY_REQUIRED)))
     counted = _line_finder(path, plain=False)
 
     def line(row: int) -> int:
@@ -304,11 +306,7 @@ class _CsvBlocks:
         # pyarrow parses a block's parts (of PARSE_BYTES) on its threads
         read_options = pv.ReadOptions(column_names=self.header, block_size=PARSE_BYTES)
         parse_options = pv.ParseOptions(newlines_in_values=False)
-        convert_options = pv.ConvertOptions(
-            column_types={name: pa.string() for name in self.header},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        )
+        convert_options = _as_text(self.header)
         self.plain = True
         with self.path.open("rb") as f:
             first = f.readline()  # the header, read and checked by open_records
