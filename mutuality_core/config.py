@@ -48,7 +48,7 @@ _RANGES: dict[str, tuple[float, float, bool, str]] = {
     "initiation_weight": (0.0, 100.0, True, "credit per conversation started"),
     "responsiveness_weight": (0.0, 100.0, True, "credit per timely reply"),
     "unanswered_weight": (0.0, 100.0, True, "credit to the sender per unanswered reach-out"),
-    "commitment_weight": (0.0, 100.0, True, "credit per meeting or call kept"),
+    "commitment_weight": (0.0, 100.0, True, "credit per appointment kept that the other missed"),
     "ledger_weight": (0.0, 100.0, True, "credit per 'give' (an 'ask' credits half to the other)"),
     "credits_per_observation": (0.01, 1000.0, True, "credits that count as one observation"),
     "balance_ratio": (1.0, 100.0, False, "how many times the other side still counts as balanced"),

@@ -57,7 +57,7 @@ PART_ROWS = 200_000
 YOU, THEM, BOTH = 0, 1, 2
 
 #: The effort of each channel, from the reference's own table.
-from mutuality_core.scoring.tally import CHANNEL_EFFORT, rates  # noqa: E402
+from mutuality_core.scoring.tally import CHANNEL_EFFORT, TAKING_PART_SHARE, rates  # noqa: E402
 
 _MEETING_EFFORT = CHANNEL_EFFORT["meeting"]
 _CALL_EFFORT = CHANNEL_EFFORT["call"]
@@ -158,6 +158,7 @@ def tally_batch(
     n = batch.contacts
     decay, latency_decay, gap, window = rates(config)
     ew = config.effort_weight
+    part_ew = TAKING_PART_SHARE * ew
     iw = config.initiation_weight
     rw = config.responsiveness_weight
     uw = config.unanswered_weight
@@ -226,21 +227,28 @@ def tally_batch(
 
     closes = evident & ((side == BOTH) | planned)
     one_way = evident & ~closes
-    # a failed appointment credits the effort of the side let down: ew * cost * w
+    # a failed appointment credits the effort of the side let down: ew * cost * w; a
+    # held one with a known side credits its placer ew * cw and the side that took part
+    # part_ew * cw; a mutual one both sides ew * cw
     effort_value = np.where(blamed, (ew * cost) * w, ew * cw)
+    part_value = part_ew * cw
+    taking_part = closes & (side != BOTH)
     effort = np.empty((n, 2))
     for s in (YOU, THEM):
         gets = closes | (one_way & (side == s)) | (blamed & (culprit == 1 - s))
-        effort[:, s] = _sums(contact[gets], effort_value[gets], n)
+        values = np.where(taking_part & (side != s), part_value, effort_value)
+        effort[:, s] = _sums(contact[gets], values[gets], n)
     messages = _pairs(contact[one_way], side[one_way], None, n)
     unanswered_call = one_way & (ch == CALL)  # a call that is not planned: nobody picked up
     calls = _pairs(contact[unanswered_call], side[unanswered_call], None, n)
     held_row = closes & planned
     held = _counts(contact[held_row], n)
+    # commitment: only an appointment kept that the other side missed, cancelled or
+    # declined (one held by both credits nobody)
     commit_value = kw * w
     commitment = np.empty((n, 2))
     for s in (YOU, THEM):
-        gets = held_row | (blamed & (culprit == 1 - s))
+        gets = blamed & (culprit == 1 - s)
         commitment[:, s] = _sums(contact[gets], commit_value[gets], n)
 
     # -- conversations ----------------------------------------------------------------------

@@ -45,12 +45,19 @@ _BOUNCED = Outcome.BOUNCED
 _SCHEDULED = Outcome.SCHEDULED
 _NO_ANSWER = Outcome.NO_ANSWER
 
-#: Effort of a held call or meeting, in email-equivalents: it costs both people more
-#: than an email. Every other activity (email, message, note, other, and a call nobody
-#: answered) costs 1.
+#: Effort of a held call or meeting, in email-equivalents: it costs more than an email.
+#: Every other activity (email, message, note, other, and a call nobody answered)
+#: costs 1.
 CHANNEL_EFFORT = {"call": 2.0, "meeting": 3.0}
 _CALL_EFFORT = CHANNEL_EFFORT["call"]
 _MEETING_EFFORT = CHANNEL_EFFORT["meeting"]
+
+#: The share of a held call's or meeting's effort credited to the side that took part
+#: in it when the other side placed or organised it (the direction says who did):
+#: picking up a call or turning up costs less than setting it up. With equal credits,
+#: a contact you always call and who never calls you looked perfectly balanced. A
+#: ``mutual`` call or meeting (nobody known to have set it up) credits both sides fully.
+TAKING_PART_SHARE = 0.5
 
 #: Tags that say which side caused a missed, cancelled or declined meeting.
 BY_YOU_TAGS = frozenset({"by_you", "by:you", "by-you"})
@@ -118,22 +125,26 @@ def rates(config: ScoringConfig) -> Rates:
     )
 
 
-_Settings = tuple[float, float, float, float, float, float, float, float, float, float, float]
+_Settings = tuple[
+    float, float, float, float, float, float, float, float, float, float, float, float
+]
 #: The configuration last seen and its numbers as the tally uses them (one tuple, so
 #: that a thread never reads one configuration's numbers for another's).
-_SETTINGS: tuple[ScoringConfig | None, _Settings] = (None, (0.0,) * 11)
+_SETTINGS: tuple[ScoringConfig | None, _Settings] = (None, (0.0,) * 12)
 
 
 def _settings(config: ScoringConfig) -> tuple[ScoringConfig, _Settings]:
     global _SETTINGS
     decay, latency_decay, gap, window = rates(config)
     lw = config.ledger_weight
+    ew = config.effort_weight
     numbers = (
         decay,
         latency_decay,
         gap,
         window,
-        config.effort_weight,
+        ew,
+        TAKING_PART_SHARE * ew,
         config.initiation_weight,
         config.responsiveness_weight,
         config.unanswered_weight,
@@ -155,7 +166,7 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
     settings = _SETTINGS
     if settings[0] is not config:  # one configuration per run: its numbers are kept
         settings = _settings(config)
-    decay, latency_decay, gap, window, ew, iw, rw, uw, kw, lw, half_lw = settings[1]
+    decay, latency_decay, gap, window, ew, part_ew, iw, rw, uw, kw, lw, half_lw = settings[1]
     exp = math.exp
     # module constants as locals: the loop below runs millions of times
     outbound_ = _OUTBOUND
@@ -299,12 +310,18 @@ def tally(activities: Sequence[Activity], as_ts: float, config: ScoringConfig) -
         if closes:
             cw = cost * w
             engagement += cw
-            effort[0] += ew * cw
-            effort[1] += ew * cw
+            if side == BOTH:
+                effort[0] += ew * cw
+                effort[1] += ew * cw
+            else:
+                # the side that placed or organised it, and the side that took part
+                effort[side] += ew * cw
+                effort[1 - side] += part_ew * cw
             if planned:
+                # kept by both: no commitment credit (symmetric, it says nothing about
+                # who invests more); commitment credits only an appointment kept that
+                # the other side missed, cancelled or declined
                 held += 1
-                commitment[0] += kw * w
-                commitment[1] += kw * w
             two_way += 1
             last_two_way_ts = ts
         else:

@@ -25,8 +25,10 @@ has its shape; ``k`` is ``credits_per_observation``):
 * each balance signal's component, with ``share = (theirs - mine) / (mine + theirs)``:
   ``value = int((1 - |share|) * 1000 + 0.5) / 1000``, ``weight = int((mine + theirs) *
   (1 / (you + them + 2k)) * 1000 + 0.5) / 1000``, ``lean`` = ``share`` rounded like
-  ``lean`` above; ``value = None`` and weight 0 for a signal without credits. The
-  engagement component's value is ``0.5 ** (days since the last two-way exchange /
+  ``lean`` above; ``value = None`` and weight 0 for a signal without credits, except
+  commitment when meetings or calls were held and none was missed by a known side:
+  value 1 (both kept them), weight 0 (a held one credits nobody). The engagement
+  component's value is ``0.5 ** (days since the last two-way exchange /
   half_life_days)``, rounded to three decimals.
 
 Rounding is the same for both sides (lean away from zero), so mirrored histories give
@@ -204,6 +206,10 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
             imbalance.append(0.0)
             if count == 0 and detail == empty.detail:  # nothing at all: the shared one
                 components.append(empty)
+            elif signal == "commitment" and held and not (failed[0] or failed[1]):
+                # every appointment that took place was kept by both: even on this
+                # signal (value 1), though a held one credits nobody (weight 0)
+                components.append(component(signal, 1.0, 0.0, count, 0.0, detail))
             else:
                 components.append(component(signal, None, 0.0, count, 0.0, detail))
             continue

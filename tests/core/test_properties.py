@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -192,12 +193,13 @@ def histories_with_an_unanswered_email(draw):
     return [*history, unanswered]
 
 
-def _their_reply(history: list[Activity], u: Activity, delay: float) -> Activity:
+def _their_reply(u: Activity, delay: float, channel: str) -> Activity:
+    """Their answer to ``u``: an email, or a call or meeting they place and that is held."""
     return Activity(
         id="reply",
         contact_id="c1",
         occurred_at=u.occurred_at + timedelta(seconds=delay),
-        channel="email",
+        channel=channel,
         direction="inbound",
         thread_id=u.thread_id,
     )
@@ -214,9 +216,16 @@ def _followed_up(history: list[Activity], u: Activity) -> bool:
     )
 
 
+REPLY_CHANNELS = ("email", "call", "meeting")
+
+
 @st.composite
-def replies_to_an_unanswered_email(draw):
-    """(history, your unanswered email u, their reply to it within the window)."""
+def replies_to_an_unanswered_email(draw, channels: tuple[str, ...] = REPLY_CHANNELS):
+    """(history, your unanswered email u, their reply to it within the window).
+
+    The reply is an email, or a call or meeting they place in answer (held): the
+    proofs in docs/scoring.md cover both.
+    """
     history = draw(histories_with_an_unanswered_email())
     candidates = _unanswered_outbound_emails(history)
     assume(candidates)
@@ -224,20 +233,34 @@ def replies_to_an_unanswered_email(draw):
     room = min(WINDOW_DAYS * 86400.0, (AS_OF - u.occurred_at).total_seconds())
     assume(room > 1.0)
     delay = draw(st.floats(min_value=1.0, max_value=room))
-    return history, u, _their_reply(history, u, delay)
+    return history, u, _their_reply(u, delay, draw(st.sampled_from(channels)))
 
 
 REPLIES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def reply_keeps_the_lean(case, config: ScoringConfig = CONFIG) -> bool:
+    """The lean guarantee of docs/scoring.md: a reply adds to their credits at least what
+    it adds to yours, so it never moves the lean your way.
+
+    Proven while you invest at least as much (lean <= 0); for an email reply it holds
+    (and is checked) everywhere. A held call of theirs also credits you your share of
+    taking part, so when they already invest much more it may bring the lean a little
+    back towards 0 (30 credits of theirs against none of yours: 0.833 before, 0.825
+    after a call), which is outside the guarantee.
+    """
+    history, _, reply = case
+    before = score(history, config)
+    if before.lean > 0 and reply.channel.value != "email":
+        return True
+    after = score([*history, reply], config)
+    return after.lean >= before.lean and after.confidence >= before.confidence
+
+
 @REPLIES
 @given(replies_to_an_unanswered_email())
 def test_their_reply_never_moves_the_lean_your_way(case):
-    """Proven in docs/scoring.md: a reply adds to their credits at least what it adds to yours."""
-    history, _, reply = case
-    before, after = score(history), score([*history, reply])
-    assert after.lean >= before.lean
-    assert after.confidence >= before.confidence
+    assert reply_keeps_the_lean(case)
 
 
 def reply_keeps_the_score(case, config: ScoringConfig = CONFIG) -> bool:
@@ -271,6 +294,26 @@ def test_the_reply_guarantee_test_catches_a_deliberate_break():
     found = find(
         replies_to_an_unanswered_email(),
         lambda case: not reply_keeps_the_score(case, broken),
+        settings=settings(max_examples=2000, deadline=None, database=None),
+    )
+    assert found
+
+
+def test_the_held_call_reply_test_catches_a_deliberate_break(monkeypatch, engine):
+    """Credit the side that takes part in a call more than the one that placed it.
+
+    The proof's premise (``TAKING_PART_SHARE <= 1``: their held call adds to their
+    credits at least what it adds to yours) breaks, and the lean property must find a
+    held call of theirs that moves the lean your way: proof that it can fail.
+    """
+    # the module from sys.modules: ``mutuality_core.scoring.tally`` also names the function
+    monkeypatch.setattr(sys.modules["mutuality_core.scoring.tally"], "TAKING_PART_SHARE", 3.0)
+    if engine == "columnar":
+        monkeypatch.setattr(sys.modules["mutuality_columnar.tally"], "TAKING_PART_SHARE", 3.0)
+    broken = attrs.evolve(CONFIG)  # a new object: the tally reads its settings afresh
+    found = find(
+        replies_to_an_unanswered_email(channels=("call", "meeting")),
+        lambda case: not reply_keeps_the_lean(case, broken),
         settings=settings(max_examples=2000, deadline=None, database=None),
     )
     assert found

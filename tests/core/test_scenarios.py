@@ -358,6 +358,52 @@ def test_five_no_shows_of_six_meetings_you_set_up_are_not_mutual():
     assert mirror.band is Band.THEY_INVEST_MORE
 
 
+def _calls(n: int, placed_by) -> Story:
+    """``n`` held calls ten days apart; ``placed_by(i)`` is the direction of call ``i``."""
+    s = Story()
+    for i in range(n):
+        s.add(3 + 10 * i, placed_by(i), channel="call")
+    return s
+
+
+def test_you_place_every_call_and_they_never_call_back():
+    """They pick up all 8 calls you place and never call you: you carry the relationship.
+
+    Picking up costs less than placing the call, so they get half its effort; a held
+    call credits nobody's commitment (both kept it). With equal credits to both sides
+    (before this rule) it scored 65, lean -0.25, insufficient_data: the chasing hidden.
+    """
+    s = _calls(8, lambda i: "outbound")
+    result = score(s)
+    assert result.band is Band.YOU_INVEST_MORE
+    assert result.score <= 20
+    assert result.lean <= -0.4
+    assert "You started 8 of 8 conversations" in result.reasons
+    assert "8 meetings or calls held, none missed" in result.reasons
+    commitment = next(c for c in result.components if c.name == "commitment")
+    # both kept every call: even on commitment, and no credit moves the lean
+    assert (commitment.value, commitment.weight, commitment.evidence) == (1.0, 0.0, 8)
+    mirror = score_contact([mirrored(a) for a in s.activities], as_of=AS_OF)
+    assert mirror.band is Band.THEY_INVEST_MORE
+    assert (mirror.score, mirror.lean) == (result.score, -result.lean)
+    assert "They started 8 of 8 conversations" in mirror.reasons
+
+
+def test_both_call_each_other_is_mutual():
+    both = score(_calls(12, lambda i: "outbound" if i % 2 else "inbound"))
+    assert both.band is Band.MUTUAL
+    assert abs(both.lean) < 0.1
+    assert "Both sides invest about equally" in both.reasons
+    assert both.score > score(_calls(12, lambda i: "outbound")).score
+
+
+def test_a_mutual_call_credits_both_sides_equally():
+    """Direction ``mutual``: nobody is known to have placed it, so neither side leans."""
+    result = score(_calls(8, lambda i: "mutual"))
+    assert result.lean == 0.0
+    assert "Both sides invest about equally" in result.reasons
+
+
 def test_late_replies_are_called_late_replies_not_no_exchange():
     s = Story()
     for i in range(8):
