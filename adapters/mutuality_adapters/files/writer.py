@@ -145,6 +145,10 @@ class ScoresFileWriter:
     sync (the engine calls :meth:`finish`; ``score`` and ``--dry-run`` do not).
     """
 
+    #: ``write`` reads each update once and keeps only its row (a OnePassWriter): the
+    #: sync builds each score object as it is read, not a whole batch of them at once
+    reads_updates_once = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],
