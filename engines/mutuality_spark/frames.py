@@ -195,7 +195,8 @@ def scored_rows(
     it, then take scores, rejects, removed contacts and counts from the one run.
     ``written`` (columns of :func:`mutuality_spark.source.written_frame`) turns on the
     diff: each score row then says whether it must be written (``changed``), by the
-    core's ``write_decision``.
+    core's ``write_decision``, and only rows to write carry their reasons (building
+    reasons is most of a partition's scoring time; a sync writes no other row).
     ``names``: how rejects and messages name the activities and contacts inputs.
     """
     from pyspark.sql import functions as F

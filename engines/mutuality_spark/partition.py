@@ -24,8 +24,9 @@ import io
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from mutuality_adapters.files.records import RecordFile
@@ -44,6 +45,9 @@ from mutuality_core.ports import ScoreUpdate, WrittenScore
 from mutuality_core.scoring import score_contact
 from mutuality_core.sync import score_histories, write_decision
 from mutuality_core.timestamps import epoch_microseconds
+
+if TYPE_CHECKING:
+    from mutuality_columnar import ScoredBatch
 
 __all__ = [
     "INPUT_SCHEMA",
@@ -181,19 +185,31 @@ def _contacts_of(
     return {cid: Contact(cid) for cid in sorted(ids)}, {}
 
 
+class _Columns:
+    """Contacts scored by the columnar engine: their rows in ``scored``, in contact order."""
+
+    def __init__(self, scored: ScoredBatch, contacts: list[Contact]) -> None:
+        self.scored = scored
+        self.contacts = contacts
+        position = dict(zip(scored.contact_ids, range(len(scored)), strict=True))
+        self.rows = np.array([position[c.id] for c in contacts], np.int64)
+
+
 def _scores(
     activity_rows: pa.Table,
     contacts: Mapping[str, Contact],
     rejected_contacts: Mapping[str, int],
     options: PartitionOptions,
     rejects: RejectLog,
-) -> tuple[int, Iterator[tuple[Contact, MutualityScore]]]:
-    """(valid activities, every contact with its score): the one place that picks the engine.
+) -> tuple[int, _Columns | None, Iterator[tuple[Contact, MutualityScore]]]:
+    """(valid activities, contacts scored in columns, every other contact with its score).
 
-    The columnar engine when it is installed (``mutuality[fast]``): it checks the rows
-    with the row parser's messages and scores in columns, as the files adapter does
-    with it; otherwise the row parser and the core's own grouped path. Either way the
-    scores are :func:`mutuality_core.score_activities`' for the same activities.
+    The one place that picks the engine. The columnar engine when it is installed
+    (``mutuality[fast]``): it checks the rows with the row parser's messages and scores
+    in columns, as the files adapter does with it; contacts without any activity get
+    the core's score of an empty history. Otherwise the row parser and the core's own
+    grouped path score every contact. Either way the scores are
+    :func:`mutuality_core.score_activities`' for the same activities.
     """
     if activity_rows.num_rows:
         columnar = _columnar_scores(activity_rows, contacts, rejected_contacts, options, rejects)
@@ -217,7 +233,7 @@ def _scores(
     ordered = list(contacts.values())
     histories = ((c.id, groups.pop(c.id, [])) for c in ordered)
     scores = score_histories(histories, as_of=options.as_of, config=options.config)
-    return count, zip(ordered, scores, strict=True)
+    return count, None, zip(ordered, scores, strict=True)
 
 
 def _columnar_scores(
@@ -226,7 +242,7 @@ def _columnar_scores(
     rejected_contacts: Mapping[str, int],
     options: PartitionOptions,
     rejects: RejectLog,
-) -> tuple[int, Iterator[tuple[Contact, MutualityScore]]] | None:
+) -> tuple[int, _Columns, Iterator[tuple[Contact, MutualityScore]]] | None:
     """The columnar engine's check and scores, or None when it is not installed."""
     try:
         from mutuality_columnar.results import score_batch
@@ -237,7 +253,7 @@ def _columnar_scores(
         {c: pc.fill_null(activity_rows.column(c), "") for c in ACTIVITY_COLUMNS}
     )  # empty cells as "", as pyarrow reads them from a CSV file
     compact = compact_batches(
-        text.to_batches(),
+        text.combine_chunks().to_batches(),  # one check of the whole partition
         contacts=contacts,
         rejected_contacts=rejected_contacts,
         contacts_name=options.contacts_name,
@@ -248,18 +264,16 @@ def _columnar_scores(
             values = ["" if v is None else v for v in text.slice(row, 1).to_pylist()[0].values()]
         rejects.reject(where, row, error, values, None)
     scored = score_batch(compact.batch, options.as_of, options.config)
-    pending = dict(zip(scored.contact_ids, scored.pending(), strict=True))
+    has_scores = set(scored.contact_ids)
+    in_columns = [c for c in contacts.values() if c.id in has_scores]
+    without = [c for c in contacts.values() if c.id not in has_scores]
 
-    def in_contact_order() -> Iterator[tuple[Contact, MutualityScore]]:
-        for contact in contacts.values():
-            found = pending.pop(contact.id, None)
-            if found is None:  # no activities: the core's answer for an empty history
-                yield contact, score_contact([], as_of=options.as_of, config=options.config,
-                                             contact_id=contact.id)  # fmt: skip
-            else:
-                yield contact, found.build()
+    def empty_histories() -> Iterator[tuple[Contact, MutualityScore]]:
+        for contact in without:  # the core's answer for an empty history
+            yield contact, score_contact([], as_of=options.as_of, config=options.config,
+                                         contact_id=contact.id)  # fmt: skip
 
-    return compact.activities, in_contact_order()
+    return compact.activities, _Columns(scored, in_columns), empty_histories()
 
 
 def score_partition(table: pa.Table, options: PartitionOptions) -> Iterator[pa.RecordBatch]:
@@ -276,7 +290,7 @@ def score_partition(table: pa.Table, options: PartitionOptions) -> Iterator[pa.R
     contacts, rejected_contacts = _contacts_of(
         contact_rows if options.has_contacts else activity_rows, options, rejects
     )
-    count, scored = _scores(activity_rows, contacts, rejected_contacts, options, rejects)
+    count, columns, scored = _scores(activity_rows, contacts, rejected_contacts, options, rejects)
     if rejects.records and not options.skip_invalid:
         name, _, error, record = rejects.records[0]
         raise InvalidInputError(
@@ -284,6 +298,8 @@ def score_partition(table: pa.Table, options: PartitionOptions) -> Iterator[pa.R
             "collect them as rejects)"
         )
     written, forced = _written_of(written_rows, options) if options.diff else ({}, set())
+    if columns is not None:
+        yield from _column_batches(columns, written, forced, options)
     out = _Output()
     for contact, score in scored:
         changed = None
@@ -302,6 +318,51 @@ def score_partition(table: pa.Table, options: PartitionOptions) -> Iterator[pa.R
         out.add_removed(contact_id)
     out.add_count(count)
     yield out.batch()
+
+
+def _column_batches(
+    columns: _Columns,
+    written: dict[str, WrittenScore],
+    forced: set[str],
+    options: PartitionOptions,
+) -> Iterator[pa.RecordBatch]:
+    """The score rows of the contacts scored in columns, in batches of OUTPUT_SCHEMA.
+
+    With the diff on, ``changed`` says which rows to write and only those get their
+    reasons (a sync writes no other row); without it every row gets them.
+    """
+    from .columns import score_columns  # the columnar engine is installed: it made ``columns``
+
+    scored = columns.scored
+    pending = scored.pending() if options.diff else []
+    for start in range(0, len(columns.contacts), _OUTPUT_BATCH):
+        contacts = columns.contacts[start : start + _OUTPUT_BATCH]
+        rows = columns.rows[start : start + _OUTPUT_BATCH]
+        if options.diff:
+            flags = [
+                write_decision(
+                    c.id, pending[k], written.pop(c.id, None), options.min_score_change,
+                    failed=forced,
+                ) is not None
+                for c, k in zip(contacts, rows.tolist(), strict=True)
+            ]  # fmt: skip
+            changed: pa.Array = pa.array(flags, pa.bool_())
+            with_reasons = np.array(flags, bool)
+        else:
+            changed = pa.nulls(len(contacts), pa.bool_())
+            with_reasons = np.ones(len(contacts), bool)
+        values = score_columns(
+            scored, rows, [c.email or None for c in contacts], scored.algorithm, with_reasons
+        )
+        values["kind"] = pa.array([OUT_SCORE] * len(contacts), pa.string())
+        values["changed"] = changed
+        yield pa.RecordBatch.from_arrays(
+            [
+                values[f.name] if f.name in values else pa.nulls(len(contacts), f.type)
+                for f in OUTPUT_SCHEMA
+            ],
+            schema=OUTPUT_SCHEMA,
+        )
 
 
 def _written_of(
@@ -355,7 +416,7 @@ class _Output:
                 "lean": float(lean),
                 "strength": int(strength),
                 "confidence": float(confidence),
-                "reasons": reasons,
+                "reasons": None if changed is False else reasons,
                 "algorithm": algorithm,
                 "activity_count": int(count),
                 "last_activity_us": _published_micros(last_at),
@@ -363,7 +424,7 @@ class _Output:
                 "exact_lean": score.lean,
                 "exact_strength": score.strength,
                 "exact_confidence": score.confidence,
-                "exact_reasons": list(score.reasons),
+                "exact_reasons": None if changed is False else list(score.reasons),
                 "exact_last_activity_us": micros(score.last_activity_at),
                 "changed": changed,
             }
