@@ -31,7 +31,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, overload, runtime_checkable
 
 import attrs
 
@@ -70,6 +70,7 @@ from mutuality_core.timestamps import check_as_of
 __all__ = [
     "DiffedRead",
     "DiffingSource",
+    "OnePassWriter",
     "PendingScore",
     "RunReport",
     "ScoredRead",
@@ -869,7 +870,74 @@ class DiffingSource(Protocol):
     ) -> DiffedRead: ...
 
 
+@runtime_checkable
+class OnePassWriter(Protocol):
+    """A writer that reads each update of a batch once, in order, and keeps only what it
+    writes (a scores file keeps rows of text). ``reads_updates_once`` is True.
+
+    The sync then builds each pending score as the writer reads it: a batch of 100,000
+    updates never holds 100,000 score objects (components, evidence, reasons) at once.
+    Any other writer gets every update built up front, as it may read them many times.
+    """
+
+    reads_updates_once: bool
+
+    def write(self, updates: Sequence[ScoreUpdate]) -> Sequence[WriteResult]: ...
+
+
 # -- writing ------------------------------------------------------------------------------
+
+
+class _Batch(Sequence[ScoreUpdate]):
+    """One write's updates, and the value each leaves written once it succeeds.
+
+    ``hold``: every update is built when added (any writer). Otherwise (a
+    :class:`OnePassWriter`) each is built when the writer reads it, and only its written
+    value is kept.
+    """
+
+    def __init__(self, scored_at: datetime, *, hold: bool) -> None:
+        self.scored_at = scored_at
+        self.hold = hold
+        self.contacts: list[Contact] = []
+        self._scores: list[MutualityScore | PendingScore] = []
+        self._updates: list[ScoreUpdate] = []
+        self._values: dict[int, WrittenScore] = {}
+
+    def add(self, contact: Contact, score: MutualityScore | PendingScore) -> None:
+        self.contacts.append(contact)
+        if self.hold:
+            self._updates.append(ScoreUpdate(contact, built(score), self.scored_at))
+        else:
+            self._scores.append(score)
+
+    def __len__(self) -> int:
+        return len(self.contacts)
+
+    @overload
+    def __getitem__(self, index: int) -> ScoreUpdate: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ScoreUpdate]: ...
+
+    def __getitem__(self, index: int | slice) -> ScoreUpdate | list[ScoreUpdate]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if self.hold:
+            return self._updates[index]
+        i = range(len(self))[
+            index
+        ]  # negative indexes as a list takes them; IndexError past the end
+        update = ScoreUpdate(self.contacts[i], built(self._scores[i]), self.scored_at)
+        self._values[i] = _written_value(update)
+        return update
+
+    def written_value(self, i: int) -> WrittenScore:
+        """What update ``i`` left written (from the writer's own read of it, if it made one)."""
+        if self.hold:
+            return _written_value(self._updates[i])
+        value = self._values.get(i)
+        return value if value is not None else _written_value(self[i])
 
 
 def _write_changes(
@@ -891,7 +959,8 @@ def _write_changes(
         limit = min(limit, options.batch_size)
     limit = max(1, limit)
     threshold = options.min_score_change
-    batch: list[ScoreUpdate] = []
+    hold = not isinstance(writer, OnePassWriter) or not writer.reads_updates_once
+    batch = _Batch(as_of, hold=hold)
     seen = counts.seen = set() if connection.source.complete_history else None
     for contact, result in results:
         if seen is not None:
@@ -905,10 +974,10 @@ def _write_changes(
             continue
         if options.dry_run:
             continue
-        batch.append(ScoreUpdate(contact, built(result), as_of))
+        batch.add(contact, result)
         if len(batch) >= limit:
             _write_batch(batch, writer, state, connection.target, counts)
-            batch = []
+            batch = _Batch(as_of, hold=hold)
             progress("score", counts.contacts_scored, total)
             progress("write", counts.written + len(counts.failures), None)
     progress("score", counts.contacts_scored, counts.contacts_scored)
@@ -920,7 +989,7 @@ def _write_changes(
 
 
 def _write_batch(
-    batch: Sequence[ScoreUpdate],
+    batch: _Batch,
     writer: ScoreWriter,
     state: StateStore,
     target: str,
@@ -939,22 +1008,22 @@ def _write_batch(
         state.record_failed(
             target,
             [
-                _failed_value(WriteResult(u.contact.id, False, error), counts.previous_failures)
-                for u in batch
+                _failed_value(WriteResult(c.id, False, error), counts.previous_failures)
+                for c in batch.contacts
             ],
         )
         raise
     by_id = {r.contact_id: r for r in results}
     succeeded = []
     failed = []
-    for update in batch:
-        result = by_id.get(update.contact.id)
+    for i, contact in enumerate(batch.contacts):
+        result = by_id.get(contact.id)
         if result is None:
             result = WriteResult(
-                update.contact.id, False, "the writer returned no result for it", retryable=True
+                contact.id, False, "the writer returned no result for it", retryable=True
             )
         if result.ok:
-            succeeded.append(_written_value(update))
+            succeeded.append(batch.written_value(i))
         else:
             counts.failures.append(result)
             failed.append(_failed_value(result, counts.previous_failures))

@@ -33,7 +33,7 @@ from .codes import (
     settle_ties_with,
     tag_bits,
 )
-from .validate import check_columns
+from .validate import Inspected, inspect_columns, valid_table
 
 __all__ = ["Compact", "compact_batches"]
 
@@ -56,6 +56,7 @@ class _Columns:
     outcome: list[np.ndarray] = field(default_factory=list)
     automated: list[np.ndarray] = field(default_factory=list)
     duration: list[np.ndarray] = field(default_factory=list)
+    tags: list[np.ndarray] = field(default_factory=list)
     rows: list[np.ndarray] = field(default_factory=list)
     ids: list[pa.Array] = field(default_factory=list)
 
@@ -65,12 +66,13 @@ class _Interned:
 
     Each batch's column is dictionary-encoded where it is read; :meth:`codes` unifies
     the batches' dictionaries (in C++) at the end, so a text has one code in every
-    batch; nulls (no thread) get -1.
+    batch; nulls (no thread) get -1. The texts stay an Arrow array (``dictionary``):
+    a million thread ids as Python strings would cost ~70 MiB.
     """
 
     def __init__(self) -> None:
         self.chunks: list[pa.DictionaryArray] = []
-        self.texts: list[str] = []
+        self.dictionary: pa.Array = pa.array([], pa.string())
 
     def add(self, column: pa.ChunkedArray | pa.Array) -> None:
         encoded = pc.dictionary_encode(column)
@@ -82,77 +84,166 @@ class _Interned:
         if not self.chunks:
             return np.zeros(0, np.int64)
         unified = pa.chunked_array(self.chunks).unify_dictionaries()
-        self.texts = unified.chunk(0).dictionary.to_pylist() if unified.num_chunks else []
-        codes = np.concatenate(
-            [
-                chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-                for chunk in unified.chunks
-            ]
-        )
         self.chunks = []
+        if unified.num_chunks:
+            self.dictionary = unified.chunk(0).dictionary
+        parts = []
+        for chunk in unified.chunks:
+            parts.append(chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False))
+        del unified
+        codes = np.concatenate(parts).astype(np.int64)
         return codes if keep is None else codes[keep]
+
+    def text(self, code: int) -> str:
+        return str(self.dictionary[code].as_py())
+
+
+class _Tags:
+    """A code for each distinct normalised tags text (few: tags come from a short list)."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, int] = {}
+        self.texts: list[str] = []
+
+    def table(self, texts: list[str | None]) -> np.ndarray:
+        """The code of each text (None, a value no valid row has, gets 0)."""
+        return np.array([0 if t is None else self._intern(t) for t in texts] or [0], np.int32)
+
+    def _intern(self, text: str) -> int:
+        code = self.code.get(text)
+        if code is None:
+            code = self.code[text] = len(self.texts)
+            self.texts.append(text)
+        return code
+
+
+def _lookup(values: list[Any], convert: Any, dtype: Any, missing: Any = 0) -> np.ndarray:
+    """``convert(value)`` for each distinct value (``missing`` for None: a rejected value)."""
+    return np.array([missing if v is None else convert(v) for v in values] or [missing], dtype)
+
+
+_CHANNEL = {m.value: i for i, m in enumerate(CHANNELS)}
+_DIRECTION = {m.value: i for i, m in enumerate(DIRECTIONS)}
+_OUTCOME = {m.value: i for i, m in enumerate(OUTCOMES)}
 
 
 def compact_batches(
-    batches: Iterable[pa.RecordBatch],
+    batches: Iterable[pa.RecordBatch | pa.Table],
     *,
     contacts: Mapping[str, Contact],
     rejected_contacts: Mapping[str, int] | None = None,
     contacts_name: str = "contacts",
 ) -> Compact:
-    """Check and encode ``batches`` (the activity file, in order) into one sorted Batch."""
+    """Check and encode ``batches`` (the activity file, in order) into one sorted Batch.
+
+    A batch may also be a table (e.g. one block of a CSV file, parsed in parts).
+    """
     known = sorted({c.id for c in contacts.values()})
     known_array = pa.array(known, pa.string())
     keys = pa.array(list(contacts), pa.string())
+    code_of = {cid: k for k, cid in enumerate(known)}
+    key_code = np.array([code_of[c.id] for c in contacts.values()] or [0], np.int64)
     threads = _Interned()
-    tags = _Interned()
+    tags = _Tags()
     columns = _Columns()
     rejects: list[tuple[int, str, list[str]]] = []
     start = 0
     for record_batch in batches:
-        table = pa.Table.from_batches([record_batch])
-        checked = check_columns(
+        if isinstance(record_batch, pa.Table):
+            table = record_batch
+        else:
+            table = pa.Table.from_batches([record_batch])
+        seen = inspect_columns(
             table,
             contacts=contacts,
             rejected_contacts=rejected_contacts,
             contacts_name=contacts_name,
-            duplicates=False,
             contact_keys=keys,
         )
-        for row, error, _ in checked.rejects:
+        for row, error, _ in seen.rejects:
             whole = record_batch.slice(row, 1).to_pylist()[0].values()
             rejects.append((start + row, error, text_values(whole)))
-        valid = checked.table
-        columns.rows.append(checked.rows.astype(np.int64) + start)
-        columns.contact.append(
-            pc.index_in(valid.column("contact_id"), value_set=known_array)
-            .to_numpy()
-            .astype(np.int64)
-        )
-        columns.us.append(valid.column("occurred_at").cast(pa.int64()).to_numpy())
-        columns.channel.append(_codes(valid.column("channel"), CHANNELS))
-        columns.direction.append(_codes(valid.column("direction"), DIRECTIONS))
-        columns.outcome.append(_codes(valid.column("outcome"), OUTCOMES))
-        threads.add(valid.column("thread_id"))
-        tags.add(valid.column("tags"))
-        columns.automated.append(valid.column("automated").to_numpy().astype(bool))
-        columns.duration.append(
-            valid.column("duration_seconds").fill_null(np.nan).to_numpy().astype(np.float64)
-        )
-        columns.ids.append(valid.column("id").combine_chunks())
+        if seen.extra:  # unusual spellings the row parser accepted: through a typed table
+            _add_table(columns, *valid_table(seen), known_array, threads, tags)
+        else:
+            _add_codes(columns, seen, key_code, threads, tags)
+        columns.rows[-1] += start
+        del table, seen
+        # pyarrow's allocator (mimalloc) keeps freed pages for reuse: hand them back
+        # after each block, or the process holds ~30 MiB more at its peak
+        pa.default_memory_pool().release_unused()
         start += record_batch.num_rows
     return _finish(columns, known, threads, tags, rejects)
 
 
+def _add_codes(
+    columns: _Columns, seen: Inspected, key_code: np.ndarray, threads: _Interned, tags: _Tags
+) -> None:
+    """The rows every column check accepted, encoded from what the checks found."""
+    fast = seen.fast
+    take = pa.array(fast)
+    assert seen.contact is not None
+    columns.rows.append(fast.astype(np.int64))
+    columns.contact.append(key_code[seen.contact[fast]])
+    columns.us.append(seen.us[fast])
+    for name, into, codes in (
+        ("channel", columns.channel, _CHANNEL),
+        ("direction", columns.direction, _DIRECTION),
+        ("outcome", columns.outcome, _OUTCOME),
+    ):
+        index, values = seen.converted[name]
+        into.append(_lookup(values, codes.__getitem__, np.int8)[index[fast]])
+    index, values = seen.converted["automated"]
+    columns.automated.append(_lookup(values, bool, bool, False)[index[fast]])
+    index, values = seen.converted["duration_seconds"]
+    columns.duration.append(_lookup(values, float, np.float64, np.nan)[index[fast]])
+    index, values = seen.converted["tags"]
+    columns.tags.append(tags.table(values)[index[fast]])
+    thread = seen.text["thread_id"].take(take)
+    threads.add(pc.if_else(pc.equal(thread, ""), pa.scalar(None, pa.string()), thread))
+    columns.ids.append(seen.text["id"].take(take).combine_chunks())
+
+
+def _add_table(
+    columns: _Columns,
+    valid: pa.Table,
+    rows: np.ndarray,
+    known_array: pa.Array,
+    threads: _Interned,
+    tags: _Tags,
+) -> None:
+    """Valid rows given as a :data:`~.codes.VALID_SCHEMA` table, encoded."""
+    columns.rows.append(rows.astype(np.int64))
+    columns.contact.append(
+        pc.index_in(valid.column("contact_id"), value_set=known_array).to_numpy().astype(np.int64)
+    )
+    columns.us.append(valid.column("occurred_at").cast(pa.int64()).to_numpy())
+    columns.channel.append(_codes(valid.column("channel"), CHANNELS))
+    columns.direction.append(_codes(valid.column("direction"), DIRECTIONS))
+    columns.outcome.append(_codes(valid.column("outcome"), OUTCOMES))
+    threads.add(valid.column("thread_id"))
+    encoded = pc.dictionary_encode(valid.column("tags")).combine_chunks()
+    table = tags.table(encoded.dictionary.to_pylist())
+    columns.tags.append(table[encoded.indices.to_numpy(zero_copy_only=False)])
+    columns.automated.append(valid.column("automated").to_numpy().astype(bool))
+    columns.duration.append(
+        valid.column("duration_seconds").fill_null(np.nan).to_numpy().astype(np.float64)
+    )
+    columns.ids.append(valid.column("id").combine_chunks())
+
+
 def _joined(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
-    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+    """The parts as one array; the list is emptied (its arrays are freed as it goes)."""
+    joined = np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+    parts.clear()
+    return joined
 
 
 def _finish(
     columns: _Columns,
     known: list[str],
     threads: _Interned,
-    tags: _Interned,
+    tags: _Tags,
     rejects: list[tuple[int, str, list[str]]],
 ) -> Compact:
     contact = _joined(columns.contact, np.int64)
@@ -164,6 +255,7 @@ def _finish(
         error = str(duplicate_activity(activity_id, known[int(contact[position])]))
         rejects.append((int(rows[position]), error, []))
     rejects.sort(key=lambda r: r[0])
+    del rows  # each array is let go once it is no longer needed: the peak is the sum
 
     def pick(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
         joined = _joined(parts, dtype)
@@ -171,7 +263,7 @@ def _finish(
 
     us = pick(columns.us, np.int64)
     thread = threads.codes(keep)
-    tag_code = tags.codes(keep)
+    tag_code = pick(columns.tags, np.int32)
     channel = pick(columns.channel, np.int8)
     direction = pick(columns.direction, np.int8)
     outcome = pick(columns.outcome, np.int8)
@@ -181,49 +273,77 @@ def _finish(
         contact = contact[keep]
         ids = ids.filter(pa.array(keep))
     # contacts numbered among those with activities, in contact_id order
-    present = np.unique(contact)
-    contact = np.searchsorted(present, contact)
+    per_contact = np.bincount(contact, minlength=len(known))
+    present = np.flatnonzero(per_contact)
+    contact = (np.cumsum(per_contact > 0) - 1)[contact]
     order = _contact_time_order(contact, us)
-    ties = _tie_rows(contact[order], us[order])
-    if ties.size:
-
-        def keys(rows: np.ndarray) -> list[tuple[object, ...]]:
-            picked = rows.tolist()
-            names = ids.take(pa.array(rows)).to_pylist()
-            return [
-                (
-                    names[i],
-                    CHANNELS[channel[r]].value,
-                    DIRECTIONS[direction[r]].value,
-                    OUTCOMES[outcome[r]].value,
-                    "" if thread[r] < 0 else threads.texts[thread[r]],
-                    -1.0 if duration[r] != duration[r] else float(duration[r]),
-                    bool(automated[r]),
-                    tuple(sorted(_tag_set(tags.texts[tag_code[r]]))),
-                )
-                for i, r in enumerate(picked)
-            ]
-
-        order = settle_ties_with(order, ties, keys)
-    bits = np.array([tag_bits(_tag_set(t)) for t in tags.texts] or [0], np.uint8)
+    # settling ties reorders rows of one contact and instant only: these stay sorted
     contact = contact[order]
     us = us[order]
+    ties = _tie_rows(contact, us)
+    if ties.size:
+        at = _TieColumns(ids, channel, direction, outcome, thread, threads,
+                         duration, automated, tag_code, tags.texts)  # fmt: skip
+        order = settle_ties_with(order, ties, at.keys)
+        del at
+    del ids, duration  # only the ties needed them
+    bits = np.array([tag_bits(_tag_set(t)) for t in tags.texts] or [0], np.uint8)
+    # sorted one column at a time, each unsorted column freed as its copy is made
+    channel = channel[order]
+    direction = direction[order]
+    outcome = outcome[order]
+    thread = thread[order]
+    automated = automated[order]
+    tag_bits_sorted = bits[tag_code[order]]
+    del tag_code
     batch = Batch(
         contact_ids=[known[k] for k in present.tolist()],
         contact=contact,
         us=us,
         ts=us / 1e6,
-        channel=channel[order],
-        direction=direction[order],
-        outcome=outcome[order],
-        thread=thread[order],
-        threads=len(threads.texts),
-        automated=automated[order],
-        tags=bits[tag_code[order]],
+        channel=channel,
+        direction=direction,
+        outcome=outcome,
+        thread=thread,
+        threads=len(threads.dictionary),
+        automated=automated,
+        tags=tag_bits_sorted,
         order=order,
-        activity_count=np.bincount(contact, minlength=present.size).astype(np.int64),
+        activity_count=per_contact[present].astype(np.int64),
     )
     return Compact(batch, rejects, int(us.size))
+
+
+@dataclass
+class _TieColumns:
+    """What the reference's full key needs of each row, for same-instant activities."""
+
+    ids: pa.ChunkedArray
+    channel: np.ndarray
+    direction: np.ndarray
+    outcome: np.ndarray
+    thread: np.ndarray
+    threads: _Interned
+    duration: np.ndarray
+    automated: np.ndarray
+    tag_code: np.ndarray
+    tag_texts: list[str]
+
+    def keys(self, rows: np.ndarray) -> list[tuple[object, ...]]:
+        names = self.ids.take(pa.array(rows)).to_pylist()
+        return [
+            (
+                names[i],
+                CHANNELS[self.channel[r]].value,
+                DIRECTIONS[self.direction[r]].value,
+                OUTCOMES[self.outcome[r]].value,
+                "" if self.thread[r] < 0 else self.threads.text(int(self.thread[r])),
+                -1.0 if self.duration[r] != self.duration[r] else float(self.duration[r]),
+                bool(self.automated[r]),
+                tuple(sorted(_tag_set(self.tag_texts[self.tag_code[r]]))),
+            )
+            for i, r in enumerate(rows.tolist())
+        ]
 
 
 def _tag_set(text: str) -> frozenset[str]:
@@ -234,7 +354,7 @@ def _first_of_each_pair(
     ids: pa.ChunkedArray, contact: np.ndarray, contacts: int
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """(rows to keep or None for all, positions repeating an earlier (contact, id) pair)."""
-    if len(ids) < 2 or pc.count_distinct(ids).as_py() == len(ids):
+    if len(ids) < 2 or not _may_repeat(ids) or pc.count_distinct(ids).as_py() == len(ids):
         return None, np.zeros(0, np.int64)
     id_codes = pc.dictionary_encode(ids).combine_chunks().indices.to_numpy(zero_copy_only=False)
     key = id_codes.astype(np.int64) * contacts + contact
@@ -242,3 +362,56 @@ def _first_of_each_pair(
     keep = np.zeros(key.size, bool)
     keep[first] = True
     return keep, np.flatnonzero(~keep)
+
+
+#: Ids longer than this are left to pyarrow's exact count of distinct values.
+_HASHED_LENGTH = 64
+
+
+def _may_repeat(ids: pa.ChunkedArray) -> bool:
+    """False when no id repeats, found by a 64-bit hash of each id and one sort.
+
+    Different hashes mean different ids; any equal pair (a repeat, or a collision)
+    answers True and the exact count decides. Several times faster than hashing the
+    strings into a table, and in a real file ids seldom repeat.
+    """
+    parts: list[np.ndarray] = []
+    for chunk in ids.chunks:
+        hashes = _id_hashes(chunk)
+        if hashes is None:
+            return True
+        parts.append(hashes)
+    if not parts:
+        return False
+    hashes = np.sort(np.concatenate(parts))
+    return bool((hashes[1:] == hashes[:-1]).any())
+
+
+def _id_hashes(ids: pa.Array) -> np.ndarray | None:
+    """FNV-1a style hash of each id's bytes and length (None: ids it does not hash)."""
+    n = len(ids)
+    if n == 0:
+        return np.zeros(0, np.uint64)
+    if ids.null_count or not pa.types.is_string(ids.type):
+        return None
+    offsets = np.frombuffer(ids.buffers()[1], np.int32)[ids.offset : ids.offset + n + 1]
+    data = np.frombuffer(ids.buffers()[2], np.uint8)
+    lengths = np.diff(offsets)
+    if int(lengths.max()) > _HASHED_LENGTH:
+        return None
+    prime = np.uint64(1099511628211)
+    hashes = lengths.astype(np.uint64) * prime
+    for length in np.unique(lengths).tolist():
+        if length == lengths[0] and (lengths == length).all():
+            # every id this long: the bytes lie back to back, one (n, length) block
+            block = data[offsets[0] : offsets[0] + n * length].reshape(n, length)
+            for k in range(length):
+                hashes = (hashes ^ block[:, k]) * prime
+            break
+        rows = np.flatnonzero(lengths == length)
+        first = offsets[:-1][rows].astype(np.int64)
+        h = hashes[rows]
+        for k in range(length):
+            h = (h ^ data[first + k]) * prime
+        hashes[rows] = h
+    return hashes

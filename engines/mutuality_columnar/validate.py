@@ -39,7 +39,14 @@ from mutuality_core.timestamps import epoch_microseconds
 
 from .codes import VALID_SCHEMA
 
-__all__ = ["REJECT_SCHEMA", "Checked", "check_columns", "validate_table"]
+__all__ = [
+    "REJECT_SCHEMA",
+    "Checked",
+    "Inspected",
+    "check_columns",
+    "inspect_columns",
+    "validate_table",
+]
 
 #: The rejects ``validate_table`` returns: input row number (0-based), the row parser's
 #: message, and the row's values as text in ACTIVITY_COLUMNS order.
@@ -261,22 +268,37 @@ class _RowsOf(RecordFile):
             yield row
 
 
-def check_columns(
+@dataclass
+class Inspected:
+    """One table's rows judged (see :func:`inspect_columns`): what is needed both to build
+    the valid table and to encode the valid rows straight into codes.
+
+    ``fast``: the rows every column check accepted; ``converted[name]``: (index of each
+    row's distinct value, the distinct values converted); ``contact``: with known
+    contacts, each row's position among their keys (-1 if none); ``extra``: rows the
+    row parser accepted (row, Activity); ``rejects``: the rows it rejected.
+    """
+
+    text: dict[str, pa.ChunkedArray]
+    fast: np.ndarray
+    us: np.ndarray
+    converted: dict[str, tuple[np.ndarray, list[Any]]]
+    contact: np.ndarray | None
+    contact_values: list[Any]
+    contact_index: np.ndarray | None
+    extra: list[tuple[int, Any]]
+    rejects: list[tuple[int, str, list[str]]]
+
+
+def inspect_columns(
     activities: pa.Table,
     *,
     contacts: Mapping[str, Contact] | None = None,
     rejected_contacts: Mapping[str, int] | None = None,
     contacts_name: str = "contacts",
-    duplicates: bool = True,
     contact_keys: pa.Array | None = None,
-) -> Checked:
-    """Check every row of ``activities`` as the files adapter's row parser would.
-
-    ``contacts``: the known contacts (an activity of any other contact is rejected as
-    the files adapter rejects it); None accepts any non-empty contact id.
-    ``duplicates``: also reject repeated (contact_id, id) pairs within this table.
-    ``contact_keys``: the contacts' ids as an array, when the caller checks many tables.
-    """
+) -> Inspected:
+    """Check every row as the row parser would (see :func:`check_columns`), build nothing."""
     missing = [c for c in ACTIVITY_REQUIRED if c not in activities.column_names]
     if missing:
         raise InvalidInputError(
@@ -298,6 +320,9 @@ def check_columns(
     ok &= ~pc.starts_with(ids, " ").to_numpy()
     ok &= ~pc.ends_with(ids, " ").to_numpy()
 
+    contact_index: np.ndarray | None = None
+    contact_values: list[Any] = []
+    contact: np.ndarray | None = None
     if contacts is None:  # any non-empty contact id without surrounding spaces, as is
 
         def contact_of(value: str) -> str:
@@ -310,12 +335,14 @@ def check_columns(
     else:  # a known contact's id, exactly (a padded one goes to the row parser)
         if contact_keys is None:
             contact_keys = pa.array([c.id for c in contacts.values()], pa.string())
-        ok &= pc.is_in(text["contact_id"], value_set=contact_keys).to_numpy()
+        position = pc.index_in(text["contact_id"], value_set=contact_keys)
+        contact = _filled(position)
+        ok &= contact >= 0
     timestamp_column = raw["occurred_at"]
     if pa.types.is_timestamp(timestamp_column.type) and timestamp_column.type.tz is not None:
-        us = timestamp_column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-        us_ok = us.is_valid().to_numpy()
-        us = us.fill_null(0).to_numpy().astype(np.int64)
+        stamps = timestamp_column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+        us_ok = stamps.is_valid().to_numpy()
+        us = stamps.fill_null(0).to_numpy().astype(np.int64)
         ok &= us_ok
     else:
         us, us_ok = _timestamps(text["occurred_at"])
@@ -340,16 +367,35 @@ def check_columns(
     extra: list[tuple[int, Any]] = []
     if slow.size:
         extra, rejects = _row_parser(text, slow, contacts, rejected_contacts, contacts_name)
+    return Inspected(
+        text, fast, us, converted, contact, contact_values, contact_index, extra, rejects
+    )
+
+
+def _filled(positions: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Positions (nulls: not found) as int64, -1 for not found."""
+    if isinstance(positions, pa.ChunkedArray):
+        parts = [chunk.fill_null(-1).to_numpy() for chunk in positions.chunks]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+    return positions.fill_null(-1).to_numpy().astype(np.int64)
+
+
+def valid_table(seen: Inspected) -> tuple[pa.Table, np.ndarray]:
+    """The rows ``seen`` accepted as a :data:`VALID_SCHEMA` table, and their row numbers."""
+    text, fast, us, converted = seen.text, seen.fast, seen.us, seen.converted
+    extra = seen.extra
 
     def typed(name: str, rows: np.ndarray, column: pa.DataType) -> pa.Array:
         index, values = converted[name]
         return pa.array(values, column).take(pa.array(index[rows]))
 
     fast_rows = pa.array(fast)
-    if contacts is not None or not n:
+    if seen.contact_index is None:
         contact_column = text["contact_id"].take(fast_rows).combine_chunks()
     else:
-        contact_column = pa.array(contact_values, pa.string()).take(pa.array(contact_index[fast]))
+        contact_column = pa.array(seen.contact_values, pa.string()).take(
+            pa.array(seen.contact_index[fast])
+        )
     table = pa.table(
         [
             text["id"].take(fast_rows).combine_chunks(),
@@ -376,11 +422,39 @@ def check_columns(
         order = np.argsort(rows, kind="stable")
         table = table.take(pa.array(order))
         rows = rows[order]
+    return table, rows
+
+
+def check_columns(
+    activities: pa.Table,
+    *,
+    contacts: Mapping[str, Contact] | None = None,
+    rejected_contacts: Mapping[str, int] | None = None,
+    contacts_name: str = "contacts",
+    duplicates: bool = True,
+    contact_keys: pa.Array | None = None,
+) -> Checked:
+    """Check every row of ``activities`` as the files adapter's row parser would.
+
+    ``contacts``: the known contacts (an activity of any other contact is rejected as
+    the files adapter rejects it); None accepts any non-empty contact id.
+    ``duplicates``: also reject repeated (contact_id, id) pairs within this table.
+    ``contact_keys``: the contacts' ids as an array, when the caller checks many tables.
+    """
+    seen = inspect_columns(
+        activities,
+        contacts=contacts,
+        rejected_contacts=rejected_contacts,
+        contacts_name=contacts_name,
+        contact_keys=contact_keys,
+    )
+    table, rows = valid_table(seen)
+    rejects = seen.rejects
     if duplicates:  # else the caller looks for them over all its tables (see stream.py)
-        table, rows, repeated = _drop_duplicates(table, rows, text)
+        table, rows, repeated = _drop_duplicates(table, rows, seen.text)
         if repeated:
             rejects = sorted(rejects + repeated, key=lambda r: r[0])
-    return Checked(table, rows, rejects, text)
+    return Checked(table, rows, rejects, seen.text)
 
 
 def _fail(value: str) -> str:

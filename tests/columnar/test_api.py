@@ -145,3 +145,25 @@ def test_timestamps_parsed_in_bulk_are_exactly_what_the_row_parser_reads(texts) 
         if accepted:
             delta = parse_aware_datetime(text) - epoch
             assert micro == (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+@pytest.mark.parametrize(
+    ("chunks", "repeats"),
+    [
+        ([["a1", "a2"], ["abc", "a3"]], False),  # lengths mixed within and across parts
+        ([["a1", "a2"], ["abc", "a1"]], True),  # a repeat across parts
+        ([["a1", "é"], ["e", "a10"]], False),  # bytes, not characters
+        ([["x" * 80, "y"], ["z"]], True),  # too long to hash: "may", the exact count decides
+        ([[f"id{i}" for i in range(1000)]], False),
+        ([[f"id{i % 999}" for i in range(1000)]], True),
+    ],
+)
+def test_repeated_ids_are_never_missed_by_the_hash(chunks, repeats):
+    import pyarrow as pa
+    from mutuality_columnar.stream import _may_repeat
+
+    ids = pa.chunked_array([pa.array(c, pa.string()) for c in chunks])
+    assert _may_repeat(ids) is repeats
+    # a slice starts part-way into its buffers
+    sliced = pa.chunked_array([pa.array(["zz"] + chunks[0], pa.string()).slice(1)])
+    assert _may_repeat(sliced) == _may_repeat(pa.chunked_array([pa.array(chunks[0])]))

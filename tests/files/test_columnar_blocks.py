@@ -37,6 +37,9 @@ def crm(folder: Path, *, bad: bool) -> Path:
     if bad:
         lines.insert(250, "x1,c1,2026-05-01 10:00,email,outbound,,t1,")
         lines.insert(30, "x2,c99,2026-05-01T10:00:00Z,email,outbound,,t1,")
+        # spellings the column checks leave to the row parser, which accepts them
+        lines.insert(120, "y1, c2 ,2026-05-01T10:00:00.5Z,email,outbound,,t1,ask")
+        lines.insert(330, "y2,c3,2026-05-01T12:00:00+0200,Call,Inbound,,,")
     (folder / "activities.csv").write_text("\n".join(lines) + "\n")
     return folder
 

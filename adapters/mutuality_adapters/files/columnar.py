@@ -27,11 +27,89 @@ from mutuality_core.scoring import score_contact
 from mutuality_core.sync import ScoredRead
 
 from .records import check_columns, open_records
-from .rows import ACTIVITY_COLUMNS, ACTIVITY_REQUIRED, RejectLog, text_values
+from .rows import (
+    ACTIVITY_COLUMNS,
+    ACTIVITY_REQUIRED,
+    CONTACT_COLUMNS,
+    RejectLog,
+    text_values,
+)
 
-__all__ = ["activity_chunks", "read_activity_table", "score_columnar"]
+__all__ = ["activity_chunks", "read_activity_table", "read_contacts_in_columns", "score_columnar"]
 
 log = logging.getLogger(__name__)
+
+
+def _checked_header(
+    path: Path, expected: tuple[str, ...], required: tuple[str, ...]
+) -> dict[str, int]:
+    """The header's columns by name, checked as the row parser checks them (same errors)."""
+    records = open_records(path, expected)
+    try:
+        return check_columns(records, required)
+    finally:
+        records.close()
+
+
+def _as_text(header: list[str]) -> Any:
+    """pyarrow's options to read every column as text, empty fields as "" (not null)."""
+    import pyarrow as pa
+    import pyarrow.csv as pv
+
+    return pv.ConvertOptions(
+        column_types={name: pa.string() for name in header},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+
+
+def read_contacts_in_columns(path: Path) -> dict[str, Contact] | None:
+    """Every contact of a clean ``contacts.csv`` by id, read by pyarrow; None otherwise.
+
+    Clean: pyarrow reads it as a table, no quote anywhere, every id non-empty and
+    unique. Then no row is rejected and no line number is needed, and the contacts
+    are those the row parser gives (the same stripping, the same extra columns).
+    Anything else (None) is read by the row parser, with its messages.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pv
+
+    if path.suffix != ".csv" or b'"' in path.read_bytes():
+        return None
+    columns = _checked_header(path, CONTACT_COLUMNS, ("id",))
+    header = list(columns)
+    try:
+        table = pv.read_csv(
+            path,
+            read_options=pv.ReadOptions(column_names=header, skip_rows=1),
+            convert_options=_as_text(header),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    if table.num_rows == 0:
+        return None
+    values = {name: table.column(i).to_pylist() for name, i in columns.items()}
+    ids = [value.strip() for value in values["id"]]
+    if not all(ids) or len(set(ids)) != len(ids):
+        return None  # the row parser words the rejects
+
+    def optional(name: str) -> list[str | None]:
+        if name not in values:
+            return [None] * len(ids)
+        return [value.strip() or None for value in values[name]]
+
+    known = set(CONTACT_COLUMNS)
+    extra_columns = [(name, values[name]) for name in columns if name not in known]
+    emails, firsts, lasts, companies = (
+        optional(name) for name in ("email", "first_name", "last_name", "company")
+    )
+    contacts: dict[str, Contact] = {}
+    for k, contact_id in enumerate(ids):
+        extra = {name: column[k] for name, column in extra_columns if column[k]}
+        contacts[contact_id] = Contact(
+            contact_id, emails[k], firsts[k], lasts[k], companies[k], None, extra
+        )
+    return contacts
 
 
 class _NoCleanTable(Exception):
@@ -51,35 +129,27 @@ def read_activity_table(path: Path) -> tuple[Any, Callable[[int], int]]:
         table = pq.read_table(path)
         check_columns(_Header(path, table.column_names), ACTIVITY_REQUIRED)  # type: ignore[arg-type]
         return table, lambda row: row + 1  # "line" = the 1-based row number
-    records = open_records(path, ACTIVITY_COLUMNS)  # the header and its checks, as before
-    try:
-        check_columns(records, ACTIVITY_REQUIRED)
-    finally:
-        records.close()
-    header = records.header
+    header = list(_checked_header(path, ACTIVITY_COLUMNS, ACTIVITY_REQUIRED))
     try:
         table = pv.read_csv(
             path,
             read_options=pv.ReadOptions(column_names=header, skip_rows=1),
             parse_options=pv.ParseOptions(newlines_in_values=False),
-            convert_options=pv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
+            convert_options=_as_text(header),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise _NoCleanTable(str(exc)) from None
     return table, _line_finder(path)
 
 
-def _line_finder(path: Path) -> Callable[[int], int]:
+def _line_finder(path: Path, *, plain: bool | None = None) -> Callable[[int], int]:
     """Row number -> the line it starts on, as the row parser counts lines.
 
     A file without quotes and blank lines has one row per line after the header; any
     other is counted once with the row parser's reader, and only if a row is rejected.
+    ``plain``: whether the file is plain, if known (else it is looked at now).
     """
-    if _plain(path):
+    if plain if plain is not None else _plain(path):
         return lambda row: row + 2
     lines: list[int] = []
 
@@ -187,46 +257,89 @@ def activity_chunks(
 #: Bytes of CSV text read, checked and encoded at a time (about 125,000 rows): the
 #: text of one block is all the engine holds of the file at once.
 BLOCK_BYTES = 8 * 2**20
+#: Bytes of a block pyarrow parses at a time (in parallel, on its threads).
+PARSE_BYTES = 2**20
 #: Rows of a Parquet file read at a time.
 PARQUET_BATCH_ROWS = 131_072
 
 
 def _batches(path: Path) -> tuple[Callable[[], Iterator[Any]], Callable[[int], int]]:
-    """(a fresh iterator over the file's record batches, row number -> line)."""
-    import pyarrow as pa
-    import pyarrow.csv as pv
-    import pyarrow.parquet as pq
-
+    """(a fresh iterator over the file's record batches or tables, row number -> line)."""
     if path.suffix == ".parquet":
+        import pyarrow.parquet as pq  # only here: it loads pyarrow's file systems (and ssl)
+
         names = pq.ParquetFile(path).schema_arrow.names
         check_columns(_Header(path, names), ACTIVITY_REQUIRED)  # type: ignore[arg-type]
         return (
             lambda: pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS)
         ), lambda row: row + 1
-    records = open_records(path, ACTIVITY_COLUMNS)  # the header and its checks, as before
-    try:
-        check_columns(records, ACTIVITY_REQUIRED)
-    finally:
-        records.close()
-    header = records.header
+    blocks = _CsvBlocks(path, list(_checked_header(path, ACTIVITY_COLUMNS, ACTIVITY_REQUIRED)))
+    counted = _line_finder(path, plain=False)
 
-    def batches() -> Iterator[Any]:
-        return iter(
-            pv.open_csv(
-                path,
-                read_options=pv.ReadOptions(
-                    column_names=header, skip_rows=1, block_size=BLOCK_BYTES
-                ),
-                parse_options=pv.ParseOptions(newlines_in_values=False),
-                convert_options=pv.ConvertOptions(
-                    column_types={name: pa.string() for name in header},
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                ),
-            )
-        )
+    def line(row: int) -> int:
+        # asked once the file has been read: whether it was plain is known by then
+        return row + 2 if blocks.plain else counted(row)
 
-    return batches, _line_finder(path)
+    return blocks.batches, line
+
+
+class _CsvBlocks:
+    """A CSV file read :data:`BLOCK_BYTES` at a time, each block cut after a line break and
+    parsed by pyarrow on its own: only one block of text is held at once (pyarrow's own
+    streaming reader reads several blocks ahead), and the file is read once.
+
+    Rows end at line breaks here, as they do for pyarrow's reader with
+    ``newlines_in_values=False``; a quoted line break cut between two blocks makes the
+    read fail, and the row parser then reads the file. ``plain`` says, after a read,
+    whether every row was one line (no quote, no blank line).
+    """
+
+    def __init__(self, path: Path, header: list[str]) -> None:
+        self.path = path
+        self.header = header
+        self.plain = True
+
+    def batches(self) -> Iterator[Any]:
+        import pyarrow as pa
+        import pyarrow.csv as pv
+
+        # pyarrow parses a block's parts (of PARSE_BYTES) on its threads
+        read_options = pv.ReadOptions(column_names=self.header, block_size=PARSE_BYTES)
+        parse_options = pv.ParseOptions(newlines_in_values=False)
+        convert_options = _as_text(self.header)
+        self.plain = True
+        with self.path.open("rb") as f:
+            first = f.readline()  # the header, read and checked by open_records
+            self.plain = b'"' not in first
+            tail = b""
+            while True:
+                block = f.read(BLOCK_BYTES)
+                text = tail + block
+                if block:
+                    cut = text.rfind(b"\n") + 1
+                    if cut == 0:  # no line break yet: a very long line
+                        tail = text
+                        continue
+                    text, tail = text[:cut], text[cut:]
+                if self.plain and (
+                    b'"' in text
+                    or b"\n\n" in text
+                    or b"\n\r\n" in text
+                    or text.startswith((b"\n", b"\r\n"))
+                ):
+                    self.plain = False
+                if text.strip(b"\r\n"):
+                    table = pv.read_csv(
+                        pa.py_buffer(text),
+                        read_options=read_options,
+                        parse_options=parse_options,
+                        convert_options=convert_options,
+                    )
+                    del text
+                    yield table  # one table per block, its columns in parts
+                    del table
+                if not block:
+                    return
 
 
 def _rows_at(batches: Iterator[Any], wanted: list[int]) -> dict[int, list[str]]:

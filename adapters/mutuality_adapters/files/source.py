@@ -31,7 +31,7 @@ from mutuality_core.model import Contact
 from mutuality_core.ports import Cursor, Page, Rejection
 from mutuality_core.sync import ScoredRead
 
-from .columnar import activity_chunks, score_columnar
+from .columnar import activity_chunks, read_contacts_in_columns, score_columnar
 from .parallel import can_fork, parallel_supported, score_in_workers
 from .records import open_records
 from .rows import ACTIVITY_COLUMNS, CONTACT_COLUMNS, RejectLog, parse_activities, parse_contacts
@@ -140,13 +140,22 @@ class FilesSource:
         return self._read()
 
     def _read_contacts(
-        self, contacts_path: Path
+        self, contacts_path: Path, *, in_columns: bool = False
     ) -> tuple[RejectLog, dict[str, Contact], dict[str, int]]:
-        """The first step of every complete read: parse the contacts, remember their ids."""
+        """The first step of every complete read: parse the contacts, remember their ids.
+
+        ``in_columns``: try pyarrow first (the columnar engine's read; a file it does
+        not take as clean is parsed row by row, as always).
+        """
         rejects = RejectLog(self.skip_invalid)
-        contacts, rejected_ids = parse_contacts(
-            open_records(contacts_path, CONTACT_COLUMNS), rejects
-        )
+        clean = read_contacts_in_columns(contacts_path) if in_columns else None
+        rejected_ids: dict[str, int]
+        if clean is not None:
+            contacts, rejected_ids = clean, {}
+        else:
+            contacts, rejected_ids = parse_contacts(
+                open_records(contacts_path, CONTACT_COLUMNS), rejects
+            )
         self._known_ids = frozenset(contacts)
         self._rejected_ids = frozenset(rejected_ids)
         return rejects, contacts, rejected_ids
@@ -242,7 +251,7 @@ class FilesSource:
         activities_path = self.locate("activities")
         if self.use_columnar(activities_path, engine):
             cursor = self.fingerprint()
-            rejects, contacts, rejected_ids = self._read_contacts(contacts_path)
+            rejects, contacts, rejected_ids = self._read_contacts(contacts_path, in_columns=True)
             log.info("reading %s with the columnar engine", activities_path.name)
             scored = score_columnar(
                 activities_path,

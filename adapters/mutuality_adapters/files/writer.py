@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from itertools import islice
 from pathlib import Path
 from typing import TextIO
 
@@ -83,6 +84,8 @@ def score_row(update: ScoreUpdate, scored_at: str | None = None) -> list[str]:
 
 
 _WIDTH = len(SCORE_COLUMNS)
+#: Rows turned into text and written at a time when the scores file is replaced.
+_ROWS_PER_WRITE = 5_000
 _PLAIN_COMMAS = _WIDTH - 1
 
 
@@ -144,6 +147,10 @@ class ScoresFileWriter:
     record of what was written before. ``on_finish`` runs at the end of a real
     sync (the engine calls :meth:`finish`; ``score`` and ``--dry-run`` do not).
     """
+
+    #: ``write`` reads each update once and keeps only its row (a OnePassWriter): the
+    #: sync builds each score object as it is read, not a whole batch of them at once
+    reads_updates_once = True
 
     def __init__(
         self,
@@ -368,7 +375,10 @@ class ScoresFileWriter:
     def _flush(self, rows: dict[str, list[str]]) -> None:
         def body(f: TextIO) -> None:
             csv.writer(f).writerow(SCORE_COLUMNS)
-            f.write(_csv_text(rows.values()))
+            values = iter(rows.values())
+            # in parts: the text of 50,000 rows at once (and its lines) cost ~35 MiB more
+            while part := list(islice(values, _ROWS_PER_WRITE)):
+                f.write(_csv_text(part))
 
         try:
             if self.path.suffix == ".parquet":
@@ -455,6 +465,7 @@ def _stored_reader(header: Sequence[str]) -> Callable[[str, Sequence[str]], Stor
     at = [header.index(c) if c in header else None for c in _STORED_COLUMNS]
     width = max((i for i in at if i is not None), default=-1) + 1
     i_score, i_band, i_lean, i_strength, i_confidence, i_reasons = at
+    number = _number
 
     def cell(row: Sequence[str], index: int | None) -> str:
         return row[index] if index is not None and len(row) >= width else ""
@@ -462,12 +473,31 @@ def _stored_reader(header: Sequence[str]) -> Callable[[str, Sequence[str]], Stor
     def read(contact_id: str, row: Sequence[str]) -> StoredScore:
         return StoredScore(
             contact_id,
-            _number(cell(row, i_score)),
+            number(cell(row, i_score)),
             cell(row, i_band) or None,
-            _number(cell(row, i_lean)),
-            _number(cell(row, i_strength)),
-            _number(cell(row, i_confidence)),
+            number(cell(row, i_lean)),
+            number(cell(row, i_strength)),
+            number(cell(row, i_confidence)),
             cell(row, i_reasons) or None,
         )
 
-    return read
+    present = [i for i in at if i is not None]
+    if len(present) < len(at):
+        return read
+    j_score, j_band, j_lean, j_strength, j_confidence, j_reasons = present
+
+    def read_whole(contact_id: str, row: Sequence[str]) -> StoredScore:
+        """Every column present (the file as this writer writes it): no checks per cell."""
+        if len(row) < width:
+            return read(contact_id, row)
+        return StoredScore(
+            contact_id,
+            number(row[j_score]),
+            row[j_band] or None,
+            number(row[j_lean]),
+            number(row[j_strength]),
+            number(row[j_confidence]),
+            row[j_reasons] or None,
+        )
+
+    return read_whole

@@ -618,8 +618,15 @@ class SQLiteStateStore:
         if count <= _WRITTEN_DICT_LIMIT:
             rows = self._db.execute(
                 f"SELECT {_WRITTEN_COLUMNS} FROM written WHERE target = ?", (target,)
-            )
-            return {row[0]: _written_from_row(row) for row in rows}
+            ).fetchall()
+            # a run's values share one scored_at: parse each distinct text once
+            times = {text: datetime.fromisoformat(text) for text in {row[7] for row in rows}}
+            return {
+                row[0]: WrittenScore(
+                    row[0], row[1], row[2], row[3], row[4], row[5], row[6], times[row[7]], row[8]
+                )
+                for row in rows
+            }
         return _WrittenView(self._db, target, self._explain)
 
     @_reads
@@ -670,10 +677,14 @@ class SQLiteStateStore:
                     for w in written
                 ],
             )
-            db.executemany(
-                "DELETE FROM failed WHERE target = ? AND contact_id = ?",
-                [(target, w.contact_id) for w in written],
-            )
+            has_failures = db.execute(
+                "SELECT 1 FROM failed WHERE target = ? LIMIT 1", (target,)
+            ).fetchone()
+            if has_failures:  # a sync with no failed writes skips a probe per value
+                db.executemany(
+                    "DELETE FROM failed WHERE target = ? AND contact_id = ?",
+                    [(target, w.contact_id) for w in written],
+                )
             self._heartbeat(db, target)
 
     # -- failed writes ----------------------------------------------------------------
