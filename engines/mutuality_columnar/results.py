@@ -4,7 +4,10 @@
 :class:`~mutuality_core.model.MutualityScore` (with its components and reasons) is
 built only for a contact that is written or asked for: its tally is rebuilt as the
 core's ``Tally`` and handed to the core's own ``judge`` and ``build_reasons``, so
-every such object is the reference's, field for field.
+every such object is the reference's, field for field. Reasons alone (what a writer
+of score rows needs) skip ``judge``: the core's ``build_reasons`` gets a ``Verdict``
+made from the engine's arrays (:meth:`ScoredBatch.verdict`), which hold the same
+numbers.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from mutuality_core.model import Band, MutualityScore
 from mutuality_core.reasons_text import join_reasons
 from mutuality_core.scoring import ALGORITHM_VERSION
 from mutuality_core.scoring.tally import Tally
-from mutuality_core.scoring.verdict import judge
+from mutuality_core.scoring.verdict import Verdict, judge
 from mutuality_core.timestamps import epoch_microseconds, from_epoch_microseconds
 
 from .codes import Batch, encode
@@ -119,6 +122,7 @@ class ScoredBatch:
         self._starters = np.searchsorted(t.starter_contact, np.arange(batch.contacts + 1))
         self._latencies = np.searchsorted(t.latency_contact, np.arange(batch.contacts + 1))
         self._as_lists: dict[str, list] | None = None
+        self._verdict_as_lists: dict[str, list] | None = None
         self._pairs: set[str] = set()  # the tally fields with a value per side
 
     @property
@@ -188,16 +192,56 @@ class ScoredBatch:
             t.starters = starter_side[s_bounds[k] : s_bounds[k + 1]]
             yield t
 
+    def verdict(self, k: int) -> Verdict:
+        """Contact ``k``'s core ``Verdict`` made from the arrays, without its components."""
+        return next(self.core_verdicts([k]))
+
+    def core_verdicts(self, rows: Iterable[int] | None = None) -> Iterator[Verdict]:
+        """The core's ``Verdict`` of each contact in ``rows`` (default: all), in that order,
+        made from the engine's arrays (no re-computation) with empty ``components``.
+
+        Everything ``build_reasons`` reads (band, credits, imbalance, days since the last
+        activity and the last two-way exchange) and the published numbers are there;
+        the components are the core ``judge``'s to build (:meth:`score`).
+        """
+        f = self._verdict_lists()
+        score, lean, strength = f["score"], f["lean"], f["strength"]
+        confidence, band, balanced = f["confidence"], f["band"], f["balanced"]
+        since_last, since_two_way = f["days_since_last"], f["days_since_two_way"]
+        imbalance, credits = f["imbalance"], f["credits"]
+        bands = BANDS
+        for k in range(len(self)) if rows is None else rows:
+            yield Verdict(
+                score[k], lean[k], strength[k], confidence[k], bands[band[k]],
+                since_last[k], since_two_way[k], imbalance[k], (), balanced[k], credits[k],
+            )  # fmt: skip
+
+    def _verdict_lists(self) -> dict[str, list]:
+        """The verdict arrays as Python lists (None for NaN days; tuples per row), made once."""
+        if self._verdict_as_lists is None:
+            v = self.verdicts
+            lists: dict[str, list] = {
+                name: getattr(v, name).tolist()
+                for name in ("score", "lean", "strength", "confidence", "band", "balanced")
+            }
+            for name in ("days_since_last", "days_since_two_way"):
+                lists[name] = [None if d != d else d for d in getattr(v, name).tolist()]
+            lists["imbalance"] = list(map(tuple, v.imbalance.tolist()))
+            lists["credits"] = list(map(tuple, v.credits.tolist()))
+            self._verdict_as_lists = lists
+        return self._verdict_as_lists
+
     def reasons(self, rows: Iterable[int] | None = None) -> Iterator[tuple[str, ...]]:
         """The reasons of each contact in ``rows`` (default: all), by the core's own code.
 
-        The core's ``judge`` and ``build_reasons`` on each contact's tally, as
-        :meth:`score` does, without the score object: what a writer needs when the
-        published numbers come from the arrays.
+        The core's ``build_reasons`` on each contact's tally and its ``Verdict`` made
+        from the arrays (:meth:`core_verdicts`): what a writer needs when the
+        published numbers come from the arrays, without a score object.
         """
-        as_ts, config = self.as_ts, self.config
-        for t in self.core_tallies(rows):
-            yield build_reasons(t, judge(t, as_ts, config), config)
+        config = self.config
+        rows = None if rows is None else list(rows)
+        for t, v in zip(self.core_tallies(rows), self.core_verdicts(rows), strict=True):
+            yield build_reasons(t, v, config)
 
     def score(self, k: int) -> MutualityScore:
         """Contact ``k``'s score object, built by the core's verdict and reasons."""

@@ -1,9 +1,11 @@
 """The core's verdict (``mutuality_core.scoring.verdict.judge``) for every contact at once.
 
-Only the published numbers the sync diffs and writes are computed here (score, lean,
-strength, confidence, band); components and reasons of a contact come from the
-core's own ``judge`` and ``build_reasons`` when its score object is built (see
-:mod:`.results`).
+The published numbers the sync diffs and writes are computed here (score, lean,
+strength, confidence, band), and what the core's ``build_reasons`` reads from a
+``Verdict`` besides the band (each side's credits, each balance signal's imbalance,
+days since the last activity and since the last two-way exchange): a contact's reasons
+are the core's own, handed a ``Verdict`` made from these arrays (see :mod:`.results`).
+Components are left to the core's ``judge`` when a whole score object is built.
 
 The balance probability is ``mutuality_core.scoring.balance`` on arrays: the same
 floating-point operations in the same order (numpy's ``+ - * /`` are IEEE operations
@@ -25,6 +27,7 @@ import numpy as np
 from mutuality_core.config import ScoringConfig
 from mutuality_core.model import Band
 from mutuality_core.scoring.balance import EPSILON, MAX_STEPS, TINY
+from mutuality_core.scoring.verdict import SIGNALS
 
 from .tally import Tallies
 
@@ -52,6 +55,10 @@ class Verdicts:
     confidence: np.ndarray
     band: np.ndarray  # int8 index into BANDS
     balanced: np.ndarray  # P(balanced), unrounded
+    credits: np.ndarray  # (contacts, 2): yours, theirs (recency-weighted), as judge sums them
+    imbalance: np.ndarray  # (contacts, 5): |theirs - yours| per signal, in SIGNALS order
+    days_since_last: np.ndarray  # NaN without any activity that counts
+    days_since_two_way: np.ndarray  # NaN without a two-way exchange
 
 
 def _map(function: Callable[[float], float], values: np.ndarray) -> np.ndarray:
@@ -146,6 +153,7 @@ def _signed_round_3(value: np.ndarray) -> np.ndarray:
 def verdicts(t: Tallies, as_ts: float, config: ScoringConfig) -> Verdicts:
     """The published numbers and band of every contact in ``t``."""
     e, i, r, c, led = t.effort, t.initiation, t.responsiveness, t.commitment, t.ledger
+    signals = {"effort": e, "initiation": i, "responsiveness": r, "commitment": c, "ledger": led}
     you = e[:, 0] + i[:, 0] + r[:, 0] + c[:, 0] + led[:, 0]
     them = e[:, 1] + i[:, 1] + r[:, 1] + c[:, 1] + led[:, 1]
     unit = config.credits_per_observation
@@ -160,15 +168,29 @@ def verdicts(t: Tallies, as_ts: float, config: ScoringConfig) -> Verdicts:
     strength = np.trunc(raw_strength * 100.0 + 0.5) / 100.0
     confidence = np.trunc(n / (n + config.confidence_evidence) * 1000.0 + 0.5) / 1000.0
 
-    with np.errstate(invalid="ignore"):
-        days_since_last = (as_ts - t.last_us / 1e6) / _DAY
     has_last = t.last_us != np.iinfo(np.int64).min
+    # judge: (as_ts - last_at.timestamp()) / DAY; timestamp() is microseconds / 10**6,
+    # correctly rounded like this division
+    days_since_last = np.where(has_last, (as_ts - t.last_us / 1e6) / _DAY, np.nan)
+    days_since_two_way = (as_ts - t.last_two_way_ts) / _DAY  # NaN stays NaN
+    # judge's per-signal imbalance: 0 for a signal without credits, else |theirs - mine|
+    imbalance = np.empty((score.size, len(SIGNALS)))
+    for column, signal in enumerate(SIGNALS):
+        pair = signals[signal]
+        imbalance[:, column] = np.where(
+            pair[:, 0] + pair[:, 1] <= 0.0, 0.0, np.abs(pair[:, 1] - pair[:, 0])
+        )
     # the core's if/elif chain, applied from its last branch to its first
     band = np.full(score.shape, _INSUFFICIENT, np.int8)
     one_sided = (balanced <= config.one_sided_max_probability) & (lean != 0.0)
     band[one_sided & (lean < 0.0)] = _YOU_MORE
     band[one_sided & (lean > 0.0)] = _THEY_MORE
     band[(balanced >= config.mutual_min_probability) & (t.two_way > 0)] = _MUTUAL
-    band[~has_last | (days_since_last > config.dormant_after_days)] = _DORMANT
+    with np.errstate(invalid="ignore"):  # NaN > x is False: no activity is caught by ~has_last
+        band[~has_last | (days_since_last > config.dormant_after_days)] = _DORMANT
     band[t.evidence == 0] = _INSUFFICIENT
-    return Verdicts(score, lean, strength, confidence, band, balanced)
+    credits = np.stack([you, them], axis=1)
+    return Verdicts(
+        score, lean, strength, confidence, band, balanced, credits, imbalance,
+        days_since_last, days_since_two_way,
+    )  # fmt: skip

@@ -2,8 +2,10 @@
 
 ``ScoredBatch.reasons`` (used by ``to_table``, the files writer and Spark partitions)
 rebuilds each contact's core ``Tally`` from the arrays and runs the core's own
-``judge`` and ``build_reasons``; checked here against ``score_activities`` on the
-differential test's generated histories, for all contacts and for chosen ones.
+``build_reasons`` on it with a ``Verdict`` made from the engine's verdict arrays;
+checked here against ``score_activities`` on the differential test's generated
+histories, for all contacts and for chosen ones, and that ``Verdict`` against the core
+``judge``'s own, field by field.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from mutuality_columnar import score_valid
 from mutuality_columnar.codes import activities_table
 
 from mutuality_core import score_activities
+from mutuality_core.explain import build_reasons
 from mutuality_core.reasons_text import join_reasons
+from mutuality_core.scoring.verdict import Verdict, judge
 
-from .test_differential import EXAMPLES, cases
+from .test_differential import EXAMPLES, _reference_tallies, cases
 
 
 @EXAMPLES
@@ -38,3 +42,26 @@ def test_reasons_from_the_arrays_are_the_core_reasons(case):
     ]
     if expected:
         assert scored.algorithm == expected[0].algorithm
+
+
+@EXAMPLES
+@given(cases())
+def test_the_verdict_made_from_the_arrays_is_the_core_judges(case):
+    """Every field but the components (left to ``judge`` when a score object is built)
+    equals the core's: the same floating-point operations, bit for bit."""
+    config, activities, as_of = case
+    reference = _reference_tallies(activities, as_of, config)
+    scored = score_valid(activities_table(activities), as_of=as_of, config=config)
+    assert scored.contact_ids == list(reference)
+    made = list(scored.core_verdicts())
+    assert len(made) == len(reference)
+    for k, (cid, t) in enumerate(reference.items()):
+        want = judge(t, as_of.timestamp(), config)
+        got = made[k]
+        assert got.components == ()
+        for field in Verdict.__slots__:
+            if field != "components":
+                assert getattr(got, field) == getattr(want, field), (cid, field)
+        assert scored.verdict(k).credits == want.credits
+        # the reasons of the core's own verdict and of the one made from the arrays
+        assert build_reasons(t, got, config) == build_reasons(t, want, config), cid
