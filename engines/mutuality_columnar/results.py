@@ -241,14 +241,18 @@ class ScoredBatch:
     def components(self, k: int, t: Tally) -> tuple[Component, ...]:
         """Contact ``k``'s components: the numbers from the arrays, the detail texts the
         core's own (``signal_details`` of its tally ``t``, ``engagement_component``)."""
-        f = self._verdict_lists()
-        values, weights = f["component_value"][k], f["component_weight"][k]
-        leans, evidence = f["component_lean"][k], f["component_evidence"][k]
+        v = self.verdicts
+        # one contact's rows, read when its components are made: the whole arrays as
+        # Python lists up front would add ~50 MiB at 50,000 contacts for a few ms saved
+        values = v.component_value[k].tolist()
+        weights = v.component_weight[k].tolist()
+        leans = v.component_lean[k].tolist()
+        evidence = v.component_evidence[k].tolist()
         details = signal_details(t, t.starters.count(2))
         made = [
             trusted_component(
                 signal,
-                None if values[j] != values[j] else values[j],
+                None if values[j] != values[j] else values[j],  # NaN: judge's None
                 weights[j],
                 evidence[j],
                 leans[j],
@@ -256,8 +260,8 @@ class ScoredBatch:
             )
             for j, signal in enumerate(SIGNALS)
         ]
-        days = f["days_since_two_way"][k]
         n = len(SIGNALS)
+        days = self._verdict_lists()["days_since_two_way"][k]
         made.append(
             NO_ENGAGEMENT if days is None else engagement_component(values[n], evidence[n], days)
         )
@@ -274,9 +278,6 @@ class ScoredBatch:
             for name in ("days_since_last", "days_since_two_way"):
                 lists[name] = [None if d != d else d for d in getattr(v, name).tolist()]
             lists["imbalance"] = list(map(tuple, v.imbalance.tolist()))
-            for name in ("component_value", "component_weight", "component_lean"):
-                lists[name] = getattr(v, name).tolist()
-            lists["component_evidence"] = v.component_evidence.tolist()
             lists["credits"] = list(map(tuple, v.credits.tolist()))
             self._verdict_as_lists = lists
         return self._verdict_as_lists
