@@ -5,7 +5,10 @@ strength, confidence, band), and what the core's ``build_reasons`` reads from a
 ``Verdict`` besides the band (each side's credits, each balance signal's imbalance,
 days since the last activity and since the last two-way exchange): a contact's reasons
 are the core's own, handed a ``Verdict`` made from these arrays (see :mod:`.results`).
-Components are left to the core's ``judge`` when a whole score object is built.
+The components' numbers are here too (each balance signal's value, weight, lean and
+evidence count, the engagement component's value and count), so a whole score object is
+built without running ``judge``; their detail texts are the core's own
+(``signal_details``, ``engagement_component``), written from the contact's tally.
 
 The balance probability is ``mutuality_core.scoring.balance`` on arrays: the same
 floating-point operations in the same order (numpy's ``+ - * /`` are IEEE operations
@@ -59,6 +62,11 @@ class Verdicts:
     imbalance: np.ndarray  # (contacts, 5): |theirs - yours| per signal, in SIGNALS order
     days_since_last: np.ndarray  # NaN without any activity that counts
     days_since_two_way: np.ndarray  # NaN without a two-way exchange
+    # the components, columns in SIGNALS order then engagement (values and counts only)
+    component_value: np.ndarray  # (contacts, 6); NaN for judge's None
+    component_weight: np.ndarray  # (contacts, 5)
+    component_lean: np.ndarray  # (contacts, 5)
+    component_evidence: np.ndarray  # (contacts, 6), int64
 
 
 def _map(function: Callable[[float], float], values: np.ndarray) -> np.ndarray:
@@ -190,7 +198,59 @@ def verdicts(t: Tallies, as_ts: float, config: ScoringConfig) -> Verdicts:
         band[~has_last | (days_since_last > config.dormant_after_days)] = _DORMANT
     band[t.evidence == 0] = _INSUFFICIENT
     credits = np.stack([you, them], axis=1)
+    value, weight, side_lean, evidence = _components(t, signals, shrink, days_since_two_way, config)
     return Verdicts(
         score, lean, strength, confidence, band, balanced, credits, imbalance,
-        days_since_last, days_since_two_way,
+        days_since_last, days_since_two_way, value, weight, side_lean, evidence,
     )  # fmt: skip
+
+
+def _components(
+    t: Tallies,
+    signals: dict[str, np.ndarray],
+    shrink: np.ndarray,
+    days_since_two_way: np.ndarray,
+    config: ScoringConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """judge's components' numbers: value, weight, lean and evidence count per signal."""
+    n = shrink.size
+    held, failed = t.held, t.failed
+    counts = {
+        "initiation": t.started,  # len(starters) - together
+        "responsiveness": t.reach_outs[:, 0] + t.reach_outs[:, 1],
+        "commitment": held + failed[:, 0] + failed[:, 1],
+        "effort": t.messages[:, 0] + t.messages[:, 1] + held,
+        "ledger": t.gives[:, 0] + t.gives[:, 1] + t.asks[:, 0] + t.asks[:, 1],
+    }
+    value = np.full((n, len(SIGNALS) + 1), np.nan)
+    weight = np.zeros((n, len(SIGNALS)))
+    side_lean = np.zeros((n, len(SIGNALS)))
+    evidence = np.zeros((n, len(SIGNALS) + 1), np.int64)
+    for column, signal in enumerate(SIGNALS):
+        pair = signals[signal]
+        mine, theirs = pair[:, 0], pair[:, 1]
+        total = mine + theirs
+        some = total > 0.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = (theirs - mine) / total
+        value[:, column] = np.where(
+            some, np.trunc((1.0 - np.abs(share)) * 1000.0 + 0.5) / 1000.0, np.nan
+        )
+        weight[:, column] = np.where(some, np.trunc(total * shrink * 1000.0 + 0.5) / 1000.0, 0.0)
+        side_lean[:, column] = np.where(some, _signed_round_3(np.where(some, share, 0.0)), 0.0)
+        evidence[:, column] = counts[signal]
+        if signal == "commitment":
+            # every appointment that took place was kept by both: value 1, weight 0
+            kept = ~some & (held > 0) & (failed[:, 0] == 0) & (failed[:, 1] == 0)
+            value[kept, column] = 1.0
+    two_way = ~np.isnan(days_since_two_way)
+    days = np.maximum(days_since_two_way[two_way], 0.0) / config.half_life_days
+    liveliness = _map(_half_to_the, days)
+    value[two_way, len(SIGNALS)] = np.trunc(liveliness * 1000.0 + 0.5) / 1000.0
+    evidence[:, len(SIGNALS)] = t.two_way
+    return value, weight, side_lean, evidence
+
+
+def _half_to_the(power: float) -> float:
+    """``0.5 ** power`` as Python computes it (``np.power`` may differ in the last bit)."""
+    return 0.5**power

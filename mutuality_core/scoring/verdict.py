@@ -46,7 +46,7 @@ from mutuality_core.model import Band, Component
 from mutuality_core.scoring.balance import balanced_probability, posterior
 from mutuality_core.scoring.tally import Tally, tally
 
-__all__ = ["SIGNALS", "Verdict", "judge"]
+__all__ = ["NO_ENGAGEMENT", "SIGNALS", "Verdict", "engagement_component", "judge", "signal_details"]
 
 #: The balance signals, in the order used to break ties between equally important ones.
 SIGNALS = ("initiation", "responsiveness", "commitment", "effort", "ledger")
@@ -121,7 +121,7 @@ class Verdict:
 
 
 #: No two-way exchange yet: shared, since components are immutable.
-_NO_ENGAGEMENT = Component(
+NO_ENGAGEMENT = Component(
     name="engagement", value=None, weight=0.0, evidence=0, detail="no two-way exchange yet"
 )
 _INSUFFICIENT = Band.INSUFFICIENT_DATA
@@ -197,7 +197,7 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
         SIGNALS,
         (initiation, responsiveness, commitment, effort, ledger),
         evidence,
-        _details(t, together),
+        signal_details(t, together),
         _EMPTY,
         strict=True,
     ):
@@ -232,17 +232,12 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
             )
         )
     if days_since_two_way is None:
-        components.append(_NO_ENGAGEMENT)
+        components.append(NO_ENGAGEMENT)
     else:
         liveliness = 0.5 ** (max(days_since_two_way, 0.0) / config.half_life_days)
         components.append(
-            component(
-                "engagement",
-                int(liveliness * 1000.0 + 0.5) / 1000.0,
-                0.0,
-                t.two_way,
-                0.0,
-                f"last two-way exchange {int(days_since_two_way)} days ago",
+            engagement_component(
+                int(liveliness * 1000.0 + 0.5) / 1000.0, t.two_way, days_since_two_way
             )
         )
     return Verdict(
@@ -260,7 +255,20 @@ def judge(t: Tally, as_ts: float, config: ScoringConfig) -> Verdict:
     )
 
 
-def _details(t: Tally, together: int) -> tuple[str, str, str, str, str]:
+def engagement_component(value: float, two_way: int, days_since_two_way: float) -> Component:
+    """The engagement component of a history with a two-way exchange (``NO_ENGAGEMENT``
+    without one): its rounded liveliness ``value``, the count of two-way exchanges."""
+    return _trusted_component(
+        "engagement",
+        value,
+        0.0,
+        two_way,
+        0.0,
+        f"last two-way exchange {int(days_since_two_way)} days ago",
+    )
+
+
+def signal_details(t: Tally, together: int) -> tuple[str, str, str, str, str]:
     """The counts behind each balance signal, one clause per side ("; " between them).
 
     ``together`` is ``t.starters.count(BOTH)``. Each clause of a side is the other
@@ -355,5 +363,7 @@ _NO_LEDGER = _ledger_detail((0, 0), (0, 0))
 #: components are immutable (judge uses it when the detail is this very text).
 _EMPTY = tuple(
     _trusted_component(signal, None, 0.0, 0, 0.0, detail)
-    for signal, detail in zip(SIGNALS, _details(tally((), 0.0, ScoringConfig()), 0), strict=True)
+    for signal, detail in zip(
+        SIGNALS, signal_details(tally((), 0.0, ScoringConfig()), 0), strict=True
+    )
 )

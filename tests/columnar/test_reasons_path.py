@@ -5,7 +5,8 @@ rebuilds each contact's core ``Tally`` from the arrays and runs the core's own
 ``build_reasons`` on it with a ``Verdict`` made from the engine's verdict arrays;
 checked here against ``score_activities`` on the differential test's generated
 histories, for all contacts and for chosen ones, and that ``Verdict`` against the core
-``judge``'s own, field by field.
+``judge``'s own, field by field. A whole score object (``ScoredBatch.score``, what the
+sync writes) is built from that ``Verdict`` with its components, without ``judge``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ pytest.importorskip("pyarrow")
 
 from mutuality_columnar import score_valid
 from mutuality_columnar.codes import activities_table
+from mutuality_columnar.results import PendingScore
 
 from mutuality_core import score_activities
 from mutuality_core.explain import build_reasons
@@ -65,3 +67,25 @@ def test_the_verdict_made_from_the_arrays_is_the_core_judges(case):
         assert scored.verdict(k).credits == want.credits
         # the reasons of the core's own verdict and of the one made from the arrays
         assert build_reasons(t, got, config) == build_reasons(t, want, config), cid
+
+
+@EXAMPLES
+@given(cases())
+def test_the_score_objects_made_from_the_arrays_are_the_cores(case):
+    """Components included (value, weight, lean, evidence, detail of every signal and of
+    engagement): every field of every contact's score object equals ``score_activities``'s,
+    and each component prints the same (``-0.0`` or ``3.0`` for ``3`` would not)."""
+    config, activities, as_of = case
+    expected = list(score_activities(activities, as_of=as_of, config=config))
+    reference = _reference_tallies(activities, as_of, config)
+    scored = score_valid(activities_table(activities), as_of=as_of, config=config)
+    pending = scored.pending()
+    assert all(isinstance(p, PendingScore) for p in pending)
+    built = [p.build() for p in pending]
+    assert built == expected
+    assert [repr(s.components) for s in built] == [repr(s.components) for s in expected]
+    for k, t in enumerate(reference.values()):
+        want = judge(t, as_of.timestamp(), config)
+        got = scored.verdict(k, scored.tally(k))
+        for field in Verdict.__slots__:
+            assert getattr(got, field) == getattr(want, field), (expected[k].contact_id, field)

@@ -33,9 +33,9 @@ def test_remembered_details_are_the_texts_written_afresh(monkeypatch: pytest.Mon
     history = sorted(_history(), key=lambda a: a.occurred_at)
     t = tally_module.tally(history, AS_OF.timestamp(), ScoringConfig())
     monkeypatch.setattr(verdict, "_TEXTS", {})
-    fresh = verdict._details(t, t.starters.count(2))
+    fresh = verdict.signal_details(t, t.starters.count(2))
     assert verdict._TEXTS  # written down
-    again = verdict._details(t, t.starters.count(2))
+    again = verdict.signal_details(t, t.starters.count(2))
     assert again == fresh
     # initiation, replies and effort are shared (meetings and the ledger: see below)
     assert again[0] is fresh[0] and again[1] is fresh[1] and again[3] is fresh[3]
