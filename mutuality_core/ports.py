@@ -33,6 +33,7 @@ __all__ = [
     "DocumentedEnvironment",
     "FailedWrite",
     "FinishingWriter",
+    "OnePassWriter",
     "Page",
     "ProgressCallback",
     "Rejection",
@@ -184,7 +185,8 @@ class ScoreWriter(Protocol):
     plain attribute or a read-only property.
 
     Optional capabilities, each a Protocol below: :class:`StoredIdsWriter`,
-    :class:`StoredScoresWriter`, :class:`FinishingWriter`, :class:`RewritableWriter`.
+    :class:`StoredScoresWriter`, :class:`FinishingWriter`, :class:`RewritableWriter`,
+    :class:`OnePassWriter`.
     """
 
     @property
@@ -402,6 +404,21 @@ class RewritableWriter(Protocol):
     """
 
     needs_full_rewrite: bool
+
+
+@runtime_checkable
+class OnePassWriter(Protocol):
+    """A writer that reads each update of a batch once, in order, and keeps only what it
+    writes (a scores file keeps rows of text). ``reads_updates_once`` is True.
+
+    The sync then builds each pending score as the writer reads it: a batch of 100,000
+    updates never holds 100,000 score objects (components, evidence, reasons) at once.
+    Any other writer gets every update built up front, as it may read them many times.
+    """
+
+    reads_updates_once: bool
+
+    def write(self, updates: Sequence[ScoreUpdate]) -> Sequence[WriteResult]: ...
 
 
 @runtime_checkable

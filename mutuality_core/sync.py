@@ -45,6 +45,7 @@ from mutuality_core.ports import (
     Cursor,
     FailedWrite,
     FinishingWriter,
+    OnePassWriter,
     Page,
     ProgressCallback,
     Rejection,
@@ -870,21 +871,6 @@ class DiffingSource(Protocol):
     ) -> DiffedRead: ...
 
 
-@runtime_checkable
-class OnePassWriter(Protocol):
-    """A writer that reads each update of a batch once, in order, and keeps only what it
-    writes (a scores file keeps rows of text). ``reads_updates_once`` is True.
-
-    The sync then builds each pending score as the writer reads it: a batch of 100,000
-    updates never holds 100,000 score objects (components, evidence, reasons) at once.
-    Any other writer gets every update built up front, as it may read them many times.
-    """
-
-    reads_updates_once: bool
-
-    def write(self, updates: Sequence[ScoreUpdate]) -> Sequence[WriteResult]: ...
-
-
 # -- writing ------------------------------------------------------------------------------
 
 
@@ -925,9 +911,8 @@ class _Batch(Sequence[ScoreUpdate]):
             return [self[i] for i in range(*index.indices(len(self)))]
         if self.hold:
             return self._updates[index]
-        i = range(len(self))[
-            index
-        ]  # negative indexes as a list takes them; IndexError past the end
+        # negative indexes as a list takes them; IndexError past the end
+        i = range(len(self))[index]
         update = ScoreUpdate(self.contacts[i], built(self._scores[i]), self.scored_at)
         self._values[i] = _written_value(update)
         return update

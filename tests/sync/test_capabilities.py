@@ -22,6 +22,7 @@ from mutuality_core.ports import (
     DecisionPages,
     DeduplicatingSource,
     FinishingWriter,
+    OnePassWriter,
     RewritableWriter,
     ScoreWriter,
     Source,
@@ -50,6 +51,7 @@ WRITER_CAPABILITIES = (
     StoredScoresWriter,
     FinishingWriter,
     RewritableWriter,
+    OnePassWriter,
 )
 
 

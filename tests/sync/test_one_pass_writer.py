@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from mutuality_core.model import Contact, MutualityScore
-from mutuality_core.ports import ScoreUpdate, WriteResult
+from mutuality_core.ports import OnePassWriter, ScoreUpdate, WriteResult
 from mutuality_core.scoring import score_contact
-from mutuality_core.sync import OnePassWriter, _Batch
+from mutuality_core.sync import _Batch
 
 AS_OF = datetime(2026, 6, 1, tzinfo=timezone.utc)
 
