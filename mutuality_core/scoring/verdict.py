@@ -67,12 +67,6 @@ def signed_round(value: float, digits: int) -> float:
     return -(steps if steps else 1) / scale
 
 
-def plain_round(value: float, digits: int) -> float:
-    """Round a non-negative number half up (monotone, fast)."""
-    scale = _SCALES[digits]
-    return int(value * scale + 0.5) / scale
-
-
 _SCALES = {2: 100.0, 3: 1000.0}
 
 
